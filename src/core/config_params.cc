@@ -1,0 +1,68 @@
+// The one table of configuration parameters. Add a parameter here and nowhere else: parsing,
+// --dump-config and docs/config.md are derived from it.
+#include "core/config.h"
+
+namespace mailsift {
+
+const std::vector<ParamSpec>& all_params() {
+  using T = ParamType;
+  static const std::vector<ParamSpec> kParams = {
+      // Parser bounds: hostile mail must not cost unbounded memory or time.
+      {"mime.max_message_bytes", T::kInt, "67108864", 1024, 1e10,
+       "Messages larger than this are not parsed; the scan reports MIME_TOO_BIG."},
+      {"mime.max_header_bytes", T::kInt, "1048576", 1024, 1e9,
+       "Largest header block of one MIME entity; the rest is ignored (HEADER_TOO_BIG)."},
+      {"mime.max_depth", T::kInt, "16", 1, 256, "Deepest multipart / message/rfc822 nesting parsed."},
+      {"mime.max_parts", T::kInt, "1000", 1, 100000, "Most MIME entities parsed in one message."},
+      {"mime.max_text_bytes", T::kInt, "4194304", 1024, 1e9,
+       "Decoded text kept per part for tokenising and rules (TEXT_TRUNCATED beyond)."},
+
+      // Actions. Spam goes to the spam folder ("add header") by default; reject is opt-in.
+      {"actions.add_header", T::kDouble, "6", -1000, 1000,
+       "Score at or above which mail is marked as spam (delivered to the spam folder)."},
+      {"actions.rewrite_subject", T::kDouble, "12", -1000, 1000,
+       "Score at or above which the subject is tagged (only if actions.rewrite_subject_enabled)."},
+      {"actions.rewrite_subject_enabled", T::kBool, "false", 0, 0,
+       "Tag the subject of high-scoring spam instead of only adding headers."},
+      {"actions.subject_tag", T::kString, "***SPAM*** ", 0, 0,
+       "Prefix added to the subject by the rewrite-subject action."},
+      {"actions.reject", T::kDouble, "15", -1000, 1000,
+       "Score at or above which mail is rejected (only if actions.reject_enabled)."},
+      {"actions.reject_enabled", T::kBool, "false", 0, 0,
+       "Allow the reject action; when false, mail above actions.reject goes to the spam folder."},
+      {"actions.tempfail_on_error", T::kBool, "true", 0, 0,
+       "Answer soft reject (tempfail) when a check cannot run (store down); never a silent accept."},
+
+      // Statistical classifier symbols.
+      {"bayes.enabled", T::kBool, "true", 0, 0, "Use the statistical classifier."},
+      {"bayes.score_per_decade", T::kDouble, "2", 0, 100,
+       "Score added per factor of ten in the classifier's spam odds (p/(1-p))."},
+      {"bayes.max_score", T::kDouble, "12", 0, 1000,
+       "Largest absolute score the classifier contributes (spam and ham side)."},
+      {"bayes.min_learned", T::kInt, "10", 1, 1000000,
+       "Messages of each class the scope chain must have learned before the classifier votes."},
+
+      // Near-duplicate memory.
+      {"fuzzy.enabled", T::kBool, "true", 0, 0, "Look up reported near-duplicates."},
+      {"fuzzy.spam_score", T::kDouble, "8", 0, 1000,
+       "Score of FUZZY_SPAM at similarity 1.0 (scaled by the similarity found)."},
+      {"fuzzy.ham_score", T::kDouble, "-4", -1000, 0,
+       "Score of FUZZY_HAM at similarity 1.0 (scaled by the similarity found)."},
+      {"fuzzy.threshold", T::kDouble, "0.7", 0.3, 1,
+       "Estimated Jaccard similarity at or above which two messages are the same campaign."},
+      {"fuzzy.remember_on_learn", T::kBool, "true", 0, 0,
+       "Store a fingerprint whenever a message is learned as spam or ham."},
+
+      // Rules.
+      {"rules.enabled", T::kBool, "true", 0, 0, "Run the regex/fact rule set."},
+      {"rules.file", T::kString, "", 0, 0,
+       "Rule file to load; empty means the rule set shipped with mailsift."},
+
+      // Store.
+      {"store.file", T::kString, "mailsift.db", 0, 0,
+       "SQLite file name inside the data directory (embedded default store)."},
+  };
+  return kParams;
+}
+
+}  // namespace mailsift
