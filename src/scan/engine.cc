@@ -1,0 +1,222 @@
+#include "scan/engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "fuzzy/fingerprint.h"
+#include "learn/classifier.h"
+#include "learn/tokenizer.h"
+#include "mime/message.h"
+#include "scan/checks.h"
+
+#ifndef MAILSIFT_RULES_DIR
+#define MAILSIFT_RULES_DIR "/usr/share/mailsift/rules"
+#endif
+
+namespace mailsift::scan {
+
+const char* to_string(Action a) {
+  switch (a) {
+    case Action::kNoAction:
+      return "no action";
+    case Action::kAddHeader:
+      return "add header";
+    case Action::kRewriteSubject:
+      return "rewrite subject";
+    case Action::kSoftReject:
+      return "soft reject";
+    case Action::kReject:
+      return "reject";
+  }
+  return "no action";
+}
+
+std::vector<store::Scope> scope_chain(const Recipient& rcpt) {
+  std::vector<store::Scope> chain{store::Scope::global()};
+  if (!rcpt.reseller.empty()) chain.push_back({store::Level::kReseller, rcpt.reseller});
+  std::string domain = rcpt.domain;
+  if (domain.empty()) domain = std::string(mime::address_domain(rcpt.user));
+  if (!domain.empty()) chain.push_back({store::Level::kDomain, domain});
+  if (!rcpt.user.empty()) chain.push_back({store::Level::kUser, rcpt.user});
+  return chain;
+}
+
+store::Scope learn_scope(const Recipient& rcpt) { return scope_chain(rcpt).back(); }
+
+std::string default_rules_path() {
+  // A build tree run finds the source checkout's rules; an install finds the shared copy.
+  const std::string in_tree = std::string(MAILSIFT_SOURCE_RULES) + "/default.rules";
+  if (std::filesystem::exists(in_tree)) return in_tree;
+  return std::string(MAILSIFT_RULES_DIR) + "/default.rules";
+}
+
+std::string Verdict::explain() const {
+  std::string out = fmt::format("action: {}\nscore: {:.2f} (spam at {:.2f})\n", to_string(action),
+                                score, required_score);
+  if (spam_probability) out += fmt::format("spam probability: {:.6f}\n", *spam_probability);
+  for (const auto& s : symbols) {
+    out += fmt::format("  {:<28} {:+7.2f}  {}", s.name, s.score, s.description);
+    if (!s.detail.empty()) out += fmt::format(" [{}]", s.detail);
+    out += "\n";
+  }
+  for (const auto& e : errors) out += fmt::format("  error: {}\n", e.describe());
+  if (!facts.empty()) {
+    out += "facts:";
+    for (const auto& f : facts) out += " " + f;
+    out += "\n";
+  }
+  return out;
+}
+
+struct Engine::Deps {
+  learn::Classifier classifier;
+  fuzzy::FuzzyMemory fuzzy;
+  fuzzy::Params fuzzy_params;
+  Deps(store::Store& store, const fuzzy::Params& fp)
+      : classifier(store), fuzzy(store, fp), fuzzy_params(fp) {}
+};
+
+Engine::Engine(const Config& config, store::Store& store) : config_(config), store_(store) {
+  limits_.max_message_bytes = static_cast<size_t>(config.get_int("mime.max_message_bytes"));
+  limits_.max_header_bytes = static_cast<size_t>(config.get_int("mime.max_header_bytes"));
+  limits_.max_depth = static_cast<size_t>(config.get_int("mime.max_depth"));
+  limits_.max_parts = static_cast<size_t>(config.get_int("mime.max_parts"));
+  limits_.max_text_bytes = static_cast<size_t>(config.get_int("mime.max_text_bytes"));
+  fuzzy::Params fp;
+  fp.match_threshold = config.get_double("fuzzy.threshold");
+  deps_ = std::make_unique<Deps>(store, fp);
+}
+
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::create(const Config& config, store::Store& store) {
+  std::unique_ptr<Engine> engine(new Engine(config, store));
+  if (config.get_bool("rules.enabled")) {
+    std::string path = config.get_string("rules.file");
+    if (path.empty()) path = default_rules_path();
+    auto rules = rules::RuleSet::load_file(path);
+    if (!rules) return rules.error();
+    engine->checks_.push_back(make_rules_check(*rules));
+  }
+  if (config.get_bool("bayes.enabled")) engine->checks_.push_back(make_bayes_check(config, store));
+  if (config.get_bool("fuzzy.enabled")) engine->checks_.push_back(make_fuzzy_check(config, store));
+  std::stable_sort(engine->checks_.begin(), engine->checks_.end(),
+                   [](const auto& a, const auto& b) { return a->phase() < b->phase(); });
+  return engine;
+}
+
+Result<mime::Message> Engine::parse(std::string_view raw) const {
+  if (raw.size() > limits_.max_message_bytes) {
+    return Error::malformed(fmt::format("message of {} bytes exceeds mime.max_message_bytes {}",
+                                        raw.size(), limits_.max_message_bytes));
+  }
+  return mime::parse(raw, limits_);
+}
+
+Action Engine::choose_action(double score) const {
+  if (config_.get_bool("actions.reject_enabled") && score >= config_.get_double("actions.reject")) {
+    return Action::kReject;
+  }
+  if (config_.get_bool("actions.rewrite_subject_enabled") &&
+      score >= config_.get_double("actions.rewrite_subject")) {
+    return Action::kRewriteSubject;
+  }
+  if (score >= config_.get_double("actions.add_header")) return Action::kAddHeader;
+  return Action::kNoAction;
+}
+
+Result<Verdict> Engine::scan(std::string_view raw, const Recipient& rcpt) {
+  const auto started = std::chrono::steady_clock::now();
+  auto parsed = parse(raw);
+  if (!parsed) return parsed.error();
+  const mime::Message& msg = *parsed;
+
+  ScanTask task{msg, rcpt, scope_chain(rcpt), {}, {}, {}, std::nullopt};
+  task.features = learn::extract_features(msg);
+  task.digest = learn::message_digest(msg);
+  if (config_.get_bool("fuzzy.enabled")) task.fingerprint = fuzzy::fingerprint(msg, deps_->fuzzy_params);
+
+  Verdict v;
+  v.digest = task.digest;
+  v.facts = msg.facts;
+  v.required_score = config_.get_double("actions.add_header");
+  for (auto& check : checks_) {
+    Status st = check->run(task, v.symbols);
+    if (!st) {
+      v.errors.push_back(Error{st.error().kind,
+                               fmt::format("{}: {}", check->name(), st.error().message)});
+    }
+  }
+  v.spam_probability = task.spam_probability;
+  for (const auto& s : v.symbols) v.score += s.score;
+  std::sort(v.symbols.begin(), v.symbols.end(), [](const Symbol& a, const Symbol& b) {
+    if (std::fabs(a.score) != std::fabs(b.score)) return std::fabs(a.score) > std::fabs(b.score);
+    return a.name < b.name;
+  });
+  v.action = choose_action(v.score);
+  const bool temporary_failure =
+      std::any_of(v.errors.begin(), v.errors.end(),
+                  [](const Error& e) { return e.kind == ErrorKind::kTemporary; });
+  // A check that could not run must not turn into a silent accept.
+  if (temporary_failure && config_.get_bool("actions.tempfail_on_error") &&
+      v.action != Action::kReject) {
+    v.action = Action::kSoftReject;
+  }
+  v.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count();
+  return v;
+}
+
+Result<LearnResult> Engine::learn(std::string_view raw, store::Class cls, const Recipient& rcpt) {
+  auto parsed = parse(raw);
+  if (!parsed) return parsed.error();
+  LearnResult result{store::LearnOutcome::kNotLearned, learn_scope(rcpt),
+                     learn::message_digest(*parsed)};
+  auto outcome =
+      deps_->classifier.learn(result.scope, result.digest, cls, learn::extract_features(*parsed));
+  if (!outcome) return outcome.error();
+  result.outcome = *outcome;
+  if (config_.get_bool("fuzzy.remember_on_learn")) {
+    fuzzy::Fingerprint fp = fuzzy::fingerprint(*parsed, deps_->fuzzy_params);
+    if (fp.usable()) {
+      const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      Status st = deps_->fuzzy.remember(result.scope, result.digest, cls, "", fp, now);
+      if (!st) return st.error();
+    }
+  }
+  return result;
+}
+
+Result<LearnResult> Engine::unlearn(std::string_view raw, store::Class cls,
+                                    const Recipient& rcpt) {
+  auto parsed = parse(raw);
+  if (!parsed) return parsed.error();
+  LearnResult result{store::LearnOutcome::kNotLearned, learn_scope(rcpt),
+                     learn::message_digest(*parsed)};
+  auto outcome = deps_->classifier.unlearn(result.scope, result.digest, cls);
+  if (!outcome) return outcome.error();
+  result.outcome = *outcome;
+  if (result.outcome == store::LearnOutcome::kUnlearned) {
+    Status st = deps_->fuzzy.forget(result.scope, result.digest);
+    if (!st) return st.error();
+  }
+  return result;
+}
+
+std::vector<SymbolInfo> Engine::all_symbols() const {
+  std::vector<SymbolInfo> out;
+  for (const auto& c : checks_) {
+    auto s = c->symbols();
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  return out;
+}
+
+}  // namespace mailsift::scan

@@ -1,0 +1,87 @@
+// mailsift::scan::Engine — parse, derive, run every check, sum the symbols, pick the action.
+//
+// Owns: the pipeline (checks in phase order), the mapping from score to action through the
+// configured thresholds, and learning (the same parse/feature path as scanning, so what is
+// learned is exactly what is scored).
+//
+// Actions (strings as Rspamd uses them): "no action"; "add header" = deliver to the spam
+// folder, the default for spam; "rewrite subject" (opt-in); "reject" (opt-in: without
+// actions.reject_enabled, mail over the reject threshold still goes to the spam folder);
+// "soft reject" = tempfail, used when a check could not run (store down) so mail is never
+// silently accepted unscanned.
+//
+// Failure semantics: scan() fails only when the input is not mail (kMalformed) or too big;
+// check failures are inside the Verdict (errors, action soft reject). learn()/unlearn() return
+// kTemporary when the store cannot be written — nothing was learned then.
+// Not thread-safe: one Engine per thread (rule scratch space); they may share a Store.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.h"
+#include "core/result.h"
+#include "rules/rules.h"
+#include "scan/check.h"
+#include "store/store.h"
+
+namespace mailsift::scan {
+
+enum class Action { kNoAction, kAddHeader, kRewriteSubject, kSoftReject, kReject };
+const char* to_string(Action a);
+
+struct Verdict {
+  double score = 0;
+  Action action = Action::kNoAction;
+  std::vector<Symbol> symbols;  // sorted by descending |score|, then name
+  std::optional<double> spam_probability;
+  std::vector<std::string> facts;  // parser anomalies
+  std::string digest;
+  std::vector<Error> errors;  // checks that could not run
+  double required_score = 0;  // the add-header threshold, for X-Spam-Status style output
+  int64_t elapsed_us = 0;     // engine time for this message (parse to verdict)
+
+  bool is_spam() const { return action != Action::kNoAction && action != Action::kSoftReject; }
+  // Multi-line human explanation: action, score, every symbol with score and description.
+  std::string explain() const;
+};
+
+struct LearnResult {
+  store::LearnOutcome outcome;
+  store::Scope scope;
+  std::string digest;
+};
+
+class Engine {
+ public:
+  // Loads the rule set named by config (rules.file, or the shipped default).
+  static Result<std::unique_ptr<Engine>> create(const Config& config, store::Store& store);
+  ~Engine();
+
+  Result<Verdict> scan(std::string_view raw, const Recipient& rcpt);
+  Result<LearnResult> learn(std::string_view raw, store::Class cls, const Recipient& rcpt);
+  Result<LearnResult> unlearn(std::string_view raw, store::Class cls, const Recipient& rcpt);
+
+  // Every symbol any check can emit (for docs and `mailsift symbols`).
+  std::vector<SymbolInfo> all_symbols() const;
+
+ private:
+  Engine(const Config& config, store::Store& store);
+  Result<mime::Message> parse(std::string_view raw) const;
+  Action choose_action(double score) const;
+
+  const Config config_;
+  store::Store& store_;
+  mime::Limits limits_;
+  std::vector<std::unique_ptr<Check>> checks_;
+  struct Deps;
+  std::unique_ptr<Deps> deps_;
+};
+
+// Where the shipped rule set lives (build tree or installed).
+std::string default_rules_path();
+
+}  // namespace mailsift::scan

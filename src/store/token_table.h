@@ -1,0 +1,144 @@
+// mailsift::store::TokenTable — compact in-memory token -> counts map (internal to store/).
+//
+// Owns: one scope's token counts as an open-addressing table (linear probing, 16-byte slots,
+// load factor 0.70 after a rebuild, at most 0.85) so a scan can look up hundreds of tokens in a
+// few microseconds. lookup_many() computes every slot first and prefetches it, because on a
+// multi-million-token table nearly every probe is a cache miss and overlapping them is what makes
+// the batch fast.
+//
+// Failure semantics: none; allocation failure throws std::bad_alloc like any container (callers
+// at the store boundary catch it). Not thread-safe; the owning store serialises access.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "store/store.h"
+
+namespace mailsift::store {
+
+class TokenTable {
+ public:
+  TokenTable() = default;
+
+  // Prepare for about n entries (avoids rehashing while bulk-loading).
+  void reserve(size_t n) {
+    if (n > size_ && capacity_for(n) > slots_.size()) rebuild(capacity_for(n));
+  }
+
+  // Insert or overwrite. A {0,0} value is kept as a slot (reads the same as absent); it is
+  // dropped by the next rebuild.
+  void set(uint64_t token, TokenCounts counts) {
+    if (token == kEmpty) {
+      zero_ = counts;
+      has_zero_ = true;
+      return;
+    }
+    if ((size_ + 1) * 100 > slots_.size() * kMaxLoadPercent) rebuild(capacity_for(live() + 1));
+    size_t i = index_of(token);
+    for (;;) {
+      Slot& s = slots_[i];
+      if (s.token == token) {
+        s.ham = counts.ham;
+        s.spam = counts.spam;
+        return;
+      }
+      if (s.token == kEmpty) {
+        s = Slot{token, counts.ham, counts.spam};
+        ++size_;
+        return;
+      }
+      if (++i == slots_.size()) i = 0;
+    }
+  }
+
+  TokenCounts get(uint64_t token) const {
+    if (token == kEmpty) return has_zero_ ? zero_ : TokenCounts{};
+    if (slots_.empty()) return {};
+    size_t i = index_of(token);
+    for (;;) {
+      const Slot& s = slots_[i];
+      if (s.token == token) return {s.ham, s.spam};
+      if (s.token == kEmpty) return {};
+      if (++i == slots_.size()) i = 0;
+    }
+  }
+
+  // out[i] = get(tokens[i]); out.size() must equal tokens.size().
+  void lookup_many(std::span<const uint64_t> tokens, TokenCounts* out) const {
+    if (slots_.empty()) {
+      for (size_t i = 0; i < tokens.size(); ++i) out[i] = get(tokens[i]);
+      return;
+    }
+    constexpr size_t kAhead = 16;  // prefetch distance: enough misses in flight to hide latency
+    const size_t n = tokens.size();
+    for (size_t i = 0; i < n && i < kAhead; ++i) prefetch(tokens[i]);
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) prefetch(tokens[i + kAhead]);
+      out[i] = get(tokens[i]);
+    }
+  }
+
+  size_t size() const { return size_ + (has_zero_ ? 1 : 0); }  // includes {0,0} slots
+  size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
+
+ private:
+  struct Slot {
+    uint64_t token;  // kEmpty marks a free slot; token 0 itself lives in zero_
+    uint32_t ham;
+    uint32_t spam;
+  };
+  static_assert(sizeof(Slot) == 16);
+  static constexpr uint64_t kEmpty = 0;
+  static constexpr size_t kTargetLoadPercent = 70;
+  static constexpr size_t kMaxLoadPercent = 85;
+
+  static size_t capacity_for(size_t n) { return n * 100 / kTargetLoadPercent + 16; }
+
+  // Tokens are usually hashes already, but callers may pass small integers; mix so they spread.
+  static uint64_t mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+  }
+  // Maps the hash onto [0, capacity) without requiring a power-of-two capacity, so the table
+  // can be sized to exactly the target load factor (that is what keeps it near 23 bytes/token).
+  size_t index_of(uint64_t token) const {
+    return static_cast<size_t>((static_cast<unsigned __int128>(mix(token)) * slots_.size()) >> 64);
+  }
+  void prefetch(uint64_t token) const { __builtin_prefetch(&slots_[index_of(token)]); }
+
+  size_t live() const {
+    size_t n = 0;
+    for (const Slot& s : slots_) n += (s.token != kEmpty && (s.ham | s.spam) != 0) ? 1 : 0;
+    return n;
+  }
+
+  void rebuild(size_t capacity) {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    slots_.assign(capacity, Slot{kEmpty, 0, 0});
+    size_ = 0;
+    for (const Slot& s : old) {
+      if (s.token == kEmpty || (s.ham | s.spam) == 0) continue;
+      size_t i = index_of(s.token);
+      while (slots_[i].token != kEmpty) {
+        if (++i == slots_.size()) i = 0;
+      }
+      slots_[i] = s;
+      ++size_;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t size_ = 0;  // occupied slots (excluding token 0)
+  bool has_zero_ = false;
+  TokenCounts zero_{};
+};
+
+}  // namespace mailsift::store
