@@ -11,6 +11,7 @@
 # (scripts/common.sh); MAILSIFT_JOBS overrides -j (default: nproc); MAILSIFT_CMAKE_ARGS adds
 # configure arguments.
 set -euo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 flavour="${1:-release}"

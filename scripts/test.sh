@@ -19,6 +19,7 @@
 #   MAILSIFT_ASAN_CTEST_ARGS  extra ctest arguments for the sanitizer run only
 #   MAILSIFT_BUILD_ROOT, MAILSIFT_JOBS, MAILSIFT_SKIP_DEPS: see scripts/build.sh, scripts/deps.sh
 set -uo pipefail
+# shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$MAILSIFT_ROOT" || exit 1
 

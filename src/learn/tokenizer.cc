@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <string_view>
 
@@ -265,6 +266,32 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// "Name <a@b>" → "a@b" (lower-case), bare "a@b" too; "" when there is no '@'. Kept local (not
+// mime::extract_address) so features depend only on the Message data, not parser helpers.
+std::string address_of(std::string_view v) {
+  size_t lt = v.rfind('<');
+  if (lt != std::string_view::npos) {
+    size_t gt = v.find('>', lt);
+    std::string_view inner = v.substr(lt + 1, gt == std::string_view::npos ? gt : gt - lt - 1);
+    if (inner.find('@') != std::string_view::npos) return lower_copy(trim(inner).substr(0, 200));
+  }
+  size_t at = v.find('@');
+  if (at == std::string_view::npos) return {};
+  size_t b = at, e = at;
+  auto addr_byte = [](char c) {
+    return c != ' ' && c != '\t' && c != '<' && c != '>' && c != ',' && c != '"' && c != '(' &&
+           c != ')' && c != ';';
+  };
+  while (b > 0 && addr_byte(v[b - 1])) --b;
+  while (e < v.size() && addr_byte(v[e])) ++e;
+  return lower_copy(v.substr(b, std::min<size_t>(e - b, 200)));
+}
+
+std::string_view domain_of(std::string_view address) {
+  size_t at = address.rfind('@');
+  return at == std::string_view::npos ? std::string_view{} : address.substr(at + 1);
+}
+
 void tokenize_url(Emitter& em, const mime::Url& url) {
   std::string_view u = url.url;
   size_t scheme_end = u.find(':');
@@ -368,10 +395,10 @@ void tokenize_headers(Emitter& em, const mime::Message& msg) {
           [&](std::string_view run) { em.emit2(kPunct, "s", run); });
       if (trim(value).empty()) em.emit(kFact, "SUBJECT_EMPTY");
     } else if (lname == "from") {
-      std::string addr = mime::extract_address(value);
+      std::string addr = address_of(value);
       if (!addr.empty()) {
         em.emit2(kFrom, "a:", addr);
-        from_domain = std::string(mime::address_domain(addr));
+        from_domain = std::string(domain_of(addr));
         emit_host(em, "from:d:", from_domain);
       } else {
         em.emit(kFact, "FROM_NO_ADDRESS");
@@ -385,15 +412,15 @@ void tokenize_headers(Emitter& em, const mime::Message& msg) {
     } else if (lname == "to" || lname == "cc") {
       size_t n = static_cast<size_t>(std::count(value.begin(), value.end(), '@'));
       to_count += n;
-      std::string addr = mime::extract_address(value);
+      std::string addr = address_of(value);
       if (!addr.empty()) {
         em.emit2(kTo, "a:", addr);
-        em.emit2(kTo, "d:", mime::address_domain(addr));
+        em.emit2(kTo, "d:", domain_of(addr));
       }
       tokenize_plain(em, lname == "to" ? "to:w:" : "cc:w:", value, 20);
     } else if (lname == "reply-to") {
-      std::string addr = mime::extract_address(value);
-      reply_domain = std::string(mime::address_domain(addr));
+      std::string addr = address_of(value);
+      reply_domain = std::string(domain_of(addr));
       em.emit2(kHeader, "reply-to:d:", reply_domain);
     } else if (lname == "received") {
       if (opt.received_words && received < opt.max_received) {
@@ -489,7 +516,7 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
   size_t emails = 0;
   for (const std::string& e : msg.emails) {
     if (emails++ >= 10) break;
-    em.emit2(kEmail, "", mime::address_domain(e));
+    em.emit2(kEmail, "", domain_of(e));
   }
 
   for (const mime::Attachment& a : msg.attachments) {

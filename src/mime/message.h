@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,7 @@ struct Limits {
   size_t max_parts = 1000;               // entities in the whole tree
   size_t max_text_bytes = 4u << 20;      // decoded text kept per part (rest truncated + fact)
   size_t max_urls = 2000;
+  size_t max_emails = 1000;  // addresses collected from bodies
 };
 
 struct Header {
@@ -55,6 +57,8 @@ struct Part {
   std::string decoded;            // transfer-decoded bytes (leaves only; may be binary)
   bool is_multipart = false;
   bool is_message = false;  // message/rfc822 container
+  std::string_view preamble;  // multipart only: text before the first delimiter (view)
+  std::string_view epilogue;  // multipart only: text after the close delimiter (view)
 };
 
 struct TextPart {
@@ -89,6 +93,11 @@ struct Message {
   std::vector<std::string> emails; // addresses seen in bodies, lower-case, de-duplicated
   std::vector<Attachment> attachments;
   std::vector<std::string> facts;  // anomaly names, e.g. "MIME_BAD_BOUNDARY"; each at most once
+                                   // (the full list is in mime/facts.h)
+  // Buffers owned by the message that Part views may point into (a base64-encoded
+  // message/rfc822 is decoded here before its inner entity is parsed). Shared so copies of a
+  // Message stay valid.
+  std::vector<std::shared_ptr<const std::string>> owned;
 
   // Convenience over parts[0].headers.
   const Header* header(std::string_view name) const;  // first, case-insensitive
@@ -103,7 +112,8 @@ Result<Message> parse(std::string_view raw, const Limits& limits = {});
 // Address-spec from a header such as From/To/Reply-To ("Name <a@b>" → "a@b"), lower-case,
 // "" if none found. Tolerates garbage.
 std::string extract_address(std::string_view header_value);
-// Domain part of an address, lower-case, "" if none.
+// Domain part of an address ("" if none): a view into `address`, so it is lower-case when the
+// address came from extract_address().
 std::string_view address_domain(std::string_view address);
 
 }  // namespace mailsift::mime

@@ -362,6 +362,11 @@ class MetaParser {
 
   bool parse(std::vector<MetaInstr>* out, std::string* why) {
     out_ = out;
+    skip_ws();
+    if (pos_ == s_.size()) {
+      *why = "empty meta expression";
+      return false;
+    }
     if (!parse_or(0)) {
       *why = error_;
       return false;
@@ -369,10 +374,6 @@ class MetaParser {
     skip_ws();
     if (pos_ < s_.size()) {
       *why = fmt::format("unexpected '{}' in meta expression", s_.substr(pos_));
-      return false;
-    }
-    if (out_->empty()) {
-      *why = "empty meta expression";
       return false;
     }
     return true;
@@ -560,7 +561,7 @@ Result<ParsedRules> parse_rule_file(std::string_view text, std::string_view orig
     }
     if (line.find('\0') != std::string_view::npos) return line_error({}, "NUL byte in line");
 
-    Cursor c{line};
+    Cursor c{line, 0, {}};
     c.skip_ws();
     if (c.at_end() || c.peek() == '#') continue;
     std::string_view kind_word = c.word();

@@ -41,11 +41,13 @@ const char* to_string(Class c);
 struct TokenCounts {
   uint32_t ham = 0;
   uint32_t spam = 0;
+  bool operator==(const TokenCounts&) const = default;
 };
 
 struct ClassTotals {
   uint64_t ham_messages = 0;   // messages learned as ham in this scope
   uint64_t spam_messages = 0;
+  bool operator==(const ClassTotals&) const = default;
 };
 
 // A message's contribution: its digest identifies it (learn twice = no-op), tokens are the

@@ -10,10 +10,16 @@
 // at the store boundary catch it). Not thread-safe; the owning store serialises access.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <span>
-#include <vector>
+#include <utility>
 
 #include "store/store.h"
 
@@ -55,9 +61,36 @@ class TokenTable {
   }
 
   TokenCounts get(uint64_t token) const {
+    if (slots_.empty()) return token == kEmpty && has_zero_ ? zero_ : TokenCounts{};
+    return probe_from(index_of(token), token);
+  }
+
+  // out[i] = get(tokens[i]); out must have room for tokens.size() entries.
+  void lookup_many(std::span<const uint64_t> tokens, TokenCounts* out) const {
+    if (slots_.empty()) {
+      for (size_t i = 0; i < tokens.size(); ++i) out[i] = get(tokens[i]);
+      return;
+    }
+    // Two passes over blocks: first compute and prefetch every home slot of the block, then
+    // probe. Issuing all misses of a block before touching any keeps many in flight at once.
+    constexpr size_t kBlock = 64;
+    size_t home[kBlock];
+    for (size_t base = 0; base < tokens.size(); base += kBlock) {
+      const size_t n = std::min(kBlock, tokens.size() - base);
+      for (size_t i = 0; i < n; ++i) {
+        home[i] = index_of(tokens[base + i]);
+        __builtin_prefetch(&slots_[home[i]]);
+      }
+      for (size_t i = 0; i < n; ++i) out[base + i] = probe_from(home[i], tokens[base + i]);
+    }
+  }
+
+  size_t size() const { return size_ + (has_zero_ ? 1 : 0); }  // includes {0,0} slots
+  size_t memory_bytes() const { return slots_.size() * sizeof(Slot); }
+
+ private:
+  TokenCounts probe_from(size_t i, uint64_t token) const {
     if (token == kEmpty) return has_zero_ ? zero_ : TokenCounts{};
-    if (slots_.empty()) return {};
-    size_t i = index_of(token);
     for (;;) {
       const Slot& s = slots_[i];
       if (s.token == token) return {s.ham, s.spam};
@@ -66,25 +99,6 @@ class TokenTable {
     }
   }
 
-  // out[i] = get(tokens[i]); out.size() must equal tokens.size().
-  void lookup_many(std::span<const uint64_t> tokens, TokenCounts* out) const {
-    if (slots_.empty()) {
-      for (size_t i = 0; i < tokens.size(); ++i) out[i] = get(tokens[i]);
-      return;
-    }
-    constexpr size_t kAhead = 16;  // prefetch distance: enough misses in flight to hide latency
-    const size_t n = tokens.size();
-    for (size_t i = 0; i < n && i < kAhead; ++i) prefetch(tokens[i]);
-    for (size_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) prefetch(tokens[i + kAhead]);
-      out[i] = get(tokens[i]);
-    }
-  }
-
-  size_t size() const { return size_ + (has_zero_ ? 1 : 0); }  // includes {0,0} slots
-  size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
-
- private:
   struct Slot {
     uint64_t token;  // kEmpty marks a free slot; token 0 itself lives in zero_
     uint32_t ham;
@@ -111,7 +125,6 @@ class TokenTable {
   size_t index_of(uint64_t token) const {
     return static_cast<size_t>((static_cast<unsigned __int128>(mix(token)) * slots_.size()) >> 64);
   }
-  void prefetch(uint64_t token) const { __builtin_prefetch(&slots_[index_of(token)]); }
 
   size_t live() const {
     size_t n = 0;
@@ -119,10 +132,40 @@ class TokenTable {
     return n;
   }
 
+  // Slot array; large ones are 2 MiB-aligned and marked for transparent huge pages, because
+  // with 4 KiB pages nearly every probe in a multi-million-token table is also a TLB miss.
+  class Slots {
+   public:
+    Slots() = default;
+    explicit Slots(size_t n) : n_(n) {
+      constexpr size_t kHuge = size_t{2} << 20;
+      size_t bytes = n * sizeof(Slot);
+      size_t align = bytes >= kHuge ? kHuge : alignof(Slot);
+      bytes = (bytes + align - 1) / align * align;
+      void* p = std::aligned_alloc(align, bytes);
+      if (!p) throw std::bad_alloc();
+      if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);
+      data_.reset(static_cast<Slot*>(p));
+      for (size_t i = 0; i < n; ++i) data_[i] = Slot{kEmpty, 0, 0};
+    }
+    size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    Slot& operator[](size_t i) { return data_[i]; }
+    const Slot& operator[](size_t i) const { return data_[i]; }
+    Slot* begin() const { return data_.get(); }
+    Slot* end() const { return data_.get() + n_; }
+
+   private:
+    struct Free {
+      void operator()(Slot* p) const { std::free(p); }
+    };
+    std::unique_ptr<Slot[], Free> data_;
+    size_t n_ = 0;
+  };
+
   void rebuild(size_t capacity) {
-    std::vector<Slot> old;
-    old.swap(slots_);
-    slots_.assign(capacity, Slot{kEmpty, 0, 0});
+    Slots old(capacity);
+    std::swap(old, slots_);
     size_ = 0;
     for (const Slot& s : old) {
       if (s.token == kEmpty || (s.ham | s.spam) == 0) continue;
@@ -135,7 +178,7 @@ class TokenTable {
     }
   }
 
-  std::vector<Slot> slots_;
+  Slots slots_;
   size_t size_ = 0;  // occupied slots (excluding token 0)
   bool has_zero_ = false;
   TokenCounts zero_{};
