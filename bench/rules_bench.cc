@@ -53,10 +53,10 @@ struct Synthetic {
       headers.push_back(std::move(h));
     };
     for (int i = 0; i < 4; ++i) {
-      add("Received", "from mx" + std::to_string(i) +
-                          ".example.net (mx.example.net [192.0.2." + std::to_string(i) +
-                          "]) by mail.example.org with ESMTPS id abc" + std::to_string(i) +
-                          "; Tue, 2 Jan 2024 10:00:0" + std::to_string(i) + " +0100");
+      add("Received", "from mx" + std::to_string(i) + ".example.net (mx.example.net [192.0.2." +
+                          std::to_string(i) + "]) by mail.example.org with ESMTPS id abc" +
+                          std::to_string(i) + "; Tue, 2 Jan 2024 10:00:0" + std::to_string(i) +
+                          " +0100");
     }
     add("From", "\"Example Newsletter\" <news@example.com>");
     add("To", "reader@example.org");
@@ -69,11 +69,13 @@ struct Synthetic {
     add("List-Unsubscribe", "<https://example.com/unsub?id=123>");
     raw += "\r\n";
     std::string text;
-    const char* words[] = {"the", "weekly", "digest", "contains", "articles", "about",
-                           "software", "release", "notes", "and", "community", "news"};
-    for (int i = 0; i < 600; ++i) text += std::string(words[(i * 7) % 12]) + (i % 15 ? " " : ".\n");
+    const char* words[] = {"the",      "weekly",  "digest", "contains", "articles",  "about",
+                           "software", "release", "notes",  "and",      "community", "news"};
+    for (int i = 0; i < 600; ++i)
+      text += std::string(words[(i * 7) % 12]) + (i % 15 ? " " : ".\n");
     std::string body = "--b1\r\nContent-Type: text/plain\r\n\r\n" + text +
-                       "\r\n--b1\r\nContent-Type: text/html\r\n\r\n<p>" + text + "</p>\r\n--b1--\r\n";
+                       "\r\n--b1\r\nContent-Type: text/html\r\n\r\n<p>" + text +
+                       "</p>\r\n--b1--\r\n";
     raw += body;
     msg.raw = keep(raw);
     msg.parts.emplace_back();
@@ -111,11 +113,13 @@ struct Corpus {
     std::error_code ec;
     for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
          !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_regular_file() || it->path().extension() != ".txt") continue;
+      if (!it->is_regular_file() || it->path().extension() != ".txt")
+        continue;
       std::ifstream in(it->path(), std::ios::binary);
       raw.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       auto m = mailsift::mime::parse(raw.back());
-      if (m.ok()) msgs.push_back(std::move(m).value());
+      if (m.ok())
+        msgs.push_back(std::move(m).value());
     }
   }
 };
@@ -131,7 +135,8 @@ void BM_MatchCorpus(benchmark::State& state) {
   for (auto _ : state) {
     auto hits = m.match(c.msgs[i]);
     benchmark::DoNotOptimize(hits);
-    if (++i == c.msgs.size()) i = 0;
+    if (++i == c.msgs.size())
+      i = 0;
   }
   state.SetItemsProcessed(state.iterations());
   state.counters["messages"] = static_cast<double>(c.msgs.size());

@@ -27,7 +27,9 @@ const Scope kReseller{Level::kReseller, "acme"};
 const Scope kDomain{Level::kDomain, "example.com"};
 const Scope kUser{Level::kUser, "bob@example.com"};
 
-uint64_t token_at(uint64_t i) { return (i + 1) * 0x9E3779B97F4A7C15ULL; }
+uint64_t token_at(uint64_t i) {
+  return (i + 1) * 0x9E3779B97F4A7C15ULL;
+}
 
 std::string fixture_path() {
   return (std::filesystem::temp_directory_path() / "mailsift-store-bench.db").string();
@@ -42,10 +44,12 @@ size_t rss_bytes() {
 
 // Global scope: kFixtureTokens tokens; reseller/domain/user: 20k/5k/2k (a realistic chain).
 void build_fixture(const std::string& path) {
-  if (std::filesystem::exists(path)) return;
+  if (std::filesystem::exists(path))
+    return;
   {
     auto s = open_sqlite_store(path);  // creates the schema
-    if (!s.ok()) std::abort();
+    if (!s.ok())
+      std::abort();
     // One learn per scope creates the scope rows and totals.
     for (const Scope& sc : {Scope::global(), kReseller, kDomain, kUser}) {
       (void)(*s)->learn({sc, "seed", Class::kSpam, {token_at(0)}});
@@ -93,7 +97,8 @@ Store& warm_sqlite() {
   static std::unique_ptr<Store> store = [] {
     build_fixture(fixture_path());
     auto s = open_sqlite_store(fixture_path());
-    if (!s.ok()) std::abort();
+    if (!s.ok())
+      std::abort();
     size_t before = rss_bytes();
     auto t0 = std::chrono::steady_clock::now();
     auto probe = message_tokens(0);
@@ -115,7 +120,8 @@ Store& warm_sqlite() {
 void BM_SqliteTokenCounts600(benchmark::State& state) {
   Store& s = warm_sqlite();
   std::vector<std::vector<uint64_t>> msgs;
-  for (int i = 0; i < 64; ++i) msgs.push_back(message_tokens(i + 1));
+  for (int i = 0; i < 64; ++i)
+    msgs.push_back(message_tokens(i + 1));
   size_t i = 0;
   for (auto _ : state) {
     auto r = s.token_counts(Scope::global(), msgs[i++ % msgs.size()]);
@@ -129,7 +135,8 @@ BENCHMARK(BM_SqliteTokenCounts600)->Unit(benchmark::kMicrosecond);
 void BM_SqliteScopeChain600(benchmark::State& state) {
   Store& s = warm_sqlite();
   std::vector<std::vector<uint64_t>> msgs;
-  for (int i = 0; i < 64; ++i) msgs.push_back(message_tokens(i + 1));
+  for (int i = 0; i < 64; ++i)
+    msgs.push_back(message_tokens(i + 1));
   const Scope chain[] = {kUser, kDomain, kReseller, Scope::global()};
   size_t i = 0;
   for (auto _ : state) {
@@ -158,7 +165,8 @@ void BM_MemoryTokenCounts600(benchmark::State& state) {
   static std::unique_ptr<Store> s = [] {
     auto m = make_memory_store();
     std::vector<uint64_t> tokens;
-    for (uint64_t i = 0; i < 200'000; ++i) tokens.push_back(token_at(i));
+    for (uint64_t i = 0; i < 200'000; ++i)
+      tokens.push_back(token_at(i));
     (void)m->learn({Scope::global(), "bulk", Class::kSpam, tokens});
     return m;
   }();
@@ -176,14 +184,17 @@ void BM_SqliteLearn500(benchmark::State& state) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   auto s = open_sqlite_store(dir + "/learn.db");
-  if (!s.ok()) std::abort();
+  if (!s.ok())
+    std::abort();
   std::mt19937_64 rng(7);
   uint64_t n = 0;
   for (auto _ : state) {
     LearnRequest r{Scope::global(), "m" + std::to_string(n++), Class::kSpam, {}};
-    for (int i = 0; i < 500; ++i) r.tokens.push_back(token_at(rng() % 100000));
+    for (int i = 0; i < 500; ++i)
+      r.tokens.push_back(token_at(rng() % 100000));
     auto o = (*s)->learn(r);
-    if (!o.ok()) state.SkipWithError(o.error().message.c_str());
+    if (!o.ok())
+      state.SkipWithError(o.error().message.c_str());
   }
   state.SetItemsProcessed(state.iterations());
   s.value().reset();
@@ -191,12 +202,41 @@ void BM_SqliteLearn500(benchmark::State& state) {
 }
 BENCHMARK(BM_SqliteLearn500)->Unit(benchmark::kMillisecond)->Iterations(300);
 
+// Bulk training: 100 messages per durable transaction (learn_batch).
+void BM_SqliteLearnBatch100x500(benchmark::State& state) {
+  std::string dir = (std::filesystem::temp_directory_path() / "mailsift-batch-bench").string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto s = open_sqlite_store(dir + "/learn.db");
+  if (!s.ok())
+    std::abort();
+  std::mt19937_64 rng(7);
+  uint64_t n = 0;
+  for (auto _ : state) {
+    std::vector<LearnRequest> batch;
+    for (int m = 0; m < 100; ++m) {
+      LearnRequest r{Scope::global(), "m" + std::to_string(n++), Class::kSpam, {}};
+      for (int i = 0; i < 500; ++i)
+        r.tokens.push_back(token_at(rng() % 100000));
+      batch.push_back(std::move(r));
+    }
+    auto o = (*s)->learn_batch(batch);
+    if (!o.ok())
+      state.SkipWithError(o.error().message.c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * 100);
+  s.value().reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_SqliteLearnBatch100x500)->Unit(benchmark::kMillisecond)->Iterations(10);
+
 void BM_TokenTableBytesPerToken(benchmark::State& state) {
   TokenTable t;
   for (auto _ : state) {
     TokenTable fresh;
     fresh.reserve(kFixtureTokens);
-    for (uint64_t i = 0; i < kFixtureTokens; ++i) fresh.set(token_at(i), {1, 1});
+    for (uint64_t i = 0; i < kFixtureTokens; ++i)
+      fresh.set(token_at(i), {1, 1});
     t = std::move(fresh);
   }
   state.counters["bytes_per_token"] = double(t.memory_bytes()) / double(t.size());

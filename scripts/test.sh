@@ -32,6 +32,7 @@ total_passed=0
 total_failed=0
 summary=()  # one line per stage, printed at the end
 script_start=$SECONDS
+stage_start=$SECONDS
 
 record() {  # record STAGE PASSED FAILED SECONDS NOTE
   total_passed=$((total_passed + $2))
@@ -39,10 +40,11 @@ record() {  # record STAGE PASSED FAILED SECONDS NOTE
   summary+=("$(printf '%-8s %6s passed %6s failed %6ss  %s' "$1" "$2" "$3" "$4" "$5")")
 }
 
-# run_ctest STAGE DIR [env assignments...]: runs ctest, records its counts.
+# run_ctest STAGE DIR NOTE [env assignments...]: runs ctest, records its counts; the stage's
+# time counts from $stage_start.
 run_ctest() {
-  local stage="$1" dir="$2" start=$SECONDS log
-  shift 2
+  local stage="$1" dir="$2" note="$3" start=$SECONDS log
+  shift 3
   log="$dir/ctest-output.log"
   local extra=()
   # shellcheck disable=SC2206  # extra arguments are split on purpose
@@ -63,20 +65,24 @@ run_ctest() {
   if ((rc != 0 && failed == 0)); then
     failed=1  # ctest itself failed (no tests found, crash, ...)
   fi
-  record "$stage" "$passed" "$failed" $((SECONDS - start)) "ctest exit $rc"
+  local status=ok
+  ((rc == 0)) || status="FAILED (exit $rc)"
+  record "$stage" "$passed" "$failed" $((SECONDS - stage_start)) \
+    "${note}ctest $status in $((SECONDS - start))s"
 }
 
 stage_build_and_ctest() {  # stage_build_and_ctest FLAVOUR [env for ctest...]
-  local flavour="$1" start=$SECONDS dir
+  local flavour="$1" dir
   shift
+  stage_start=$SECONDS
   dir="$(build_dir "$flavour")"
   log "[$flavour] build"
   if ! scripts/build.sh "$flavour"; then
-    record "$flavour" 0 1 $((SECONDS - start)) "BUILD FAILED"
+    record "$flavour" 0 1 $((SECONDS - stage_start)) "BUILD FAILED"
     return
   fi
   log "[$flavour] ctest"
-  run_ctest "$flavour" "$dir" "$@"
+  run_ctest "$flavour" "$dir" "build $((SECONDS - stage_start))s, " "$@"
 }
 
 # run_fuzzer NAME BINARY CORPUS WORKDIR: one libFuzzer run; writes WORKDIR/exit-code.
@@ -91,19 +97,21 @@ run_fuzzer() {
 }
 
 stage_fuzz() {
-  local start=$SECONDS dir
+  local dir
   dir="$(build_dir fuzz)"
+  stage_start=$SECONDS
   log "[fuzz] build"
   if ! scripts/build.sh fuzz fuzzers; then
-    record fuzz 0 1 $((SECONDS - start)) "BUILD FAILED"
+    record fuzz 0 1 $((SECONDS - stage_start)) "BUILD FAILED"
     return
   fi
   local entries=()
   mapfile -t entries < <(sed '/^$/d' "$dir/fuzzers.txt")
   if ((${#entries[@]} == 0)); then
-    record fuzz 0 0 $((SECONDS - start)) "no fuzz targets defined"
+    record fuzz 0 0 $((SECONDS - stage_start)) "no fuzz targets defined"
     return
   fi
+  local build_s=$((SECONDS - stage_start))
   log "[fuzz] ${#entries[@]} targets, ${FUZZ_SECONDS}s each, $FUZZ_JOBS at a time"
   local entry name corpus bin names=() problems=()
   for entry in "${entries[@]}"; do
@@ -138,7 +146,8 @@ stage_fuzz() {
   done
   local p
   for p in "${problems[@]}"; do printf '  fuzz %s -> FAILED\n' "$p"; done
-  record fuzz "$passed" "$failed" $((SECONDS - start)) "${#entries[@]} targets x ${FUZZ_SECONDS}s"
+  record fuzz "$passed" "$failed" $((SECONDS - stage_start)) \
+    "build ${build_s}s, ${#entries[@]} targets x ${FUZZ_SECONDS}s ($FUZZ_JOBS at a time)"
 }
 
 log "deps"

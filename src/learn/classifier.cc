@@ -13,23 +13,28 @@ namespace {
 // terms are e^-40 below the peak, so it costs O(sqrt(m)) and never underflows to -inf the way
 // the plain product form used by SpamBayes/bogofilter saturates at 0 or 1.
 double log_chi2q(double x2, size_t n) {
-  if (n == 0 || x2 <= 0.0) return 0.0;
+  if (n == 0 || x2 <= 0.0)
+    return 0.0;
   const double m = x2 / 2.0;
   const double ln_m = std::log(m);
   size_t peak = static_cast<size_t>(m);
-  if (peak > n - 1) peak = n - 1;
-  const double ln_peak = static_cast<double>(peak) * ln_m - std::lgamma(static_cast<double>(peak) + 1);
+  if (peak > n - 1)
+    peak = n - 1;
+  const double ln_peak =
+      static_cast<double>(peak) * ln_m - std::lgamma(static_cast<double>(peak) + 1);
   double sum = 1.0;  // peak term relative to itself
   double lt = ln_peak;
   for (size_t i = peak; i > 0; --i) {  // term i-1 = term i * i / m
     lt += std::log(static_cast<double>(i)) - ln_m;
-    if (lt - ln_peak < -40.0) break;
+    if (lt - ln_peak < -40.0)
+      break;
     sum += std::exp(lt - ln_peak);
   }
   lt = ln_peak;
   for (size_t i = peak + 1; i < n; ++i) {  // term i = term i-1 * m / i
     lt += ln_m - std::log(static_cast<double>(i));
-    if (lt - ln_peak < -40.0) break;
+    if (lt - ln_peak < -40.0)
+      break;
     sum += std::exp(lt - ln_peak);
   }
   double r = -m + ln_peak + std::log(sum);
@@ -51,8 +56,10 @@ std::string hex64(uint64_t v) {
 
 double calibrate(const ClassifierParams& params, double raw_score) {
   double z = params.platt_a * raw_score + params.platt_b;
-  if (z > 700) z = 700;
-  if (z < -700) z = -700;
+  if (z > 700)
+    z = 700;
+  if (z < -700)
+    z = -700;
   return 1.0 / (1.0 + std::exp(-z));
 }
 
@@ -67,8 +74,8 @@ Classification Classifier::combine(const std::vector<store::TokenCounts>& counts
   Classification out;
   out.ham_learned = ham_learned;
   out.spam_learned = spam_learned;
-  if (ham_learned < p.min_ham_learned || spam_learned < p.min_spam_learned ||
-      ham_learned == 0 || spam_learned == 0) {
+  if (ham_learned < p.min_ham_learned || spam_learned < p.min_spam_learned || ham_learned == 0 ||
+      spam_learned == 0) {
     return out;  // trained = false, probability 0.5
   }
   out.trained = true;
@@ -90,7 +97,8 @@ Classification Classifier::combine(const std::vector<store::TokenCounts>& counts
       const double pw = b / (b + g);
       f = (prior_weight + n * pw) / (p.robs + n);
     }
-    if (std::fabs(f - 0.5) < p.min_dev) continue;
+    if (std::fabs(f - 0.5) < p.min_dev)
+      continue;
     f = std::clamp(f, p.min_prob, 1.0 - p.min_prob);
     scored.push_back({f, i});
   }
@@ -114,10 +122,10 @@ Classification Classifier::combine(const std::vector<store::TokenCounts>& counts
         sum_ln_1mf += std::log1p(-t.f);
       }
       // Small Q for the "ham side" test means the tokens are too spammy to be chance.
-      raw = log_chi2q(-2.0 * sum_ln_f, scored.size()) -
-            log_chi2q(-2.0 * sum_ln_1mf, scored.size());
+      raw = log_chi2q(-2.0 * sum_ln_f, scored.size()) - log_chi2q(-2.0 * sum_ln_1mf, scored.size());
     } else {
-      for (const Scored& t : scored) raw += std::log(t.f) - std::log1p(-t.f);
+      for (const Scored& t : scored)
+        raw += std::log(t.f) - std::log1p(-t.f);
     }
   }
   out.raw_score = raw;
@@ -147,7 +155,8 @@ Result<Classification> Classifier::classify(std::span<const store::Scope> chain,
   std::vector<bool> has_data(chain.size(), false);
   for (size_t i = 0; i < chain.size(); ++i) {
     auto totals = store_.totals(chain[i]);
-    if (!totals) return totals.error();
+    if (!totals)
+      return totals.error();
     ham += totals->ham_messages;
     spam += totals->spam_messages;
     has_data[i] = totals->ham_messages + totals->spam_messages > 0;
@@ -161,9 +170,11 @@ Result<Classification> Classifier::classify(std::span<const store::Scope> chain,
   std::vector<store::TokenCounts> sum(features.size());
   bool first = true;
   for (size_t i = 0; i < chain.size(); ++i) {
-    if (!has_data[i]) continue;  // an untrained scope cannot hold counts: skip the lookup
+    if (!has_data[i])
+      continue;  // an untrained scope cannot hold counts: skip the lookup
     auto counts = store_.token_counts(chain[i], features);
-    if (!counts) return counts.error();
+    if (!counts)
+      return counts.error();
     if (counts->size() != features.size())
       return Error::temporary("store returned a token count vector of the wrong size");
     if (first) {

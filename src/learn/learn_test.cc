@@ -26,10 +26,12 @@ class FakeStore : public store::Store {
     ++lookups;
     std::vector<store::TokenCounts> out(tokens.size());
     auto it = counts_.find(key(scope));
-    if (it == counts_.end()) return out;
+    if (it == counts_.end())
+      return out;
     for (size_t i = 0; i < tokens.size(); ++i) {
       auto t = it->second.find(tokens[i]);
-      if (t != it->second.end()) out[i] = t->second;
+      if (t != it->second.end())
+        out[i] = t->second;
     }
     return out;
   }
@@ -40,7 +42,8 @@ class FakeStore : public store::Store {
     auto& rec = records_[key(r.scope)];
     auto it = rec.find(r.message_digest);
     if (it != rec.end()) {
-      if (it->second.first == r.cls) return store::LearnOutcome::kAlreadyLearned;
+      if (it->second.first == r.cls)
+        return store::LearnOutcome::kAlreadyLearned;
       apply(r.scope, it->second.first, it->second.second, -1);
       it->second.first = r.cls;
       apply(r.scope, r.cls, it->second.second, +1);
@@ -54,7 +57,8 @@ class FakeStore : public store::Store {
                                       store::Class cls) override {
     auto& rec = records_[key(scope)];
     auto it = rec.find(digest);
-    if (it == rec.end() || it->second.first != cls) return store::LearnOutcome::kNotLearned;
+    if (it == rec.end() || it->second.first != cls)
+      return store::LearnOutcome::kNotLearned;
     apply(scope, cls, it->second.second, -1);
     rec.erase(it);
     return store::LearnOutcome::kUnlearned;
@@ -71,7 +75,8 @@ class FakeStore : public store::Store {
   std::map<uint64_t, std::pair<uint32_t, uint32_t>> scope_counts(const store::Scope& s) {
     std::map<uint64_t, std::pair<uint32_t, uint32_t>> out;
     for (auto& [t, c] : counts_[key(s)])
-      if (c.ham || c.spam) out[t] = {c.ham, c.spam};
+      if (c.ham || c.spam)
+        out[t] = {c.ham, c.spam};
     return out;
   }
 
@@ -87,7 +92,8 @@ class FakeStore : public store::Store {
     auto& m = counts_[key(s)];
     bool spam = cls == store::Class::kSpam;
     (spam ? tot.spam_messages : tot.ham_messages) += delta;
-    for (uint64_t t : tokens) (spam ? m[t].spam : m[t].ham) += delta;
+    for (uint64_t t : tokens)
+      (spam ? m[t].spam : m[t].ham) += delta;
   }
   std::map<std::string, std::map<uint64_t, store::TokenCounts>> counts_;
   std::map<std::string, store::ClassTotals> totals_;
@@ -139,7 +145,8 @@ std::unique_ptr<Built> make_message(const std::vector<std::pair<std::string, std
 
 std::set<std::string> names_of(const mime::Message& m, const FeatureOptions& opt = {}) {
   std::set<std::string> out;
-  for (auto& [h, n] : extract_named_features(m, opt)) out.insert(n);
+  for (auto& [h, n] : extract_named_features(m, opt))
+    out.insert(n);
   return out;
 }
 
@@ -154,7 +161,8 @@ TEST(Tokenizer, StableSortedUniqueAndMatchesNamedVariant) {
   EXPECT_TRUE(std::is_sorted(f1.begin(), f1.end()));
   EXPECT_EQ(std::adjacent_find(f1.begin(), f1.end()), f1.end());
   std::vector<uint64_t> from_named;
-  for (auto& [h, n] : extract_named_features(b->msg)) from_named.push_back(h);
+  for (auto& [h, n] : extract_named_features(b->msg))
+    from_named.push_back(h);
   EXPECT_EQ(f1, from_named);
 }
 
@@ -170,9 +178,11 @@ TEST(Tokenizer, PrefixesSeparateFamilies) {
   // And the hashes differ, so counts never mix.
   uint64_t hs = 0, hb = 0;
   for (auto& [h, n] : extract_named_features(subj->msg))
-    if (n == "s:viagra") hs = h;
+    if (n == "s:viagra")
+      hs = h;
   for (auto& [h, n] : extract_named_features(body->msg))
-    if (n == "w:viagra") hb = h;
+    if (n == "w:viagra")
+      hb = h;
   EXPECT_NE(hs, 0u);
   EXPECT_NE(hs, hb);
 }
@@ -195,11 +205,16 @@ TEST(Tokenizer, WordShapesPricesCaseAndPunctuation) {
 
 TEST(Tokenizer, OsbPairsWithinWindow) {
   auto b = make_message({}, {"aa bb cc dd ee ff"});
-  auto n = names_of(b->msg);
+  FeatureOptions five;
+  five.osb_window = 5;
+  auto n = names_of(b->msg, five);
   EXPECT_TRUE(n.count("aa <1> bb"));
   EXPECT_TRUE(n.count("aa <4> ee"));
   EXPECT_FALSE(n.count("aa <5> ff"));  // window 5 = distances 1..4
   EXPECT_TRUE(n.count("bb <4> ff"));
+  auto d = names_of(b->msg);  // default window 3 = distances 1..2
+  EXPECT_TRUE(d.count("aa <2> cc"));
+  EXPECT_FALSE(d.count("aa <3> dd"));
   FeatureOptions off;
   off.osb_window = 0;
   EXPECT_FALSE(names_of(b->msg, off).count("aa <1> bb"));
@@ -210,7 +225,8 @@ TEST(Tokenizer, OsbPairsWithinWindow) {
 
 TEST(Tokenizer, BodyWordCapBoundsFeatures) {
   std::string text;
-  for (int i = 0; i < 5000; ++i) text += "w" + std::to_string(i) + " ";
+  for (int i = 0; i < 5000; ++i)
+    text += "w" + std::to_string(i) + " ";
   auto b = make_message({}, {text});
   FeatureOptions opt;
   opt.max_body_words = 10;
@@ -244,7 +260,8 @@ TEST(Tokenizer, HeaderAndUrlFamilies) {
   EXPECT_TRUE(n.count("u:shop.example"));
   EXPECT_TRUE(n.count("up:remove"));
   // Our own verdict headers never become features.
-  for (auto& s : n) EXPECT_EQ(s.find("x-spam"), std::string::npos) << s;
+  for (auto& s : n)
+    EXPECT_EQ(s.find("x-spam"), std::string::npos) << s;
 }
 
 TEST(Tokenizer, DigestIgnoresTransitHeaders) {
@@ -266,8 +283,10 @@ TEST(Tokenizer, DigestIgnoresTransitHeaders) {
 std::vector<uint64_t> synth(std::mt19937& rng, bool spam) {
   std::vector<uint64_t> f;
   std::uniform_int_distribution<int> d(0, 199), n(0, 99);
-  for (int i = 0; i < 30; ++i) f.push_back((spam ? 1 : 1001) + d(rng));
-  for (int i = 0; i < 10; ++i) f.push_back(5001 + n(rng));
+  for (int i = 0; i < 30; ++i)
+    f.push_back((spam ? 1 : 1001) + d(rng));
+  for (int i = 0; i < 10; ++i)
+    f.push_back(5001 + n(rng));
   std::sort(f.begin(), f.end());
   f.erase(std::unique(f.begin(), f.end()), f.end());
   return f;
@@ -276,9 +295,11 @@ std::vector<uint64_t> synth(std::mt19937& rng, bool spam) {
 void train(Classifier& c, const store::Scope& scope, std::mt19937& rng, int ham, int spam,
            const std::string& tag) {
   for (int i = 0; i < ham; ++i)
-    ASSERT_TRUE(c.learn(scope, tag + "h" + std::to_string(i), store::Class::kHam, synth(rng, false)));
+    ASSERT_TRUE(
+        c.learn(scope, tag + "h" + std::to_string(i), store::Class::kHam, synth(rng, false)));
   for (int i = 0; i < spam; ++i)
-    ASSERT_TRUE(c.learn(scope, tag + "s" + std::to_string(i), store::Class::kSpam, synth(rng, true)));
+    ASSERT_TRUE(
+        c.learn(scope, tag + "s" + std::to_string(i), store::Class::kSpam, synth(rng, true)));
 }
 
 TEST(Classifier, SeparatesSyntheticClasses) {

@@ -13,38 +13,43 @@ namespace {
 
 // Feature family prefixes. Every feature text starts with one of these, so two families can
 // only collide through a 64-bit hash collision. Keep them short: they are hashed per feature.
-constexpr std::string_view kBody = "w:";         // visible body word
-constexpr std::string_view kBodyCaps = "C:";     // ALLCAPS body word (lower-cased)
-constexpr std::string_view kSubject = "s:";      // subject word
-constexpr std::string_view kSubjectCaps = "sC:"; // ALLCAPS subject word
-constexpr std::string_view kPunct = "p:";        // "!!", "$$" runs (body and subject)
-constexpr std::string_view kLong = "long:";      // over-long word, coarse shape only
-constexpr std::string_view kHidden = "hid:";     // HTML hidden-text word
-constexpr std::string_view kFact = "f:";         // parser facts and our own derived facts
-constexpr std::string_view kHeaderName = "hn:";  // header present
-constexpr std::string_view kHeader = "h:";       // "h:<name>:<word>"
-constexpr std::string_view kFrom = "from:";      // From address / domain / display-name words
-constexpr std::string_view kTo = "to:";          // To/Cc addresses, domains, count bucket
-constexpr std::string_view kReceived = "rcv:";   // Received header words (hosts, helo, IPs)
-constexpr std::string_view kMsgId = "mid:";      // Message-ID domain / shape
-constexpr std::string_view kUrl = "u:";          // URL host and parent domains
-constexpr std::string_view kUrlPath = "up:";     // URL path pieces
-constexpr std::string_view kEmail = "em:";       // e-mail address domains seen in bodies
-constexpr std::string_view kPart = "pt:";        // MIME part types / charsets / encodings
-constexpr std::string_view kAttach = "att:";     // attachment types and extensions
-constexpr std::string_view kTag = "tag:";        // HTML tag / attribute names
-constexpr std::string_view kStat = "n:";         // size / count buckets
-constexpr uint64_t kPairSeed = 0x05b1a7e5u;      // OSB pair hash seed (pairs of word hashes)
+constexpr std::string_view kBody = "w:";          // visible body word
+constexpr std::string_view kBodyCaps = "C:";      // ALLCAPS body word (lower-cased)
+constexpr std::string_view kSubject = "s:";       // subject word
+constexpr std::string_view kSubjectCaps = "sC:";  // ALLCAPS subject word
+constexpr std::string_view kPunct = "p:";         // "!!", "$$" runs (body and subject)
+constexpr std::string_view kLong = "long:";       // over-long word, coarse shape only
+constexpr std::string_view kHidden = "hid:";      // HTML hidden-text word
+constexpr std::string_view kFact = "f:";          // parser facts and our own derived facts
+constexpr std::string_view kHeaderName = "hn:";   // header present
+constexpr std::string_view kHeader = "h:";        // "h:<name>:<word>"
+constexpr std::string_view kFrom = "from:";       // From address / domain / display-name words
+constexpr std::string_view kTo = "to:";           // To/Cc addresses, domains, count bucket
+constexpr std::string_view kReceived = "rcv:";    // Received header words (hosts, helo, IPs)
+constexpr std::string_view kMsgId = "mid:";       // Message-ID domain / shape
+constexpr std::string_view kUrl = "u:";           // URL host and parent domains
+constexpr std::string_view kUrlPath = "up:";      // URL path pieces
+constexpr std::string_view kEmail = "em:";        // e-mail address domains seen in bodies
+constexpr std::string_view kPart = "pt:";         // MIME part types / charsets / encodings
+constexpr std::string_view kAttach = "att:";      // attachment types and extensions
+constexpr std::string_view kTag = "tag:";         // HTML tag / attribute names
+constexpr std::string_view kStat = "n:";          // size / count buckets
+constexpr uint64_t kPairSeed = 0x05b1a7e5u;       // OSB pair hash seed (pairs of word hashes)
 
 bool is_word_byte(unsigned char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
 }
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+bool is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 std::string lower_copy(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = ascii_lower(c);
+  for (char& c : out)
+    c = ascii_lower(c);
   return out;
 }
 
@@ -60,8 +65,10 @@ void for_each_word(std::string_view text, WordFn&& f, PunctFn&& punct) {
     unsigned char c = static_cast<unsigned char>(text[i]);
     if (c == '!' || c == '$') {
       size_t j = i;
-      while (j < n && text[j] == static_cast<char>(c)) ++j;
-      if (j - i >= 2) punct(text.substr(i, std::min<size_t>(j - i, 4)));
+      while (j < n && text[j] == static_cast<char>(c))
+        ++j;
+      if (j - i >= 2)
+        punct(text.substr(i, std::min<size_t>(j - i, 4)));
       if (c == '$' && j - i == 1 && j < n && is_digit(static_cast<unsigned char>(text[j]))) {
         // fall through into a word that starts at the '$'
       } else {
@@ -85,11 +92,13 @@ void for_each_word(std::string_view text, WordFn&& f, PunctFn&& punct) {
         ++j;
         continue;
       }
-      if (d == '%' && is_digit(static_cast<unsigned char>(text[j - 1]))) ++j;
+      if (d == '%' && is_digit(static_cast<unsigned char>(text[j - 1])))
+        ++j;
       break;
     }
     i = j;
-    if (!f(text.substr(start, j - start))) return;
+    if (!f(text.substr(start, j - start)))
+      return;
   }
 }
 
@@ -104,7 +113,21 @@ class Emitter {
     buf_.append(text);
     uint64_t h = XXH3_64bits(buf_.data(), buf_.size());
     out_->push_back(h);
-    if (named_) named_->emplace_back(h, buf_);
+    if (named_)
+      named_->emplace_back(h, buf_);
+    return h;
+  }
+  // emit(prefix, lower-cased text) without a temporary string.
+  uint64_t emit_lower(std::string_view prefix, std::string_view text) {
+    buf_.assign(prefix);
+    size_t start = buf_.size();
+    buf_.append(text);
+    for (size_t i = start; i < buf_.size(); ++i)
+      buf_[i] = ascii_lower(buf_[i]);
+    uint64_t h = XXH3_64bits(buf_.data(), buf_.size());
+    out_->push_back(h);
+    if (named_)
+      named_->emplace_back(h, buf_);
     return h;
   }
   void emit2(std::string_view prefix, std::string_view a, std::string_view b) {
@@ -144,9 +167,11 @@ class WordStream {
 
   // Returns false once the word cap is reached.
   bool add(std::string_view raw) {
-    if (count_ >= max_words_) return false;
+    if (count_ >= max_words_)
+      return false;
     const FeatureOptions& opt = em_.opt();
-    if (raw.size() < opt.min_word_bytes) return true;
+    if (raw.size() < opt.min_word_bytes)
+      return true;
     if (raw.size() > opt.max_word_bytes) {
       // Shape only: base64 junk, long URLs, hashes. Class of first byte + length decade.
       char kind = is_digit(static_cast<unsigned char>(raw[0])) ? 'd'
@@ -172,8 +197,10 @@ class WordStream {
       }
     }
     // Long digit strings (phone numbers, ids) are unique noise; keep only their length.
-    if (digits == word_.size() && word_.size() > 6) word_ = "#" + std::to_string(word_.size());
-    if (opt.caps_signal && upper >= 3 && lower == 0) em_.emit(caps_prefix_, word_);
+    if (digits == word_.size() && word_.size() > 6)
+      word_ = "#" + std::to_string(word_.size());
+    if (opt.caps_signal && upper >= 3 && lower == 0)
+      em_.emit(caps_prefix_, word_);
     uint64_t h = em_.emit(prefix_, word_);
     size_t window = opt.osb_window;
     if (window >= 2) {
@@ -183,9 +210,11 @@ class WordStream {
                       em_.naming() ? &word_ : nullptr);
       }
       ring_[pos_] = h;
-      if (em_.naming()) names_[pos_] = word_;
+      if (em_.naming())
+        names_[pos_] = word_;
       pos_ = (pos_ + 1) % kRing;
-      if (filled_ < kRing) ++filled_;
+      if (filled_ < kRing)
+        ++filled_;
     }
     return true;
   }
@@ -207,21 +236,29 @@ void tokenize_plain(Emitter& em, std::string_view prefix, std::string_view text,
   for_each_word(
       text,
       [&](std::string_view w) {
-        if (w.size() < em.opt().min_word_bytes || w.size() > em.opt().max_word_bytes) return true;
-        em.emit(prefix, lower_copy(w));
+        if (w.size() < em.opt().min_word_bytes || w.size() > em.opt().max_word_bytes)
+          return true;
+        em.emit_lower(prefix, w);
         return ++n < max_words;
       },
       [](std::string_view) {});
 }
 
 std::string_view bucket(size_t n) {
-  if (n == 0) return "0";
-  if (n == 1) return "1";
-  if (n == 2) return "2";
-  if (n <= 5) return "3-5";
-  if (n <= 10) return "6-10";
-  if (n <= 30) return "11-30";
-  if (n <= 100) return "31-100";
+  if (n == 0)
+    return "0";
+  if (n == 1)
+    return "1";
+  if (n == 2)
+    return "2";
+  if (n <= 5)
+    return "3-5";
+  if (n <= 10)
+    return "6-10";
+  if (n <= 30)
+    return "11-30";
+  if (n <= 100)
+    return "31-100";
   return "100+";
 }
 
@@ -235,19 +272,24 @@ std::string log2_bucket(size_t n) {
 }
 
 bool is_ip_literal(std::string_view host) {
-  if (host.empty()) return false;
-  if (host.front() == '[') return true;
+  if (host.empty())
+    return false;
+  if (host.front() == '[')
+    return true;
   for (char c : host)
-    if (!is_digit(static_cast<unsigned char>(c)) && c != '.') return false;
+    if (!is_digit(static_cast<unsigned char>(c)) && c != '.')
+      return false;
   return true;
 }
 
 // Host plus each parent domain with at least two labels: "a.b.example.com" → itself,
 // "b.example.com", "example.com".
 void emit_host(Emitter& em, std::string_view prefix, std::string_view host) {
-  if (host.empty()) return;
+  if (host.empty())
+    return;
   em.emit(prefix, host);
-  if (is_ip_literal(host)) return;
+  if (is_ip_literal(host))
+    return;
   size_t dots = static_cast<size_t>(std::count(host.begin(), host.end(), '.'));
   std::string_view rest = host;
   for (int i = 0; dots >= 2 && i < 4; ++i, --dots) {
@@ -257,8 +299,8 @@ void emit_host(Emitter& em, std::string_view prefix, std::string_view host) {
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n'))
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
     s.remove_prefix(1);
   while (!s.empty() &&
          (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
@@ -273,17 +315,21 @@ std::string address_of(std::string_view v) {
   if (lt != std::string_view::npos) {
     size_t gt = v.find('>', lt);
     std::string_view inner = v.substr(lt + 1, gt == std::string_view::npos ? gt : gt - lt - 1);
-    if (inner.find('@') != std::string_view::npos) return lower_copy(trim(inner).substr(0, 200));
+    if (inner.find('@') != std::string_view::npos)
+      return lower_copy(trim(inner).substr(0, 200));
   }
   size_t at = v.find('@');
-  if (at == std::string_view::npos) return {};
+  if (at == std::string_view::npos)
+    return {};
   size_t b = at, e = at;
   auto addr_byte = [](char c) {
     return c != ' ' && c != '\t' && c != '<' && c != '>' && c != ',' && c != '"' && c != '(' &&
            c != ')' && c != ';';
   };
-  while (b > 0 && addr_byte(v[b - 1])) --b;
-  while (e < v.size() && addr_byte(v[e])) ++e;
+  while (b > 0 && addr_byte(v[b - 1]))
+    --b;
+  while (e < v.size() && addr_byte(v[e]))
+    ++e;
   return lower_copy(v.substr(b, std::min<size_t>(e - b, 200)));
 }
 
@@ -296,26 +342,31 @@ void tokenize_url(Emitter& em, const mime::Url& url) {
   std::string_view u = url.url;
   size_t scheme_end = u.find(':');
   if (scheme_end != std::string_view::npos && scheme_end < 12) {
-    em.emit("us:", lower_copy(u.substr(0, scheme_end)));
+    em.emit_lower("us:", u.substr(0, scheme_end));
   }
   std::string host = lower_copy(url.host);
   emit_host(em, kUrl, host);
-  if (is_ip_literal(host)) em.emit(kFact, "URL_IP_HOST");
-  if (url.text_mismatch) em.emit(kFact, "URL_TEXT_MISMATCH");
+  if (is_ip_literal(host))
+    em.emit(kFact, "URL_IP_HOST");
+  if (url.text_mismatch)
+    em.emit(kFact, "URL_TEXT_MISMATCH");
   // Path pieces after the host: "/cgi-bin/remove.php?id=3" → cgi, bin, remove, php, id.
   size_t p = u.find("//");
   p = (p == std::string_view::npos) ? 0 : p + 2;
   size_t path_start = u.find_first_of("/?#", p);
-  if (path_start == std::string_view::npos) return;
+  if (path_start == std::string_view::npos)
+    return;
   std::string_view path = u.substr(path_start, 256);
   size_t emitted = 0;
   size_t i = 0;
   while (i < path.size() && emitted < 10) {
-    while (i < path.size() && !(std::isalnum(static_cast<unsigned char>(path[i])))) ++i;
+    while (i < path.size() && !(std::isalnum(static_cast<unsigned char>(path[i]))))
+      ++i;
     size_t j = i;
-    while (j < path.size() && std::isalnum(static_cast<unsigned char>(path[j]))) ++j;
+    while (j < path.size() && std::isalnum(static_cast<unsigned char>(path[j])))
+      ++j;
     if (j - i >= 2 && j - i <= 20) {
-      em.emit(kUrlPath, lower_copy(path.substr(i, j - i)));
+      em.emit_lower(kUrlPath, path.substr(i, j - i));
       ++emitted;
     }
     i = j;
@@ -331,18 +382,23 @@ void tokenize_html_tags(Emitter& em, std::string_view html) {
   std::string name, attr;
   while (tags < 300) {
     i = html.find('<', i);
-    if (i == std::string_view::npos || i + 1 >= html.size()) break;
+    if (i == std::string_view::npos || i + 1 >= html.size())
+      break;
     ++i;
-    if (html[i] == '/' || html[i] == '!') continue;
+    if (html[i] == '/' || html[i] == '!')
+      continue;
     size_t j = i;
-    while (j < html.size() && std::isalnum(static_cast<unsigned char>(html[j])) && j - i < 12) ++j;
-    if (j == i) continue;
+    while (j < html.size() && std::isalnum(static_cast<unsigned char>(html[j])) && j - i < 12)
+      ++j;
+    if (j == i)
+      continue;
     name = lower_copy(html.substr(i, j - i));
     em.emit(kTag, name);
     ++tags;
     // Attribute names until '>' (bounded).
     size_t end = html.find('>', j);
-    if (end == std::string_view::npos || end - j > 512) end = std::min(html.size(), j + 512);
+    if (end == std::string_view::npos || end - j > 512)
+      end = std::min(html.size(), j + 512);
     size_t k = j;
     while (k < end) {
       while (k < end && !std::isalpha(static_cast<unsigned char>(html[k]))) {
@@ -354,7 +410,8 @@ void tokenize_html_tags(Emitter& em, std::string_view html) {
         }
       }
       size_t a = k;
-      while (k < end && (std::isalnum(static_cast<unsigned char>(html[k])) || html[k] == '-')) ++k;
+      while (k < end && (std::isalnum(static_cast<unsigned char>(html[k])) || html[k] == '-'))
+        ++k;
       if (k > a && k - a < 20) {
         attr = name;
         attr += '.';
@@ -365,7 +422,8 @@ void tokenize_html_tags(Emitter& em, std::string_view html) {
       if (k < end && html[k] == '=') {
         ++k;
         if (k < end && html[k] != '"' && html[k] != '\'')
-          while (k < end && html[k] != ' ' && html[k] != '\t') ++k;
+          while (k < end && html[k] != ' ' && html[k] != '\t')
+            ++k;
       }
     }
     i = end;
@@ -374,26 +432,32 @@ void tokenize_html_tags(Emitter& em, std::string_view html) {
 
 void tokenize_headers(Emitter& em, const mime::Message& msg) {
   const FeatureOptions& opt = em.opt();
-  if (msg.parts.empty()) return;
+  if (msg.parts.empty())
+    return;
   const auto& headers = msg.parts[0].headers;
   size_t received = 0, to_count = 0;
   std::string from_domain, reply_domain;
   std::string lname;
   size_t header_index = 0;
   for (const mime::Header& h : headers) {
-    if (++header_index > 200) break;
-    if (h.name.empty() || h.name.size() > 40) continue;
+    if (++header_index > 200)
+      break;
+    if (h.name.empty() || h.name.size() > 40)
+      continue;
     lname = lower_copy(h.name);
     // Our own verdict headers must never feed back into learning.
-    if (lname.rfind("x-spam", 0) == 0 || lname.rfind("x-mailsift", 0) == 0) continue;
-    if (opt.header_names) em.emit(kHeaderName, lname);
+    if (lname.rfind("x-spam", 0) == 0 || lname.rfind("x-mailsift", 0) == 0)
+      continue;
+    if (opt.header_names)
+      em.emit(kHeaderName, lname);
     std::string_view value = h.value;
     if (lname == "subject") {
       WordStream subject(em, kSubject, kSubjectCaps, opt.max_subject_words);
       for_each_word(
           value, [&](std::string_view w) { return subject.add(w); },
           [&](std::string_view run) { em.emit2(kPunct, "s", run); });
-      if (trim(value).empty()) em.emit(kFact, "SUBJECT_EMPTY");
+      if (trim(value).empty())
+        em.emit(kFact, "SUBJECT_EMPTY");
     } else if (lname == "from") {
       std::string addr = address_of(value);
       if (!addr.empty()) {
@@ -434,15 +498,18 @@ void tokenize_headers(Emitter& em, const mime::Message& msg) {
         em.emit(kFact, "MSGID_NO_AT");
       } else {
         std::string_view dom = id.substr(at + 1);
-        if (!dom.empty() && dom.back() == '>') dom.remove_suffix(1);
-        em.emit(kMsgId, lower_copy(dom.substr(0, 80)));
+        if (!dom.empty() && dom.back() == '>')
+          dom.remove_suffix(1);
+        em.emit_lower(kMsgId, dom.substr(0, 80));
       }
     } else if (lname == "date") {
       // Only the zone and the shape: exact dates are noise.
       std::string_view v = trim(value);
       size_t sp = v.rfind(' ');
-      if (sp != std::string_view::npos) em.emit2(kHeader, "date:z:", v.substr(sp + 1, 12));
-      if (v.find(',') == std::string_view::npos) em.emit(kFact, "DATE_NO_WEEKDAY");
+      if (sp != std::string_view::npos)
+        em.emit2(kHeader, "date:z:", v.substr(sp + 1, 12));
+      if (v.find(',') == std::string_view::npos)
+        em.emit(kFact, "DATE_NO_WEEKDAY");
     } else if (lname == "content-type") {
       em.emit2(kHeader, "ct:", msg.parts[0].content_type);
       em.emit2(kHeader, "cs:", msg.parts[0].charset);
@@ -458,7 +525,8 @@ void tokenize_headers(Emitter& em, const mime::Message& msg) {
     }
   }
   em.emit2(kTo, "n:", bucket(to_count));
-  if (!reply_domain.empty() && reply_domain != from_domain) em.emit(kFact, "REPLYTO_DOMAIN_DIFF");
+  if (!reply_domain.empty() && reply_domain != from_domain)
+    em.emit(kFact, "REPLYTO_DOMAIN_DIFF");
 }
 
 void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
@@ -482,7 +550,7 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
           t.hidden_text,
           [&](std::string_view w) {
             if (w.size() >= opt.min_word_bytes && w.size() <= opt.max_word_bytes)
-              em.emit(kHidden, lower_copy(w));
+              em.emit_lower(kHidden, w);
             return ++hidden_words < opt.max_hidden_words;
           },
           [](std::string_view) {});
@@ -490,17 +558,23 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
   }
   em.emit2(kStat, "text:", log2_bucket(text_bytes));
   em.emit2(kStat, "words:", bucket(body.words()));
-  if (html_texts > 0 && plain_texts == 0) em.emit(kFact, "HTML_ONLY");
-  if (html_texts > 0 && plain_texts > 0) em.emit(kFact, "HTML_AND_PLAIN");
-  if (msg.texts.empty()) em.emit(kFact, "NO_TEXT");
+  if (html_texts > 0 && plain_texts == 0)
+    em.emit(kFact, "HTML_ONLY");
+  if (html_texts > 0 && plain_texts > 0)
+    em.emit(kFact, "HTML_AND_PLAIN");
+  if (msg.texts.empty())
+    em.emit(kFact, "NO_TEXT");
 
   // MIME structure.
   size_t part_count = 0;
   for (const mime::Part& p : msg.parts) {
-    if (++part_count > 30) break;
+    if (++part_count > 30)
+      break;
     em.emit2(kPart, "t:", p.content_type);
-    if (!p.charset.empty()) em.emit2(kPart, "cs:", p.charset);
-    if (!p.transfer_encoding.empty()) em.emit2(kPart, "te:", p.transfer_encoding);
+    if (!p.charset.empty())
+      em.emit2(kPart, "cs:", p.charset);
+    if (!p.transfer_encoding.empty())
+      em.emit2(kPart, "te:", p.transfer_encoding);
     if (opt.html_tags && p.content_type == "text/html" && !p.is_multipart)
       tokenize_html_tags(em, p.decoded);
   }
@@ -508,20 +582,23 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
 
   size_t urls = 0;
   for (const mime::Url& u : msg.urls) {
-    if (urls++ >= opt.max_urls) break;
+    if (urls++ >= opt.max_urls)
+      break;
     tokenize_url(em, u);
   }
   em.emit2(kStat, "urls:", bucket(msg.urls.size()));
 
   size_t emails = 0;
   for (const std::string& e : msg.emails) {
-    if (emails++ >= 10) break;
+    if (emails++ >= 10)
+      break;
     em.emit2(kEmail, "", domain_of(e));
   }
 
   for (const mime::Attachment& a : msg.attachments) {
     em.emit2(kAttach, "t:", lower_copy(a.declared_type));
-    if (!a.sniffed_type.empty()) em.emit2(kAttach, "s:", a.sniffed_type);
+    if (!a.sniffed_type.empty())
+      em.emit2(kAttach, "s:", a.sniffed_type);
     size_t dot = a.filename.rfind('.');
     if (dot != std::string::npos && a.filename.size() - dot <= 8)
       em.emit2(kAttach, "x:", lower_copy(std::string_view(a.filename).substr(dot + 1)));
@@ -530,7 +607,8 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
 
   size_t facts = 0;
   for (const std::string& f : msg.facts) {
-    if (facts++ >= 64) break;
+    if (facts++ >= 64)
+      break;
     em.emit(kFact, f);
   }
 }
@@ -545,6 +623,33 @@ bool transit_header(std::string_view name) {
          lname == "content-length";
 }
 
+// LSD radix sort (6 passes of 11 bits) then unique: ~3x faster than std::sort for the ~500-1500
+// hashes of a message, and this runs once per scanned message.
+void sort_unique(std::vector<uint64_t>& v) {
+  if (v.size() < 128) {
+    std::sort(v.begin(), v.end());
+  } else {
+    constexpr int kBits = 11, kBuckets = 1 << kBits;
+    std::vector<uint64_t> tmp(v.size());
+    std::vector<uint32_t> count(kBuckets);
+    for (int shift = 0; shift < 64; shift += kBits) {
+      std::fill(count.begin(), count.end(), 0);
+      for (uint64_t x : v)
+        ++count[(x >> shift) & (kBuckets - 1)];
+      uint32_t sum = 0;
+      for (uint32_t& c : count) {
+        uint32_t n = c;
+        c = sum;
+        sum += n;
+      }
+      for (uint64_t x : v)
+        tmp[count[(x >> shift) & (kBuckets - 1)]++] = x;
+      v.swap(tmp);
+    }
+  }
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
 }  // namespace
 
 std::vector<uint64_t> extract_features(const mime::Message& msg, const FeatureOptions& opt) {
@@ -552,8 +657,7 @@ std::vector<uint64_t> extract_features(const mime::Message& msg, const FeatureOp
   out.reserve(opt.max_body_words * (opt.osb_window > 1 ? opt.osb_window : 1) + 256);
   Emitter em(opt, &out, nullptr);
   extract(msg, opt, em);
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  sort_unique(out);
   return out;
 }
 
@@ -578,7 +682,8 @@ std::string message_digest(const mime::Message& msg) {
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   if (!msg.parts.empty()) {
     for (const mime::Header& h : msg.parts[0].headers) {
-      if (transit_header(h.name)) continue;
+      if (transit_header(h.name))
+        continue;
       // Name lower-cased, value whitespace-collapsed: refolding in transit does not matter.
       line = lower_copy(h.name);
       line += ':';
@@ -586,14 +691,16 @@ std::string message_digest(const mime::Message& msg) {
       for (char c : h.raw_value) {
         bool ws = c == ' ' || c == '\t' || c == '\r' || c == '\n';
         if (ws) {
-          if (!space) line += ' ';
+          if (!space)
+            line += ' ';
           space = true;
         } else {
           line += c;
           space = false;
         }
       }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
+      while (!line.empty() && line.back() == ' ')
+        line.pop_back();
       line += '\n';
       EVP_DigestUpdate(ctx, line.data(), line.size());
     }
@@ -604,8 +711,8 @@ std::string message_digest(const mime::Message& msg) {
     size_t pos = 0;
     while (pos < body.size()) {
       size_t nl = body.find('\n', pos);
-      std::string_view l = body.substr(pos, nl == std::string_view::npos ? body.size() - pos
-                                                                         : nl - pos);
+      std::string_view l =
+          body.substr(pos, nl == std::string_view::npos ? body.size() - pos : nl - pos);
       pos = (nl == std::string_view::npos) ? body.size() : nl + 1;
       while (!l.empty() && (l.back() == '\r' || l.back() == ' ' || l.back() == '\t'))
         l.remove_suffix(1);
@@ -613,7 +720,8 @@ std::string message_digest(const mime::Message& msg) {
         ++pending_newlines;
         continue;
       }
-      for (; pending_newlines > 0; --pending_newlines) EVP_DigestUpdate(ctx, "\n", 1);
+      for (; pending_newlines > 0; --pending_newlines)
+        EVP_DigestUpdate(ctx, "\n", 1);
       EVP_DigestUpdate(ctx, l.data(), l.size());
       pending_newlines = 1;
     }

@@ -16,29 +16,40 @@ constexpr uint16_t kCp1252High[32] = {
     0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 // Length of the valid UTF-8 sequence at s[i], or 0 if invalid.
 size_t utf8_seq_len(const unsigned char* s, size_t i, size_t n) {
   unsigned char c = s[i];
-  if (c < 0x80) return 1;
+  if (c < 0x80)
+    return 1;
   if (c >= 0xC2 && c <= 0xDF) {
     return (i + 1 < n && (s[i + 1] & 0xC0) == 0x80) ? 2 : 0;
   }
   if (c >= 0xE0 && c <= 0xEF) {
-    if (i + 2 >= n) return 0;
+    if (i + 2 >= n)
+      return 0;
     unsigned char c1 = s[i + 1];
-    if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80) return 0;
-    if (c == 0xE0 && c1 < 0xA0) return 0;   // overlong
-    if (c == 0xED && c1 >= 0xA0) return 0;  // surrogate
+    if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80)
+      return 0;
+    if (c == 0xE0 && c1 < 0xA0)
+      return 0;  // overlong
+    if (c == 0xED && c1 >= 0xA0)
+      return 0;  // surrogate
     return 3;
   }
   if (c >= 0xF0 && c <= 0xF4) {
-    if (i + 3 >= n) return 0;
+    if (i + 3 >= n)
+      return 0;
     unsigned char c1 = s[i + 1];
-    if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80) return 0;
-    if (c == 0xF0 && c1 < 0x90) return 0;
-    if (c == 0xF4 && c1 >= 0x90) return 0;
+    if ((c1 & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 || (s[i + 3] & 0xC0) != 0x80)
+      return 0;
+    if (c == 0xF0 && c1 < 0x90)
+      return 0;
+    if (c == 0xF4 && c1 >= 0x90)
+      return 0;
     return 4;
   }
   return 0;
@@ -49,12 +60,14 @@ class IconvCache {
  public:
   ~IconvCache() {
     for (auto& e : entries_) {
-      if (e.second != reinterpret_cast<iconv_t>(-1)) iconv_close(e.second);
+      if (e.second != reinterpret_cast<iconv_t>(-1))
+        iconv_close(e.second);
     }
   }
   iconv_t get(const std::string& name) {
     for (auto& e : entries_) {
-      if (e.first == name) return e.second;
+      if (e.first == name)
+        return e.second;
     }
     iconv_t cd = iconv_open("UTF-8", name.c_str());
     if (cd == reinterpret_cast<iconv_t>(-1) && name.size() > 2 && name.compare(0, 2, "x-") == 0) {
@@ -153,8 +166,7 @@ bool stateful_or_wide(const std::string& name) {
   // ASCII-looking bytes are not necessarily ASCII text in these encodings.
   return name.compare(0, 5, "utf-1") == 0 || name.compare(0, 5, "utf-3") == 0 ||
          name.compare(0, 5, "utf-7") == 0 || name.compare(0, 3, "ucs") == 0 ||
-         name.compare(0, 5, "hz-gb") == 0 || name == "utf16" || name == "utf32" ||
-         name == "utf7";
+         name.compare(0, 5, "hz-gb") == 0 || name == "utf16" || name == "utf32" || name == "utf7";
 }
 
 }  // namespace
@@ -165,16 +177,19 @@ bool is_ascii(std::string_view s) {
   for (; i + 8 <= n; i += 8) {
     uint64_t w;
     std::memcpy(&w, p + i, 8);
-    if (w & 0x8080808080808080ULL) return false;
+    if (w & 0x8080808080808080ULL)
+      return false;
   }
   for (; i < n; ++i) {
-    if (p[i] & 0x80) return false;
+    if (p[i] & 0x80)
+      return false;
   }
   return true;
 }
 
 void append_codepoint(uint32_t cp, std::string& out) {
-  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
+  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    cp = 0xFFFD;
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
   } else if (cp < 0x800) {
@@ -201,7 +216,8 @@ bool is_valid_utf8(std::string_view s) {
       continue;
     }
     size_t len = utf8_seq_len(p, i, n);
-    if (len == 0) return false;
+    if (len == 0)
+      return false;
     i += len;
   }
   return true;
@@ -226,7 +242,8 @@ bool append_utf8_sanitized(std::string_view s, std::string& out) {
     valid = false;
     ++i;
     // Skip continuation bytes of the same broken sequence (one replacement per sequence).
-    while (i < n && (p[i] & 0xC0) == 0x80) ++i;
+    while (i < n && (p[i] & 0xC0) == 0x80)
+      ++i;
     run = i;
   }
   out.append(s.data() + run, n - run);
@@ -237,7 +254,8 @@ void append_cp1252(std::string_view s, std::string& out) {
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) continue;
+    if (c < 0x80)
+      continue;
     out.append(s.data() + run, i - run);
     append_codepoint(c < 0xA0 ? kCp1252High[c - 0x80] : c, out);
     run = i + 1;
@@ -257,11 +275,13 @@ std::string canonical_charset(std::string_view charset) {
   std::string name;
   name.reserve(charset.size());
   for (char c : charset) {
-    if (c == '"' || c == '\'' || c == ' ' || c == '\t') continue;
+    if (c == '"' || c == '\'' || c == ' ' || c == '\t')
+      continue;
     name.push_back(lower(c));
   }
   for (const auto& a : kAliases) {
-    if (name == a.from) return a.to;
+    if (name == a.from)
+      return a.to;
   }
   return name;
 }
@@ -300,7 +320,8 @@ ConvertStatus to_utf8(std::string_view in, std::string_view charset, std::string
   if (ascii && std::memchr(in.data(), 0x1B, in.size()) == nullptr && !stateful_or_wide(name)) {
     out.append(in);  // ASCII is the same in every ASCII-compatible charset
     // Still resolve the name once so unknown charsets are reported.
-    if (iconv_cache().get(name) == reinterpret_cast<iconv_t>(-1)) st.unknown_charset = true;
+    if (iconv_cache().get(name) == reinterpret_cast<iconv_t>(-1))
+      st.unknown_charset = true;
     return st;
   }
   iconv_t cd = iconv_cache().get(name);
@@ -321,7 +342,8 @@ ConvertStatus to_utf8(std::string_view in, std::string_view charset, std::string
     size_t r = iconv(cd, inleft ? &inp : nullptr, &inleft, &outp, &outleft);
     used = static_cast<size_t>(outp - out.data());
     if (r != static_cast<size_t>(-1)) {
-      if (inleft == 0) break;
+      if (inleft == 0)
+        break;
       continue;
     }
     int err = errno;
@@ -330,7 +352,8 @@ ConvertStatus to_utf8(std::string_view in, std::string_view charset, std::string
       continue;
     }
     st.invalid = true;
-    if (out.size() - used < 3) out.resize(out.size() + 16);
+    if (out.size() - used < 3)
+      out.resize(out.size() + 16);
     std::memcpy(out.data() + used, "\xEF\xBF\xBD", 3);
     used += 3;
     if (err == EILSEQ && inleft > 0) {
@@ -343,12 +366,14 @@ ConvertStatus to_utf8(std::string_view in, std::string_view charset, std::string
   }
   // Flush any shift state (stateful encodings such as ISO-2022-JP).
   for (int tries = 0; tries < 4; ++tries) {
-    if (out.size() - used < 16) out.resize(used + 32);
+    if (out.size() - used < 16)
+      out.resize(used + 32);
     char* outp = out.data() + used;
     size_t outleft = out.size() - used;
     size_t r = iconv(cd, nullptr, nullptr, &outp, &outleft);
     used = static_cast<size_t>(outp - out.data());
-    if (r != static_cast<size_t>(-1)) break;
+    if (r != static_cast<size_t>(-1))
+      break;
   }
   out.resize(used);
   return st;

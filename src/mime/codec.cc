@@ -16,9 +16,11 @@ constexpr uint8_t kB64Pad = 0x82;
 struct B64Table {
   uint8_t v[256];
   constexpr B64Table() : v() {
-    for (int i = 0; i < 256; ++i) v[i] = kB64Invalid;
+    for (int i = 0; i < 256; ++i)
+      v[i] = kB64Invalid;
     const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) v[static_cast<unsigned char>(a[i])] = static_cast<uint8_t>(i);
+    for (int i = 0; i < 64; ++i)
+      v[static_cast<unsigned char>(a[i])] = static_cast<uint8_t>(i);
     v[static_cast<unsigned char>('-')] = 62;  // base64url, seen in broken mailers
     v[static_cast<unsigned char>('_')] = 63;
     v[static_cast<unsigned char>(' ')] = kB64Space;
@@ -33,17 +35,25 @@ struct B64Table {
 constexpr B64Table kB64;
 
 int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
   return -1;
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
+bool is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 void lower_inplace(std::string& s) {
-  for (char& c : s) c = lower(c);
+  for (char& c : s)
+    c = lower(c);
 }
 
 }  // namespace
@@ -63,7 +73,8 @@ bool decode_base64(std::string_view in, std::string& out) {
     if (have == 0) {
       while (i + 4 <= n) {
         uint8_t a = kB64.v[p[i]], b = kB64.v[p[i + 1]], c = kB64.v[p[i + 2]], d = kB64.v[p[i + 3]];
-        if ((a | b | c | d) & 0x80) break;
+        if ((a | b | c | d) & 0x80)
+          break;
         uint32_t w = (uint32_t{a} << 18) | (uint32_t{b} << 12) | (uint32_t{c} << 6) | d;
         o[0] = static_cast<char>(w >> 16);
         o[1] = static_cast<char>(w >> 8);
@@ -71,10 +82,12 @@ bool decode_base64(std::string_view in, std::string& out) {
         o += 3;
         i += 4;
       }
-      if (i >= n) break;
+      if (i >= n)
+        break;
     }
     uint8_t v = kB64.v[p[i++]];
-    if (v == kB64Space) continue;
+    if (v == kB64Space)
+      continue;
     if (v == kB64Invalid) {
       ++junk;
       continue;
@@ -94,7 +107,8 @@ bool decode_base64(std::string_view in, std::string& out) {
       padded = true;
       continue;
     }
-    if (padded) padded = false;
+    if (padded)
+      padded = false;
     acc = (acc << 6) | v;
     if (++have == 4) {
       o[0] = static_cast<char>(acc >> 16);
@@ -126,7 +140,8 @@ bool decode_qp(std::string_view in, std::string& out) {
     const char* eq = static_cast<const char*>(std::memchr(in.data() + i, '=', n - i));
     size_t stop = eq ? static_cast<size_t>(eq - in.data()) : n;
     out.append(in.data() + i, stop - i);
-    if (!eq) break;
+    if (!eq)
+      break;
     i = stop + 1;
     if (i + 1 < n) {
       int h = hexval(in[i]);
@@ -139,13 +154,15 @@ bool decode_qp(std::string_view in, std::string& out) {
     }
     // Soft line break: '=' then optional whitespace then a line break (or end of body).
     size_t j = i;
-    while (j < n && (in[j] == ' ' || in[j] == '\t')) ++j;
+    while (j < n && (in[j] == ' ' || in[j] == '\t'))
+      ++j;
     if (j >= n) {
       i = n;
       continue;
     }
     if (in[j] == '\r' || in[j] == '\n') {
-      if (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n') ++j;
+      if (in[j] == '\r' && j + 1 < n && in[j + 1] == '\n')
+        ++j;
       i = j + 1;
       continue;
     }
@@ -160,7 +177,8 @@ bool decode_uu(std::string_view in, std::string& out) {
   // Find "begin " at a line start.
   for (;;) {
     size_t b = in.find("begin ", pos);
-    if (b == std::string_view::npos) return false;
+    if (b == std::string_view::npos)
+      return false;
     if (b == 0 || in[b - 1] == '\n' || in[b - 1] == '\r') {
       pos = b;
       break;
@@ -168,18 +186,24 @@ bool decode_uu(std::string_view in, std::string& out) {
     pos = b + 6;
   }
   size_t eol = in.find_first_of("\r\n", pos);
-  if (eol == std::string_view::npos) return false;
+  if (eol == std::string_view::npos)
+    return false;
   pos = eol;
   while (pos < in.size()) {
-    while (pos < in.size() && (in[pos] == '\r' || in[pos] == '\n')) ++pos;
+    while (pos < in.size() && (in[pos] == '\r' || in[pos] == '\n'))
+      ++pos;
     size_t end = in.find_first_of("\r\n", pos);
-    if (end == std::string_view::npos) end = in.size();
+    if (end == std::string_view::npos)
+      end = in.size();
     std::string_view line = in.substr(pos, end - pos);
     pos = end;
-    if (line.empty()) continue;
-    if (line.substr(0, 3) == "end") break;
+    if (line.empty())
+      continue;
+    if (line.substr(0, 3) == "end")
+      break;
     int len = (line[0] - 32) & 63;
-    if (len == 0) continue;
+    if (len == 0)
+      continue;
     size_t k = 1;
     int written = 0;
     while (written < len && k < line.size()) {
@@ -198,19 +222,25 @@ bool decode_uu(std::string_view in, std::string& out) {
 
 std::string_view trim(std::string_view s) {
   size_t b = 0, e = s.size();
-  while (b < e && is_ws(s[b])) ++b;
-  while (e > b && is_ws(s[e - 1])) --e;
+  while (b < e && is_ws(s[b]))
+    ++b;
+  while (e > b && is_ws(s[e - 1]))
+    --e;
   return s.substr(b, e - b);
 }
 
 std::string unfold(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
+  size_t run = 0;
   for (size_t i = 0; i < raw.size(); ++i) {
     char c = raw[i];
-    if (c == '\r' || c == '\n') continue;
-    out.push_back(c);
+    if (c != '\r' && c != '\n')
+      continue;
+    out.append(raw.data() + run, i - run);
+    run = i + 1;
   }
+  out.append(raw.data() + run, raw.size() - run);
   return out;
 }
 
@@ -232,15 +262,18 @@ struct PendingWord {
 };
 
 void flush_pending(PendingWord& p, std::string& out, HeaderTextFlags& flags) {
-  if (p.bytes.empty()) return;
+  if (p.bytes.empty())
+    return;
   ConvertStatus st = to_utf8(p.bytes, p.charset, out);
-  if (st.unknown_charset) flags.unknown_charset = true;
+  if (st.unknown_charset)
+    flags.unknown_charset = true;
   p.bytes.clear();
 }
 
 bool all_ws(std::string_view s) {
   for (char c : s) {
-    if (!is_ws(c)) return false;
+    if (!is_ws(c))
+      return false;
   }
   return true;
 }
@@ -259,12 +292,14 @@ void decode_header_text(std::string_view s, std::string& out, HeaderTextFlags& f
   size_t i = first;
   while (i != std::string_view::npos && i < s.size()) {
     size_t p = s.find("=?", i);
-    if (p == std::string_view::npos) break;
+    if (p == std::string_view::npos)
+      break;
     // =?charset?X?text?=
     size_t q1 = s.find('?', p + 2);
     if (q1 == std::string_view::npos || q1 - (p + 2) > 80 || q1 + 2 >= s.size() ||
         s[q1 + 2] != '?') {
-      if (q1 != std::string_view::npos && q1 + 1 < s.size()) flags.broken_word = true;
+      if (q1 != std::string_view::npos && q1 + 1 < s.size())
+        flags.broken_word = true;
       i = p + 2;
       continue;
     }
@@ -275,7 +310,8 @@ void decode_header_text(std::string_view s, std::string& out, HeaderTextFlags& f
     if (end == std::string_view::npos || (enc != 'b' && enc != 'q') || charset.empty() ||
         charset.find_first_of(" \t") != std::string_view::npos) {
       flags.broken_word = true;
-      if (end == std::string_view::npos) break;  // no later word can close either
+      if (end == std::string_view::npos)
+        break;  // no later word can close either
       i = p + 2;
       continue;
     }
@@ -287,14 +323,16 @@ void decode_header_text(std::string_view s, std::string& out, HeaderTextFlags& f
       append_literal(lit, out, flags);
     }
     size_t star = charset.find('*');  // RFC 2231 language suffix
-    if (star != std::string_view::npos) charset = charset.substr(0, star);
+    if (star != std::string_view::npos)
+      charset = charset.substr(0, star);
     std::string canon = canonical_charset(charset);
     if (canon != pending.charset) {
       flush_pending(pending, out, flags);
       pending.charset = canon;
     }
     if (enc == 'b') {
-      if (!decode_base64(text, pending.bytes)) flags.broken_word = true;
+      if (!decode_base64(text, pending.bytes))
+        flags.broken_word = true;
     } else {
       for (size_t k = 0; k < text.size(); ++k) {
         char c = text[k];
@@ -302,7 +340,8 @@ void decode_header_text(std::string_view s, std::string& out, HeaderTextFlags& f
           pending.bytes.push_back(' ');
         } else if (c == '=' && k + 2 < text.size() && hexval(text[k + 1]) >= 0 &&
                    hexval(text[k + 2]) >= 0) {
-          pending.bytes.push_back(static_cast<char>(hexval(text[k + 1]) * 16 + hexval(text[k + 2])));
+          pending.bytes.push_back(
+              static_cast<char>(hexval(text[k + 1]) * 16 + hexval(text[k + 2])));
           k += 2;
         } else if (c == '=') {
           pending.bytes.push_back('=');
@@ -317,12 +356,14 @@ void decode_header_text(std::string_view s, std::string& out, HeaderTextFlags& f
     i = lit_start;
   }
   flush_pending(pending, out, flags);
-  if (lit_start < s.size()) append_literal(s.substr(lit_start), out, flags);
+  if (lit_start < s.size())
+    append_literal(s.substr(lit_start), out, flags);
 }
 
 const std::string* StructuredField::get(std::string_view name) const {
   for (const auto& p : params) {
-    if (p.name == name) return &p.value;
+    if (p.name == name)
+      return &p.value;
   }
   return nullptr;
 }
@@ -363,7 +404,8 @@ size_t skip_comment(std::string_view s, size_t i) {
     } else if (s[i] == '(') {
       ++depth;
     } else if (s[i] == ')') {
-      if (--depth == 0) return i + 1;
+      if (--depth == 0)
+        return i + 1;
     }
   }
   return s.size();
@@ -387,43 +429,55 @@ StructuredField parse_structured(std::string_view s, HeaderTextFlags& flags) {
       ++i;
       continue;
     }
-    if (!is_ws(s[i])) f.value.push_back(lower(s[i]));
+    if (!is_ws(s[i]))
+      f.value.push_back(lower(s[i]));
     ++i;
   }
   std::vector<RawParam> raw;
   while (i < n && raw.size() < kMaxParams) {
-    while (i < n && (s[i] == ';' || is_ws(s[i]))) ++i;
-    if (i >= n) break;
+    while (i < n && (s[i] == ';' || is_ws(s[i])))
+      ++i;
+    if (i >= n)
+      break;
     if (s[i] == '(') {
       i = skip_comment(s, i);
       continue;
     }
     size_t name_start = i;
-    while (i < n && s[i] != '=' && s[i] != ';') ++i;
+    while (i < n && s[i] != '=' && s[i] != ';')
+      ++i;
     std::string_view name = trim(s.substr(name_start, i - name_start));
-    if (i >= n || s[i] == ';') continue;  // attribute without value: garbage
-    ++i;                                  // '='
-    while (i < n && (s[i] == ' ' || s[i] == '\t')) ++i;
+    if (i >= n || s[i] == ';')
+      continue;  // attribute without value: garbage
+    ++i;         // '='
+    while (i < n && (s[i] == ' ' || s[i] == '\t'))
+      ++i;
     std::string value;
     if (i < n && s[i] == '"') {
       ++i;
       while (i < n && s[i] != '"') {
-        if (s[i] == '\\' && i + 1 < n) ++i;
+        if (s[i] == '\\' && i + 1 < n)
+          ++i;
         value.push_back(s[i]);
         ++i;
       }
-      if (i < n) ++i;  // closing quote
-      while (i < n && s[i] != ';') ++i;  // junk after the quoted string
+      if (i < n)
+        ++i;  // closing quote
+      while (i < n && s[i] != ';')
+        ++i;  // junk after the quoted string
     } else {
       size_t vs = i;
-      while (i < n && s[i] != ';') ++i;
+      while (i < n && s[i] != ';')
+        ++i;
       std::string_view v = trim(s.substr(vs, i - vs));
       // Unquoted values end at whitespace or a comment (e.g. "us-ascii (Plain Text)").
       size_t cut = v.find_first_of(" \t(");
-      if (cut != std::string_view::npos) v = v.substr(0, cut);
+      if (cut != std::string_view::npos)
+        v = v.substr(0, cut);
       value.assign(v);
     }
-    if (name.empty()) continue;
+    if (name.empty())
+      continue;
     RawParam rp;
     rp.base.assign(name);
     lower_inplace(rp.base);
@@ -441,11 +495,15 @@ StructuredField parse_structured(std::string_view s, HeaderTextFlags& flags) {
         int sec = 0;
         bool digits = suffix.size() <= 3;
         for (char c : suffix) {
-          if (c < '0' || c > '9') digits = false;
+          if (c < '0' || c > '9')
+            digits = false;
         }
-        if (!digits) continue;
-        for (char c : suffix) sec = sec * 10 + (c - '0');
-        if (sec >= kMaxSections) continue;
+        if (!digits)
+          continue;
+        for (char c : suffix)
+          sec = sec * 10 + (c - '0');
+        if (sec >= kMaxSections)
+          continue;
         rp.section = sec;
       }
     }
@@ -455,17 +513,20 @@ StructuredField parse_structured(std::string_view s, HeaderTextFlags& flags) {
   // Assemble: RFC 2231 forms win over the plain one of the same name.
   std::vector<bool> done(raw.size(), false);
   for (size_t a = 0; a < raw.size(); ++a) {
-    if (done[a]) continue;
+    if (done[a])
+      continue;
     const std::string& base = raw[a].base;
     bool has_2231 = false;
     for (size_t b = a; b < raw.size(); ++b) {
-      if (raw[b].base == base && (raw[b].section >= 0 || raw[b].extended)) has_2231 = true;
+      if (raw[b].base == base && (raw[b].section >= 0 || raw[b].extended))
+        has_2231 = true;
     }
     Param out;
     out.name = base;
     if (!has_2231) {
       for (size_t b = a; b < raw.size(); ++b) {
-        if (raw[b].base == base) done[b] = true;
+        if (raw[b].base == base)
+          done[b] = true;
       }
       if (is_ascii(raw[a].value)) {
         out.value = std::move(raw[a].value);
@@ -476,9 +537,11 @@ StructuredField parse_structured(std::string_view s, HeaderTextFlags& flags) {
     } else {
       std::vector<const RawParam*> segs;
       for (size_t b = a; b < raw.size(); ++b) {
-        if (raw[b].base != base) continue;
+        if (raw[b].base != base)
+          continue;
         done[b] = true;
-        if (raw[b].section >= 0 || raw[b].extended) segs.push_back(&raw[b]);
+        if (raw[b].section >= 0 || raw[b].extended)
+          segs.push_back(&raw[b]);
       }
       std::stable_sort(segs.begin(), segs.end(), [](const RawParam* x, const RawParam* y) {
         return std::max(x->section, 0) < std::max(y->section, 0);
@@ -502,7 +565,8 @@ StructuredField parse_structured(std::string_view s, HeaderTextFlags& flags) {
         }
       }
       ConvertStatus st = to_utf8(bytes, charset.empty() ? "utf-8" : charset, out.value);
-      if (st.unknown_charset) flags.unknown_charset = true;
+      if (st.unknown_charset)
+        flags.unknown_charset = true;
     }
     f.params.push_back(std::move(out));
   }

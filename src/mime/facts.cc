@@ -46,11 +46,14 @@ const std::vector<FactInfo>& all_facts() {
   return kFacts;
 }
 
-std::string_view fact_name(Fact fact) { return all_facts()[static_cast<size_t>(fact)].name; }
+std::string_view fact_name(Fact fact) {
+  return all_facts()[static_cast<size_t>(fact)].name;
+}
 
 bool is_known_fact(std::string_view name) {
   for (const auto& f : all_facts()) {
-    if (f.name == name) return true;
+    if (f.name == name)
+      return true;
   }
   return false;
 }

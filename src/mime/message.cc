@@ -23,27 +23,34 @@ using namespace detail;
 // Recursion guard independent of caller-supplied limits.
 constexpr size_t kHardMaxDepth = 64;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+  if (a.size() != b.size())
+    return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
+    if (lower(a[i]) != lower(b[i]))
+      return false;
   }
   return true;
 }
 
 bool istarts(std::string_view s, std::string_view lower_prefix) {
-  if (s.size() < lower_prefix.size()) return false;
+  if (s.size() < lower_prefix.size())
+    return false;
   for (size_t i = 0; i < lower_prefix.size(); ++i) {
-    if (lower(s[i]) != lower_prefix[i]) return false;
+    if (lower(s[i]) != lower_prefix[i])
+      return false;
   }
   return true;
 }
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = lower(c);
+  for (char& c : out)
+    c = lower(c);
   return out;
 }
 
@@ -56,15 +63,21 @@ struct Line {
 Line line_at(std::string_view s, size_t pos) {
   const char* p = s.data();
   size_t n = s.size(), i = pos;
-  while (i < n && p[i] != '\n' && p[i] != '\r') ++i;
-  if (i >= n) return {n, n, false};
-  if (p[i] == '\n') return {i, i + 1, false};
-  if (i + 1 < n && p[i + 1] == '\n') return {i, i + 2, false};
+  while (i < n && p[i] != '\n' && p[i] != '\r')
+    ++i;
+  if (i >= n)
+    return {n, n, false};
+  if (p[i] == '\n')
+    return {i, i + 1, false};
+  if (i + 1 < n && p[i + 1] == '\n')
+    return {i, i + 2, false};
   return {i, i + 1, true};
 }
 
 // Field-name characters (RFC 5322 ftext: printable ASCII except ':').
-bool name_char(char c) { return c > 32 && c < 127 && c != ':'; }
+bool name_char(char c) {
+  return c > 32 && c < 127 && c != ':';
+}
 
 // Stricter test for the very first line: "Name:" with a conventional name.
 bool plausible_first_header(std::string_view s, size_t pos) {
@@ -74,18 +87,22 @@ bool plausible_first_header(std::string_view s, size_t pos) {
     char c = s[k];
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_' || c == '.';
-    if (!ok) break;
+    if (!ok)
+      break;
     ++k;
   }
-  if (k == pos) return false;
-  while (k < l.end && (s[k] == ' ' || s[k] == '\t')) ++k;
+  if (k == pos)
+    return false;
+  while (k < l.end && (s[k] == ' ' || s[k] == '\t'))
+    ++k;
   return k < l.end && s[k] == ':';
 }
 
 std::string sha256_hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) return {};
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
+    return {};
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(len * 2, '0');
   for (unsigned int i = 0; i < len; ++i) {
@@ -97,8 +114,10 @@ std::string sha256_hex(std::string_view data) {
 
 bool valid_media_type(std::string_view t) {
   size_t slash = t.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 >= t.size()) return false;
-  if (t.find('/', slash + 1) != std::string_view::npos) return false;
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 >= t.size())
+    return false;
+  if (t.find('/', slash + 1) != std::string_view::npos)
+    return false;
   for (char c : t) {
     if (c <= 32 || c >= 127 || c == '"' || c == '(' || c == ')' || c == ',' || c == ':' ||
         c == ';' || c == '<' || c == '>' || c == '@' || c == '[' || c == ']' || c == '\\' ||
@@ -115,19 +134,24 @@ std::string html_meta_charset(std::string_view html) {
   size_t pos = 0;
   while (true) {
     size_t h = head.find("harset", pos);
-    if (h == std::string_view::npos || h == 0) return {};
+    if (h == std::string_view::npos || h == 0)
+      return {};
     pos = h + 6;
-    if (lower(head[h - 1]) != 'c') continue;
+    if (lower(head[h - 1]) != 'c')
+      continue;
     size_t i = h + 6;
-    while (i < head.size() && (head[i] == ' ' || head[i] == '=' || head[i] == '"' || head[i] == '\'')) {
+    while (i < head.size() &&
+           (head[i] == ' ' || head[i] == '=' || head[i] == '"' || head[i] == '\'')) {
       ++i;
     }
     size_t s = i;
-    while (i < head.size() && (std::isalnum(static_cast<unsigned char>(head[i])) || head[i] == '-' ||
-                               head[i] == '_' || head[i] == '.' || head[i] == ':')) {
+    while (i < head.size() &&
+           (std::isalnum(static_cast<unsigned char>(head[i])) || head[i] == '-' || head[i] == '_' ||
+            head[i] == '.' || head[i] == ':')) {
       ++i;
     }
-    if (i > s && i - s < 40) return to_lower(head.substr(s, i - s));
+    if (i > s && i - s < 40)
+      return to_lower(head.substr(s, i - s));
   }
 }
 
@@ -147,7 +171,8 @@ class Parser {
  private:
   void fact(Fact f) {
     size_t i = static_cast<size_t>(f);
-    if (facts_.test(i)) return;
+    if (facts_.test(i))
+      return;
     facts_.set(i);
     msg_.facts.emplace_back(fact_name(f));
   }
@@ -169,7 +194,8 @@ class Parser {
     size_t body = n;
     while (pos < n) {
       Line l = line_at(s, pos);
-      if (l.bare_cr) fact(Fact::kMimeBareCr);
+      if (l.bare_cr)
+        fact(Fact::kMimeBareCr);
       if (l.end == pos) {
         body = l.next;
         break;
@@ -190,9 +216,11 @@ class Parser {
         continue;
       }
       size_t k = pos;
-      while (k < l.end && name_char(s[k])) ++k;
+      while (k < l.end && name_char(s[k]))
+        ++k;
       size_t name_end = k;
-      while (k < l.end && (s[k] == ' ' || s[k] == '\t')) ++k;
+      while (k < l.end && (s[k] == ' ' || s[k] == '\t'))
+        ++k;
       if (name_end == pos || k >= l.end || s[k] != ':') {
         // Not a field: the header block ended without a blank line; the body starts here.
         fact(Fact::kHeaderMalformed);
@@ -226,8 +254,10 @@ class Parser {
   void decode_value(std::string_view raw, std::string& out) {
     bool folded = false, complex = false;
     for (char c : raw) {
-      if (c == '\r' || c == '\n') folded = true;
-      if (static_cast<unsigned char>(c) >= 0x80 || c == '?') complex = true;
+      if (c == '\r' || c == '\n')
+        folded = true;
+      if (static_cast<unsigned char>(c) >= 0x80 || c == '?')
+        complex = true;
     }
     std::string unfolded_buf;
     std::string_view v = raw;
@@ -246,9 +276,12 @@ class Parser {
   }
 
   void header_flags(const HeaderTextFlags& f) {
-    if (f.broken_word) fact(Fact::kEncodedWordBroken);
-    if (f.raw_8bit) fact(Fact::kHeader8BitRaw);
-    if (f.unknown_charset) fact(Fact::kMimeUnknownCharset);
+    if (f.broken_word)
+      fact(Fact::kEncodedWordBroken);
+    if (f.raw_8bit)
+      fact(Fact::kHeader8BitRaw);
+    if (f.unknown_charset)
+      fact(Fact::kMimeUnknownCharset);
   }
 
   // --- entities ------------------------------------------------------------------------------
@@ -293,11 +326,13 @@ class Parser {
       if (cte == "base64" || cte == "quoted-printable") {
         auto buf = std::make_shared<std::string>();
         bool ok = cte == "base64" ? decode_base64(body, *buf) : decode_qp(body, *buf);
-        if (!ok) fact(cte == "base64" ? Fact::kMimeBadBase64 : Fact::kMimeBadQp);
+        if (!ok)
+          fact(cte == "base64" ? Fact::kMimeBadBase64 : Fact::kMimeBadQp);
         msg_.owned.push_back(buf);
         inner = *buf;
       }
-      if (!inner.empty()) parse_entity(inner, idx, depth + 1, "text/plain", false);
+      if (!inner.empty())
+        parse_entity(inner, idx, depth + 1, "text/plain", false);
       return idx;
     }
     leaf(idx, ct);
@@ -313,11 +348,15 @@ class Parser {
       std::string_view n = h.name;
       if (n.size() >= 8 && istarts(n, "content-")) {
         std::string_view rest = n.substr(8);
-        if (!ctype && iequals(rest, "type")) ctype = &h;
-        if (!cdisp && iequals(rest, "disposition")) cdisp = &h;
-        if (!cte && iequals(rest, "transfer-encoding")) cte = &h;
+        if (!ctype && iequals(rest, "type"))
+          ctype = &h;
+        if (!cdisp && iequals(rest, "disposition"))
+          cdisp = &h;
+        if (!cte && iequals(rest, "transfer-encoding"))
+          cte = &h;
       }
-      if (top) count_top_header(n);
+      if (top)
+        count_top_header(n);
     }
     p.content_type.assign(default_type);
     std::string name_param;
@@ -331,29 +370,37 @@ class Parser {
         fact(Fact::kMimeBadContentType);
         p.content_type = "text/plain";
       }
-      if (const std::string* v = f.get("charset")) p.charset = to_lower(trim(*v));
-      if (const std::string* v = f.get("boundary")) p.boundary = *v;
-      if (const std::string* v = f.get("name")) name_param = *v;
+      if (const std::string* v = f.get("charset"))
+        p.charset = to_lower(trim(*v));
+      if (const std::string* v = f.get("boundary"))
+        p.boundary = *v;
+      if (const std::string* v = f.get("name"))
+        name_param = *v;
     }
     if (cdisp) {
       HeaderTextFlags flags;
       StructuredField f = parse_structured(unfold(cdisp->raw_value), flags);
       header_flags(flags);
-      if (f.value == "inline" || f.value == "attachment") p.disposition = f.value;
-      if (const std::string* v = f.get("filename")) p.filename = *v;
+      if (f.value == "inline" || f.value == "attachment")
+        p.disposition = f.value;
+      if (const std::string* v = f.get("filename"))
+        p.filename = *v;
     }
-    if (p.filename.empty()) p.filename = std::move(name_param);
+    if (p.filename.empty())
+      p.filename = std::move(name_param);
     if (p.filename.find("=?") != std::string::npos) {
       std::string decoded;
       HeaderTextFlags flags;
       decode_header_text(p.filename, decoded, flags);
-      if (flags.unknown_charset) fact(Fact::kMimeUnknownCharset);
+      if (flags.unknown_charset)
+        fact(Fact::kMimeUnknownCharset);
       p.filename = std::move(decoded);
     }
     if (cte) {
       std::string_view v = trim(cte->value);
       size_t cut = v.find_first_of(" \t;(");
-      if (cut != std::string_view::npos) v = v.substr(0, cut);
+      if (cut != std::string_view::npos)
+        v = v.substr(0, cut);
       p.transfer_encoding = to_lower(v);
     }
   }
@@ -364,11 +411,11 @@ class Parser {
       int slot;
     };
     static constexpr Tracked kTracked[] = {
-        {"from", 0},    {"date", 1},         {"message-id", 2}, {"subject", 3},
-        {"to", 4},      {"mime-version", 5}, {"sender", 6},     {"reply-to", 7},
-        {"cc", 8},      {"in-reply-to", 9},
+        {"from", 0},         {"date", 1},   {"message-id", 2}, {"subject", 3}, {"to", 4},
+        {"mime-version", 5}, {"sender", 6}, {"reply-to", 7},   {"cc", 8},      {"in-reply-to", 9},
     };
-    if (n.size() < 2 || n.size() > 12) return;
+    if (n.size() < 2 || n.size() > 12)
+      return;
     for (const auto& t : kTracked) {
       if (iequals(n, t.name)) {
         ++top_counts_[t.slot];
@@ -386,10 +433,12 @@ class Parser {
     std::vector<std::pair<size_t, size_t>> segments;
     while (pos < n) {
       const void* hit = memmem(body.data() + pos, n - pos, delim.data(), delim.size());
-      if (!hit) break;
+      if (!hit)
+        break;
       size_t d = static_cast<size_t>(static_cast<const char*>(hit) - body.data());
       pos = d + 1;
-      if (d > 0 && body[d - 1] != '\n' && body[d - 1] != '\r') continue;
+      if (d > 0 && body[d - 1] != '\n' && body[d - 1] != '\r')
+        continue;
       size_t after = d + delim.size();
       bool is_close = body.substr(after, 2) == "--";
       Line l = line_at(body, after);
@@ -401,13 +450,15 @@ class Parser {
             break;
           }
         }
-        if (!ws_only) continue;  // a longer boundary sharing this prefix
+        if (!ws_only)
+          continue;  // a longer boundary sharing this prefix
       }
       // The line break before a delimiter belongs to the delimiter.
       size_t cend = d;
       if (cend > 0 && body[cend - 1] == '\n') {
         --cend;
-        if (cend > 0 && body[cend - 1] == '\r') --cend;
+        if (cend > 0 && body[cend - 1] == '\r')
+          --cend;
       } else if (cend > 0 && body[cend - 1] == '\r') {
         --cend;
       }
@@ -424,12 +475,15 @@ class Parser {
       }
       content_start = l.next;
       pos = l.next;
-      if (segments.size() >= limits_.max_parts) break;
+      if (segments.size() >= limits_.max_parts)
+        break;
     }
-    if (!found) return false;
+    if (!found)
+      return false;
     if (!closed) {
       fact(Fact::kMimeMissingEndBoundary);
-      if (content_start <= n) segments.emplace_back(content_start, n);
+      if (content_start <= n)
+        segments.emplace_back(content_start, n);
     }
     msg_.parts[idx].is_multipart = true;
     std::string_view child_default = digest ? "message/rfc822" : "text/plain";
@@ -449,11 +503,14 @@ class Parser {
     if (cte.empty() || cte == "7bit" || cte == "8bit" || cte == "binary") {
       p.decoded.assign(p.raw_body);
     } else if (cte == "base64") {
-      if (!decode_base64(p.raw_body, p.decoded)) fact(Fact::kMimeBadBase64);
+      if (!decode_base64(p.raw_body, p.decoded))
+        fact(Fact::kMimeBadBase64);
     } else if (cte == "quoted-printable") {
-      if (!decode_qp(p.raw_body, p.decoded)) fact(Fact::kMimeBadQp);
+      if (!decode_qp(p.raw_body, p.decoded))
+        fact(Fact::kMimeBadQp);
     } else if (cte == "x-uuencode" || cte == "uuencode" || cte == "x-uue") {
-      if (!decode_uu(p.raw_body, p.decoded)) p.decoded.assign(p.raw_body);
+      if (!decode_uu(p.raw_body, p.decoded))
+        p.decoded.assign(p.raw_body);
     } else {
       fact(Fact::kMimeUnknownEncoding);
       p.decoded.assign(p.raw_body);
@@ -486,7 +543,8 @@ class Parser {
     }
     std::string charset = p.charset;
     bool declared = !charset.empty();
-    if (html && !declared) charset = html_meta_charset(bytes);
+    if (html && !declared)
+      charset = html_meta_charset(bytes);
     std::string utf8;
     ConvertStatus st = to_utf8(bytes, charset, utf8);
     if (st.unknown_charset && html && declared) {
@@ -501,8 +559,10 @@ class Parser {
         }
       }
     }
-    if (st.unknown_charset) fact(Fact::kMimeUnknownCharset);
-    if (st.invalid) fact(declared || !charset.empty() ? Fact::kMimeCharsetLie : Fact::kMime8BitNoCharset);
+    if (st.unknown_charset)
+      fact(Fact::kMimeUnknownCharset);
+    if (st.invalid)
+      fact(declared || !charset.empty() ? Fact::kMimeCharsetLie : Fact::kMime8BitNoCharset);
 
     TextPart tp;
     tp.part = idx;
@@ -513,16 +573,21 @@ class Parser {
       tp.text = std::move(ht.text);
       tp.hidden_text = std::move(ht.hidden);
       truncated |= ht.truncated;
-      if (ht.zero_width) fact(Fact::kTextZeroWidth);
-      for (HtmlLink& link : ht.links) add_html_link(link);
-      if (!trim(tp.hidden_text).empty()) fact(Fact::kHtmlHiddenText);
+      if (ht.zero_width)
+        fact(Fact::kTextZeroWidth);
+      for (HtmlLink& link : ht.links)
+        add_html_link(link);
+      if (!trim(tp.hidden_text).empty())
+        fact(Fact::kHtmlHiddenText);
     } else {
       TextBuilder b(tp.text, limits_.max_text_bytes);
       b.append(utf8, true);
       truncated |= b.truncated();
-      if (b.saw_zero_width()) fact(Fact::kTextZeroWidth);
+      if (b.saw_zero_width())
+        fact(Fact::kTextZeroWidth);
     }
-    if (truncated) fact(Fact::kTextTruncated);
+    if (truncated)
+      fact(Fact::kTextTruncated);
     scan_text(tp.text, html);
     msg_.texts.push_back(std::move(tp));
   }
@@ -543,26 +608,31 @@ class Parser {
   }
 
   void add_email(std::string_view e) {
-    if (msg_.emails.size() >= limits_.max_emails) return;
+    if (msg_.emails.size() >= limits_.max_emails)
+      return;
     std::string addr = to_lower(e);
-    if (email_seen_.insert(addr).second) msg_.emails.push_back(std::move(addr));
+    if (email_seen_.insert(addr).second)
+      msg_.emails.push_back(std::move(addr));
   }
 
   void add_url(std::string url, std::string host, std::string anchor, bool html, bool mismatch) {
     // Lower-case the scheme only.
     size_t colon = url.find("://");
     if (colon != std::string::npos && colon < 10) {
-      for (size_t i = 0; i < colon; ++i) url[i] = lower(url[i]);
+      for (size_t i = 0; i < colon; ++i)
+        url[i] = lower(url[i]);
     }
     auto it = url_index_.find(url);
     if (it != url_index_.end()) {
       Url& u = msg_.urls[it->second];
-      if (u.anchor_text.empty() && !anchor.empty()) u.anchor_text = std::move(anchor);
+      if (u.anchor_text.empty() && !anchor.empty())
+        u.anchor_text = std::move(anchor);
       u.from_html |= html;
       u.text_mismatch |= mismatch;
       return;
     }
-    if (msg_.urls.size() >= limits_.max_urls) return;
+    if (msg_.urls.size() >= limits_.max_urls)
+      return;
     url_index_.emplace(url, msg_.urls.size());
     Url u;
     u.url = std::move(url);
@@ -578,9 +648,11 @@ class Parser {
     if (istarts(url, "mailto:")) {
       std::string_view addr = url.substr(7);
       size_t q = addr.find('?');
-      if (q != std::string_view::npos) addr = addr.substr(0, q);
+      if (q != std::string_view::npos)
+        addr = addr.substr(0, q);
       addr = trim(addr);
-      if (addr.find('@') != std::string_view::npos && addr.size() < 320) add_email(addr);
+      if (addr.find('@') != std::string_view::npos && addr.size() < 320)
+        add_email(addr);
       return;
     }
     if (!(istarts(url, "http://") || istarts(url, "https://") || istarts(url, "ftp://") ||
@@ -609,18 +681,23 @@ class Parser {
     a.size = p.decoded.size();
     a.sha256 = sha256_hex(p.decoded);
     bool exec = is_executable_type(a.sniffed_type) || is_executable_extension(a.filename);
-    if (exec) fact(Fact::kAttachmentExecutable);
+    if (exec)
+      fact(Fact::kAttachmentExecutable);
     std::string_view sniffed_cls = type_class(a.sniffed_type);
-    if (a.sniffed_type.find("openxmlformats") != std::string::npos) sniffed_cls = "zip";
-    if (a.sniffed_type == "application/x-mach-binary") sniffed_cls = "exe";
+    if (a.sniffed_type.find("openxmlformats") != std::string::npos)
+      sniffed_cls = "zip";
+    if (a.sniffed_type == "application/x-mach-binary")
+      sniffed_cls = "exe";
     if (!sniffed_cls.empty()) {
       std::string_view ext_cls = extension_class(a.filename);
       std::string_view decl_cls = type_class(a.declared_type);
       bool bad_ext = !ext_cls.empty() && ext_cls != sniffed_cls;
       bool bad_decl = !decl_cls.empty() && decl_cls != sniffed_cls;
-      bool exe_in_disguise = (sniffed_cls == "exe" || sniffed_cls == "elf") &&
-                             !is_executable_extension(a.filename) && !a.filename.empty();
-      if (bad_ext || bad_decl || exe_in_disguise) fact(Fact::kAttachmentTypeMismatch);
+      bool has_ext = a.filename.find('.') != std::string::npos;
+      bool exe_in_disguise = (sniffed_cls == "exe" || sniffed_cls == "elf") && has_ext &&
+                             !is_executable_extension(a.filename);
+      if (bad_ext || bad_decl || exe_in_disguise)
+        fact(Fact::kAttachmentTypeMismatch);
     }
     msg_.attachments.push_back(std::move(a));
   }
@@ -628,25 +705,32 @@ class Parser {
   // --- whole-message facts -------------------------------------------------------------------
 
   void finish() {
-    if (top_counts_[0] == 0) fact(Fact::kMissingFrom);
-    if (top_counts_[1] == 0) fact(Fact::kMissingDate);
-    if (top_counts_[2] == 0) fact(Fact::kMissingMessageId);
-    if (top_counts_[3] == 0) fact(Fact::kMissingSubject);
-    if (top_counts_[4] == 0) fact(Fact::kMissingTo);
+    if (top_counts_[0] == 0)
+      fact(Fact::kMissingFrom);
+    if (top_counts_[1] == 0)
+      fact(Fact::kMissingDate);
+    if (top_counts_[2] == 0)
+      fact(Fact::kMissingMessageId);
+    if (top_counts_[3] == 0)
+      fact(Fact::kMissingSubject);
+    if (top_counts_[4] == 0)
+      fact(Fact::kMissingTo);
     for (int slot : {0, 1, 2, 3, 4, 6, 7, 9}) {
-      if (top_counts_[slot] > 1) fact(Fact::kHeaderDuplicate);
+      if (top_counts_[slot] > 1)
+        fact(Fact::kHeaderDuplicate);
     }
     if (top_counts_[5] == 0 && !msg_.parts.empty()) {
       const Part& root = msg_.parts[0];
       bool has_ctype = false;
       for (const Header& h : root.headers) {
-        if (iequals(h.name, "content-type")) has_ctype = true;
+        if (iequals(h.name, "content-type"))
+          has_ctype = true;
       }
-      bool mime_used = root.is_multipart || root.is_message ||
-                       root.transfer_encoding == "base64" ||
+      bool mime_used = root.is_multipart || root.is_message || root.transfer_encoding == "base64" ||
                        root.transfer_encoding == "quoted-printable" ||
                        (has_ctype && root.content_type != "text/plain");
-      if (mime_used) fact(Fact::kMimeMissingMimeVersion);
+      if (mime_used)
+        fact(Fact::kMimeMissingMimeVersion);
     }
     bool html = false, plain = false;
     for (const TextPart& t : msg_.texts) {
@@ -656,7 +740,8 @@ class Parser {
         plain = true;
       }
     }
-    if (html && !plain) fact(Fact::kHtmlOnly);
+    if (html && !plain)
+      fact(Fact::kHtmlOnly);
   }
 
   std::string_view raw_;
@@ -673,18 +758,22 @@ class Parser {
 }  // namespace
 
 const Header* Message::header(std::string_view name) const {
-  if (parts.empty()) return nullptr;
+  if (parts.empty())
+    return nullptr;
   for (const Header& h : parts[0].headers) {
-    if (iequals(h.name, name)) return &h;
+    if (iequals(h.name, name))
+      return &h;
   }
   return nullptr;
 }
 
 std::vector<const Header*> Message::headers(std::string_view name) const {
   std::vector<const Header*> out;
-  if (parts.empty()) return out;
+  if (parts.empty())
+    return out;
   for (const Header& h : parts[0].headers) {
-    if (iequals(h.name, name)) out.push_back(&h);
+    if (iequals(h.name, name))
+      out.push_back(&h);
   }
   return out;
 }
@@ -699,12 +788,14 @@ bool Message::has_fact(std::string_view fact) const {
 }
 
 Result<Message> parse(std::string_view raw, const Limits& limits) {
-  if (raw.empty()) return Error::malformed("empty input");
+  if (raw.empty())
+    return Error::malformed("empty input");
   if (raw.size() > limits.max_message_bytes) {
     return Error::malformed("message larger than max_message_bytes");
   }
   size_t start = 0;
-  if (raw.substr(0, 5) == "From ") start = line_at(raw, 0).next;  // mbox separator line
+  if (raw.substr(0, 5) == "From ")
+    start = line_at(raw, 0).next;  // mbox separator line
   if (!plausible_first_header(raw, start)) {
     return Error::malformed("no RFC 5322 header block");
   }
@@ -722,7 +813,8 @@ Result<Message> parse(std::string_view raw, const Limits& limits) {
 std::string extract_address(std::string_view v) {
   auto clean = [](std::string_view a) {
     a = trim(a);
-    if (istarts(a, "mailto:")) a.remove_prefix(7);
+    if (istarts(a, "mailto:"))
+      a.remove_prefix(7);
     while (!a.empty() && (a.front() == '<' || a.front() == '"' || a.front() == '\'')) {
       a.remove_prefix(1);
     }
@@ -744,8 +836,10 @@ std::string extract_address(std::string_view v) {
       continue;
     }
     if (comment) {
-      if (c == '(') ++comment;
-      if (c == ')') --comment;
+      if (c == '(')
+        ++comment;
+      if (c == ')')
+        --comment;
       continue;
     }
     if (c == '"') {
@@ -753,7 +847,8 @@ std::string extract_address(std::string_view v) {
       plain.push_back(' ');
       continue;
     }
-    if (in_quote) continue;
+    if (in_quote)
+      continue;
     if (c == '(') {
       comment = 1;
       plain.push_back(' ');
@@ -761,8 +856,8 @@ std::string extract_address(std::string_view v) {
     }
     if (c == '<') {
       size_t close = v.find('>', i + 1);
-      std::string_view inside = v.substr(i + 1, close == std::string_view::npos ? std::string_view::npos
-                                                                                 : close - i - 1);
+      std::string_view inside =
+          v.substr(i + 1, close == std::string_view::npos ? std::string_view::npos : close - i - 1);
       if (inside.find('@') != std::string_view::npos) {
         // Source routes "<@a,@b:user@host>" keep only the mailbox.
         size_t route = inside.rfind(':');
@@ -778,21 +873,26 @@ std::string extract_address(std::string_view v) {
   std::string_view p = plain;
   size_t i = 0;
   while (i < p.size()) {
-    while (i < p.size() && (p[i] == ' ' || p[i] == '\t' || p[i] == ',' || p[i] == ';')) ++i;
+    while (i < p.size() && (p[i] == ' ' || p[i] == '\t' || p[i] == ',' || p[i] == ';'))
+      ++i;
     size_t s = i;
-    while (i < p.size() && p[i] != ' ' && p[i] != '\t' && p[i] != ',' && p[i] != ';') ++i;
+    while (i < p.size() && p[i] != ' ' && p[i] != '\t' && p[i] != ',' && p[i] != ';')
+      ++i;
     std::string_view tok = p.substr(s, i - s);
     size_t at = tok.find('@');
-    if (at != std::string_view::npos && at > 0 && at + 1 < tok.size()) return clean(tok);
+    if (at != std::string_view::npos && at > 0 && at + 1 < tok.size())
+      return clean(tok);
   }
   return {};
 }
 
 std::string_view address_domain(std::string_view address) {
   size_t at = address.rfind('@');
-  if (at == std::string_view::npos) return {};
+  if (at == std::string_view::npos)
+    return {};
   std::string_view d = address.substr(at + 1);
-  while (!d.empty() && (d.back() == '>' || d.back() == ' ' || d.back() == '.' || d.back() == '\t')) {
+  while (!d.empty() &&
+         (d.back() == '>' || d.back() == ' ' || d.back() == '.' || d.back() == '\t')) {
     d.remove_suffix(1);
   }
   return d;

@@ -47,25 +47,25 @@ struct Part {
   int parent = -1;  // index into Message::parts, -1 for the root
   int depth = 0;
   std::vector<Header> headers;
-  std::string content_type;  // lower-case "type/subtype"; "text/plain" when absent
-  std::string charset;       // lower-case declared charset, "" if none
-  std::string boundary;      // for multipart
+  std::string content_type;       // lower-case "type/subtype"; "text/plain" when absent
+  std::string charset;            // lower-case declared charset, "" if none
+  std::string boundary;           // for multipart
   std::string transfer_encoding;  // lower-case, "" if none
   std::string disposition;        // "inline", "attachment" or ""
   std::string filename;           // RFC 2231 / RFC 2047 decoded, UTF-8
   std::string_view raw_body;      // undecoded body bytes (view into input)
   std::string decoded;            // transfer-decoded bytes (leaves only; may be binary)
   bool is_multipart = false;
-  bool is_message = false;  // message/rfc822 container
+  bool is_message = false;    // message/rfc822 container
   std::string_view preamble;  // multipart only: text before the first delimiter (view)
   std::string_view epilogue;  // multipart only: text after the close delimiter (view)
 };
 
 struct TextPart {
-  int part = -1;           // index into Message::parts
-  bool from_html = false;  // text extracted from text/html
-  std::string text;        // UTF-8 visible text, whitespace collapsed
-  std::string hidden_text; // HTML text the reader would not see (display:none, tiny/same-colour)
+  int part = -1;            // index into Message::parts
+  bool from_html = false;   // text extracted from text/html
+  std::string text;         // UTF-8 visible text, whitespace collapsed
+  std::string hidden_text;  // HTML text the reader would not see (display:none, tiny/same-colour)
 };
 
 struct Url {
@@ -86,11 +86,11 @@ struct Attachment {
 };
 
 struct Message {
-  std::string_view raw;            // the whole input (view)
-  std::vector<Part> parts;         // parts[0] is the message itself
-  std::vector<TextPart> texts;     // readable text, in document order
-  std::vector<Url> urls;           // de-duplicated by url text, document order
-  std::vector<std::string> emails; // addresses seen in bodies, lower-case, de-duplicated
+  std::string_view raw;             // the whole input (view)
+  std::vector<Part> parts;          // parts[0] is the message itself
+  std::vector<TextPart> texts;      // readable text, in document order
+  std::vector<Url> urls;            // de-duplicated by url text, document order
+  std::vector<std::string> emails;  // addresses seen in bodies, lower-case, de-duplicated
   std::vector<Attachment> attachments;
   std::vector<std::string> facts;  // anomaly names, e.g. "MIME_BAD_BOUNDARY"; each at most once
                                    // (the full list is in mime/facts.h)
@@ -100,9 +100,9 @@ struct Message {
   std::vector<std::shared_ptr<const std::string>> owned;
 
   // Convenience over parts[0].headers.
-  const Header* header(std::string_view name) const;  // first, case-insensitive
+  const Header* header(std::string_view name) const;                // first, case-insensitive
   std::vector<const Header*> headers(std::string_view name) const;  // all, in order
-  std::string subject() const;                         // decoded, "" if absent
+  std::string subject() const;                                      // decoded, "" if absent
   bool has_fact(std::string_view fact) const;
 };
 

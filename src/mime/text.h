@@ -22,7 +22,8 @@ class TextBuilder {
   // keep_newlines: plain text keeps line structure (runs of blank lines collapse to one).
   void append(std::string_view utf8, bool keep_newlines);
   void space() {
-    if (!pending_space_ && pending_newlines_ == 0) pending_space_ = true;
+    if (!pending_space_ && pending_newlines_ == 0)
+      pending_space_ = true;
   }
   void newline(int count = 1);
   bool truncated() const { return truncated_; }

@@ -11,24 +11,37 @@
 namespace mailsift::rules::detail {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
 bool is_ident_start(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
-bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_header_name_char(char c) { return is_ident_char(c) || c == '-' || c == '.'; }
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+bool is_ident_char(char c) {
+  return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_header_name_char(char c) {
+  return is_ident_char(c) || c == '-' || c == '.';
+}
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = ascii_lower(c);
+  for (char& c : out)
+    c = ascii_lower(c);
   return out;
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  while (!s.empty() && is_space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back()))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -41,11 +54,13 @@ struct Cursor {
   bool at_end() const { return pos >= s.size(); }
   char peek() const { return at_end() ? '\0' : s[pos]; }
   void skip_ws() {
-    while (!at_end() && is_space(s[pos])) ++pos;
+    while (!at_end() && is_space(s[pos]))
+      ++pos;
   }
   std::string_view word() {
     size_t start = pos;
-    while (!at_end() && !is_space(s[pos])) ++pos;
+    while (!at_end() && !is_space(s[pos]))
+      ++pos;
     return s.substr(start, pos - start);
   }
   std::string_view rest() const { return at_end() ? std::string_view() : s.substr(pos); }
@@ -89,19 +104,24 @@ bool check_repeat_bounds(std::string_view pat, std::string* why) {
       continue;
     }
     if (in_class) {
-      if (c == ']') in_class = false;
+      if (c == ']')
+        in_class = false;
       continue;
     }
     if (c == '[') {
       in_class = true;
-      if (i + 1 < pat.size() && pat[i + 1] == '^') ++i;
-      if (i + 1 < pat.size() && pat[i + 1] == ']') ++i;  // leading ']' is literal
+      if (i + 1 < pat.size() && pat[i + 1] == '^')
+        ++i;
+      if (i + 1 < pat.size() && pat[i + 1] == ']')
+        ++i;  // leading ']' is literal
       continue;
     }
-    if (c != '{') continue;
+    if (c != '{')
+      continue;
     size_t j = i + 1;
     for (;;) {
-      if (j >= pat.size() || !is_digit(pat[j])) break;
+      if (j >= pat.size() || !is_digit(pat[j]))
+        break;
       uint64_t n = 0;
       while (j < pat.size() && is_digit(pat[j])) {
         n = std::min<uint64_t>(n * 10 + static_cast<uint64_t>(pat[j] - '0'), 1u << 30);
@@ -124,22 +144,27 @@ bool check_repeat_bounds(std::string_view pat, std::string* why) {
 // Parses "/pattern/flags" at the cursor. A '/' inside a [...] class does not end the pattern,
 // so /^https?:\/\/[^/]+/ works; elsewhere write it as \/.
 bool parse_regex(Cursor& c, RuleSpec& spec) {
-  if (c.peek() != '/') return c.fail("expected a /regex/ here");
+  if (c.peek() != '/')
+    return c.fail("expected a /regex/ here");
   size_t start = ++c.pos;
   bool in_class = false;
   for (;;) {
-    if (c.at_end()) return c.fail("unterminated /regex/");
+    if (c.at_end())
+      return c.fail("unterminated /regex/");
     char ch = c.s[c.pos];
     if (ch == '\\') {
       c.pos += 2;
       continue;
     }
     if (in_class) {
-      if (ch == ']') in_class = false;
+      if (ch == ']')
+        in_class = false;
     } else if (ch == '[') {
       in_class = true;
-      if (c.pos + 1 < c.s.size() && c.s[c.pos + 1] == '^') ++c.pos;
-      if (c.pos + 1 < c.s.size() && c.s[c.pos + 1] == ']') ++c.pos;
+      if (c.pos + 1 < c.s.size() && c.s[c.pos + 1] == '^')
+        ++c.pos;
+      if (c.pos + 1 < c.s.size() && c.s[c.pos + 1] == ']')
+        ++c.pos;
     } else if (ch == '/') {
       break;
     }
@@ -147,12 +172,14 @@ bool parse_regex(Cursor& c, RuleSpec& spec) {
   }
   std::string_view pat = c.s.substr(start, c.pos - start);
   ++c.pos;  // closing '/'
-  if (pat.empty()) return c.fail("empty /regex/");
+  if (pat.empty())
+    return c.fail("empty /regex/");
   if (pat.size() > kMaxPatternBytes) {
     return c.fail(fmt::format("regex longer than {} bytes", kMaxPatternBytes));
   }
   std::string why;
-  if (!check_repeat_bounds(pat, &why)) return c.fail(why);
+  if (!check_repeat_bounds(pat, &why))
+    return c.fail(why);
   unsigned flags = 0;
   while (!c.at_end() && !is_space(c.peek())) {
     switch (c.peek()) {
@@ -180,7 +207,8 @@ bool parse_regex(Cursor& c, RuleSpec& spec) {
 bool parse_tail(Cursor& c, RuleSpec& spec) {
   c.skip_ws();
   if (c.at_end() || c.peek() == '#') {
-    if (!spec.info.reported) return true;
+    if (!spec.info.reported)
+      return true;
     return c.fail("missing score and \"description\"");
   }
   std::string_view score_text = c.word();
@@ -194,14 +222,18 @@ bool parse_tail(Cursor& c, RuleSpec& spec) {
   }
   spec.info.score = score;
   c.skip_ws();
-  if (c.peek() != '"') return c.fail("expected a \"description\" after the score");
+  if (c.peek() != '"')
+    return c.fail("expected a \"description\" after the score");
   ++c.pos;
   std::string desc;
   for (;;) {
-    if (c.at_end()) return c.fail("unterminated \"description\"");
+    if (c.at_end())
+      return c.fail("unterminated \"description\"");
     char ch = c.s[c.pos++];
-    if (ch == '"') break;
-    if (ch == '\\' && !c.at_end() && (c.peek() == '"' || c.peek() == '\\')) ch = c.s[c.pos++];
+    if (ch == '"')
+      break;
+    if (ch == '\\' && !c.at_end() && (c.peek() == '"' || c.peek() == '\\'))
+      ch = c.s[c.pos++];
     desc.push_back(ch);
   }
   c.skip_ws();
@@ -209,7 +241,8 @@ bool parse_tail(Cursor& c, RuleSpec& spec) {
     return c.fail(fmt::format("unexpected text after the description: '{}'", c.rest()));
   }
   desc = std::string(trim(desc));
-  if (desc.empty() && spec.info.reported) return c.fail("empty description");
+  if (desc.empty() && spec.info.reported)
+    return c.fail("empty description");
   if (desc.size() > kMaxDescriptionBytes) {
     return c.fail(fmt::format("description longer than {} bytes", kMaxDescriptionBytes));
   }
@@ -231,9 +264,11 @@ std::string_view split_definition(Cursor& c) {
     return def;
   }
   std::string_view head = rest.substr(0, quote);
-  while (!head.empty() && is_space(head.back())) head.remove_suffix(1);
+  while (!head.empty() && is_space(head.back()))
+    head.remove_suffix(1);
   size_t score_start = head.size();
-  while (score_start > 0 && !is_space(head[score_start - 1])) --score_start;
+  while (score_start > 0 && !is_space(head[score_start - 1]))
+    --score_start;
   c.pos += score_start;
   return trim(head.substr(0, score_start));
 }
@@ -241,9 +276,11 @@ std::string_view split_definition(Cursor& c) {
 bool parse_header(Cursor& c, RuleSpec& spec) {
   auto take_header_name = [&](std::string_view what) -> std::string_view {
     size_t start = c.pos;
-    while (!c.at_end() && is_header_name_char(c.peek())) ++c.pos;
+    while (!c.at_end() && is_header_name_char(c.peek()))
+      ++c.pos;
     std::string_view name = c.s.substr(start, c.pos - start);
-    if (name.empty()) c.fail(fmt::format("expected a header name {}", what));
+    if (name.empty())
+      c.fail(fmt::format("expected a header name {}", what));
     return name;
   };
   size_t def_start = c.pos;
@@ -251,23 +288,28 @@ bool parse_header(Cursor& c, RuleSpec& spec) {
     spec.test = c.peek() == '!' ? HeaderTest::kNotExists : HeaderTest::kExists;
     c.pos += spec.test == HeaderTest::kNotExists ? 8 : 7;
     std::string_view name = take_header_name("after exists:");
-    if (name.empty()) return false;
-    if (!c.at_end() && !is_space(c.peek())) return c.fail("bad character in header name");
+    if (name.empty())
+      return false;
+    if (!c.at_end() && !is_space(c.peek()))
+      return c.fail("bad character in header name");
     spec.header_name = lower(name);
     spec.info.definition = std::string(c.s.substr(def_start, c.pos - def_start));
     return true;
   }
   std::string_view name = take_header_name("(or ALL, exists:Name, !exists:Name)");
-  if (name.empty()) return false;
+  if (name.empty())
+    return false;
   if (name == "ALL") {
     spec.header_all = true;
   }
   if (c.peek() == ':') {
     ++c.pos;
     size_t vstart = c.pos;
-    while (!c.at_end() && is_ident_char(c.peek())) ++c.pos;
+    while (!c.at_end() && is_ident_char(c.peek()))
+      ++c.pos;
     std::string_view view = c.s.substr(vstart, c.pos - vstart);
-    if (spec.header_all) return c.fail("ALL takes no :view");
+    if (spec.header_all)
+      return c.fail("ALL takes no :view");
     if (view == "addr") {
       spec.view = HeaderView::kAddr;
     } else if (view == "name") {
@@ -289,7 +331,8 @@ bool parse_header(Cursor& c, RuleSpec& spec) {
   }
   c.pos += 2;
   c.skip_ws();
-  if (!parse_regex(c, spec)) return false;
+  if (!parse_regex(c, spec))
+    return false;
   spec.info.definition = std::string(c.s.substr(def_start, c.pos - def_start));
   return true;
 }
@@ -328,7 +371,8 @@ bool parse_eval(std::string_view def, RuleSpec& spec, std::string* why) {
     has_arg = true;
   }
   for (const auto& e : kEvals) {
-    if (fname != e.name) continue;
+    if (fname != e.name)
+      continue;
     spec.eval = e.fn;
     spec.eval_arg = e.default_arg;
     if (has_arg) {
@@ -348,7 +392,8 @@ bool parse_eval(std::string_view def, RuleSpec& spec, std::string* why) {
     return true;
   }
   std::string known;
-  for (const auto& e : kEvals) known += std::string(known.empty() ? "" : ", ") + e.name;
+  for (const auto& e : kEvals)
+    known += std::string(known.empty() ? "" : ", ") + e.name;
   *why = fmt::format("unknown eval '{}' (known: {})", fname, known);
   return false;
 }
@@ -381,20 +426,24 @@ class MetaParser {
 
  private:
   void skip_ws() {
-    while (pos_ < s_.size() && is_space(s_[pos_])) ++pos_;
+    while (pos_ < s_.size() && is_space(s_[pos_]))
+      ++pos_;
   }
   bool eat(std::string_view tok) {
     skip_ws();
-    if (s_.substr(pos_, tok.size()) != tok) return false;
+    if (s_.substr(pos_, tok.size()) != tok)
+      return false;
     pos_ += tok.size();
     return true;
   }
   bool fail(std::string m) {
-    if (error_.empty()) error_ = std::move(m);
+    if (error_.empty())
+      error_ = std::move(m);
     return false;
   }
   bool emit(MetaOp op, int32_t v = 0, std::string name = {}) {
-    if (out_->size() >= 4 * kMaxMetaTerms) return fail("meta expression too long");
+    if (out_->size() >= 4 * kMaxMetaTerms)
+      return fail("meta expression too long");
     out_->push_back(MetaInstr{op, v, std::move(name)});
     return true;
   }
@@ -403,40 +452,50 @@ class MetaParser {
   }
 
   bool parse_or(size_t d) {
-    if (!deeper(d) || !parse_and(d + 1)) return false;
+    if (!deeper(d) || !parse_and(d + 1))
+      return false;
     while (eat("||")) {
-      if (!parse_and(d + 1) || !emit(MetaOp::kOr)) return false;
+      if (!parse_and(d + 1) || !emit(MetaOp::kOr))
+        return false;
     }
     return true;
   }
   bool parse_and(size_t d) {
-    if (!parse_cmp(d + 1)) return false;
+    if (!parse_cmp(d + 1))
+      return false;
     while (eat("&&")) {
-      if (!parse_cmp(d + 1) || !emit(MetaOp::kAnd)) return false;
+      if (!parse_cmp(d + 1) || !emit(MetaOp::kAnd))
+        return false;
     }
     return true;
   }
   bool parse_cmp(size_t d) {
-    if (!parse_sum(d + 1)) return false;
+    if (!parse_sum(d + 1))
+      return false;
     static constexpr std::pair<std::string_view, MetaOp> kOps[] = {
         {">=", MetaOp::kGe}, {"<=", MetaOp::kLe}, {"==", MetaOp::kEq},
         {"!=", MetaOp::kNe}, {">", MetaOp::kGt},  {"<", MetaOp::kLt}};
     for (const auto& [tok, op] : kOps) {
-      if (eat(tok)) return parse_sum(d + 1) && emit(op);
+      if (eat(tok))
+        return parse_sum(d + 1) && emit(op);
     }
     return true;
   }
   bool parse_sum(size_t d) {
-    if (!parse_unary(d + 1)) return false;
+    if (!parse_unary(d + 1))
+      return false;
     while (eat("+")) {
-      if (!parse_unary(d + 1) || !emit(MetaOp::kAdd)) return false;
+      if (!parse_unary(d + 1) || !emit(MetaOp::kAdd))
+        return false;
     }
     return true;
   }
   bool parse_unary(size_t d) {
-    if (!deeper(d)) return false;
+    if (!deeper(d))
+      return false;
     skip_ws();
-    if (pos_ >= s_.size()) return fail("meta expression ends where an operand was expected");
+    if (pos_ >= s_.size())
+      return fail("meta expression ends where an operand was expected");
     char c = s_[pos_];
     if (c == '!' && s_.substr(pos_, 2) != "!=") {
       ++pos_;
@@ -444,22 +503,27 @@ class MetaParser {
     }
     if (c == '(') {
       ++pos_;
-      if (!parse_or(d + 1)) return false;
-      if (!eat(")")) return fail("missing ')' in meta expression");
+      if (!parse_or(d + 1))
+        return false;
+      if (!eat(")"))
+        return fail("missing ')' in meta expression");
       return true;
     }
     if (is_digit(c)) {
       int64_t v = 0;
       while (pos_ < s_.size() && is_digit(s_[pos_])) {
         v = v * 10 + (s_[pos_++] - '0');
-        if (v > 100000) return fail("constant too large in meta expression");
+        if (v > 100000)
+          return fail("constant too large in meta expression");
       }
       return emit(MetaOp::kConst, static_cast<int32_t>(v));
     }
     if (is_ident_start(c)) {
       size_t start = pos_;
-      while (pos_ < s_.size() && is_ident_char(s_[pos_])) ++pos_;
-      if (++terms_ > kMaxMetaTerms) return fail("too many terms in meta expression");
+      while (pos_ < s_.size() && is_ident_char(s_[pos_]))
+        ++pos_;
+      if (++terms_ > kMaxMetaTerms)
+        return fail("too many terms in meta expression");
       return emit(MetaOp::kRule, 0, std::string(s_.substr(start, pos_ - start)));
     }
     return fail(fmt::format("unexpected '{}' in meta expression", s_.substr(pos_)));
@@ -477,9 +541,9 @@ struct KindName {
   RuleKind kind;
 };
 constexpr KindName kKinds[] = {
-    {"header", RuleKind::kHeader}, {"body", RuleKind::kBody}, {"uri", RuleKind::kUri},
+    {"header", RuleKind::kHeader},   {"body", RuleKind::kBody}, {"uri", RuleKind::kUri},
     {"rawbody", RuleKind::kRawBody}, {"full", RuleKind::kFull}, {"fact", RuleKind::kFact},
-    {"eval", RuleKind::kEval},     {"meta", RuleKind::kMeta},
+    {"eval", RuleKind::kEval},       {"meta", RuleKind::kMeta},
 };
 
 // Orders meta rules so every meta comes after the metas it references; reports a cycle with
@@ -494,7 +558,8 @@ Status order_metas(std::vector<RuleSpec>& specs, std::string_view origin,
   };
   std::vector<Frame> stack;
   for (uint32_t root = 0; root < specs.size(); ++root) {
-    if (specs[root].info.kind != RuleKind::kMeta || colour[root] != kWhite) continue;
+    if (specs[root].info.kind != RuleKind::kMeta || colour[root] != kWhite)
+      continue;
     stack.push_back({root, 0});
     colour[root] = kGrey;
     while (!stack.empty()) {
@@ -503,14 +568,18 @@ Status order_metas(std::vector<RuleSpec>& specs, std::string_view origin,
       bool descended = false;
       while (f.next_instr < prog.size()) {
         const MetaInstr& in = prog[f.next_instr++];
-        if (in.op != MetaOp::kRule) continue;
+        if (in.op != MetaOp::kRule)
+          continue;
         uint32_t dep = static_cast<uint32_t>(in.value);
-        if (specs[dep].info.kind != RuleKind::kMeta || colour[dep] == kBlack) continue;
+        if (specs[dep].info.kind != RuleKind::kMeta || colour[dep] == kBlack)
+          continue;
         if (colour[dep] == kGrey) {
           std::string path;
           size_t i = 0;
-          while (stack[i].rule != dep) ++i;
-          for (; i < stack.size(); ++i) path += specs[stack[i].rule].info.name + " -> ";
+          while (stack[i].rule != dep)
+            ++i;
+          for (; i < stack.size(); ++i)
+            path += specs[stack[i].rule].info.name + " -> ";
           path += specs[dep].info.name;
           const RuleSpec& at = specs[f.rule];
           return Error::config(fmt::format("{}:{}: rule {}: meta cycle {}", origin, at.info.line,
@@ -521,7 +590,8 @@ Status order_metas(std::vector<RuleSpec>& specs, std::string_view origin,
         descended = true;
         break;
       }
-      if (descended) continue;
+      if (descended)
+        continue;
       colour[stack.back().rule] = kBlack;
       order->push_back(stack.back().rule);
       stack.pop_back();
@@ -534,7 +604,8 @@ Status order_metas(std::vector<RuleSpec>& specs, std::string_view origin,
 
 const char* eval_name(EvalFn fn) {
   for (const auto& e : kEvals) {
-    if (e.fn == fn) return e.name;
+    if (e.fn == fn)
+      return e.name;
   }
   return "?";
 }
@@ -550,24 +621,29 @@ Result<ParsedRules> parse_rule_file(std::string_view text, std::string_view orig
     std::string_view line = text.substr(line_start, line_end - line_start);
     line_start = line_end + 1;
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
 
     auto line_error = [&](std::string_view rule, const std::string& why) -> Error {
-      if (rule.empty()) return Error::config(fmt::format("{}:{}: {}", origin, line_no, why));
+      if (rule.empty())
+        return Error::config(fmt::format("{}:{}: {}", origin, line_no, why));
       return Error::config(fmt::format("{}:{}: rule {}: {}", origin, line_no, rule, why));
     };
     if (line.size() > kMaxLineBytes) {
       return line_error({}, fmt::format("line longer than {} bytes", kMaxLineBytes));
     }
-    if (line.find('\0') != std::string_view::npos) return line_error({}, "NUL byte in line");
+    if (line.find('\0') != std::string_view::npos)
+      return line_error({}, "NUL byte in line");
 
     Cursor c{line, 0, {}};
     c.skip_ws();
-    if (c.at_end() || c.peek() == '#') continue;
+    if (c.at_end() || c.peek() == '#')
+      continue;
     std::string_view kind_word = c.word();
     const KindName* kind = nullptr;
     for (const auto& k : kKinds) {
-      if (k.word == kind_word) kind = &k;
+      if (k.word == kind_word)
+        kind = &k;
     }
     if (kind == nullptr) {
       return line_error({}, fmt::format("unknown rule kind '{}' (known: header body uri rawbody "
@@ -577,7 +653,8 @@ Result<ParsedRules> parse_rule_file(std::string_view text, std::string_view orig
     c.skip_ws();
     std::string_view name = c.word();
     std::string why;
-    if (!valid_rule_name(name, &why)) return line_error({}, why);
+    if (!valid_rule_name(name, &why))
+      return line_error({}, why);
     if (auto it = index_of.find(std::string(name)); it != index_of.end()) {
       return line_error(name, fmt::format("duplicate rule name (first defined on line {})",
                                           parsed.specs[it->second].info.line));
@@ -630,12 +707,15 @@ Result<ParsedRules> parse_rule_file(std::string_view text, std::string_view orig
         std::string_view def = split_definition(c);
         spec.info.definition = std::string(def);
         MetaParser mp(def);
-        if (!mp.parse(&spec.meta, &why)) ok = c.fail(why);
+        if (!mp.parse(&spec.meta, &why))
+          ok = c.fail(why);
         break;
       }
     }
-    if (ok) ok = parse_tail(c, spec);
-    if (!ok) return line_error(name, c.error);
+    if (ok)
+      ok = parse_tail(c, spec);
+    if (!ok)
+      return line_error(name, c.error);
     index_of.emplace(spec.info.name, static_cast<uint32_t>(parsed.specs.size()));
     parsed.specs.push_back(std::move(spec));
   }
@@ -643,7 +723,8 @@ Result<ParsedRules> parse_rule_file(std::string_view text, std::string_view orig
   // Resolve meta references now that every name is known.
   for (auto& spec : parsed.specs) {
     for (auto& in : spec.meta) {
-      if (in.op != MetaOp::kRule) continue;
+      if (in.op != MetaOp::kRule)
+        continue;
       auto it = index_of.find(in.name);
       if (it == index_of.end()) {
         return Error::config(fmt::format("{}:{}: rule {}: meta references unknown rule '{}'",
@@ -653,7 +734,8 @@ Result<ParsedRules> parse_rule_file(std::string_view text, std::string_view orig
     }
   }
   Status st = order_metas(parsed.specs, origin, &parsed.meta_order);
-  if (!st) return st.error();
+  if (!st)
+    return st.error();
   return parsed;
 }
 

@@ -72,7 +72,7 @@ struct RuleSpec {
 };
 
 struct ParsedRules {
-  std::vector<RuleSpec> specs;      // file order
+  std::vector<RuleSpec> specs;       // file order
   std::vector<uint32_t> meta_order;  // indices of meta rules, dependencies first
 };
 

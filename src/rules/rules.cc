@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
-#include <optional>
 #include <unordered_map>
 #include <utility>
 
@@ -53,20 +52,26 @@ struct ScratchFree {
   void operator()(hs_scratch_t* s) const { hs_free_scratch(s); }
 };
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+  if (a.size() != b.size())
+    return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    if (ascii_lower(a[i]) != ascii_lower(b[i]))
+      return false;
   }
   return true;
 }
 
 std::string_view trim(std::string_view s) {
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  while (!s.empty() && space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && space(s.back()))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -76,17 +81,21 @@ std::string_view header_address(std::string_view v) {
   size_t lt = v.rfind('<');
   if (lt != std::string_view::npos) {
     size_t gt = v.find('>', lt);
-    if (gt != std::string_view::npos) return trim(v.substr(lt + 1, gt - lt - 1));
+    if (gt != std::string_view::npos)
+      return trim(v.substr(lt + 1, gt - lt - 1));
   }
   size_t at = v.find('@');
-  if (at == std::string_view::npos) return {};
+  if (at == std::string_view::npos)
+    return {};
   auto delim = [](char c) {
     return c == ' ' || c == '\t' || c == '"' || c == '(' || c == ')' || c == ',' || c == ';' ||
            c == '<' || c == '>';
   };
   size_t b = at, e = at;
-  while (b > 0 && !delim(v[b - 1])) --b;
-  while (e < v.size() && !delim(v[e])) ++e;
+  while (b > 0 && !delim(v[b - 1]))
+    --b;
+  while (e < v.size() && !delim(v[e]))
+    ++e;
   return v.substr(b, e - b);
 }
 
@@ -116,9 +125,11 @@ std::string_view address_domain(std::string_view addr) {
 }
 
 const mime::Header* first_header(const mime::Message& msg, std::string_view name) {
-  if (msg.parts.empty()) return nullptr;
+  if (msg.parts.empty())
+    return nullptr;
   for (const auto& h : msg.parts[0].headers) {
-    if (iequals(h.name, name)) return &h;
+    if (iequals(h.name, name))
+      return &h;
   }
   return nullptr;
 }
@@ -127,40 +138,46 @@ bool ends_with_icase(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
 }
 
-// Per-message text statistics shared by several evals; computed in one pass, only when needed.
-struct TextStats {
-  size_t visible = 0;  // non-whitespace bytes of readable text
-  size_t letters = 0;  // ASCII letters
-  size_t upper = 0;    // ASCII capitals
-};
-
-TextStats text_stats(const mime::Message& msg) {
-  TextStats st;
+// True if the readable text has at least n non-whitespace bytes; stops as soon as it knows.
+bool visible_at_least(const mime::Message& msg, size_t n) {
+  if (n == 0)
+    return true;
+  size_t seen = 0;
   for (const auto& t : msg.texts) {
-    for (unsigned char c : t.text) {
-      st.visible += (c != ' ' && c != '\t' && c != '\r' && c != '\n');
-      unsigned char folded = c | 0x20;
-      bool letter = folded >= 'a' && folded <= 'z';
-      st.letters += letter;
-      st.upper += letter && c < 'a';
+    for (char c : t.text) {
+      seen += (c != ' ' && c != '\t' && c != '\r' && c != '\n');
+      if (seen >= n)
+        return true;
     }
   }
-  return st;
+  return false;
 }
 
-bool run_eval(EvalFn fn, int64_t arg, const mime::Message& msg, std::optional<TextStats>& stats) {
-  auto text = [&]() -> const TextStats& {
-    if (!stats) stats = text_stats(msg);
-    return *stats;
-  };
+// ASCII letters and capitals in the readable text. Branch-free with 32-bit counters so the
+// compiler vectorises it (texts are capped far below 4 GiB by mime::Limits).
+void count_caps(const mime::Message& msg, size_t* letters, size_t* upper) {
+  for (const auto& t : msg.texts) {
+    uint32_t l = 0, u = 0;
+    const auto* p = reinterpret_cast<const unsigned char*>(t.text.data());
+    for (size_t i = 0; i < t.text.size(); ++i) {
+      unsigned char c = p[i];
+      l += static_cast<unsigned char>((c | 0x20) - 'a') < 26;
+      u += static_cast<unsigned char>(c - 'A') < 26;
+    }
+    *letters += l;
+    *upper += u;
+  }
+}
+
+bool run_eval(EvalFn fn, int64_t arg, const mime::Message& msg) {
   switch (fn) {
     case EvalFn::kHtmlOnly:
-      return !msg.texts.empty() &&
-             std::all_of(msg.texts.begin(), msg.texts.end(),
-                         [](const mime::TextPart& t) { return t.from_html; });
+      return !msg.texts.empty() && std::all_of(msg.texts.begin(), msg.texts.end(),
+                                               [](const mime::TextPart& t) { return t.from_html; });
     case EvalFn::kHiddenText: {
       size_t hidden = 0;
-      for (const auto& t : msg.texts) hidden += trim(t.hidden_text).size();
+      for (const auto& t : msg.texts)
+        hidden += trim(t.hidden_text).size();
       return hidden >= static_cast<size_t>(std::max<int64_t>(arg, 1));
     }
     case EvalFn::kLinkTextMismatch:
@@ -169,7 +186,7 @@ bool run_eval(EvalFn fn, int64_t arg, const mime::Message& msg, std::optional<Te
     case EvalFn::kUrlCount:
       return msg.urls.size() >= static_cast<size_t>(arg);
     case EvalFn::kNoVisibleText:
-      return text().visible == 0;
+      return !visible_at_least(msg, 1);
     case EvalFn::kExecutableAttachment: {
       static constexpr std::string_view kExts[] = {
           ".exe", ".scr", ".pif", ".com", ".bat", ".cmd", ".vbs", ".vbe", ".js",  ".jse",
@@ -181,7 +198,8 @@ bool run_eval(EvalFn fn, int64_t arg, const mime::Message& msg, std::optional<Te
           return true;
         }
         for (auto ext : kExts) {
-          if (ends_with_icase(trim(a.filename), ext)) return true;
+          if (ends_with_icase(trim(a.filename), ext))
+            return true;
         }
       }
       return false;
@@ -189,15 +207,17 @@ bool run_eval(EvalFn fn, int64_t arg, const mime::Message& msg, std::optional<Te
     case EvalFn::kReplyToDiffers: {
       const mime::Header* from = first_header(msg, "From");
       const mime::Header* reply = first_header(msg, "Reply-To");
-      if (from == nullptr || reply == nullptr) return false;
+      if (from == nullptr || reply == nullptr)
+        return false;
       std::string_view fd = address_domain(header_address(from->value));
       std::string_view rd = address_domain(header_address(reply->value));
       return !fd.empty() && !rd.empty() && !iequals(fd, rd);
     }
     case EvalFn::kBodyCapsPercent: {
-      const TextStats& st = text();
+      size_t letters = 0, upper = 0;
+      count_caps(msg, &letters, &upper);
       // Short texts ("OK", a signature) say nothing about shouting.
-      return st.letters >= 100 && st.upper * 100 >= static_cast<size_t>(arg) * st.letters;
+      return letters >= 100 && upper * 100 >= static_cast<size_t>(arg) * letters;
     }
     case EvalFn::kImageWithLittleText: {
       bool image = false;
@@ -207,7 +227,7 @@ bool run_eval(EvalFn fn, int64_t arg, const mime::Message& msg, std::optional<Te
       for (size_t i = 1; i < msg.parts.size() && !image; ++i) {
         image = msg.parts[i].content_type.rfind("image/", 0) == 0;
       }
-      return image && text().visible < static_cast<size_t>(arg);
+      return image && !visible_at_least(msg, static_cast<size_t>(arg));
     }
   }
   return false;
@@ -247,10 +267,12 @@ struct RuleSet::Compiled {
   std::vector<hs_database_t*> all_databases() const {
     std::vector<hs_database_t*> out;
     for (const auto& g : groups) {
-      for (const auto& v : g.views) out.push_back(v.db.get());
+      for (const auto& v : g.views)
+        out.push_back(v.db.get());
     }
     for (const DbPtr* d : {&all_db, &body_db, &uri_db, &rawbody_db, &full_db}) {
-      if (*d) out.push_back(d->get());
+      if (*d)
+        out.push_back(d->get());
     }
     return out;
   }
@@ -262,7 +284,8 @@ namespace {
 // rule directly. A pattern vectorscan rejects is reported with its line.
 Result<DbPtr> compile_db(const std::vector<uint32_t>& rule_ids, const std::vector<RuleSpec>& specs,
                          std::string_view origin) {
-  if (rule_ids.empty()) return DbPtr();
+  if (rule_ids.empty())
+    return DbPtr();
   std::vector<const char*> exprs;
   std::vector<unsigned> flags;
   for (uint32_t id : rule_ids) {
@@ -271,9 +294,9 @@ Result<DbPtr> compile_db(const std::vector<uint32_t>& rule_ids, const std::vecto
   }
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
-  hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), rule_ids.data(),
-                                   static_cast<unsigned>(rule_ids.size()), HS_MODE_BLOCK, nullptr,
-                                   &db, &err);
+  hs_error_t rc =
+      hs_compile_multi(exprs.data(), flags.data(), rule_ids.data(),
+                       static_cast<unsigned>(rule_ids.size()), HS_MODE_BLOCK, nullptr, &db, &err);
   if (rc != HS_SUCCESS) {
     std::string why = err != nullptr && err->message != nullptr ? err->message : "unknown error";
     int expr = err != nullptr ? err->expression : -1;
@@ -283,7 +306,8 @@ Result<DbPtr> compile_db(const std::vector<uint32_t>& rule_ids, const std::vecto
       return Error::config(fmt::format("{}:{}: rule {}: vectorscan cannot compile /{}/: {}", origin,
                                        s.info.line, s.info.name, s.pattern, why));
     }
-    return Error::config(fmt::format("{}: vectorscan cannot build a rule database: {}", origin, why));
+    return Error::config(
+        fmt::format("{}: vectorscan cannot build a rule database: {}", origin, why));
   }
   return DbPtr(db);
 }
@@ -318,7 +342,8 @@ Status compile_into(RuleSet::Compiled& c) {
       case RuleKind::kHeader: {
         if (s.header_all) {
           all.push_back(i);
-          if (s.test == HeaderTest::kNotMatch) c.all_negated.push_back(i);
+          if (s.test == HeaderTest::kNotMatch)
+            c.all_negated.push_back(i);
           break;
         }
         auto [it, fresh] =
@@ -349,8 +374,10 @@ Status compile_into(RuleSet::Compiled& c) {
   for (size_t g = 0; g < c.groups.size(); ++g) {
     for (size_t v = 0; v < 4; ++v) {
       auto db = compile_db(view_rules[g][v], c.specs, c.origin);
-      if (!db) return db.error();
-      if (*db) c.groups[g].views.push_back({static_cast<HeaderView>(v), std::move(db).value()});
+      if (!db)
+        return db.error();
+      if (*db)
+        c.groups[g].views.push_back({static_cast<HeaderView>(v), std::move(db).value()});
     }
   }
   struct Target {
@@ -360,7 +387,8 @@ Status compile_into(RuleSet::Compiled& c) {
   for (Target t : {Target{&all, &c.all_db}, Target{&body, &c.body_db}, Target{&uri, &c.uri_db},
                    Target{&rawbody, &c.rawbody_db}, Target{&full, &c.full_db}}) {
     auto db = compile_db(*t.ids, c.specs, c.origin);
-    if (!db) return db.error();
+    if (!db)
+      return db.error();
     *t.db = std::move(db).value();
   }
   return Ok{};
@@ -374,7 +402,8 @@ RuleSet::~RuleSet() = default;
 Result<std::shared_ptr<const RuleSet>> RuleSet::load_string(std::string_view text,
                                                             std::string_view origin) {
   auto parsed = detail::parse_rule_file(text, origin);
-  if (!parsed) return parsed.error();
+  if (!parsed)
+    return parsed.error();
   std::shared_ptr<RuleSet> set(new RuleSet());
   Compiled& c = *set->compiled_;
   c.origin = std::string(origin);
@@ -385,21 +414,30 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::load_string(std::string_view tex
     c.index_of.emplace(c.specs[i].info.name, i);
   }
   Status st = compile_into(c);
-  if (!st) return st.error();
+  if (!st)
+    return st.error();
   return std::shared_ptr<const RuleSet>(std::move(set));
 }
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::load_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::config(fmt::format("cannot read rule file {}", path));
+  if (!in)
+    return Error::config(fmt::format("cannot read rule file {}", path));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Error::config(fmt::format("error reading rule file {}", path));
+  if (in.bad())
+    return Error::config(fmt::format("error reading rule file {}", path));
   return load_string(text, path);
 }
 
-size_t RuleSet::size() const { return compiled_->infos.size(); }
-const std::vector<RuleInfo>& RuleSet::rules() const { return compiled_->infos; }
-const std::string& RuleSet::origin() const { return compiled_->origin; }
+size_t RuleSet::size() const {
+  return compiled_->infos.size();
+}
+const std::vector<RuleInfo>& RuleSet::rules() const {
+  return compiled_->infos;
+}
+const std::string& RuleSet::origin() const {
+  return compiled_->origin;
+}
 const RuleInfo* RuleSet::find(std::string_view name) const {
   auto it = compiled_->index_of.find(std::string(name));
   return it == compiled_->index_of.end() ? nullptr : &compiled_->infos[it->second];
@@ -431,15 +469,18 @@ Matcher::~Matcher() = default;
 Result<std::vector<RuleHit>> Matcher::match(const mime::Message& msg) {
   const RuleSet::Compiled& c = *rules_->compiled_;
   Scratch& sc = *scratch_;
-  if (!sc.init_error.empty()) return Error::temporary(sc.init_error);
+  if (!sc.init_error.empty())
+    return Error::temporary(sc.init_error);
   sc.matched.assign(c.specs.size(), 0);
   uint8_t* matched = sc.matched.data();
   hs_error_t scan_rc = HS_SUCCESS;
   auto scan = [&](const hs_database_t* db, std::string_view data) {
-    if (db == nullptr || scan_rc != HS_SUCCESS) return;
+    if (db == nullptr || scan_rc != HS_SUCCESS)
+      return;
     hs_error_t rc = hs_scan(db, data.empty() ? "" : data.data(), static_cast<unsigned>(data.size()),
                             0, sc.hs.get(), on_match, matched);
-    if (rc != HS_SUCCESS) scan_rc = rc;
+    if (rc != HS_SUCCESS)
+      scan_rc = rc;
   };
   // hs_scan takes an unsigned length; bigger inputs (beyond mime's limits anyway) are scanned
   // in their first 4 GiB only.
@@ -447,14 +488,15 @@ Result<std::vector<RuleHit>> Matcher::match(const mime::Message& msg) {
 
   // Headers: each instance of a header with rules is scanned by its views' databases.
   sc.present.assign(c.groups.size(), 0);
-  const std::vector<mime::Header>* headers =
-      msg.parts.empty() ? nullptr : &msg.parts[0].headers;
+  const std::vector<mime::Header>* headers = msg.parts.empty() ? nullptr : &msg.parts[0].headers;
   if (headers != nullptr && !c.groups.empty()) {
     for (const auto& h : *headers) {
       sc.key.assign(h.name);
-      for (char& ch : sc.key) ch = ascii_lower(ch);
+      for (char& ch : sc.key)
+        ch = ascii_lower(ch);
       auto it = c.group_of.find(sc.key);
-      if (it == c.group_of.end()) continue;
+      if (it == c.group_of.end())
+        continue;
       sc.present[it->second] = 1;
       for (const auto& v : c.groups[it->second].views) {
         switch (v.view) {
@@ -477,9 +519,12 @@ Result<std::vector<RuleHit>> Matcher::match(const mime::Message& msg) {
   for (size_t g = 0; g < c.groups.size(); ++g) {
     const auto& grp = c.groups[g];
     bool present = sc.present[g] != 0;
-    for (uint32_t r : grp.exists) matched[r] = present;
-    for (uint32_t r : grp.not_exists) matched[r] = !present;
-    for (uint32_t r : grp.negated) matched[r] = present && !matched[r];
+    for (uint32_t r : grp.exists)
+      matched[r] = present;
+    for (uint32_t r : grp.not_exists)
+      matched[r] = !present;
+    for (uint32_t r : grp.negated)
+      matched[r] = present && !matched[r];
   }
   if (c.all_db) {
     sc.text.clear();
@@ -489,22 +534,28 @@ Result<std::vector<RuleHit>> Matcher::match(const mime::Message& msg) {
       }
     }
     scan(c.all_db.get(), clamp(sc.text));
-    for (uint32_t r : c.all_negated) matched[r] = !matched[r];
+    for (uint32_t r : c.all_negated)
+      matched[r] = !matched[r];
   }
 
   // Body: the subject then every readable text, one line each, like SpamAssassin.
   if (c.body_db) {
     sc.text.clear();
-    if (const mime::Header* subj = first_header(msg, "Subject")) sc.text.append(subj->value);
+    if (const mime::Header* subj = first_header(msg, "Subject"))
+      sc.text.append(subj->value);
     sc.text.push_back('\n');
-    for (const auto& t : msg.texts) sc.text.append(t.text).push_back('\n');
+    for (const auto& t : msg.texts)
+      sc.text.append(t.text).push_back('\n');
     scan(c.body_db.get(), clamp(sc.text));
   }
   if (c.uri_db) {
-    for (const auto& u : msg.urls) scan(c.uri_db.get(), clamp(u.url));
+    for (const auto& u : msg.urls)
+      scan(c.uri_db.get(), clamp(u.url));
   }
-  if (c.rawbody_db && !msg.parts.empty()) scan(c.rawbody_db.get(), clamp(msg.parts[0].raw_body));
-  if (c.full_db) scan(c.full_db.get(), clamp(msg.raw));
+  if (c.rawbody_db && !msg.parts.empty())
+    scan(c.rawbody_db.get(), clamp(msg.parts[0].raw_body));
+  if (c.full_db)
+    scan(c.full_db.get(), clamp(msg.raw));
   if (scan_rc != HS_SUCCESS) {
     return Error::temporary(fmt::format("vectorscan scan failed (error {})", scan_rc));
   }
@@ -512,13 +563,14 @@ Result<std::vector<RuleHit>> Matcher::match(const mime::Message& msg) {
   if (!c.fact_rules.empty()) {
     for (const auto& f : msg.facts) {
       auto it = c.fact_rules.find(f);
-      if (it == c.fact_rules.end()) continue;
-      for (uint32_t r : it->second) matched[r] = 1;
+      if (it == c.fact_rules.end())
+        continue;
+      for (uint32_t r : it->second)
+        matched[r] = 1;
     }
   }
-  std::optional<TextStats> stats;
   for (uint32_t r : c.eval_rules) {
-    matched[r] = run_eval(c.specs[r].eval, c.specs[r].eval_arg, msg, stats);
+    matched[r] = run_eval(c.specs[r].eval, c.specs[r].eval_arg, msg);
   }
 
   // Metas last, dependencies first (order computed at load).

@@ -63,8 +63,8 @@ class RuleSet {
   RuleSet(const RuleSet&) = delete;
   RuleSet& operator=(const RuleSet&) = delete;
 
-  size_t size() const;                          // every rule, helpers included
-  const std::vector<RuleInfo>& rules() const;   // in file order
+  size_t size() const;                                // every rule, helpers included
+  const std::vector<RuleInfo>& rules() const;         // in file order
   const RuleInfo* find(std::string_view name) const;  // nullptr if absent
   const std::string& origin() const;
 

@@ -8,11 +8,13 @@
 #include "rules/rules.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size > 64 * 1024) return 0;  // bigger files add compile time, not parser coverage
+  if (size > 64 * 1024)
+    return 0;  // bigger files add compile time, not parser coverage
   std::string_view text(reinterpret_cast<const char*>(data), size);
   auto set = mailsift::rules::RuleSet::load_string(text, "fuzz.rules");
   if (!set.ok()) {
-    if (set.error().kind != mailsift::ErrorKind::kConfig) std::abort();
+    if (set.error().kind != mailsift::ErrorKind::kConfig)
+      std::abort();
     return 0;
   }
   static const std::string_view kRaw = "Subject: hello\r\nFrom: a@b.example\r\n\r\nclick here\r\n";
@@ -27,9 +29,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   msg.facts.push_back("HTML_ONLY");
   mailsift::rules::Matcher matcher(*set);
   auto hits = matcher.match(msg);
-  if (!hits.ok()) std::abort();
+  if (!hits.ok())
+    std::abort();
   for (const auto& h : *hits) {
-    if ((*set)->find(h.name) == nullptr) std::abort();
+    if ((*set)->find(h.name) == nullptr)
+      std::abort();
   }
   return 0;
 }

@@ -15,7 +15,8 @@ namespace {
 std::shared_ptr<const RuleSet> default_rules() {
   auto r = RuleSet::load_file(MAILSIFT_SOURCE_DIR "/rules/default.rules");
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  if (!r.ok()) std::abort();
+  if (!r.ok())
+    std::abort();
   return *r;
 }
 
@@ -23,7 +24,8 @@ std::set<std::string> hits_of(const std::shared_ptr<const RuleSet>& set, std::st
                               double* total = nullptr) {
   auto msg = mime::parse(raw);
   EXPECT_TRUE(msg.ok());
-  if (!msg.ok()) return {};
+  if (!msg.ok())
+    return {};
   Matcher m(set);
   auto hits = m.match(*msg);
   EXPECT_TRUE(hits.ok());
@@ -33,14 +35,16 @@ std::set<std::string> hits_of(const std::shared_ptr<const RuleSet>& set, std::st
     names.insert(h.name);
     sum += h.score;
   }
-  if (total != nullptr) *total = sum;
+  if (total != nullptr)
+    *total = sum;
   return names;
 }
 
 TEST(RulesMime, EveryFactRuleNamesAParserFact) {
   auto set = default_rules();
   for (const auto& r : set->rules()) {
-    if (r.kind != RuleKind::kFact) continue;
+    if (r.kind != RuleKind::kFact)
+      continue;
     EXPECT_TRUE(mime::is_known_fact(r.definition)) << r.name << " -> " << r.definition;
   }
 }

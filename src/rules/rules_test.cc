@@ -102,13 +102,15 @@ class MessageBuilder {
 std::shared_ptr<const RuleSet> load(std::string_view text) {
   auto r = RuleSet::load_string(text, "t.rules");
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  if (!r.ok()) std::abort();
+  if (!r.ok())
+    std::abort();
   return *r;
 }
 
 std::string load_error(std::string_view text) {
   auto r = RuleSet::load_string(text, "t.rules");
-  if (r.ok()) return "<loaded>";
+  if (r.ok())
+    return "<loaded>";
   EXPECT_EQ(r.error().kind, ErrorKind::kConfig);
   return r.error().message;
 }
@@ -119,7 +121,8 @@ std::set<std::string> hit_names(const std::shared_ptr<const RuleSet>& set,
   auto hits = m.match(msg);
   EXPECT_TRUE(hits.ok());
   std::set<std::string> names;
-  for (const auto& h : *hits) names.insert(h.name);
+  for (const auto& h : *hits)
+    names.insert(h.name);
   return names;
 }
 
@@ -230,8 +233,9 @@ TEST(RuleFileErrors, SyntaxErrors) {
   };
   const Case cases[] = {
       {"bodyy A /x/ 1 \"d\"", "t.rules:1: unknown rule kind 'bodyy'"},
-      {"body A /x/ 1 \"d\"\nbody A /y/ 1 \"e\"", "t.rules:2: rule A: duplicate rule name (first "
-                                                 "defined on line 1)"},
+      {"body A /x/ 1 \"d\"\nbody A /y/ 1 \"e\"",
+       "t.rules:2: rule A: duplicate rule name (first "
+       "defined on line 1)"},
       {"body A /x/", "t.rules:1: rule A: missing score"},
       {"body A /x/ 1", "t.rules:1: rule A: expected a \"description\""},
       {"body A /x/ 1 \"\"", "t.rules:1: rule A: empty description"},
@@ -306,10 +310,9 @@ TEST(Match, HeaderNegatedMatchNeedsTheHeader) {
   EXPECT_FALSE(fires(rules, MessageBuilder().header("Message-ID", "<a@b.c>").build()));
   EXPECT_FALSE(fires(rules, MessageBuilder().build()));
   // Any matching instance clears it.
-  EXPECT_FALSE(fires(rules, MessageBuilder()
-                                .header("Message-ID", "garbage")
-                                .header("Message-ID", "<a@b.c>")
-                                .build()));
+  EXPECT_FALSE(fires(
+      rules,
+      MessageBuilder().header("Message-ID", "garbage").header("Message-ID", "<a@b.c>").build()));
 }
 
 TEST(Match, ExistsAndNotExists) {
@@ -344,10 +347,9 @@ header DEC Subject =~ /^Caf/ 1 "decoded subject"
 
 TEST(Match, AllHeaders) {
   const char* rules = R"(header R ALL =~ /^X-Mailer: .*bulk/mi 1 "bulk mailer")";
-  EXPECT_TRUE(fires(rules, MessageBuilder()
-                               .header("Subject", "hi")
-                               .header("X-Mailer", "Super Bulk Sender 3")
-                               .build()));
+  EXPECT_TRUE(fires(
+      rules,
+      MessageBuilder().header("Subject", "hi").header("X-Mailer", "Super Bulk Sender 3").build()));
   EXPECT_FALSE(fires(rules, MessageBuilder().header("Subject", "X-Mailer: bulk").build()));
 }
 
@@ -358,8 +360,8 @@ TEST(Match, BodyIncludesSubjectAndAllTexts) {
   EXPECT_TRUE(fires(rules, MessageBuilder().text("hello").text("then click here", true).build()));
   EXPECT_FALSE(fires(rules, MessageBuilder().text("clickhere").build()));
   // Parts are separate lines: a phrase does not span two texts.
-  EXPECT_FALSE(fires(R"(body R /alpha beta/ 1 "x")",
-                     MessageBuilder().text("alpha").text("beta").build()));
+  EXPECT_FALSE(
+      fires(R"(body R /alpha beta/ 1 "x")", MessageBuilder().text("alpha").text("beta").build()));
 }
 
 TEST(Match, Flags) {
@@ -416,9 +418,9 @@ eval IMG image_with_little_text(20) 0.4 "image"
                .header("From", "a@one.example")
                .header("Reply-To", "<b@two.example>")
                .build();
-  EXPECT_EQ(hit_names(set, m), (std::set<std::string>{"HTML_LINK_MISMATCH", "HTMLONLY", "HIDDEN",
-                                                      "MISMATCH", "MANYURLS", "EXE", "REPLYTO",
-                                                      "IMG"}));
+  EXPECT_EQ(hit_names(set, m),
+            (std::set<std::string>{"HTML_LINK_MISMATCH", "HTMLONLY", "HIDDEN", "MISMATCH",
+                                   "MANYURLS", "EXE", "REPLYTO", "IMG"}));
   auto m2 = MessageBuilder()
                 .fact("MIME_BAD_BOUNDARY")
                 .header("From", "a@one.example")
@@ -482,9 +484,8 @@ meta FWD LATER 1 "forward reference"
 meta LATER A 1 "later"
 )");
   auto m = MessageBuilder().text("alpha beta").build();
-  EXPECT_EQ(hit_names(set, m),
-            (std::set<std::string>{"A", "B", "AND", "OR", "NOT", "PREC", "SUM", "CHAIN", "FWD",
-                                   "LATER"}));
+  EXPECT_EQ(hit_names(set, m), (std::set<std::string>{"A", "B", "AND", "OR", "NOT", "PREC", "SUM",
+                                                      "CHAIN", "FWD", "LATER"}));
   auto m2 = MessageBuilder().text("beta gamma").build();
   EXPECT_EQ(hit_names(set, m2),
             (std::set<std::string>{"B", "C", "OR", "PREC", "PAREN", "SUM", "EQ"}));
@@ -511,12 +512,15 @@ TEST(Match, SharedRuleSetAcrossThreads) {
       Matcher m(set);
       for (int i = 0; i < 200; ++i) {
         auto hits = m.match(msg);
-        if (hits.ok() && hits->size() == 2) ++counts[t];
+        if (hits.ok() && hits->size() == 2)
+          ++counts[t];
       }
     });
   }
-  for (auto& th : threads) th.join();
-  for (int c : counts) EXPECT_EQ(c, 200);
+  for (auto& th : threads)
+    th.join();
+  for (int c : counts)
+    EXPECT_EQ(c, 200);
 }
 
 TEST(Match, BinaryAndEmptyInputs) {
@@ -524,7 +528,10 @@ TEST(Match, BinaryAndEmptyInputs) {
 full F /\x00\xff/ 1 "binary"
 header E Subject =~ /^\s*$/ 0.3 "empty subject"
 )");
-  std::string bin("ab\0\xff" "cd", 6);
+  std::string bin(
+      "ab\0\xff"
+      "cd",
+      6);
   auto m = MessageBuilder().raw(bin).header("Subject", "").build();
   EXPECT_EQ(hit_names(set, m), (std::set<std::string>{"F", "E"}));
   mime::Message nothing;  // no parts at all
@@ -543,7 +550,8 @@ TEST(DefaultRules, LoadsWithUniqueNamesAndDescriptions) {
   std::set<std::string> names;
   for (const auto& rule : set.rules()) {
     EXPECT_TRUE(names.insert(rule.name).second) << rule.name;
-    if (!rule.reported) continue;
+    if (!rule.reported)
+      continue;
     EXPECT_FALSE(rule.description.empty()) << rule.name;
     EXPECT_LE(std::abs(rule.score), 3.0) << rule.name << ": keep starter scores modest";
     EXPECT_NE(rule.score, 0.0) << rule.name;
@@ -558,7 +566,8 @@ TEST(DefaultRules, PlainHamScoresLowAndObviousSpamScoresHigh) {
     double s = 0;
     auto hits = m.match(msg);
     EXPECT_TRUE(hits.ok());
-    for (const auto& h : *hits) s += h.score;
+    for (const auto& h : *hits)
+      s += h.score;
     return s;
   };
   auto ham = MessageBuilder()
@@ -575,10 +584,11 @@ TEST(DefaultRules, PlainHamScoresLowAndObviousSpamScoresHigh) {
   auto spam = MessageBuilder()
                   .header("From", "winner@198.51.100.7")
                   .header("Subject", "CONGRATULATIONS YOU HAVE WON $1,000,000!!!")
-                  .text("Dear Friend, you have been selected as the lottery winner! Click here "
-                        "to claim your prize now. 100% free, no risk, act now! Limited time "
-                        "offer. Send your bank account details.",
-                        true)
+                  .text(
+                      "Dear Friend, you have been selected as the lottery winner! Click here "
+                      "to claim your prize now. 100% free, no risk, act now! Limited time "
+                      "offer. Send your bank account details.",
+                      true)
                   .url("http://198.51.100.7/claim")
                   .url("http://bit.ly/abcdef")
                   .fact("HTML_ONLY")

@@ -17,7 +17,9 @@ uint32_t add_saturating(uint32_t a, uint32_t b) {
   return s > std::numeric_limits<uint32_t>::max() ? std::numeric_limits<uint32_t>::max()
                                                   : static_cast<uint32_t>(s);
 }
-uint32_t sub_saturating(uint32_t a, uint32_t b) { return a > b ? a - b : 0; }
+uint32_t sub_saturating(uint32_t a, uint32_t b) {
+  return a > b ? a - b : 0;
+}
 
 std::vector<uint64_t> sorted_unique(std::span<const uint64_t> tokens) {
   std::vector<uint64_t> v(tokens.begin(), tokens.end());
@@ -33,10 +35,12 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     std::vector<TokenCounts> out(tokens.size());
     auto it = scopes_.find(scope.key());
-    if (it == scopes_.end()) return out;
+    if (it == scopes_.end())
+      return out;
     for (size_t i = 0; i < tokens.size(); ++i) {
       auto t = it->second.tokens.find(tokens[i]);
-      if (t != it->second.tokens.end()) out[i] = t->second;
+      if (t != it->second.tokens.end())
+        out[i] = t->second;
     }
     return out;
   }
@@ -53,7 +57,8 @@ class MemoryStore final : public Store {
     auto it = data.learned.find(request.message_digest);
     LearnOutcome outcome = LearnOutcome::kLearned;
     if (it != data.learned.end()) {
-      if (it->second.cls == request.cls) return LearnOutcome::kAlreadyLearned;
+      if (it->second.cls == request.cls)
+        return LearnOutcome::kAlreadyLearned;
       remove_contribution(data, it->second.cls, it->second.tokens);
       outcome = LearnOutcome::kRelearned;
     }
@@ -75,10 +80,12 @@ class MemoryStore final : public Store {
                                Class cls) override {
     std::lock_guard lock(mu_);
     auto sit = scopes_.find(scope.key());
-    if (sit == scopes_.end()) return LearnOutcome::kNotLearned;
+    if (sit == scopes_.end())
+      return LearnOutcome::kNotLearned;
     ScopeData& data = sit->second;
     auto it = data.learned.find(message_digest);
-    if (it == data.learned.end() || it->second.cls != cls) return LearnOutcome::kNotLearned;
+    if (it == data.learned.end() || it->second.cls != cls)
+      return LearnOutcome::kNotLearned;
     remove_contribution(data, cls, it->second.tokens);
     data.learned.erase(it);
     return LearnOutcome::kUnlearned;
@@ -93,7 +100,8 @@ class MemoryStore final : public Store {
   Status fuzzy_remove(const Scope& scope, const std::string& message_digest) override {
     std::lock_guard lock(mu_);
     auto sit = scopes_.find(scope.key());
-    if (sit == scopes_.end()) return Ok{};
+    if (sit == scopes_.end())
+      return Ok{};
     auto& fuzzy = sit->second.fuzzy;
     for (auto it = fuzzy.lower_bound({message_digest, ""});
          it != fuzzy.end() && it->first.first == message_digest;) {
@@ -108,7 +116,8 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mu_);
     std::vector<FuzzyRecord> out;
     auto sit = scopes_.find(scope.key());
-    if (sit == scopes_.end() || limit == 0) return out;
+    if (sit == scopes_.end() || limit == 0)
+      return out;
     std::vector<uint64_t> wanted = sorted_unique(bands);
     // (shared band count, record) — ordered like the SQLite backend: most shared bands first,
     // then digest, then reporter.
@@ -116,12 +125,15 @@ class MemoryStore final : public Store {
     for (const auto& [key, record] : sit->second.fuzzy) {
       std::vector<uint64_t> own = sorted_unique(record.bands);
       size_t shared = 0;
-      for (uint64_t b : own) shared += std::binary_search(wanted.begin(), wanted.end(), b);
-      if (shared > 0) hits.emplace_back(shared, &record);
+      for (uint64_t b : own)
+        shared += std::binary_search(wanted.begin(), wanted.end(), b);
+      if (shared > 0)
+        hits.emplace_back(shared, &record);
     }
     std::stable_sort(hits.begin(), hits.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (size_t i = 0; i < hits.size() && i < limit; ++i) out.push_back(*hits[i].second);
+    for (size_t i = 0; i < hits.size() && i < limit; ++i)
+      out.push_back(*hits[i].second);
     return out;
   }
 
@@ -141,17 +153,20 @@ class MemoryStore final : public Store {
   static void remove_contribution(ScopeData& data, Class cls, const std::vector<uint64_t>& tokens) {
     for (uint64_t t : tokens) {
       auto it = data.tokens.find(t);
-      if (it == data.tokens.end()) continue;
+      if (it == data.tokens.end())
+        continue;
       TokenCounts& c = it->second;
       if (cls == Class::kHam) {
         c.ham = sub_saturating(c.ham, 1);
       } else {
         c.spam = sub_saturating(c.spam, 1);
       }
-      if (c.ham == 0 && c.spam == 0) data.tokens.erase(it);
+      if (c.ham == 0 && c.spam == 0)
+        data.tokens.erase(it);
     }
     uint64_t& total = cls == Class::kHam ? data.totals.ham_messages : data.totals.spam_messages;
-    if (total > 0) --total;
+    if (total > 0)
+      --total;
   }
 
   std::mutex mu_;
@@ -160,6 +175,8 @@ class MemoryStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> make_memory_store() { return std::make_unique<MemoryStore>(); }
+std::unique_ptr<Store> make_memory_store() {
+  return std::make_unique<MemoryStore>();
+}
 
 }  // namespace mailsift::store

@@ -25,12 +25,12 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
-#include <tuple>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <new>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -42,8 +42,7 @@
 namespace mailsift::store {
 namespace {
 
-constexpr int kBusyTimeoutMs = 5000;
-constexpr int64_t kJournalKeep = 4096;               // entries kept for lagging readers
+constexpr int64_t kJournalKeep = 4096;                    // entries kept for lagging readers
 constexpr size_t kSnapshotBudgetBytes = size_t{1} << 30;  // evict LRU scopes beyond this
 constexpr size_t kMaxSnapshots = 20000;
 
@@ -76,7 +75,8 @@ std::string encode_le(const std::vector<T>& values) {
   std::string out(values.size() * sizeof(T), '\0');
   for (size_t i = 0; i < values.size(); ++i) {
     uint64_t v = values[i];
-    for (size_t b = 0; b < sizeof(T); ++b) out[i * sizeof(T) + b] = static_cast<char>(v >> (8 * b));
+    for (size_t b = 0; b < sizeof(T); ++b)
+      out[i * sizeof(T) + b] = static_cast<char>(v >> (8 * b));
   }
   return out;
 }
@@ -86,7 +86,8 @@ std::vector<T> decode_le(const void* data, int bytes) {
   const auto* p = static_cast<const unsigned char*>(data);
   for (size_t i = 0; i < out.size(); ++i) {
     uint64_t v = 0;
-    for (size_t b = 0; b < sizeof(T); ++b) v |= uint64_t{p[i * sizeof(T) + b]} << (8 * b);
+    for (size_t b = 0; b < sizeof(T); ++b)
+      v |= uint64_t{p[i * sizeof(T) + b]} << (8 * b);
     out[i] = static_cast<T>(v);
   }
   return out;
@@ -100,8 +101,10 @@ std::vector<uint64_t> sorted_unique(std::span<const uint64_t> tokens) {
 }
 
 uint32_t clamp_u32(int64_t v) {
-  if (v < 0) return 0;
-  if (v > std::numeric_limits<uint32_t>::max()) return std::numeric_limits<uint32_t>::max();
+  if (v < 0)
+    return 0;
+  if (v > std::numeric_limits<uint32_t>::max())
+    return std::numeric_limits<uint32_t>::max();
   return static_cast<uint32_t>(v);
 }
 
@@ -173,17 +176,21 @@ struct FuzzyCache {
     FuzzyKey key{r.message_digest, r.reporter};
     erase(key);
     auto [it, _] = records.emplace(key, std::move(r));
-    for (uint64_t b : sorted_unique(it->second.bands)) by_band[b].push_back(&it->second);
+    for (uint64_t b : sorted_unique(it->second.bands))
+      by_band[b].push_back(&it->second);
   }
   void erase(const FuzzyKey& key) {
     auto it = records.find(key);
-    if (it == records.end()) return;
+    if (it == records.end())
+      return;
     for (uint64_t b : sorted_unique(it->second.bands)) {
       auto bit = by_band.find(b);
-      if (bit == by_band.end()) continue;
+      if (bit == by_band.end())
+        continue;
       auto& v = bit->second;
       v.erase(std::remove(v.begin(), v.end(), &it->second), v.end());
-      if (v.empty()) by_band.erase(bit);
+      if (v.empty())
+        by_band.erase(bit);
     }
     records.erase(it);
   }
@@ -191,28 +198,37 @@ struct FuzzyCache {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  SqliteStore(std::string path, const SqliteOptions& options)
+      : path_(std::move(path)), options_(options) {}
   ~SqliteStore() override {
     // Statements must be finalised before the connection closes.
     stmts_.clear();
-    if (db_) sqlite3_close_v2(db_);
+    if (db_)
+      sqlite3_close_v2(db_);
   }
 
   Status open() {
-    int rc = sqlite3_open_v2(path_.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
-    if (rc != SQLITE_OK) return fail(rc, "open");
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK)
+      return fail(rc, "open");
     sqlite3_extended_result_codes(db_, 1);
-    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-    if (auto s = exec("PRAGMA journal_mode=WAL"); !s) return s;
-    if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
-    if (auto s = migrate(); !s) return s;
-    if (auto s = prepare_all(); !s) return s;
+    sqlite3_busy_timeout(db_, options_.busy_timeout_ms);
+    if (auto s = exec("PRAGMA journal_mode=WAL"); !s)
+      return s;
+    if (auto s = exec("PRAGMA synchronous=FULL"); !s)
+      return s;
+    if (auto s = migrate(); !s)
+      return s;
+    if (auto s = prepare_all(); !s)
+      return s;
     auto dv = read_data_version();
-    if (!dv) return dv.error();
+    if (!dv)
+      return dv.error();
     data_version_ = *dv;
-    if (auto s = read_positions(); !s) return s;
+    if (auto s = read_positions(); !s)
+      return s;
     return Ok{};
   }
 
@@ -222,8 +238,10 @@ class SqliteStore final : public Store {
       std::vector<TokenCounts> out(tokens.size());
       std::lock_guard lock(mu_);
       auto snap = snapshot_for(scope);
-      if (!snap) return snap.error();
-      if (*snap) (*snap)->table.lookup_many(tokens, out.data());
+      if (!snap)
+        return snap.error();
+      if (*snap)
+        (*snap)->table.lookup_many(tokens, out.data());
       return out;
     });
   }
@@ -232,7 +250,8 @@ class SqliteStore final : public Store {
     return guard<ClassTotals>([&]() -> Result<ClassTotals> {
       std::lock_guard lock(mu_);
       auto snap = snapshot_for(scope);
-      if (!snap) return snap.error();
+      if (!snap)
+        return snap.error();
       return *snap ? (*snap)->totals : ClassTotals{};
     });
   }
@@ -240,6 +259,23 @@ class SqliteStore final : public Store {
   Result<LearnOutcome> learn(const LearnRequest& request) override {
     return guard<LearnOutcome>([&]() -> Result<LearnOutcome> {
       return write_txn<LearnOutcome>([&](Txn& t) { return do_learn(t, request); });
+    });
+  }
+
+  // The whole batch is one transaction: all or nothing.
+  Result<std::vector<LearnOutcome>> learn_batch(std::span<const LearnRequest> requests) override {
+    return guard<std::vector<LearnOutcome>>([&]() -> Result<std::vector<LearnOutcome>> {
+      return write_txn<std::vector<LearnOutcome>>([&](Txn& t) -> Result<std::vector<LearnOutcome>> {
+        std::vector<LearnOutcome> out;
+        out.reserve(requests.size());
+        for (const LearnRequest& r : requests) {
+          auto o = do_learn(t, r);
+          if (!o)
+            return o.error();
+          out.push_back(*o);
+        }
+        return out;
+      });
     });
   }
 
@@ -255,7 +291,8 @@ class SqliteStore final : public Store {
     auto r = guard<bool>([&]() -> Result<bool> {
       return write_txn<bool>([&](Txn& t) -> Result<bool> {
         auto id = scope_id(t, scope, /*create=*/true);
-        if (!id) return id.error();
+        if (!id)
+          return id.error();
         if (auto s = delete_fuzzy(**id, record.message_digest, &record.reporter); !s)
           return s.error();
         Use ins(*stmts_.at("fuzzy_insert"));
@@ -265,20 +302,25 @@ class SqliteStore final : public Store {
             .i64(4, static_cast<int>(record.cls));
         std::string bands = encode_le(record.bands), sig = encode_le(record.signature);
         ins.blob(5, bands).blob(6, sig).i64(7, record.added_unix);
-        if (int rc = ins.step(); rc != SQLITE_DONE) return fail(rc, "fuzzy insert");
+        if (int rc = ins.step(); rc != SQLITE_DONE)
+          return fail(rc, "fuzzy insert");
         for (uint64_t b : sorted_unique(record.bands)) {
           Use bi(*stmts_.at("fuzzy_band_insert"));
           bi.i64(1, **id).u64(2, b).text(3, record.message_digest).text(4, record.reporter);
-          if (int rc = bi.step(); rc != SQLITE_DONE) return fail(rc, "fuzzy band insert");
+          if (int rc = bi.step(); rc != SQLITE_DONE)
+            return fail(rc, "fuzzy band insert");
         }
-        if (auto s = bump_fuzzy_gen(t); !s) return s.error();
+        if (auto s = bump_fuzzy_gen(t); !s)
+          return s.error();
         t.after_commit.push_back([this, sid = **id, record] {
-          if (auto it = fuzzy_.find(sid); it != fuzzy_.end()) it->second.insert(record);
+          if (auto it = fuzzy_.find(sid); it != fuzzy_.end())
+            it->second.insert(record);
         });
         return true;
       });
     });
-    if (!r) return r.error();
+    if (!r)
+      return r.error();
     return Ok{};
   }
 
@@ -286,24 +328,31 @@ class SqliteStore final : public Store {
     auto r = guard<bool>([&]() -> Result<bool> {
       return write_txn<bool>([&](Txn& t) -> Result<bool> {
         auto id = scope_id(t, scope, /*create=*/false);
-        if (!id) return id.error();
-        if (!*id) return true;
-        if (auto s = delete_fuzzy(**id, message_digest, nullptr); !s) return s.error();
-        if (auto s = bump_fuzzy_gen(t); !s) return s.error();
+        if (!id)
+          return id.error();
+        if (!*id)
+          return true;
+        if (auto s = delete_fuzzy(**id, message_digest, nullptr); !s)
+          return s.error();
+        if (auto s = bump_fuzzy_gen(t); !s)
+          return s.error();
         t.after_commit.push_back([this, sid = **id, message_digest] {
           auto it = fuzzy_.find(sid);
-          if (it == fuzzy_.end()) return;
+          if (it == fuzzy_.end())
+            return;
           std::vector<FuzzyKey> doomed;
           for (auto r = it->second.records.lower_bound({message_digest, ""});
                r != it->second.records.end() && r->first.first == message_digest; ++r) {
             doomed.push_back(r->first);
           }
-          for (const auto& k : doomed) it->second.erase(k);
+          for (const auto& k : doomed)
+            it->second.erase(k);
         });
         return true;
       });
     });
-    if (!r) return r.error();
+    if (!r)
+      return r.error();
     return Ok{};
   }
 
@@ -313,27 +362,36 @@ class SqliteStore final : public Store {
     return guard<std::vector<FuzzyRecord>>([&]() -> Result<std::vector<FuzzyRecord>> {
       std::lock_guard lock(mu_);
       std::vector<FuzzyRecord> out;
-      if (auto s = sync(); !s) return s.error();
+      if (auto s = sync(); !s)
+        return s.error();
       auto id = cached_scope_id(scope);
-      if (!id) return id.error();
-      if (!*id || limit == 0) return out;
+      if (!id)
+        return id.error();
+      if (!*id || limit == 0)
+        return out;
       auto cache = fuzzy_cache(**id);
-      if (!cache) return cache.error();
+      if (!cache)
+        return cache.error();
       std::unordered_map<const FuzzyRecord*, size_t> shared;
       for (uint64_t b : sorted_unique(bands)) {
         auto it = (*cache)->by_band.find(b);
-        if (it == (*cache)->by_band.end()) continue;
-        for (const FuzzyRecord* r : it->second) ++shared[r];
+        if (it == (*cache)->by_band.end())
+          continue;
+        for (const FuzzyRecord* r : it->second)
+          ++shared[r];
       }
       std::vector<std::pair<size_t, const FuzzyRecord*>> hits;
-      for (const auto& [r, n] : shared) hits.emplace_back(n, r);
+      for (const auto& [r, n] : shared)
+        hits.emplace_back(n, r);
       // Same order as every backend: most shared bands first, then (digest, reporter).
       std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
-        if (a.first != b.first) return a.first > b.first;
+        if (a.first != b.first)
+          return a.first > b.first;
         return std::tie(a.second->message_digest, a.second->reporter) <
                std::tie(b.second->message_digest, b.second->reporter);
       });
-      for (size_t i = 0; i < hits.size() && i < limit; ++i) out.push_back(*hits[i].second);
+      for (size_t i = 0; i < hits.size() && i < limit; ++i)
+        out.push_back(*hits[i].second);
       return out;
     });
   }
@@ -342,18 +400,21 @@ class SqliteStore final : public Store {
   // State of one write transaction: effects applied to in-memory caches only after COMMIT.
   struct Txn {
     std::vector<std::function<void()>> after_commit;
+    std::unordered_map<std::string, int64_t> created_scopes;  // not yet in scope_ids_
   };
 
   Error fail(int rc, std::string_view what) const {
     std::string msg = fmt::format("sqlite store {}: {}: {}", path_, what, sqlite3_errstr(rc));
     if (db_ && sqlite3_errcode(db_) == rc) {
       std::string detail = sqlite3_errmsg(db_);
-      if (detail != sqlite3_errstr(rc)) msg += " (" + detail + ")";
+      if (detail != sqlite3_errstr(rc))
+        msg += " (" + detail + ")";
     }
     int primary = rc & 0xff;
     if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
-      msg += "; the database file is damaged or not a mailsift store: restore it from a backup "
-             "or move it away and retrain";
+      msg +=
+          "; the database file is damaged or not a mailsift store: restore it from a backup "
+          "or move it away and retrain";
     }
     return Error::temporary(std::move(msg));
   }
@@ -371,34 +432,40 @@ class SqliteStore final : public Store {
     char* err = nullptr;
     int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
     sqlite3_free(err);
-    if (rc != SQLITE_OK) return fail(rc, sql);
+    if (rc != SQLITE_OK)
+      return fail(rc, sql);
     return Ok{};
   }
 
   Status migrate() {
-    if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+    if (auto s = exec("BEGIN IMMEDIATE"); !s)
+      return s;
     auto rollback = [&](Error e) -> Status {
       (void)exec("ROLLBACK");
       return e;
     };
     sqlite3_stmt* st = nullptr;
     int rc = sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &st, nullptr);
-    if (rc != SQLITE_OK) return rollback(fail(rc, "read schema version"));
+    if (rc != SQLITE_OK)
+      return rollback(fail(rc, "read schema version"));
     rc = sqlite3_step(st);
     int version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) return rollback(fail(rc, "read schema version"));
+    if (rc != SQLITE_ROW)
+      return rollback(fail(rc, "read schema version"));
     if (version > kSchemaVersion) {
       return rollback(Error::config(fmt::format(
-          "sqlite store {}: schema version {} is newer than this mailsift understands ({})",
-          path_, version, kSchemaVersion)));
+          "sqlite store {}: schema version {} is newer than this mailsift understands ({})", path_,
+          version, kSchemaVersion)));
     }
     for (int v = version; v < kSchemaVersion; ++v) {
-      if (auto s = exec(kMigrations[v]); !s) return rollback(s.error());
+      if (auto s = exec(kMigrations[v]); !s)
+        return rollback(s.error());
     }
     if (version != kSchemaVersion) {
       std::string set = fmt::format("PRAGMA user_version={}", kSchemaVersion);
-      if (auto s = exec(set.c_str()); !s) return rollback(s.error());
+      if (auto s = exec(set.c_str()); !s)
+        return rollback(s.error());
     }
     return exec("COMMIT");
   }
@@ -437,13 +504,11 @@ class SqliteStore final : public Store {
         {"journal_bounds", "SELECT min(seq), max(seq) FROM changes"},
         {"journal_prune", "DELETE FROM changes WHERE seq <= ?1"},
         {"fuzzy_gen_get", "SELECT value FROM meta WHERE key='fuzzy_gen'"},
-        {"fuzzy_gen_bump",
-         "UPDATE meta SET value=value+1 WHERE key='fuzzy_gen' RETURNING value"},
+        {"fuzzy_gen_bump", "UPDATE meta SET value=value+1 WHERE key='fuzzy_gen' RETURNING value"},
         {"fuzzy_load",
          "SELECT digest, reporter, cls, bands, signature, added_unix FROM fuzzy WHERE scope=?1 "
          "ORDER BY digest, reporter"},
-        {"fuzzy_select_digest",
-         "SELECT reporter, bands FROM fuzzy WHERE scope=?1 AND digest=?2"},
+        {"fuzzy_select_digest", "SELECT reporter, bands FROM fuzzy WHERE scope=?1 AND digest=?2"},
         {"fuzzy_insert",
          "INSERT INTO fuzzy(scope, digest, reporter, cls, bands, signature, added_unix) "
          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
@@ -456,7 +521,8 @@ class SqliteStore final : public Store {
     };
     for (const auto& [name, sql] : kSql) {
       auto st = std::make_unique<Stmt>();
-      if (int rc = st->prepare(db_, sql); rc != SQLITE_OK) return fail(rc, name);
+      if (int rc = st->prepare(db_, sql); rc != SQLITE_OK)
+        return fail(rc, name);
       stmts_[name] = std::move(st);
     }
     return Ok{};
@@ -465,14 +531,16 @@ class SqliteStore final : public Store {
   Status step_done(const char* name) {
     Use u(*stmts_.at(name));
     int rc = u.step();
-    if (rc != SQLITE_DONE) return fail(rc, name);
+    if (rc != SQLITE_DONE)
+      return fail(rc, name);
     return Ok{};
   }
 
   Result<int64_t> read_data_version() {
     Use u(*stmts_.at("data_version"));
     int rc = u.step();
-    if (rc != SQLITE_ROW) return fail(rc, "data_version");
+    if (rc != SQLITE_ROW)
+      return fail(rc, "data_version");
     return u.col_i64(0);
   }
 
@@ -481,12 +549,14 @@ class SqliteStore final : public Store {
     {
       Use u(*stmts_.at("journal_bounds"));
       int rc = u.step();
-      if (rc != SQLITE_ROW) return fail(rc, "journal bounds");
+      if (rc != SQLITE_ROW)
+        return fail(rc, "journal bounds");
       journal_seq_ = u.col_null(1) ? 0 : u.col_i64(1);
     }
     Use g(*stmts_.at("fuzzy_gen_get"));
     int rc = g.step();
-    if (rc != SQLITE_ROW) return fail(rc, "fuzzy generation");
+    if (rc != SQLITE_ROW)
+      return fail(rc, "fuzzy generation");
     fuzzy_gen_ = g.col_i64(0);
     return Ok{};
   }
@@ -495,9 +565,11 @@ class SqliteStore final : public Store {
   Status sync() {
     WalHeader seen;
     const bool have_header = read_wal_header(seen);
-    if (have_header && header_valid_ && seen == last_header_) return Ok{};
+    if (have_header && header_valid_ && seen == last_header_)
+      return Ok{};
     auto dv = read_data_version();
-    if (!dv) return dv.error();
+    if (!dv)
+      return dv.error();
     // Remember the header as it was before we looked: a commit after this shows up as a change.
     auto remember = [&] {
       last_header_ = seen;
@@ -507,9 +579,11 @@ class SqliteStore final : public Store {
       remember();
       return Ok{};
     }
-    if (auto s = step_done("begin"); !s) return s;
+    if (auto s = step_done("begin"); !s)
+      return s;
     Status s = catch_up();
-    if (s) s = step_done("commit");
+    if (s)
+      s = step_done("commit");
     if (!s) {
       (void)exec("ROLLBACK");
       return s;
@@ -543,7 +617,8 @@ class SqliteStore final : public Store {
       wal_index_ = static_cast<const volatile unsigned char*>(region);
     }
     std::atomic_thread_fence(std::memory_order_acquire);
-    for (size_t i = 0; i < sizeof out.bytes; ++i) out.bytes[i] = wal_index_[i];
+    for (size_t i = 0; i < sizeof out.bytes; ++i)
+      out.bytes[i] = wal_index_[i];
     std::atomic_thread_fence(std::memory_order_acquire);
     return true;
   }
@@ -555,7 +630,8 @@ class SqliteStore final : public Store {
     {
       Use u(*stmts_.at("journal_bounds"));
       int rc = u.step();
-      if (rc != SQLITE_ROW) return fail(rc, "journal bounds");
+      if (rc != SQLITE_ROW)
+        return fail(rc, "journal bounds");
       if (!u.col_null(0)) {
         min_seq = u.col_i64(0);
         max_seq = u.col_i64(1);
@@ -573,25 +649,30 @@ class SqliteStore final : public Store {
       while ((rc = u.step()) == SQLITE_ROW) {
         int64_t sid = u.col_i64(1);
         auto it = snapshots_.find(sid);
-        if (it == snapshots_.end()) continue;
+        if (it == snapshots_.end())
+          continue;
         dirty_totals.insert(sid);
         for (uint64_t token : u.col_blob<uint64_t>(2)) {
           auto c = read_token(sid, token);
-          if (!c) return c.error();
+          if (!c)
+            return c.error();
           it->second->table.set(token, *c);
         }
       }
-      if (rc != SQLITE_DONE) return fail(rc, "journal read");
+      if (rc != SQLITE_DONE)
+        return fail(rc, "journal read");
       for (int64_t sid : dirty_totals) {
         auto t = read_totals(sid);
-        if (!t) return t.error();
+        if (!t)
+          return t.error();
         snapshots_[sid]->totals = *t;
       }
     }
     journal_seq_ = max_seq;
     Use g(*stmts_.at("fuzzy_gen_get"));
     int rc = g.step();
-    if (rc != SQLITE_ROW) return fail(rc, "fuzzy generation");
+    if (rc != SQLITE_ROW)
+      return fail(rc, "fuzzy generation");
     if (g.col_i64(0) != fuzzy_gen_) {
       fuzzy_.clear();
       fuzzy_gen_ = g.col_i64(0);
@@ -603,8 +684,10 @@ class SqliteStore final : public Store {
     Use u(*stmts_.at("token_get"));
     u.i64(1, sid).u64(2, token);
     int rc = u.step();
-    if (rc == SQLITE_DONE) return TokenCounts{};
-    if (rc != SQLITE_ROW) return fail(rc, "token read");
+    if (rc == SQLITE_DONE)
+      return TokenCounts{};
+    if (rc != SQLITE_ROW)
+      return fail(rc, "token read");
     return TokenCounts{clamp_u32(u.col_i64(0)), clamp_u32(u.col_i64(1))};
   }
 
@@ -612,8 +695,10 @@ class SqliteStore final : public Store {
     Use u(*stmts_.at("totals_get"));
     u.i64(1, sid);
     int rc = u.step();
-    if (rc == SQLITE_DONE) return ClassTotals{};
-    if (rc != SQLITE_ROW) return fail(rc, "totals read");
+    if (rc == SQLITE_DONE)
+      return ClassTotals{};
+    if (rc != SQLITE_ROW)
+      return fail(rc, "totals read");
     return ClassTotals{static_cast<uint64_t>(std::max<int64_t>(0, u.col_i64(0))),
                        static_cast<uint64_t>(std::max<int64_t>(0, u.col_i64(1)))};
   }
@@ -621,8 +706,10 @@ class SqliteStore final : public Store {
   // Scope id lookup for readers: never creates. nullopt = scope has no data.
   Result<std::optional<int64_t>> cached_scope_id(const Scope& scope) {
     std::string key = scope.key();
-    if (auto it = scope_ids_.find(key); it != scope_ids_.end()) return {it->second};
-    if (negative_scopes_.count(key)) return {std::nullopt};
+    if (auto it = scope_ids_.find(key); it != scope_ids_.end())
+      return {it->second};
+    if (negative_scopes_.count(key))
+      return {std::nullopt};
     Use u(*stmts_.at("scope_get"));
     u.text(1, key);
     int rc = u.step();
@@ -630,20 +717,27 @@ class SqliteStore final : public Store {
       negative_scopes_.insert(key);
       return {std::nullopt};
     }
-    if (rc != SQLITE_ROW) return fail(rc, "scope lookup");
+    if (rc != SQLITE_ROW)
+      return fail(rc, "scope lookup");
     scope_ids_[key] = u.col_i64(0);
     return {u.col_i64(0)};
   }
 
   // Inside a write transaction; a created id is only cached after COMMIT.
   Result<std::optional<int64_t>> scope_id(Txn& t, const Scope& scope, bool create) {
-    auto id = cached_scope_id(scope);
-    if (!id || *id || !create) return id;
     std::string key = scope.key();
+    if (auto it = t.created_scopes.find(key); it != t.created_scopes.end()) {
+      return {std::optional<int64_t>(it->second)};
+    }
+    auto id = cached_scope_id(scope);
+    if (!id || *id || !create)
+      return id;
     Use u(*stmts_.at("scope_insert"));
     u.text(1, key);
-    if (int rc = u.step(); rc != SQLITE_DONE) return fail(rc, "scope insert");
+    if (int rc = u.step(); rc != SQLITE_DONE)
+      return fail(rc, "scope insert");
     int64_t sid = sqlite3_last_insert_rowid(db_);
+    t.created_scopes[key] = sid;
     t.after_commit.push_back([this, key, sid] {
       negative_scopes_.erase(key);
       scope_ids_[key] = sid;
@@ -654,10 +748,13 @@ class SqliteStore final : public Store {
   // Snapshot for a scope (loaded on first use); nullptr when the scope has no data.
   // Caller holds mu_ for as long as it uses the pointer.
   Result<Snapshot*> snapshot_for(const Scope& scope) {
-    if (auto s = sync(); !s) return s.error();
+    if (auto s = sync(); !s)
+      return s.error();
     auto id = cached_scope_id(scope);
-    if (!id) return id.error();
-    if (!*id) return static_cast<Snapshot*>(nullptr);
+    if (!id)
+      return id.error();
+    if (!*id)
+      return static_cast<Snapshot*>(nullptr);
     return load_snapshot(**id);
   }
 
@@ -667,10 +764,13 @@ class SqliteStore final : public Store {
       return it->second.get();
     }
     auto snap = std::make_unique<Snapshot>();
-    if (auto s = step_done("begin"); !s) return s.error();
+    if (auto s = step_done("begin"); !s)
+      return s.error();
     auto finish = [&](Status s) -> Status {
-      if (s) s = step_done("commit");
-      if (!s) (void)exec("ROLLBACK");
+      if (s)
+        s = step_done("commit");
+      if (!s)
+        (void)exec("ROLLBACK");
       return s;
     };
     {
@@ -682,14 +782,18 @@ class SqliteStore final : public Store {
         rows.emplace_back(static_cast<uint64_t>(u.col_i64(0)),
                           TokenCounts{clamp_u32(u.col_i64(1)), clamp_u32(u.col_i64(2))});
       }
-      if (rc != SQLITE_DONE) return finish(fail(rc, "load tokens")).error();
+      if (rc != SQLITE_DONE)
+        return finish(fail(rc, "load tokens")).error();
       snap->table.reserve(rows.size());
-      for (const auto& [token, c] : rows) snap->table.set(token, c);
+      for (const auto& [token, c] : rows)
+        snap->table.set(token, c);
     }
     auto t = read_totals(sid);
-    if (!t) return finish(t.error()).error();
+    if (!t)
+      return finish(t.error()).error();
     snap->totals = *t;
-    if (auto s = finish(Ok{}); !s) return s.error();
+    if (auto s = finish(Ok{}); !s)
+      return s.error();
     snap->last_used = ++tick_;
     snapshot_bytes_ += snap->table.memory_bytes();
     Snapshot* raw = snap.get();
@@ -704,20 +808,24 @@ class SqliteStore final : public Store {
            snapshots_.size() > 1) {
       auto victim = snapshots_.end();
       for (auto it = snapshots_.begin(); it != snapshots_.end(); ++it) {
-        if (it->first == keep) continue;
+        if (it->first == keep)
+          continue;
         if (victim == snapshots_.end() || it->second->last_used < victim->second->last_used)
           victim = it;
       }
-      if (victim == snapshots_.end()) break;
+      if (victim == snapshots_.end())
+        break;
       snapshot_bytes_ -= victim->second->table.memory_bytes();
       snapshots_.erase(victim);
     }
   }
 
   Result<FuzzyCache*> fuzzy_cache(int64_t sid) {
-    if (auto it = fuzzy_.find(sid); it != fuzzy_.end()) return &it->second;
+    if (auto it = fuzzy_.find(sid); it != fuzzy_.end())
+      return &it->second;
     FuzzyCache cache;
-    if (auto s = step_done("begin"); !s) return s.error();
+    if (auto s = step_done("begin"); !s)
+      return s.error();
     Use u(*stmts_.at("fuzzy_load"));
     u.i64(1, sid);
     int rc;
@@ -732,7 +840,8 @@ class SqliteStore final : public Store {
       cache.insert(std::move(r));
     }
     Status s = rc == SQLITE_DONE ? Status(Ok{}) : Status(fail(rc, "fuzzy load"));
-    if (s) s = step_done("commit");
+    if (s)
+      s = step_done("commit");
     if (!s) {
       (void)exec("ROLLBACK");
       return s.error();
@@ -744,34 +853,40 @@ class SqliteStore final : public Store {
   template <typename T, typename F>
   Result<T> write_txn(F&& body) {
     std::lock_guard lock(mu_);
-    if (auto s = step_done("begin_immediate"); !s) return s.error();
+    if (auto s = step_done("begin_immediate"); !s)
+      return s.error();
     Txn txn;
     auto result = [&]() -> Result<T> {
       // We hold the write lock: nobody else can commit until we do, so catching up here makes
       // our snapshots exact before we patch them.
       auto dv = read_data_version();
-      if (!dv) return dv.error();
+      if (!dv)
+        return dv.error();
       if (*dv != data_version_) {
-        if (auto s = catch_up(); !s) return s.error();
+        if (auto s = catch_up(); !s)
+          return s.error();
         data_version_ = *dv;
       }
       return body(txn);
     }();
     if (result) {
-      if (auto s = step_done("commit"); !s) result = s.error();
+      if (auto s = step_done("commit"); !s)
+        result = s.error();
     }
     if (!result) {
       (void)exec("ROLLBACK");
       return result;
     }
-    for (auto& f : txn.after_commit) f();
+    for (auto& f : txn.after_commit)
+      f();
     return result;
   }
 
   Status bump_fuzzy_gen(Txn& t) {
     Use u(*stmts_.at("fuzzy_gen_bump"));
     int rc = u.step();
-    if (rc != SQLITE_ROW) return fail(rc, "fuzzy generation");
+    if (rc != SQLITE_ROW)
+      return fail(rc, "fuzzy generation");
     int64_t gen = u.col_i64(0);
     t.after_commit.push_back([this, gen] { fuzzy_gen_ = gen; });
     return Ok{};
@@ -786,27 +901,31 @@ class SqliteStore final : public Store {
       int rc;
       while ((rc = u.step()) == SQLITE_ROW) {
         std::string rep = u.col_text(0);
-        if (reporter && rep != *reporter) continue;
+        if (reporter && rep != *reporter)
+          continue;
         doomed.emplace_back(std::move(rep), u.col_blob<uint64_t>(1));
       }
-      if (rc != SQLITE_DONE) return fail(rc, "fuzzy select");
+      if (rc != SQLITE_DONE)
+        return fail(rc, "fuzzy select");
     }
     for (const auto& [rep, bands] : doomed) {
       for (uint64_t b : sorted_unique(bands)) {
         Use d(*stmts_.at("fuzzy_band_delete"));
         d.i64(1, sid).u64(2, b).text(3, digest).text(4, rep);
-        if (int rc = d.step(); rc != SQLITE_DONE) return fail(rc, "fuzzy band delete");
+        if (int rc = d.step(); rc != SQLITE_DONE)
+          return fail(rc, "fuzzy band delete");
       }
       Use d(*stmts_.at("fuzzy_delete"));
       d.i64(1, sid).text(2, digest).text(3, rep);
-      if (int rc = d.step(); rc != SQLITE_DONE) return fail(rc, "fuzzy delete");
+      if (int rc = d.step(); rc != SQLITE_DONE)
+        return fail(rc, "fuzzy delete");
     }
     return Ok{};
   }
 
   // Adds +1 (or removes 1) of `cls` for each token; records new values for the snapshot.
-  Status apply_tokens(Txn& t, int64_t sid, const std::vector<uint64_t>& tokens, Class cls,
-                      bool add, std::vector<std::pair<uint64_t, TokenCounts>>& updates) {
+  Status apply_tokens(Txn& t, int64_t sid, const std::vector<uint64_t>& tokens, Class cls, bool add,
+                      std::vector<std::pair<uint64_t, TokenCounts>>& updates) {
     const int64_t ham = cls == Class::kHam ? 1 : 0, spam = 1 - ham;
     for (uint64_t token : tokens) {
       Use u(*stmts_.at(add ? "token_add" : "token_sub"));
@@ -816,14 +935,17 @@ class SqliteStore final : public Store {
         updates.emplace_back(token, TokenCounts{});
         continue;
       }
-      if (rc != SQLITE_ROW) return fail(rc, add ? "token add" : "token subtract");
+      if (rc != SQLITE_ROW)
+        return fail(rc, add ? "token add" : "token subtract");
       TokenCounts c{clamp_u32(u.col_i64(0)), clamp_u32(u.col_i64(1))};
-      if (u.step() != SQLITE_DONE) return fail(SQLITE_ERROR, "token update returned >1 row");
+      if (u.step() != SQLITE_DONE)
+        return fail(SQLITE_ERROR, "token update returned >1 row");
       updates.emplace_back(token, c);
       if (c.ham == 0 && c.spam == 0) {
         Use d(*stmts_.at("token_delete"));
         d.i64(1, sid).u64(2, token);
-        if (int drc = d.step(); drc != SQLITE_DONE) return fail(drc, "token delete");
+        if (int drc = d.step(); drc != SQLITE_DONE)
+          return fail(drc, "token delete");
       }
     }
     return Ok{};
@@ -833,14 +955,17 @@ class SqliteStore final : public Store {
     Use u(*stmts_.at("totals_add"));
     u.i64(1, sid).i64(2, cls == Class::kHam ? delta : 0).i64(3, cls == Class::kSpam ? delta : 0);
     int rc = u.step();
-    if (rc != SQLITE_ROW) return fail(rc, "totals update");
+    if (rc != SQLITE_ROW)
+      return fail(rc, "totals update");
     out = {static_cast<uint64_t>(std::max<int64_t>(0, u.col_i64(0))),
            static_cast<uint64_t>(std::max<int64_t>(0, u.col_i64(1)))};
-    if (u.step() != SQLITE_DONE) return fail(SQLITE_ERROR, "totals update returned >1 row");
+    if (u.step() != SQLITE_DONE)
+      return fail(SQLITE_ERROR, "totals update returned >1 row");
     if (out.ham_messages == 0 && out.spam_messages == 0) {
       Use d(*stmts_.at("totals_delete"));
       d.i64(1, sid);
-      if (int drc = d.step(); drc != SQLITE_DONE) return fail(drc, "totals delete");
+      if (int drc = d.step(); drc != SQLITE_DONE)
+        return fail(drc, "totals delete");
     }
     return Ok{};
   }
@@ -853,20 +978,24 @@ class SqliteStore final : public Store {
     {
       Use u(*stmts_.at("journal_insert"));
       u.i64(1, sid).blob(2, blob);
-      if (int rc = u.step(); rc != SQLITE_DONE) return fail(rc, "journal insert");
+      if (int rc = u.step(); rc != SQLITE_DONE)
+        return fail(rc, "journal insert");
     }
     int64_t seq = sqlite3_last_insert_rowid(db_);
     if (seq % 256 == 0) {
       Use p(*stmts_.at("journal_prune"));
       p.i64(1, seq - kJournalKeep);
-      if (int rc = p.step(); rc != SQLITE_DONE) return fail(rc, "journal prune");
+      if (int rc = p.step(); rc != SQLITE_DONE)
+        return fail(rc, "journal prune");
     }
     t.after_commit.push_back([this, sid, seq, updates = std::move(updates), totals] {
       journal_seq_ = seq;
       auto it = snapshots_.find(sid);
-      if (it == snapshots_.end()) return;
+      if (it == snapshots_.end())
+        return;
       size_t before = it->second->table.memory_bytes();
-      for (const auto& [token, c] : updates) it->second->table.set(token, c);
+      for (const auto& [token, c] : updates)
+        it->second->table.set(token, c);
       snapshot_bytes_ += it->second->table.memory_bytes() - before;
       it->second->totals = totals;
     });
@@ -881,18 +1010,23 @@ class SqliteStore final : public Store {
     Use u(*stmts_.at("learned_get"));
     u.i64(1, sid).text(2, digest);
     int rc = u.step();
-    if (rc == SQLITE_DONE) return {std::nullopt};
-    if (rc != SQLITE_ROW) return fail(rc, "learned read");
+    if (rc == SQLITE_DONE)
+      return {std::nullopt};
+    if (rc != SQLITE_ROW)
+      return fail(rc, "learned read");
     return {LearnedRow{u.col_i64(0) == 0 ? Class::kHam : Class::kSpam, u.col_blob<uint64_t>(1)}};
   }
 
   Result<LearnOutcome> do_learn(Txn& t, const LearnRequest& req) {
     auto id = scope_id(t, req.scope, /*create=*/true);
-    if (!id) return id.error();
+    if (!id)
+      return id.error();
     const int64_t sid = **id;
     auto prev = read_learned(sid, req.message_digest);
-    if (!prev) return prev.error();
-    if (*prev && (*prev)->cls == req.cls) return LearnOutcome::kAlreadyLearned;
+    if (!prev)
+      return prev.error();
+    if (*prev && (*prev)->cls == req.cls)
+      return LearnOutcome::kAlreadyLearned;
 
     std::vector<uint64_t> tokens = sorted_unique(req.tokens);
     std::vector<uint64_t> touched = tokens;
@@ -903,17 +1037,21 @@ class SqliteStore final : public Store {
       const LearnedRow& old = **prev;
       if (auto s = apply_tokens(t, sid, old.tokens, old.cls, false, updates); !s)
         return s.error();
-      if (auto s = apply_totals(t, sid, old.cls, -1, totals); !s) return s.error();
+      if (auto s = apply_totals(t, sid, old.cls, -1, totals); !s)
+        return s.error();
       touched.insert(touched.end(), old.tokens.begin(), old.tokens.end());
       outcome = LearnOutcome::kRelearned;
     }
-    if (auto s = apply_tokens(t, sid, tokens, req.cls, true, updates); !s) return s.error();
-    if (auto s = apply_totals(t, sid, req.cls, +1, totals); !s) return s.error();
+    if (auto s = apply_tokens(t, sid, tokens, req.cls, true, updates); !s)
+      return s.error();
+    if (auto s = apply_totals(t, sid, req.cls, +1, totals); !s)
+      return s.error();
     {
       std::string blob = encode_le(tokens);
       Use u(*stmts_.at("learned_put"));
       u.i64(1, sid).text(2, req.message_digest).i64(3, static_cast<int>(req.cls)).blob(4, blob);
-      if (int rc = u.step(); rc != SQLITE_DONE) return fail(rc, "learned insert");
+      if (int rc = u.step(); rc != SQLITE_DONE)
+        return fail(rc, "learned insert");
     }
     if (auto s = finish_write(t, sid, std::move(touched), std::move(updates), totals); !s)
       return s.error();
@@ -923,20 +1061,27 @@ class SqliteStore final : public Store {
   Result<LearnOutcome> do_unlearn(Txn& t, const Scope& scope, const std::string& digest,
                                   Class cls) {
     auto id = scope_id(t, scope, /*create=*/false);
-    if (!id) return id.error();
-    if (!*id) return LearnOutcome::kNotLearned;
+    if (!id)
+      return id.error();
+    if (!*id)
+      return LearnOutcome::kNotLearned;
     const int64_t sid = **id;
     auto prev = read_learned(sid, digest);
-    if (!prev) return prev.error();
-    if (!*prev || (*prev)->cls != cls) return LearnOutcome::kNotLearned;
+    if (!prev)
+      return prev.error();
+    if (!*prev || (*prev)->cls != cls)
+      return LearnOutcome::kNotLearned;
     std::vector<std::pair<uint64_t, TokenCounts>> updates;
     ClassTotals totals;
-    if (auto s = apply_tokens(t, sid, (*prev)->tokens, cls, false, updates); !s) return s.error();
-    if (auto s = apply_totals(t, sid, cls, -1, totals); !s) return s.error();
+    if (auto s = apply_tokens(t, sid, (*prev)->tokens, cls, false, updates); !s)
+      return s.error();
+    if (auto s = apply_totals(t, sid, cls, -1, totals); !s)
+      return s.error();
     {
       Use u(*stmts_.at("learned_delete"));
       u.i64(1, sid).text(2, digest);
-      if (int rc = u.step(); rc != SQLITE_DONE) return fail(rc, "learned delete");
+      if (int rc = u.step(); rc != SQLITE_DONE)
+        return fail(rc, "learned delete");
     }
     if (auto s = finish_write(t, sid, std::move((*prev)->tokens), std::move(updates), totals); !s)
       return s.error();
@@ -944,6 +1089,7 @@ class SqliteStore final : public Store {
   }
 
   std::string path_;
+  SqliteOptions options_;
   sqlite3* db_ = nullptr;
   std::mutex mu_;
   std::unordered_map<std::string, std::unique_ptr<Stmt>> stmts_;
@@ -964,9 +1110,15 @@ class SqliteStore final : public Store {
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path) {
+  return open_sqlite_store(path, SqliteOptions{});
+}
+
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
+                                                 const SqliteOptions& options) {
   try {
-    auto store = std::make_unique<SqliteStore>(path);
-    if (auto s = store->open(); !s) return s.error();
+    auto store = std::make_unique<SqliteStore>(path, options);
+    if (auto s = store->open(); !s)
+      return s.error();
     return std::unique_ptr<Store>(std::move(store));
   } catch (const std::exception& e) {
     return Error::temporary("sqlite store " + path + ": " + e.what());

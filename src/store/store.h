@@ -45,7 +45,7 @@ struct TokenCounts {
 };
 
 struct ClassTotals {
-  uint64_t ham_messages = 0;   // messages learned as ham in this scope
+  uint64_t ham_messages = 0;  // messages learned as ham in this scope
   uint64_t spam_messages = 0;
   bool operator==(const ClassTotals&) const = default;
 };
@@ -94,10 +94,28 @@ class Store {
   virtual Result<LearnOutcome> unlearn(const Scope& scope, const std::string& message_digest,
                                        Class cls) = 0;
 
+  // Bulk training: outcomes in request order, as if learn() were called for each in turn. A
+  // durable commit per message is what makes single learns slow (SQLite: ~one fsync and a WAL
+  // write of every touched page each), so backends may commit the whole batch at once. On error
+  // nothing is acknowledged; requests that were applied stay applied (each completely), so a
+  // retry is safe. The default just loops.
+  virtual Result<std::vector<LearnOutcome>> learn_batch(std::span<const LearnRequest> requests) {
+    std::vector<LearnOutcome> out;
+    out.reserve(requests.size());
+    for (const LearnRequest& r : requests) {
+      auto o = learn(r);
+      if (!o.ok())
+        return o.error();
+      out.push_back(o.value());
+    }
+    return out;
+  }
+
   // Near-duplicate memory. add replaces a record with the same (scope, digest, reporter).
   virtual Status fuzzy_add(const Scope& scope, const FuzzyRecord& record) = 0;
   virtual Status fuzzy_remove(const Scope& scope, const std::string& message_digest) = 0;
-  // Records sharing at least one band with `bands`, at most `limit`.
+  // Records sharing at least one band with `bands`, at most `limit`: most shared bands first,
+  // ties by (digest, reporter) — every backend orders the same way.
   virtual Result<std::vector<FuzzyRecord>> fuzzy_candidates(const Scope& scope,
                                                             std::span<const uint64_t> bands,
                                                             size_t limit) = 0;
@@ -108,5 +126,12 @@ Result<std::unique_ptr<Store>> open_store(const std::string& uri);
 
 std::unique_ptr<Store> make_memory_store();
 Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path);
+
+struct SqliteOptions {
+  // How long a write waits for another process's write transaction before kTemporary.
+  int busy_timeout_ms = 5000;
+};
+Result<std::unique_ptr<Store>> open_sqlite_store(const std::string& path,
+                                                 const SqliteOptions& options);
 
 }  // namespace mailsift::store

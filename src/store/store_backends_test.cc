@@ -23,20 +23,18 @@ MAILSIFT_STORE_CONFORMANCE(Memory, (BackendFactory{
                                        },
                                        nullptr}));
 
-MAILSIFT_STORE_CONFORMANCE(Sqlite, (BackendFactory{
-                                       "sqlite",
-                                       [](const std::string& dir) {
-                                         return open_store("sqlite:" + dir + "/store.db");
-                                       },
-                                       [](const std::string& dir) {
-                                         return open_sqlite_store(dir + "/store.db");
-                                       }}));
+MAILSIFT_STORE_CONFORMANCE(
+    Sqlite,
+    (BackendFactory{
+        "sqlite", [](const std::string& dir) { return open_store("sqlite:" + dir + "/store.db"); },
+        [](const std::string& dir) { return open_sqlite_store(dir + "/store.db"); }}));
 
 class TempDir {
  public:
   TempDir() {
     std::string t = (std::filesystem::temp_directory_path() / "mailsift-sq-XXXXXX").string();
-    if (mkdtemp(t.data())) path_ = t;
+    if (mkdtemp(t.data()))
+      path_ = t;
   }
   ~TempDir() {
     std::error_code ec;
@@ -71,7 +69,8 @@ TEST(SqliteStore, NotADatabaseIsTemporaryWithClearMessage) {
   TempDir dir;
   {
     std::ofstream f(dir.file("junk.db"), std::ios::binary);
-    for (int i = 0; i < 4096; ++i) f << "this is not sqlite ";
+    for (int i = 0; i < 4096; ++i)
+      f << "this is not sqlite ";
   }
   auto s = open_sqlite_store(dir.file("junk.db"));
   ASSERT_FALSE(s.ok());
@@ -87,7 +86,8 @@ TEST(SqliteStore, CorruptedPagesDoNotCrash) {
     auto s = open_sqlite_store(path);
     ASSERT_TRUE(s.ok());
     std::vector<uint64_t> tokens;
-    for (uint64_t i = 0; i < 20000; ++i) tokens.push_back(i * 7919);
+    for (uint64_t i = 0; i < 20000; ++i)
+      tokens.push_back(i * 7919);
     ASSERT_TRUE((*s)->learn({Scope::global(), "m", Class::kSpam, tokens}).ok());
   }
   // Checkpoint the WAL into the main file, then scribble over the middle of it.
@@ -159,20 +159,50 @@ TEST(SqliteStore, LaggingReaderReloadsAfterJournalPrune) {
   EXPECT_EQ((*c)[1].spam, 1u);
 }
 
+TEST(SqliteStore, BusyWriterIsTemporaryAndReadersContinue) {
+  TempDir dir;
+  const std::string path = dir.file("busy.db");
+  auto s = open_sqlite_store(path, SqliteOptions{.busy_timeout_ms = 50});
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->learn({Scope::global(), "m0", Class::kSpam, {1}}).ok());
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE; INSERT INTO scopes(key) VALUES('u:holder')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  auto l = (*s)->learn({Scope::global(), "m1", Class::kSpam, {1}});
+  ASSERT_FALSE(l.ok());
+  EXPECT_EQ(l.error().kind, ErrorKind::kTemporary);
+  EXPECT_NE(l.error().message.find("locked"), std::string::npos) << l.error().message;
+  // WAL: scanning is not blocked by a writer.
+  const uint64_t probe[] = {1};
+  auto c = (*s)->token_counts(Scope::global(), probe);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)[0].spam, 1u);
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  auto again = (*s)->learn({Scope::global(), "m1", Class::kSpam, {1}});
+  ASSERT_TRUE(again.ok()) << again.error().describe();
+  EXPECT_EQ(*again, LearnOutcome::kLearned);
+}
+
 TEST(TokenTable, MatchesAReferenceMap) {
   std::mt19937_64 rng(42);
   TokenTable table;
   std::unordered_map<uint64_t, TokenCounts> ref;
   for (int i = 0; i < 200000; ++i) {
     uint64_t token = rng() % 5000;  // includes 0
-    if (i % 7 == 0) token = rng();
+    if (i % 7 == 0)
+      token = rng();
     TokenCounts c{static_cast<uint32_t>(rng() % 3), static_cast<uint32_t>(rng() % 3)};
     table.set(token, c);
     ref[token] = c;
   }
   std::vector<uint64_t> probe;
-  for (const auto& [t, c] : ref) probe.push_back(t);
-  for (int i = 0; i < 1000; ++i) probe.push_back(rng());
+  for (const auto& [t, c] : ref)
+    probe.push_back(t);
+  for (int i = 0; i < 1000; ++i)
+    probe.push_back(rng());
   std::vector<TokenCounts> out(probe.size());
   table.lookup_many(probe, out.data());
   for (size_t i = 0; i < probe.size(); ++i) {

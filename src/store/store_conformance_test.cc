@@ -27,7 +27,8 @@ std::unique_ptr<Store> StoreConformance::fresh() {
 }
 
 std::unique_ptr<Store> StoreConformance::reopen() {
-  if (!GetParam().reopen) return nullptr;
+  if (!GetParam().reopen)
+    return nullptr;
   auto s = GetParam().reopen(dir_);
   EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().describe());
   return s.ok() ? std::move(s).value() : nullptr;
@@ -97,7 +98,8 @@ std::vector<std::string> candidate_ids(Store& s, const Scope& scope, std::vector
   EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().describe());
   std::vector<std::string> out;
   if (r.ok()) {
-    for (const auto& rec : *r) out.push_back(rec.message_digest + "/" + rec.reporter);
+    for (const auto& rec : *r)
+      out.push_back(rec.message_digest + "/" + rec.reporter);
   }
   return out;
 }
@@ -117,7 +119,8 @@ std::vector<uint64_t> tokens_for(uint64_t seed, size_t n, uint64_t pool = 1000) 
 
 std::vector<uint64_t> iota_tokens(uint64_t from, uint64_t to) {
   std::vector<uint64_t> t;
-  for (uint64_t i = from; i < to; ++i) t.push_back(i * 0x100000001b3ULL);
+  for (uint64_t i = from; i < to; ++i)
+    t.push_back(i * 0x100000001b3ULL);
   return t;
 }
 
@@ -202,8 +205,7 @@ TEST_P(StoreConformance, UnlearnRestoresCountsExactly) {
   }
   // Through a relearn as well.
   ASSERT_EQ(learn(*s, req(kUser, "y", Class::kHam, tokens_for(99, 300))), LearnOutcome::kLearned);
-  ASSERT_EQ(learn(*s, req(kUser, "y", Class::kSpam, tokens_for(7, 300))),
-            LearnOutcome::kRelearned);
+  ASSERT_EQ(learn(*s, req(kUser, "y", Class::kSpam, tokens_for(7, 300))), LearnOutcome::kRelearned);
   EXPECT_EQ(unlearn(*s, kUser, "y", Class::kSpam), LearnOutcome::kUnlearned);
   EXPECT_EQ(counts(*s, kUser, probe), before);
   EXPECT_EQ(totals(*s, kUser), before_totals);
@@ -284,6 +286,37 @@ TEST_P(StoreConformance, ManyTokensAndMessages) {
   EXPECT_EQ(totals(*s, Scope::global()), (ClassTotals{1, 50}));
 }
 
+TEST_P(StoreConformance, LearnBatchEqualsSequentialLearns) {
+  auto batched = fresh();
+  ASSERT_TRUE(batched);
+  auto single = make_memory_store();  // the reference semantics
+  std::vector<LearnRequest> reqs;
+  for (uint64_t i = 0; i < 30; ++i) {
+    reqs.push_back(req(i % 2 ? kUser : kDomain, "m" + std::to_string(i % 25),
+                       i % 3 ? Class::kSpam : Class::kHam, tokens_for(i, 50, 200)));
+  }
+  auto outcomes = batched->learn_batch(reqs);
+  ASSERT_TRUE(outcomes.ok()) << outcomes.error().describe();
+  ASSERT_EQ(outcomes->size(), reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    EXPECT_EQ((*outcomes)[i], learn(*single, reqs[i])) << i;
+  }
+  std::vector<uint64_t> probe;
+  for (uint64_t i = 0; i < 200; ++i)
+    probe.push_back(i * 0x100000001b3ULL);
+  for (const Scope& sc : {kUser, kDomain, Scope::global()}) {
+    EXPECT_EQ(counts(*batched, sc, probe), counts(*single, sc, probe));
+    EXPECT_EQ(totals(*batched, sc), totals(*single, sc));
+  }
+  auto empty = batched->learn_batch({});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  // Batched records unlearn like single ones.
+  EXPECT_EQ(unlearn(*batched, kUser, "m1", Class::kSpam),
+            unlearn(*single, kUser, "m1", Class::kSpam));
+  EXPECT_EQ(counts(*batched, kUser, probe), counts(*single, kUser, probe));
+}
+
 TEST_P(StoreConformance, ConcurrentLearnsFromThreads) {
   auto s = fresh();
   ASSERT_TRUE(s);
@@ -299,7 +332,8 @@ TEST_P(StoreConformance, ConcurrentLearnsFromThreads) {
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   EXPECT_EQ(count1(*s, kDomain, 1), (TokenCounts{0, 40}));
   EXPECT_EQ(count1(*s, kDomain, 102), (TokenCounts{0, 10}));
   EXPECT_EQ(totals(*s, kDomain), (ClassTotals{0, 40}));
@@ -353,7 +387,8 @@ TEST_P(StoreConformance, FuzzyCandidatesOrderAndLimit) {
 }
 
 TEST_P(StoreConformance, PersistsAcrossReopen) {
-  if (!GetParam().reopen) GTEST_SKIP() << "backend keeps no data outside the object";
+  if (!GetParam().reopen)
+    GTEST_SKIP() << "backend keeps no data outside the object";
   {
     auto s = fresh();
     ASSERT_TRUE(s);
@@ -372,7 +407,8 @@ TEST_P(StoreConformance, PersistsAcrossReopen) {
 }
 
 TEST_P(StoreConformance, SecondConnectionSeesWrites) {
-  if (!GetParam().reopen) GTEST_SKIP() << "backend has a single connection";
+  if (!GetParam().reopen)
+    GTEST_SKIP() << "backend has a single connection";
   auto a = fresh();
   ASSERT_TRUE(a);
   auto b = reopen();

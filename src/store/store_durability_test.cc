@@ -31,7 +31,8 @@ namespace {
 std::vector<std::string> run_and_kill(const std::string& db, int seed,
                                       std::chrono::milliseconds kill_after) {
   int fds[2];
-  if (pipe(fds) != 0) return {};
+  if (pipe(fds) != 0)
+    return {};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
@@ -51,9 +52,11 @@ std::vector<std::string> run_and_kill(const std::string& db, int seed,
   char chunk[4096];
   auto read_some = [&](int timeout_ms) {
     pollfd p{fds[0], POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    if (poll(&p, 1, timeout_ms) <= 0)
+      return false;
     ssize_t n = read(fds[0], chunk, sizeof chunk);
-    if (n <= 0) return false;
+    if (n <= 0)
+      return false;
     buffer.append(chunk, static_cast<size_t>(n));
     return true;
   };
@@ -81,7 +84,8 @@ std::vector<std::string> run_and_kill(const std::string& db, int seed,
   size_t pos = 0;
   for (size_t nl; (nl = buffer.find('\n', pos)) != std::string::npos; pos = nl + 1) {
     std::string line = buffer.substr(pos, nl - pos);
-    if (line.rfind("ACK ", 0) == 0) acked.push_back(line.substr(4));
+    if (line.rfind("ACK ", 0) == 0)
+      acked.push_back(line.substr(4));
   }
   return acked;  // a trailing partial line (no '\n') is not an acknowledgement
 }
@@ -101,7 +105,8 @@ Checked check_database(const std::string& path) {
     sqlite3_stmt* st = nullptr;
     EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      row(st);
     EXPECT_EQ(rc, SQLITE_DONE) << sql << ": " << sqlite3_errmsg(db);
     sqlite3_finalize(st);
   };
@@ -121,7 +126,8 @@ Checked check_database(const std::string& path) {
           EXPECT_EQ(bytes % 8, 0);
           for (int i = 0; i + 8 <= bytes; i += 8) {
             uint64_t t = 0;
-            for (int b = 0; b < 8; ++b) t |= uint64_t{blob[i + b]} << (8 * b);
+            for (int b = 0; b < 8; ++b)
+              t |= uint64_t{blob[i + b]} << (8 * b);
             TokenCounts& c = out.expected[{key, t}];
             (ham ? c.ham : c.spam) += 1;
           }
@@ -142,29 +148,30 @@ Checked check_database(const std::string& path) {
         });
   EXPECT_EQ(rows, out.expected.size()) << "learned tokens missing from the counts";
   size_t totals_rows = 0;
-  query("SELECT s.key, t.ham_messages, t.spam_messages FROM totals t JOIN scopes s "
-        "ON s.id = t.scope",
-        [&](sqlite3_stmt* st) {
-          ++totals_rows;
-          std::string key = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-          const ClassTotals& want = out.expected_totals[key];
-          EXPECT_EQ(static_cast<uint64_t>(sqlite3_column_int64(st, 1)), want.ham_messages);
-          EXPECT_EQ(static_cast<uint64_t>(sqlite3_column_int64(st, 2)), want.spam_messages);
-        });
+  query(
+      "SELECT s.key, t.ham_messages, t.spam_messages FROM totals t JOIN scopes s "
+      "ON s.id = t.scope",
+      [&](sqlite3_stmt* st) {
+        ++totals_rows;
+        std::string key = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+        const ClassTotals& want = out.expected_totals[key];
+        EXPECT_EQ(static_cast<uint64_t>(sqlite3_column_int64(st, 1)), want.ham_messages);
+        EXPECT_EQ(static_cast<uint64_t>(sqlite3_column_int64(st, 2)), want.spam_messages);
+      });
   EXPECT_EQ(totals_rows, out.expected_totals.size());
   sqlite3_close(db);
   return out;
 }
 
 Scope scope_from_key(const std::string& key) {
-  if (key == "g:") return Scope::global();
+  if (key == "g:")
+    return Scope::global();
   Level level = key[0] == 'd' ? Level::kDomain : key[0] == 'u' ? Level::kUser : Level::kReseller;
   return Scope{level, key.substr(2)};
 }
 
 TEST(StoreDurability, SigkillDuringTrainingLosesNoAcknowledgedLearn) {
-  std::string tmpl =
-      (std::filesystem::temp_directory_path() / "mailsift-kill-XXXXXX").string();
+  std::string tmpl = (std::filesystem::temp_directory_path() / "mailsift-kill-XXXXXX").string();
   ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
   const std::string db = tmpl + "/store.db";
   size_t total_acked = 0;

@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::mt19937_64 rng(std::strtoull(argv[2], nullptr, 10));
-  const Scope scopes[] = {Scope::global(), {Level::kDomain, "example.com"},
-                          {Level::kUser, "bob@example.com"}};
+  const Scope scopes[] = {
+      Scope::global(), {Level::kDomain, "example.com"}, {Level::kUser, "bob@example.com"}};
   std::printf("READY\n");
   std::fflush(stdout);
   for (uint64_t n = 0;; ++n) {
@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     req.message_digest = digest;
     req.cls = rng() % 2 ? Class::kSpam : Class::kHam;
     size_t count = 20 + rng() % 300;
-    for (size_t i = 0; i < count; ++i) req.tokens.push_back(rng() % 20000);
+    for (size_t i = 0; i < count; ++i)
+      req.tokens.push_back(rng() % 20000);
     auto outcome = (*store)->learn(req);
     if (!outcome.ok()) {
       std::fprintf(stderr, "learn: %s\n", outcome.error().describe().c_str());

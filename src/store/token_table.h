@@ -1,10 +1,10 @@
 // mailsift::store::TokenTable — compact in-memory token -> counts map (internal to store/).
 //
 // Owns: one scope's token counts as an open-addressing table (linear probing, 16-byte slots,
-// load factor 0.70 after a rebuild, at most 0.85) so a scan can look up hundreds of tokens in a
-// few microseconds. lookup_many() computes every slot first and prefetches it, because on a
-// multi-million-token table nearly every probe is a cache miss and overlapping them is what makes
-// the batch fast.
+// load factor 0.70 after a rebuild — 0.5 below 64k tokens — at most 0.85) so a scan can look up
+// hundreds of tokens in a few microseconds. lookup_many() computes every slot first and prefetches
+// it, because on a multi-million-token table nearly every probe is a cache miss and overlapping
+// them is what makes the batch fast.
 //
 // Failure semantics: none; allocation failure throws std::bad_alloc like any container (callers
 // at the store boundary catch it). Not thread-safe; the owning store serialises access.
@@ -12,9 +12,9 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -31,7 +31,8 @@ class TokenTable {
 
   // Prepare for about n entries (avoids rehashing while bulk-loading).
   void reserve(size_t n) {
-    if (n > size_ && capacity_for(n) > slots_.size()) rebuild(capacity_for(n));
+    if (n > size_ && capacity_for(n) > slots_.size())
+      rebuild(capacity_for(n));
   }
 
   // Insert or overwrite. A {0,0} value is kept as a slot (reads the same as absent); it is
@@ -42,7 +43,8 @@ class TokenTable {
       has_zero_ = true;
       return;
     }
-    if ((size_ + 1) * 100 > slots_.size() * kMaxLoadPercent) rebuild(capacity_for(live() + 1));
+    if ((size_ + 1) * 100 > slots_.size() * kMaxLoadPercent)
+      rebuild(capacity_for(live() + 1));
     size_t i = index_of(token);
     for (;;) {
       Slot& s = slots_[i];
@@ -56,19 +58,22 @@ class TokenTable {
         ++size_;
         return;
       }
-      if (++i == slots_.size()) i = 0;
+      if (++i == slots_.size())
+        i = 0;
     }
   }
 
   TokenCounts get(uint64_t token) const {
-    if (slots_.empty()) return token == kEmpty && has_zero_ ? zero_ : TokenCounts{};
+    if (slots_.empty())
+      return token == kEmpty && has_zero_ ? zero_ : TokenCounts{};
     return probe_from(index_of(token), token);
   }
 
   // out[i] = get(tokens[i]); out must have room for tokens.size() entries.
   void lookup_many(std::span<const uint64_t> tokens, TokenCounts* out) const {
     if (slots_.empty()) {
-      for (size_t i = 0; i < tokens.size(); ++i) out[i] = get(tokens[i]);
+      for (size_t i = 0; i < tokens.size(); ++i)
+        out[i] = get(tokens[i]);
       return;
     }
     // Two passes over blocks: first compute and prefetch every home slot of the block, then
@@ -81,7 +86,8 @@ class TokenTable {
         home[i] = index_of(tokens[base + i]);
         __builtin_prefetch(&slots_[home[i]]);
       }
-      for (size_t i = 0; i < n; ++i) out[base + i] = probe_from(home[i], tokens[base + i]);
+      for (size_t i = 0; i < n; ++i)
+        out[base + i] = probe_from(home[i], tokens[base + i]);
     }
   }
 
@@ -90,12 +96,16 @@ class TokenTable {
 
  private:
   TokenCounts probe_from(size_t i, uint64_t token) const {
-    if (token == kEmpty) return has_zero_ ? zero_ : TokenCounts{};
+    if (token == kEmpty)
+      return has_zero_ ? zero_ : TokenCounts{};
     for (;;) {
       const Slot& s = slots_[i];
-      if (s.token == token) return {s.ham, s.spam};
-      if (s.token == kEmpty) return {};
-      if (++i == slots_.size()) i = 0;
+      if (s.token == token)
+        return {s.ham, s.spam};
+      if (s.token == kEmpty)
+        return {};
+      if (++i == slots_.size())
+        i = 0;
     }
   }
 
@@ -109,7 +119,13 @@ class TokenTable {
   static constexpr size_t kTargetLoadPercent = 70;
   static constexpr size_t kMaxLoadPercent = 85;
 
-  static size_t capacity_for(size_t n) { return n * 100 / kTargetLoadPercent + 16; }
+  // Small tables (most user/domain scopes) stay cache-resident, so they can afford a lower load
+  // factor: scans mostly look up tokens a small scope has never seen, and with linear probing
+  // an unsuccessful probe is what grows with load.
+  static size_t capacity_for(size_t n) {
+    return n < kSmallTable ? n * 2 + 16 : n * 100 / kTargetLoadPercent + 16;
+  }
+  static constexpr size_t kSmallTable = 1 << 16;
 
   // Tokens are usually hashes already, but callers may pass small integers; mix so they spread.
   static uint64_t mix(uint64_t x) {
@@ -128,7 +144,8 @@ class TokenTable {
 
   size_t live() const {
     size_t n = 0;
-    for (const Slot& s : slots_) n += (s.token != kEmpty && (s.ham | s.spam) != 0) ? 1 : 0;
+    for (const Slot& s : slots_)
+      n += (s.token != kEmpty && (s.ham | s.spam) != 0) ? 1 : 0;
     return n;
   }
 
@@ -143,10 +160,13 @@ class TokenTable {
       size_t align = bytes >= kHuge ? kHuge : alignof(Slot);
       bytes = (bytes + align - 1) / align * align;
       void* p = std::aligned_alloc(align, bytes);
-      if (!p) throw std::bad_alloc();
-      if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);
+      if (!p)
+        throw std::bad_alloc();
+      if (align == kHuge)
+        madvise(p, bytes, MADV_HUGEPAGE);
       data_.reset(static_cast<Slot*>(p));
-      for (size_t i = 0; i < n; ++i) data_[i] = Slot{kEmpty, 0, 0};
+      for (size_t i = 0; i < n; ++i)
+        data_[i] = Slot{kEmpty, 0, 0};
     }
     size_t size() const { return n_; }
     bool empty() const { return n_ == 0; }
@@ -168,10 +188,12 @@ class TokenTable {
     std::swap(old, slots_);
     size_ = 0;
     for (const Slot& s : old) {
-      if (s.token == kEmpty || (s.ham | s.spam) == 0) continue;
+      if (s.token == kEmpty || (s.ham | s.spam) == 0)
+        continue;
       size_t i = index_of(s.token);
       while (slots_[i].token != kEmpty) {
-        if (++i == slots_.size()) i = 0;
+        if (++i == slots_.size())
+          i = 0;
       }
       slots_[i] = s;
       ++size_;

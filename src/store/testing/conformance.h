@@ -33,7 +33,9 @@ struct BackendFactory {
   std::function<Result<std::unique_ptr<Store>>(const std::string& dir)> reopen;
 };
 
-inline std::ostream& operator<<(std::ostream& os, const BackendFactory& f) { return os << f.name; }
+inline std::ostream& operator<<(std::ostream& os, const BackendFactory& f) {
+  return os << f.name;
+}
 
 // The suite fixture; tests are defined in store_conformance_test.cc.
 class StoreConformance : public ::testing::TestWithParam<BackendFactory> {
@@ -49,7 +51,7 @@ class StoreConformance : public ::testing::TestWithParam<BackendFactory> {
 
 // Runs every conformance test against the backend made by `factory_expr` (a BackendFactory).
 // Use at namespace scope.
-#define MAILSIFT_STORE_CONFORMANCE(instance_name, factory_expr)                       \
-  using ::mailsift::store::testing::StoreConformance;                                 \
+#define MAILSIFT_STORE_CONFORMANCE(instance_name, factory_expr)                              \
+  using ::mailsift::store::testing::StoreConformance;                                        \
   INSTANTIATE_TEST_SUITE_P(instance_name, StoreConformance, ::testing::Values(factory_expr), \
                            [](const auto& info) { return info.param.name; })
