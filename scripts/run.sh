@@ -27,9 +27,11 @@ fi
 mkdir -p "$data_dir"
 
 if [[ -z "$(ls -A "$data_dir")" ]]; then
-  log "training the demo store in $data_dir from tests/data/train/"
-  if ! { "$bin" --data-dir "$data_dir" learn spam tests/data/train/spam/*.eml &&
-         "$bin" --data-dir "$data_dir" learn ham tests/data/train/ham/*.eml; }; then
+  spam=(tests/data/train/spam/*.eml) ham=(tests/data/train/ham/*.eml)
+  log "training the demo store in $data_dir: ${#spam[@]} spam, ${#ham[@]} ham from tests/data/train/"
+  if ! learn_log="$({ "$bin" --data-dir "$data_dir" learn spam "${spam[@]}" &&
+                      "$bin" --data-dir "$data_dir" learn ham "${ham[@]}"; } 2>&1)"; then
+    printf '%s\n' "$learn_log" >&2
     rm -rf "$data_dir"
     die "training the demo store failed"
   fi

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "core/config.h"
+#include "rules/rules.h"
 #include "scan/engine.h"
 #include "store/store.h"
 
@@ -205,6 +206,8 @@ int main(int argc, char** argv) {
     return opened.error().kind == ErrorKind::kTemporary ? kExitTemporary : kExitUsage;
   }
   std::unique_ptr<store::Store> db = std::move(opened).value();
+  mailsift::rules::set_compile_cache_dir(
+      (std::filesystem::path(data_dir) / "rules-cache").string());
   auto created = scan::Engine::create(config, *db);
   if (!created) {
     std::cerr << "mailsift: " << created.error().describe() << "\n";

@@ -19,28 +19,32 @@ class Reader {
   size_t remaining() const { return data_.size() - pos_; }
 
   bool u32(uint32_t& out) {
-    if (remaining() < 4) return false;
+    if (remaining() < 4)
+      return false;
     const auto* p = reinterpret_cast<const unsigned char*>(data_.data() + pos_);
     out = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
     pos_ += 4;
     return true;
   }
   bool u16(uint16_t& out) {
-    if (remaining() < 2) return false;
+    if (remaining() < 2)
+      return false;
     const auto* p = reinterpret_cast<const unsigned char*>(data_.data() + pos_);
     out = static_cast<uint16_t>((p[0] << 8) | p[1]);
     pos_ += 2;
     return true;
   }
   bool byte(char& out) {
-    if (remaining() < 1) return false;
+    if (remaining() < 1)
+      return false;
     out = data_[pos_++];
     return true;
   }
   // A NUL-terminated string; false (and nothing consumed) when no NUL is left.
   bool cstring(std::string& out) {
     size_t nul = data_.find('\0', pos_);
-    if (nul == std::string_view::npos) return false;
+    if (nul == std::string_view::npos)
+      return false;
     out.assign(data_.substr(pos_, nul - pos_));
     pos_ = nul + 1;
     return true;
@@ -62,13 +66,16 @@ Error malformed(const char* command, const char* what) {
 
 // "args": one or more NUL-terminated strings filling the payload exactly.
 Result<std::vector<std::string>> read_args(std::string_view payload, const char* name) {
-  if (payload.empty()) return malformed(name, "no arguments");
-  if (payload.back() != '\0') return malformed(name, "missing NUL terminator");
+  if (payload.empty())
+    return malformed(name, "no arguments");
+  if (payload.back() != '\0')
+    return malformed(name, "missing NUL terminator");
   std::vector<std::string> args;
   Reader r(payload);
   while (!r.empty()) {
     std::string s;
-    if (!r.cstring(s)) return malformed(name, "missing NUL terminator");  // unreachable
+    if (!r.cstring(s))
+      return malformed(name, "missing NUL terminator");  // unreachable
     args.push_back(std::move(s));
   }
   return args;
@@ -87,12 +94,16 @@ Result<Command> decode_optneg(std::string_view payload) {
 Result<Command> decode_macro(std::string_view payload) {
   Reader r(payload);
   Macro m;
-  if (!r.byte(m.for_command)) return malformed("MACRO", "no command letter");
-  if (!r.empty() && payload.back() != '\0') return malformed("MACRO", "missing NUL terminator");
+  if (!r.byte(m.for_command))
+    return malformed("MACRO", "no command letter");
+  if (!r.empty() && payload.back() != '\0')
+    return malformed("MACRO", "missing NUL terminator");
   while (!r.empty()) {
     std::string name, value;
-    if (!r.cstring(name)) return malformed("MACRO", "missing NUL terminator");
-    if (!r.cstring(value)) return malformed("MACRO", "name without value");
+    if (!r.cstring(name))
+      return malformed("MACRO", "missing NUL terminator");
+    if (!r.cstring(value))
+      return malformed("MACRO", "name without value");
     m.pairs.emplace_back(std::move(name), std::move(value));
   }
   return Command{std::move(m)};
@@ -101,13 +112,16 @@ Result<Command> decode_macro(std::string_view payload) {
 Result<Command> decode_connect(std::string_view payload) {
   Reader r(payload);
   Connect c;
-  if (!r.cstring(c.hostname)) return malformed("CONNECT", "hostname without NUL terminator");
+  if (!r.cstring(c.hostname))
+    return malformed("CONNECT", "hostname without NUL terminator");
   char family = 0;
-  if (!r.byte(family)) return malformed("CONNECT", "no address family");
+  if (!r.byte(family))
+    return malformed("CONNECT", "no address family");
   switch (family) {
     case 'U':
       c.family = Family::kUnknown;
-      if (!r.empty()) return malformed("CONNECT", "data after family U");
+      if (!r.empty())
+        return malformed("CONNECT", "data after family U");
       return Command{std::move(c)};
     case 'L':
       c.family = Family::kUnix;
@@ -121,9 +135,12 @@ Result<Command> decode_connect(std::string_view payload) {
     default:
       return malformed("CONNECT", "unknown address family");
   }
-  if (!r.u16(c.port)) return malformed("CONNECT", "truncated port");
-  if (!r.cstring(c.address)) return malformed("CONNECT", "address without NUL terminator");
-  if (!r.empty()) return malformed("CONNECT", "data after address");
+  if (!r.u16(c.port))
+    return malformed("CONNECT", "truncated port");
+  if (!r.cstring(c.address))
+    return malformed("CONNECT", "address without NUL terminator");
+  if (!r.empty())
+    return malformed("CONNECT", "data after address");
   return Command{std::move(c)};
 }
 
@@ -134,9 +151,11 @@ Result<std::vector<std::string>> read_exact_strings(std::string_view payload, si
   Reader r(payload);
   std::vector<std::string> out(count);
   for (auto& s : out) {
-    if (!r.cstring(s)) return malformed(name, "missing NUL terminator");
+    if (!r.cstring(s))
+      return malformed(name, "missing NUL terminator");
   }
-  if (!r.empty()) return malformed(name, "data after the last string");
+  if (!r.empty())
+    return malformed(name, "data after the last string");
   return out;
 }
 
@@ -171,17 +190,22 @@ Error refuse(const char* reply, const std::string& what) {
 }
 
 Result<std::string> frame_checked(char code, std::string payload, const char* reply) {
-  if (payload.size() > kMaxReplyPayload) return refuse(reply, "packet too large");
+  if (payload.size() > kMaxReplyPayload)
+    return refuse(reply, "packet too large");
   return frame(code, payload);
 }
 
-bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+bool has_nul(std::string_view s) {
+  return s.find('\0') != std::string_view::npos;
+}
 
 Status check_header_name(std::string_view name, const char* reply) {
-  if (name.empty()) return refuse(reply, "empty header name");
+  if (name.empty())
+    return refuse(reply, "empty header name");
   for (unsigned char ch : name) {
     // RFC 5322 field-name: printable ASCII except ':'.
-    if (ch <= 32 || ch >= 127 || ch == ':') return refuse(reply, "invalid header name");
+    if (ch <= 32 || ch >= 127 || ch == ':')
+      return refuse(reply, "invalid header name");
   }
   return Ok{};
 }
@@ -189,7 +213,8 @@ Status check_header_name(std::string_view name, const char* reply) {
 Status check_header_value(std::string_view value, const char* reply) {
   for (size_t i = 0; i < value.size(); ++i) {
     char ch = value[i];
-    if (ch == '\0' || ch == '\r') return refuse(reply, "NUL or CR in header value");
+    if (ch == '\0' || ch == '\r')
+      return refuse(reply, "NUL or CR in header value");
     if (ch == '\n') {
       // Only folding: the next line must start with white space, or the MTA would write a new
       // header (header injection).
@@ -203,38 +228,49 @@ Status check_header_value(std::string_view value, const char* reply) {
 
 Result<std::string> header_packet(char code, std::optional<uint32_t> index, std::string_view name,
                                   std::string_view value, const char* reply) {
-  if (auto s = check_header_name(name, reply); !s) return s.error();
-  if (auto s = check_header_value(value, reply); !s) return s.error();
+  if (auto s = check_header_name(name, reply); !s)
+    return s.error();
+  if (auto s = check_header_value(value, reply); !s)
+    return s.error();
   std::string payload;
-  if (index) put_u32(payload, *index);
+  if (index)
+    put_u32(payload, *index);
   put_cstring(payload, name);
   put_cstring(payload, value);
   return frame_checked(code, std::move(payload), reply);
 }
 
 Result<std::string> address_packet(char code, std::string_view address, const char* reply) {
-  if (address.empty()) return refuse(reply, "empty address");
+  if (address.empty())
+    return refuse(reply, "empty address");
   for (unsigned char ch : address) {
-    if (ch < 32 || ch == 127) return refuse(reply, "control character in address");
+    if (ch < 32 || ch == 127)
+      return refuse(reply, "control character in address");
   }
   std::string payload;
   put_cstring(payload, address);
   return frame_checked(code, std::move(payload), reply);
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // "X.Y.Z": class digit, 1-3 digit subject, 1-3 digit detail (RFC 3463).
 bool valid_enhanced(std::string_view e, char code_class) {
-  if (e.size() < 5 || e[0] != code_class || e[1] != '.') return false;
+  if (e.size() < 5 || e[0] != code_class || e[1] != '.')
+    return false;
   size_t i = 2;
   for (int part = 0; part < 2; ++part) {
     size_t start = i;
-    while (i < e.size() && is_digit(e[i])) ++i;
+    while (i < e.size() && is_digit(e[i]))
+      ++i;
     size_t digits = i - start;
-    if (digits < 1 || digits > 3) return false;
+    if (digits < 1 || digits > 3)
+      return false;
     if (part == 0) {
-      if (i >= e.size() || e[i] != '.') return false;
+      if (i >= e.size() || e[i] != '.')
+        return false;
       ++i;
     }
   }
@@ -269,10 +305,10 @@ char command_code(const Command& command) {
 
 const char* command_name(const Command& command) {
   static constexpr const char* kNames[] = {
-      "SMFIC_OPTNEG", "SMFIC_MACRO",   "SMFIC_CONNECT", "SMFIC_HELO",  "SMFIC_MAIL",
-      "SMFIC_RCPT",   "SMFIC_DATA",    "SMFIC_HEADER",  "SMFIC_EOH",   "SMFIC_BODY",
-      "SMFIC_BODYEOB", "SMFIC_ABORT",  "SMFIC_QUIT",    "SMFIC_QUIT_NC", "SMFIC_UNKNOWN",
-      "SMFIC_(unknown)"};
+      "SMFIC_OPTNEG", "SMFIC_MACRO",   "SMFIC_CONNECT", "SMFIC_HELO",
+      "SMFIC_MAIL",   "SMFIC_RCPT",    "SMFIC_DATA",    "SMFIC_HEADER",
+      "SMFIC_EOH",    "SMFIC_BODY",    "SMFIC_BODYEOB", "SMFIC_ABORT",
+      "SMFIC_QUIT",   "SMFIC_QUIT_NC", "SMFIC_UNKNOWN", "SMFIC_(unknown)"};
   static_assert(std::size(kNames) == std::variant_size_v<Command>);
   return kNames[command.index()];
 }
@@ -287,27 +323,32 @@ Result<Command> decode_packet(char code, std::string_view payload) {
       return decode_connect(payload);
     case cmd::kHelo: {
       auto s = read_exact_strings(payload, 1, "HELO");
-      if (!s) return s.error();
+      if (!s)
+        return s.error();
       return Command{Helo{std::move(s.value()[0])}};
     }
     case cmd::kMail:
     case cmd::kRcpt: {
       auto args = read_args(payload, code == cmd::kMail ? "MAIL" : "RCPT");
-      if (!args) return args.error();
+      if (!args)
+        return args.error();
       std::vector<std::string>& a = args.value();
       std::string first = std::move(a.front());
       a.erase(a.begin());
-      if (code == cmd::kMail) return Command{Mail{std::move(first), std::move(a)}};
+      if (code == cmd::kMail)
+        return Command{Mail{std::move(first), std::move(a)}};
       return Command{Rcpt{std::move(first), std::move(a)}};
     }
     case cmd::kHeader: {
       auto s = read_exact_strings(payload, 2, "HEADER");
-      if (!s) return s.error();
+      if (!s)
+        return s.error();
       return Command{Header{std::move(s.value()[0]), std::move(s.value()[1])}};
     }
     case cmd::kUnknownSmtp: {
       auto s = read_exact_strings(payload, 1, "UNKNOWN");
-      if (!s) return s.error();
+      if (!s)
+        return s.error();
       return Command{UnknownSmtp{std::move(s.value()[0])}};
     }
     case cmd::kBody:
@@ -333,7 +374,8 @@ Result<Command> decode_packet(char code, std::string_view payload) {
 Decoder::Decoder(size_t max_packet) : max_packet_(max_packet == 0 ? 1 : max_packet) {}
 
 void Decoder::feed(std::string_view bytes) {
-  if (failure_) return;  // framing is lost; nothing more will be decoded
+  if (failure_)
+    return;  // framing is lost; nothing more will be decoded
   // Drop consumed bytes before growing, so the buffer holds at most one packet plus new bytes.
   if (offset_ > 0 && (offset_ == buffer_.size() || offset_ >= buffer_.size() / 2)) {
     buffer_.erase(0, offset_);
@@ -343,9 +385,11 @@ void Decoder::feed(std::string_view bytes) {
 }
 
 Result<std::optional<Command>> Decoder::next() {
-  if (failure_) return *failure_;
+  if (failure_)
+    return *failure_;
   std::string_view avail(buffer_.data() + offset_, buffer_.size() - offset_);
-  if (avail.size() < 4) return std::optional<Command>{};
+  if (avail.size() < 4)
+    return std::optional<Command>{};
   const auto* p = reinterpret_cast<const unsigned char*>(avail.data());
   uint32_t len = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
   // Checked as soon as the length is known, before waiting for (and buffering) the payload.
@@ -355,8 +399,10 @@ Result<std::optional<Command>> Decoder::next() {
     failure_ = Error::malformed("milter: packet of " + std::to_string(len) +
                                 " bytes exceeds the limit of " + std::to_string(max_packet_));
   }
-  if (failure_) return *failure_;
-  if (avail.size() - 4 < len) return std::optional<Command>{};
+  if (failure_)
+    return *failure_;
+  if (avail.size() - 4 < len)
+    return std::optional<Command>{};
   char code = avail[4];
   std::string_view payload = avail.substr(5, len - 1);
   auto decoded = decode_packet(code, payload);
@@ -391,18 +437,21 @@ std::string encode_command(const Command& command) {
     void operator()(const Connect& c) const {
       put_cstring(out, c.hostname);
       out.push_back(static_cast<char>(c.family));
-      if (c.family == Family::kUnknown) return;
+      if (c.family == Family::kUnknown)
+        return;
       put_u16(out, c.port);
       put_cstring(out, c.address);
     }
     void operator()(const Helo& h) const { put_cstring(out, h.name); }
     void operator()(const Mail& m) const {
       put_cstring(out, m.sender);
-      for (const auto& a : m.esmtp_args) put_cstring(out, a);
+      for (const auto& a : m.esmtp_args)
+        put_cstring(out, a);
     }
     void operator()(const Rcpt& r) const {
       put_cstring(out, r.recipient);
-      for (const auto& a : r.esmtp_args) put_cstring(out, a);
+      for (const auto& a : r.esmtp_args)
+        put_cstring(out, a);
     }
     void operator()(const Header& h) const {
       put_cstring(out, h.name);
@@ -423,37 +472,57 @@ std::string encode_command(const Command& command) {
 }
 
 std::string_view canonical_macro_name(std::string_view name) {
-  if (name.size() == 3 && name.front() == '{' && name.back() == '}') return name.substr(1, 1);
+  if (name.size() == 3 && name.front() == '{' && name.back() == '}')
+    return name.substr(1, 1);
   return name;
 }
 
 const std::string* find_macro(const MacroPairs& pairs, std::string_view name) {
   std::string_view want = canonical_macro_name(name);
   for (const auto& [n, v] : pairs) {
-    if (canonical_macro_name(n) == want) return &v;
+    if (canonical_macro_name(n) == want)
+      return &v;
   }
   return nullptr;
 }
 
 // ---- Replies ----
 
-std::string encode_continue() { return frame(reply::kContinue, {}); }
-std::string encode_accept() { return frame(reply::kAccept, {}); }
-std::string encode_reject() { return frame(reply::kReject, {}); }
-std::string encode_tempfail() { return frame(reply::kTempfail, {}); }
-std::string encode_discard() { return frame(reply::kDiscard, {}); }
-std::string encode_progress() { return frame(reply::kProgress, {}); }
-std::string encode_skip() { return frame(reply::kSkip, {}); }
-std::string encode_shutdown() { return frame(reply::kShutdown, {}); }
+std::string encode_continue() {
+  return frame(reply::kContinue, {});
+}
+std::string encode_accept() {
+  return frame(reply::kAccept, {});
+}
+std::string encode_reject() {
+  return frame(reply::kReject, {});
+}
+std::string encode_tempfail() {
+  return frame(reply::kTempfail, {});
+}
+std::string encode_discard() {
+  return frame(reply::kDiscard, {});
+}
+std::string encode_progress() {
+  return frame(reply::kProgress, {});
+}
+std::string encode_skip() {
+  return frame(reply::kSkip, {});
+}
+std::string encode_shutdown() {
+  return frame(reply::kShutdown, {});
+}
 
 Result<std::string> encode_replycode(const SmtpReply& r) {
   const char* name = "REPLYCODE";
-  if (r.code < 400 || r.code > 599) return refuse(name, "code must be 4xx or 5xx");
+  if (r.code < 400 || r.code > 599)
+    return refuse(name, "code must be 4xx or 5xx");
   std::string code = std::to_string(r.code);
   if (!valid_enhanced(r.enhanced, code[0])) {
     return refuse(name, "enhanced status must be X.Y.Z with X = " + code.substr(0, 1));
   }
-  if (r.lines.empty()) return refuse(name, "no text");
+  if (r.lines.empty())
+    return refuse(name, "no text");
   std::string payload;
   for (size_t i = 0; i < r.lines.size(); ++i) {
     const std::string& text = r.lines[i];
@@ -465,14 +534,18 @@ Result<std::string> encode_replycode(const SmtpReply& r) {
     payload += code;
     payload += last ? ' ' : '-';
     payload += r.enhanced;
-    if (!text.empty()) payload += ' ';
+    if (!text.empty())
+      payload += ' ';
     for (char ch : text) {
       auto u = static_cast<unsigned char>(ch);
-      if (u != '\t' && (u < 32 || u > 126)) return refuse(name, "text must be printable ASCII");
-      if (ch == '%') payload += '%';  // Sendmail formats the reply; Postfix undoes "%%"
+      if (u != '\t' && (u < 32 || u > 126))
+        return refuse(name, "text must be printable ASCII");
+      if (ch == '%')
+        payload += '%';  // Sendmail formats the reply; Postfix undoes "%%"
       payload += ch;
     }
-    if (!last) payload += "\r\n";
+    if (!last)
+      payload += "\r\n";
   }
   payload.push_back('\0');
   return frame_checked(reply::kReplyCode, std::move(payload), name);
@@ -483,9 +556,11 @@ Result<std::string> encode_replycode(int code, std::string_view enhanced, std::s
 }
 
 Result<std::string> encode_quarantine(std::string_view reason) {
-  if (reason.empty()) return refuse("QUARANTINE", "empty reason");
+  if (reason.empty())
+    return refuse("QUARANTINE", "empty reason");
   for (unsigned char ch : reason) {
-    if (ch < 32 || ch == 127) return refuse("QUARANTINE", "control character in reason");
+    if (ch < 32 || ch == 127)
+      return refuse("QUARANTINE", "control character in reason");
   }
   std::string payload;
   put_cstring(payload, reason);
@@ -506,11 +581,13 @@ Result<std::string> encode_change_header(uint32_t index, std::string_view name,
 
 Result<std::string> encode_delete_headers(std::string_view name, uint32_t count) {
   // More copies than any MTA accepts in one header block is a caller bug, not a real message.
-  if (count > 10000) return refuse("CHGHEADER", "too many headers to delete");
+  if (count > 10000)
+    return refuse("CHGHEADER", "too many headers to delete");
   std::string out;
   for (uint32_t n = count; n >= 1; --n) {
     auto packet = encode_change_header(n, name, "");
-    if (!packet) return packet.error();
+    if (!packet)
+      return packet.error();
     out += packet.value();
   }
   return out;
@@ -565,7 +642,8 @@ bool Negotiated::expects_reply(char command_code) const {
 }
 
 std::string Negotiated::wire_header_value(std::string_view value) const {
-  if (has_protocol(proto::kHeaderLeadingSpace)) return " " + std::string(value);
+  if (has_protocol(proto::kHeaderLeadingSpace))
+    return " " + std::string(value);
   return std::string(value);
 }
 
@@ -576,12 +654,11 @@ Result<Negotiated> negotiate(const OptNeg& offered, const Wanted& wanted) {
   }
   uint32_t missing = wanted.required_actions & ~offered.actions;
   if (missing != 0) {
-    return Error::permanent("milter OPTNEG: MTA does not offer required actions 0x" +
-                            [&] {
-                              char buf[16];
-                              std::snprintf(buf, sizeof buf, "%x", missing);
-                              return std::string(buf);
-                            }());
+    return Error::permanent("milter OPTNEG: MTA does not offer required actions 0x" + [&] {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "%x", missing);
+      return std::string(buf);
+    }());
   }
   Negotiated n;
   n.version = std::min(offered.version, kProtocolVersion);
@@ -596,7 +673,8 @@ Result<Negotiated> negotiate(const OptNeg& offered, const Wanted& wanted) {
     }
     // Asking for the permission without using it is pointless; drop it to keep the answer
     // minimal.
-    if (n.macro_lists.empty()) n.actions &= ~action::kSetSymList;
+    if (n.macro_lists.empty())
+      n.actions &= ~action::kSetSymList;
   }
   return n;
 }
@@ -618,8 +696,8 @@ std::string encode_optneg_reply(const Negotiated& n) {
 
 Wanted mailsift_wanted() {
   Wanted w;
-  w.actions = action::kAddHeaders | action::kChangeHeaders | action::kQuarantine |
-              action::kSetSymList;
+  w.actions =
+      action::kAddHeaders | action::kChangeHeaders | action::kQuarantine | action::kSetSymList;
   w.required_actions = action::kAddHeaders;
   w.protocol = proto::kNoReplyConnect | proto::kNoReplyHelo | proto::kNoReplyData |
                proto::kNoReplyHeader | proto::kNoReplyEndOfHeaders | proto::kNoReplyBody |

@@ -148,13 +148,13 @@ struct OptNeg {  // 'O'
   uint32_t protocol = 0;  // SMFIP_* the MTA supports
   bool operator==(const OptNeg&) const = default;
 };
-struct Macro {  // 'D': never answered
+struct Macro {           // 'D': never answered
   char for_command = 0;  // the letter of the command these macros precede ('C', 'M', 'L', ...)
   MacroPairs pairs;      // names as sent: "j", "{daemon_name}", ...
   bool operator==(const Macro&) const = default;
 };
 enum class Family : char { kUnknown = 'U', kUnix = 'L', kInet = '4', kInet6 = '6' };
-struct Connect {  // 'C'
+struct Connect {         // 'C'
   std::string hostname;  // "[1.2.3.4]" when the client has no verified reverse name
   Family family = Family::kUnknown;
   uint16_t port = 0;    // 0 for kUnknown and kUnix
@@ -165,12 +165,12 @@ struct Helo {  // 'H'
   std::string name;
   bool operator==(const Helo&) const = default;
 };
-struct Mail {  // 'M'
+struct Mail {                           // 'M'
   std::string sender;                   // as sent, with angle brackets: "<bob@example.test>"
   std::vector<std::string> esmtp_args;  // verbatim, duplicates kept: "SIZE=112", "BODY=8BITMIME"
   bool operator==(const Mail&) const = default;
 };
-struct Rcpt {  // 'R'
+struct Rcpt {             // 'R'
   std::string recipient;  // "<alice@example.test>"
   std::vector<std::string> esmtp_args;
   bool operator==(const Rcpt&) const = default;
@@ -186,11 +186,11 @@ struct Header {  // 'L'
 struct EndOfHeaders {  // 'N'
   bool operator==(const EndOfHeaders&) const = default;
 };
-struct Body {  // 'B'
+struct Body {         // 'B'
   std::string chunk;  // unstuffed message text, CRLF line ends, <= 65535 bytes from Postfix
   bool operator==(const Body&) const = default;
 };
-struct EndOfBody {  // 'E': always answered (edits, then one final verdict)
+struct EndOfBody {    // 'E': always answered (edits, then one final verdict)
   std::string chunk;  // optional last chunk; empty from Postfix 3.x
   bool operator==(const EndOfBody&) const = default;
 };

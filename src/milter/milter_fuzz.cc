@@ -16,7 +16,8 @@ using namespace mailsift::milter;
 namespace {
 
 void check(bool ok) {
-  if (!ok) __builtin_trap();
+  if (!ok)
+    __builtin_trap();
 }
 
 // Exercises the reply encoders with attacker-chosen text: they must refuse or produce a packet
@@ -25,10 +26,13 @@ void encode_with(Session& session, const Command& c) {
   if (const auto* h = std::get_if<Header>(&c)) {
     auto a = encode_add_header(h->name, h->value);
     auto m = encode_change_header(1, h->name, h->value);
-    if (a.ok()) check(a.value().size() == 4 + 1 + h->name.size() + 1 + h->value.size() + 1);
-    if (m.ok()) check(m.value().size() == 4 + 1 + 4 + h->name.size() + 1 + h->value.size() + 1);
+    if (a.ok())
+      check(a.value().size() == 4 + 1 + h->name.size() + 1 + h->value.size() + 1);
+    if (m.ok())
+      check(m.value().size() == 4 + 1 + 4 + h->name.size() + 1 + h->value.size() + 1);
     auto r = encode_replycode(550, "5.7.1", h->value);
-    if (r.ok()) check(r.value()[4] == reply::kReplyCode);
+    if (r.ok())
+      check(r.value()[4] == reply::kReplyCode);
     (void)session;
   }
 }
@@ -40,8 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // First byte picks the fragment size (1..16, or everything at once for 0).
   size_t step = size > 0 ? (static_cast<unsigned char>(input[0]) % 17) : 0;
   std::string_view stream(input);
-  if (size > 0) stream.remove_prefix(1);
-  if (step == 0) step = stream.size() + 1;
+  if (size > 0)
+    stream.remove_prefix(1);
+  if (step == 0)
+    step = stream.size() + 1;
 
   SessionLimits limits;
   limits.max_body_bytes = 256;
@@ -63,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         stop = true;
         break;
       }
-      if (!next.value()) break;
+      if (!next.value())
+        break;
       const Command& c = *next.value();
 
       // Round trip: re-encoding a decoded command decodes to the same command.
@@ -100,7 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           check(m.body.size() <= limits.max_body_bytes);
           check(m.headers.size() <= limits.max_headers);
           check(m.recipients.size() <= limits.max_recipients);
-          if (!m.headers.empty()) check(m.occurrence(m.headers.size() - 1) >= 1);
+          if (!m.headers.empty())
+            check(m.occurrence(m.headers.size() - 1) >= 1);
           std::string bytes = session.message_bytes();
           check(bytes.size() >= 2);
           std::string edits = encode_insert_header(0, "X-Mailsift", "fuzz").value();
@@ -123,7 +131,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           stop = true;
           break;
       }
-      if (stop) break;
+      if (stop)
+        break;
       (void)session.macro("i");
       (void)session.macro("{daemon_name}");
     }

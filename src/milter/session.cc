@@ -8,19 +8,24 @@ namespace mailsift::milter {
 namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+  if (a.size() != b.size())
+    return false;
   for (size_t i = 0; i < a.size(); ++i) {
     char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
+    if (x >= 'A' && x <= 'Z')
+      x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z')
+      y = static_cast<char>(y - 'A' + 'a');
+    if (x != y)
+      return false;
   }
   return true;
 }
 
 size_t macro_bytes(const MacroPairs& pairs) {
   size_t n = 0;
-  for (const auto& [k, v] : pairs) n += k.size() + v.size() + 2;
+  for (const auto& [k, v] : pairs)
+    n += k.size() + v.size() + 2;
   return n;
 }
 
@@ -30,7 +35,8 @@ Error bad_reply(char code, const char* why) {
 
 // Mirrors Postfix's check (milter8.c): "[45]DD[ -][45]", else "malformed reply".
 bool plausible_replycode(std::string_view p) {
-  if (p.size() < 6 || p.back() != '\0') return false;
+  if (p.size() < 6 || p.back() != '\0')
+    return false;
   auto digit = [](char c) { return c >= '0' && c <= '9'; };
   return (p[0] == '4' || p[0] == '5') && digit(p[1]) && digit(p[2]) &&
          (p[3] == ' ' || p[3] == '-') && p[4] == p[0];
@@ -57,16 +63,19 @@ const char* to_string(Expect expect) {
 uint32_t MessageState::header_count(std::string_view name) const {
   uint32_t n = 0;
   for (const auto& h : headers) {
-    if (iequals(h.name, name)) ++n;
+    if (iequals(h.name, name))
+      ++n;
   }
   return n;
 }
 
 uint32_t MessageState::occurrence(size_t header_index) const {
-  if (header_index >= headers.size()) return 0;
+  if (header_index >= headers.size())
+    return 0;
   uint32_t n = 0;
   for (size_t i = 0; i <= header_index; ++i) {
-    if (iequals(headers[i].name, headers[header_index].name)) ++n;
+    if (iequals(headers[i].name, headers[header_index].name))
+      ++n;
   }
   return n;
 }
@@ -87,7 +96,8 @@ void Session::reset_connection() {
 }
 
 bool Session::envelope_room(size_t bytes) {
-  if (envelope_bytes_ + bytes > limits_.max_envelope_bytes) return false;
+  if (envelope_bytes_ + bytes > limits_.max_envelope_bytes)
+    return false;
   envelope_bytes_ += bytes;
   return true;
 }
@@ -139,7 +149,8 @@ Result<Expect> Session::on_command(const Command& command) {
 
   if (const auto* o = std::get_if<OptNeg>(&command)) {
     auto n = negotiate(*o, wanted_);
-    if (!n) return n.error();
+    if (!n)
+      return n.error();
     negotiated_ = std::move(n).value();
     reset_connection();
     pending_ = cmd::kOptNeg;
@@ -172,7 +183,8 @@ Result<Expect> Session::on_command(const Command& command) {
     void operator()(const Rcpt& r) {
       MessageState& msg = s.message_;
       size_t bytes = r.recipient.size() + macro_bytes(s.pending_rcpt_macros_);
-      for (const auto& a : r.esmtp_args) bytes += a.size() + 1;
+      for (const auto& a : r.esmtp_args)
+        bytes += a.size() + 1;
       if (msg.recipients.size() >= s.limits_.max_recipients || !s.envelope_room(bytes)) {
         msg.recipients_truncated = true;
       } else {
@@ -206,8 +218,10 @@ Result<Expect> Session::on_command(const Command& command) {
   };
   std::visit(Visitor{*this}, command);
 
-  if (std::holds_alternative<Quit>(command)) return Expect::kClose;
-  if (!negotiated_->expects_reply(code)) return Expect::kNothing;
+  if (std::holds_alternative<Quit>(command))
+    return Expect::kClose;
+  if (!negotiated_->expects_reply(code))
+    return Expect::kNothing;
   pending_ = code;
   return code == cmd::kEndOfBody ? Expect::kEndOfMessageReply : Expect::kReply;
 }
@@ -230,10 +244,13 @@ void Session::append_body(std::string_view chunk) {
 
 Status Session::check_one_reply(char code, std::string_view payload, bool& final_reply) const {
   final_reply = false;
-  if (pending_ == 0) return bad_reply(code, "but no command is waiting for a reply");
+  if (pending_ == 0)
+    return bad_reply(code, "but no command is waiting for a reply");
   if (pending_ == cmd::kOptNeg) {
-    if (code != cmd::kOptNeg) return bad_reply(code, "instead of the OPTNEG reply");
-    if (payload.size() < 12) return bad_reply(code, "shorter than 12 bytes");
+    if (code != cmd::kOptNeg)
+      return bad_reply(code, "instead of the OPTNEG reply");
+    if (payload.size() < 12)
+      return bad_reply(code, "shorter than 12 bytes");
     final_reply = true;
     return Ok{};
   }
@@ -241,13 +258,17 @@ Status Session::check_one_reply(char code, std::string_view payload, bool& final
   const bool eom = pending_ == cmd::kEndOfBody;
   const bool connect_stage = pending_ == cmd::kConnect || pending_ == cmd::kHelo;
   auto no_data = [&]() -> Status {
-    if (!payload.empty()) return bad_reply(code, "must not carry data");
+    if (!payload.empty())
+      return bad_reply(code, "must not carry data");
     return Ok{};
   };
   auto edit = [&](uint32_t needed_action) -> Status {
-    if (!eom) return bad_reply(code, "is a modification: end of message only");
-    if (!n.has_action(needed_action)) return bad_reply(code, "needs an action not negotiated");
-    if (payload.empty() || payload.back() != '\0') return bad_reply(code, "payload unterminated");
+    if (!eom)
+      return bad_reply(code, "is a modification: end of message only");
+    if (!n.has_action(needed_action))
+      return bad_reply(code, "needs an action not negotiated");
+    if (payload.empty() || payload.back() != '\0')
+      return bad_reply(code, "payload unterminated");
     return Ok{};
   };
   switch (code) {
@@ -261,17 +282,21 @@ Status Session::check_one_reply(char code, std::string_view payload, bool& final
       final_reply = true;
       return no_data();
     case reply::kDiscard:
-      if (connect_stage) return bad_reply(code, "is not allowed at CONNECT or HELO");
+      if (connect_stage)
+        return bad_reply(code, "is not allowed at CONNECT or HELO");
       final_reply = true;
       return no_data();
     case reply::kReplyCode:
-      if (!plausible_replycode(payload)) return bad_reply(code, "is not a 4xx/5xx X.Y.Z reply");
+      if (!plausible_replycode(payload))
+        return bad_reply(code, "is not a 4xx/5xx X.Y.Z reply");
       final_reply = true;
       return Ok{};
     case reply::kSkip:
       // Postfix honours it for any event, Sendmail only for body chunks: body only.
-      if (pending_ != cmd::kBody) return bad_reply(code, "is only for BODY chunks");
-      if (!n.has_protocol(proto::kSkip)) return bad_reply(code, "needs SMFIP_SKIP");
+      if (pending_ != cmd::kBody)
+        return bad_reply(code, "is only for BODY chunks");
+      if (!n.has_protocol(proto::kSkip))
+        return bad_reply(code, "needs SMFIP_SKIP");
       final_reply = true;
       return no_data();
     case reply::kAddHeader:
@@ -290,8 +315,10 @@ Status Session::check_one_reply(char code, std::string_view payload, bool& final
     case reply::kChangeFrom:
       return edit(action::kChangeFrom);
     case reply::kReplaceBody:
-      if (!eom) return bad_reply(code, "is a modification: end of message only");
-      if (!n.has_action(action::kChangeBody)) return bad_reply(code, "needs SMFIF_CHGBODY");
+      if (!eom)
+        return bad_reply(code, "is a modification: end of message only");
+      if (!n.has_action(action::kChangeBody))
+        return bad_reply(code, "needs SMFIF_CHGBODY");
       return Ok{};
     default:  // includes 'f' (SMFIR_CONN_FAIL), which Postfix does not handle
       return bad_reply(code, "is not a reply mailsift may send");
@@ -299,7 +326,8 @@ Status Session::check_one_reply(char code, std::string_view payload, bool& final
 }
 
 Status Session::on_reply(std::string_view packets) {
-  if (packets.empty()) return Error::permanent("milter: empty reply");
+  if (packets.empty())
+    return Error::permanent("milter: empty reply");
   // Validate everything first so a refused batch changes nothing.
   struct Parsed {
     char code;
@@ -307,7 +335,8 @@ Status Session::on_reply(std::string_view packets) {
   };
   std::vector<Parsed> parsed;
   for (size_t pos = 0; pos < packets.size();) {
-    if (packets.size() - pos < 5) return Error::permanent("milter: truncated reply packet");
+    if (packets.size() - pos < 5)
+      return Error::permanent("milter: truncated reply packet");
     const auto* p = reinterpret_cast<const unsigned char*>(packets.data() + pos);
     uint32_t len = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
     if (len == 0 || packets.size() - pos - 4 < len) {
@@ -340,15 +369,15 @@ Status Session::on_reply(std::string_view packets) {
 
 const std::string* Session::macro(std::string_view name) const {
   static const MacroPairs kNone;
-  const MacroPairs& rcpt = !pending_rcpt_macros_.empty()       ? pending_rcpt_macros_
+  const MacroPairs& rcpt = !pending_rcpt_macros_.empty()  ? pending_rcpt_macros_
                            : !message_.recipients.empty() ? message_.recipients.back().macros
                                                           : kNone;
-  const MacroPairs* order[] = {&message_.eom_macros,     &message_.eoh_macros,
-                               &message_.data_macros,    &rcpt,
-                               &message_.mail_macros,    &connection_.helo_macros,
-                               &connection_.connect_macros};
+  const MacroPairs* order[] = {
+      &message_.eom_macros,  &message_.eoh_macros,     &message_.data_macros,      &rcpt,
+      &message_.mail_macros, &connection_.helo_macros, &connection_.connect_macros};
   for (const MacroPairs* pairs : order) {
-    if (const std::string* v = find_macro(*pairs, name)) return v;
+    if (const std::string* v = find_macro(*pairs, name))
+      return v;
   }
   return nullptr;
 }
@@ -362,7 +391,8 @@ std::string Session::message_bytes() const {
     out += leadspc ? ":" : ": ";
     for (size_t i = 0; i < h.value.size(); ++i) {
       char ch = h.value[i];
-      if (ch == '\n' && (i == 0 || h.value[i - 1] != '\r')) out += '\r';
+      if (ch == '\n' && (i == 0 || h.value[i - 1] != '\r'))
+        out += '\r';
       out += ch;
     }
     out += "\r\n";

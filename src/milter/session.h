@@ -49,11 +49,11 @@ struct SessionLimits {
 
 // What the daemon must do after on_command().
 enum class Expect {
-  kNothing,           // send nothing (MACRO, ABORT, SMFIP_NR_* events, unknown command bytes)
-  kReply,             // exactly one verdict (progress packets may precede it)
-  kEndOfMessageReply, // modifications, then exactly one verdict
-  kNegotiation,       // the OPTNEG reply: encode_optneg_reply(*negotiated())
-  kClose,             // QUIT: close the connection, send nothing
+  kNothing,            // send nothing (MACRO, ABORT, SMFIP_NR_* events, unknown command bytes)
+  kReply,              // exactly one verdict (progress packets may precede it)
+  kEndOfMessageReply,  // modifications, then exactly one verdict
+  kNegotiation,        // the OPTNEG reply: encode_optneg_reply(*negotiated())
+  kClose,              // QUIT: close the connection, send nothing
 };
 const char* to_string(Expect expect);
 

@@ -3,8 +3,17 @@
 #include <fmt/format.h>
 #include <hs/hs.h>
 
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cstdlib>
+#include <cstring>
+
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <iterator>
 #include <unordered_map>
 #include <utility>
@@ -18,6 +27,23 @@ using detail::HeaderTest;
 using detail::HeaderView;
 using detail::MetaOp;
 using detail::RuleSpec;
+
+namespace {
+std::mutex g_cache_mutex;
+std::string g_cache_dir;  // "" = no cache
+
+std::string compile_cache_dir() {
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  return g_cache_dir;
+}
+}  // namespace
+
+void set_compile_cache_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!dir.empty()) std::filesystem::create_directories(dir, ec);
+  std::lock_guard<std::mutex> lock(g_cache_mutex);
+  g_cache_dir = ec ? std::string() : dir;
+}
 
 const char* to_string(RuleKind kind) {
   switch (kind) {
@@ -292,6 +318,32 @@ Result<DbPtr> compile_db(const std::vector<uint32_t>& rule_ids, const std::vecto
     exprs.push_back(specs[id].pattern.c_str());
     flags.push_back(specs[id].hs_flags | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY);
   }
+  // Compiling is the slow part of loading (about a second for the shipped set), so compiled
+  // databases are cached on disk, keyed by everything that determines them.
+  std::string cache_file;
+  if (std::string dir = compile_cache_dir(); !dir.empty()) {
+    XXH3_state_t* st = XXH3_createState();
+    XXH3_128bits_reset(st);
+    const char* version = hs_version();
+    XXH3_128bits_update(st, version, std::strlen(version));
+    for (size_t i = 0; i < rule_ids.size(); ++i) {
+      XXH3_128bits_update(st, exprs[i], std::strlen(exprs[i]) + 1);
+      XXH3_128bits_update(st, &flags[i], sizeof flags[i]);
+      XXH3_128bits_update(st, &rule_ids[i], sizeof rule_ids[i]);
+    }
+    XXH128_hash_t h = XXH3_128bits_digest(st);
+    XXH3_freeState(st);
+    cache_file = fmt::format("{}/{:016x}{:016x}.hsdb", dir, h.high64, h.low64);
+    std::ifstream in(cache_file, std::ios::binary);
+    if (in) {
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      hs_database_t* cached = nullptr;
+      // A damaged or foreign cache file just means compiling again.
+      if (hs_deserialize_database(bytes.data(), bytes.size(), &cached) == HS_SUCCESS) {
+        return DbPtr(cached);
+      }
+    }
+  }
   hs_database_t* db = nullptr;
   hs_compile_error_t* err = nullptr;
   hs_error_t rc =
@@ -308,6 +360,22 @@ Result<DbPtr> compile_db(const std::vector<uint32_t>& rule_ids, const std::vecto
     }
     return Error::config(
         fmt::format("{}: vectorscan cannot build a rule database: {}", origin, why));
+  }
+  if (!cache_file.empty()) {
+    char* bytes = nullptr;
+    size_t length = 0;
+    if (hs_serialize_database(db, &bytes, &length) == HS_SUCCESS) {
+      // Write-then-rename so a concurrent loader never reads half a file.
+      std::string tmp = fmt::format("{}.{}.tmp", cache_file, ::getpid());
+      {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out.write(bytes, static_cast<std::streamsize>(length));
+      }
+      std::error_code ec;
+      std::filesystem::rename(tmp, cache_file, ec);
+      if (ec) std::filesystem::remove(tmp, ec);
+      std::free(bytes);
+    }
   }
   return DbPtr(db);
 }

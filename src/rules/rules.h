@@ -54,6 +54,10 @@ struct RuleInfo {
   bool reported = true;    // false for "__" helper rules, which only feed meta rules
 };
 
+// Directory where compiled vectorscan databases are cached across processes (keyed by the
+// patterns, flags and vectorscan version; a damaged file is recompiled). "" disables it.
+void set_compile_cache_dir(const std::string& dir);
+
 class RuleSet {
  public:
   static Result<std::shared_ptr<const RuleSet>> load_file(const std::string& path);

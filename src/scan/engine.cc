@@ -93,14 +93,22 @@ Engine::Engine(const Config& config, store::Store& store) : config_(config), sto
 
 Engine::~Engine() = default;
 
-Result<std::unique_ptr<Engine>> Engine::create(const Config& config, store::Store& store) {
+Result<std::shared_ptr<const rules::RuleSet>> Engine::load_rules(const Config& config) {
+  std::string path = config.get_string("rules.file");
+  if (path.empty()) path = default_rules_path();
+  return rules::RuleSet::load_file(path);
+}
+
+Result<std::unique_ptr<Engine>> Engine::create(const Config& config, store::Store& store,
+                                               std::shared_ptr<const rules::RuleSet> rules) {
   std::unique_ptr<Engine> engine(new Engine(config, store));
   if (config.get_bool("rules.enabled")) {
-    std::string path = config.get_string("rules.file");
-    if (path.empty()) path = default_rules_path();
-    auto rules = rules::RuleSet::load_file(path);
-    if (!rules) return rules.error();
-    engine->checks_.push_back(make_rules_check(*rules));
+    if (!rules) {
+      auto loaded = load_rules(config);
+      if (!loaded) return loaded.error();
+      rules = std::move(loaded).value();
+    }
+    engine->checks_.push_back(make_rules_check(std::move(rules)));
   }
   if (config.get_bool("bayes.enabled")) engine->checks_.push_back(make_bayes_check(config, store));
   if (config.get_bool("fuzzy.enabled")) engine->checks_.push_back(make_fuzzy_check(config, store));

@@ -57,8 +57,13 @@ struct LearnResult {
 
 class Engine {
  public:
-  // Loads the rule set named by config (rules.file, or the shipped default).
-  static Result<std::unique_ptr<Engine>> create(const Config& config, store::Store& store);
+  // Loads the rule set named by config (rules.file, or the shipped default), unless `rules` is
+  // given: compiled rules are immutable and shared by every engine (one per worker thread).
+  static Result<std::unique_ptr<Engine>> create(
+      const Config& config, store::Store& store,
+      std::shared_ptr<const rules::RuleSet> rules = nullptr);
+  // The rule set config names, compiled (for sharing across engines).
+  static Result<std::shared_ptr<const rules::RuleSet>> load_rules(const Config& config);
   ~Engine();
 
   Result<Verdict> scan(std::string_view raw, const Recipient& rcpt);

@@ -59,11 +59,24 @@ class DownStore final : public store::Store {
   }
 };
 
+// Compiling the shipped rules takes a while; every test shares one compiled copy.
+std::shared_ptr<const rules::RuleSet> shared_rules() {
+  static std::shared_ptr<const rules::RuleSet> rules = [] {
+    auto r = Engine::load_rules(Config{});
+    if (!r) {
+      ADD_FAILURE() << r.error().describe();
+      return std::shared_ptr<const rules::RuleSet>();
+    }
+    return *r;
+  }();
+  return rules;
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = store::make_memory_store();
-    auto e = Engine::create(config_, *store_);
+    auto e = Engine::create(config_, *store_, shared_rules());
     ASSERT_TRUE(e.ok()) << e.error().describe();
     engine_ = std::move(e).value();
   }
@@ -124,14 +137,14 @@ TEST_F(EngineTest, RejectIsOptIn) {
   train({});
   ASSERT_TRUE(config_.set("actions.reject", "0.5").ok());
   {
-    auto e = Engine::create(config_, *store_);
+    auto e = Engine::create(config_, *store_, shared_rules());
     ASSERT_TRUE(e.ok());
     auto v = (*e)->scan(spam_mail(7), {});
     ASSERT_TRUE(v.ok());
     EXPECT_EQ(v->action, Action::kAddHeader) << "reject without reject_enabled";
   }
   ASSERT_TRUE(config_.set("actions.reject_enabled", "true").ok());
-  auto e = Engine::create(config_, *store_);
+  auto e = Engine::create(config_, *store_, shared_rules());
   ASSERT_TRUE(e.ok());
   auto v = (*e)->scan(spam_mail(7), {});
   ASSERT_TRUE(v.ok());
@@ -185,7 +198,7 @@ TEST_F(EngineTest, NotMailIsMalformed) {
 TEST(EngineStoreDown, TempfailsInsteadOfSilentAccept) {
   DownStore down;
   Config config;
-  auto e = Engine::create(config, down);
+  auto e = Engine::create(config, down, shared_rules());
   ASSERT_TRUE(e.ok());
   auto v = (*e)->scan(make_mail("hello", "just a normal message body with some words"), {});
   ASSERT_TRUE(v.ok());
