@@ -58,6 +58,7 @@ struct Sample {
   // Out-of-fold results.
   bool scanned = false;
   double total = 0, bayes = 0, rules = 0, fuzzy = 0, raw_score = 0;
+  std::vector<double> grid_raw;  // classifier raw score per --robs/... grid point
   std::string symbols;  // "NAME=score,..." for --dump / --errors
 };
 
@@ -168,6 +169,71 @@ void print_folds(const std::vector<Sample>& samples, int folds, Get get) {
   std::printf("   (AUC range %.5f)\n", hi_auc - lo_auc);
 }
 
+// Platt scaling: fit p = 1/(1+exp(-(a*x+b))) by damped Newton on the log-loss with Platt's
+// smoothed targets (avoids infinite slopes on separable data). x is standardised first so the
+// Hessian is well conditioned, and each step is halved until the loss decreases.
+void fit_platt(const std::vector<double>& x_in, const std::vector<int>& y, double* a, double* b) {
+  double n_pos = 0, n_neg = 0, mean = 0, var = 0;
+  for (int v : y)
+    (v ? n_pos : n_neg) += 1;
+  for (double v : x_in)
+    mean += v;
+  mean /= static_cast<double>(x_in.size());
+  for (double v : x_in)
+    var += (v - mean) * (v - mean);
+  const double sd = std::max(std::sqrt(var / static_cast<double>(x_in.size())), 1e-12);
+  std::vector<double> x;
+  for (double v : x_in)
+    x.push_back((v - mean) / sd);
+  const double t_pos = (n_pos + 1) / (n_pos + 2), t_neg = 1 / (n_neg + 2);
+  auto loss = [&](double A, double B) {
+    double l = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      double z = A * x[i] + B, t = y[i] ? t_pos : t_neg;
+      // -[t log p + (1-t) log(1-p)] written stably
+      l += (z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z))) - t * z;
+    }
+    return l;
+  };
+  double A = 1, B = std::log((n_pos + 1) / (n_neg + 1));
+  double cur = loss(A, B);
+  for (int iter = 0; iter < 100; ++iter) {
+    double g_a = 0, g_b = 0, h_aa = 1e-9, h_ab = 0, h_bb = 1e-9;
+    for (size_t i = 0; i < x.size(); ++i) {
+      double z = A * x[i] + B;
+      double p = 1 / (1 + std::exp(-std::clamp(z, -700.0, 700.0)));
+      double t = y[i] ? t_pos : t_neg;
+      double d = p - t, w = std::max(p * (1 - p), 1e-12);
+      g_a += d * x[i];
+      g_b += d;
+      h_aa += w * x[i] * x[i];
+      h_ab += w * x[i];
+      h_bb += w;
+    }
+    double det = h_aa * h_bb - h_ab * h_ab;
+    if (std::fabs(det) < 1e-18)
+      break;
+    double da = (h_bb * g_a - h_ab * g_b) / det, db = (h_aa * g_b - h_ab * g_a) / det;
+    double step = 1;
+    bool improved = false;
+    for (int k = 0; k < 30; ++k, step /= 2) {
+      double l = loss(A - step * da, B - step * db);
+      if (l < cur) {
+        A -= step * da;
+        B -= step * db;
+        improved = cur - l > 1e-12;
+        cur = l;
+        break;
+      }
+    }
+    if (!improved)
+      break;
+  }
+  // Undo the standardisation: A*(x-mean)/sd + B.
+  *a = A / sd;
+  *b = B - A * mean / sd;
+}
+
 bool train_split_name(const std::string& name, int folds, int* fold) {
   unsigned char md[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(name.data()), name.size(), md);
@@ -184,6 +250,10 @@ int main(int argc, char** argv) {
   int folds = 5;
   Config config;
   std::vector<double> rules_weights;
+  const learn::ClassifierParams cdef;
+  std::vector<double> robs{cdef.robs}, robx{cdef.robx}, min_dev{cdef.min_dev},
+      max_tokens{static_cast<double>(cdef.max_tokens)}, esf{cdef.esf}, caps;
+  bool grid_given = false;
   size_t show_errors = 0;
   std::string dump_path;
   for (int i = 1; i < argc; ++i) {
@@ -209,6 +279,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "--set %s: %s\n", kv.c_str(), st.error().describe().c_str());
         return 2;
       }
+    } else if (a == "--robs") {
+      robs = parse_list(next()), grid_given = true;
+    } else if (a == "--robx") {
+      robx = parse_list(next()), grid_given = true;
+    } else if (a == "--min-dev") {
+      min_dev = parse_list(next()), grid_given = true;
+    } else if (a == "--max-tokens") {
+      max_tokens = parse_list(next()), grid_given = true;
+    } else if (a == "--esf") {
+      esf = parse_list(next()), grid_given = true;
+    } else if (a == "--caps") {
+      caps = parse_list(next());
     } else if (a == "--rules-weight") {
       rules_weights = parse_list(next());
     } else if (a == "--errors") {
@@ -277,6 +359,23 @@ int main(int argc, char** argv) {
   }
   std::shared_ptr<const rules::RuleSet> shared_rules = rules ? rules.value() : nullptr;
 
+  std::vector<learn::ClassifierParams> grid;
+  if (grid_given) {
+    for (double rs : robs)
+      for (double rx : robx)
+        for (double md : min_dev)
+          for (double mt : max_tokens)
+            for (double e : esf) {
+              learn::ClassifierParams p;
+              p.robs = rs;
+              p.robx = rx;
+              p.min_dev = md;
+              p.max_tokens = static_cast<size_t>(mt);
+              p.esf = e;
+              grid.push_back(p);
+            }
+  }
+
   const scan::Recipient rcpt;  // global scope, as `mailsift learn` / `mailsift scan` default
   const std::vector<store::Scope> chain{store::Scope::global()};
   double learn_us = 0, scan_us = 0;
@@ -303,6 +402,9 @@ int main(int argc, char** argv) {
     // The classifier alone, on the same learned counts: its raw score does not saturate, so it
     // shows the ranking the bayes symbol could give with an unbounded mapping.
     learn::Classifier classifier(*st);
+    std::vector<learn::Classifier> grid_classifiers;
+    for (const auto& p : grid)
+      grid_classifiers.emplace_back(*st, p);
     for (auto& s : samples) {
       if (s.fold != f)
         continue;
@@ -331,9 +433,14 @@ int main(int argc, char** argv) {
       }
       auto msg = mime::parse(s.raw);
       if (msg) {
-        auto c = classifier.classify(chain, learn::extract_features(*msg));
+        const std::vector<uint64_t> features = learn::extract_features(*msg);
+        auto c = classifier.classify(chain, features);
         if (c)
           s.raw_score = c->raw_score;
+        for (auto& gc : grid_classifiers) {
+          auto r = gc.classify(chain, features);
+          s.grid_raw.push_back(r ? r->raw_score : 0.0);
+        }
       }
     }
   }
@@ -386,6 +493,50 @@ int main(int argc, char** argv) {
     char label[64];
     std::snprintf(label, sizeof label, "bayes+%.2f*rules+fuzzy", w);
     print_row(label, metrics(ham, spam, threshold), true);
+  }
+
+  // Classifier grid: each point's raw score alone, and re-combined like the engine does with a
+  // Platt calibration fitted on its out-of-fold raw scores: bayes = clamp(per_decade * log10
+  // odds, ±cap) + w * rules + fuzzy (w = 1 unless --rules-weight; caps = bayes.max_score unless
+  // --caps).
+  if (!grid.empty()) {
+    const double per_decade = config.get_double("bayes.score_per_decade");
+    if (caps.empty())
+      caps.push_back(config.get_double("bayes.max_score"));
+    if (rules_weights.empty())
+      rules_weights.push_back(1.0);
+    for (size_t g = 0; g < grid.size(); ++g) {
+      const auto& p = grid[g];
+      std::vector<double> x, ham, spam;
+      std::vector<int> y;
+      for (const Sample& s : samples)
+        if (s.scanned) {
+          x.push_back(s.grid_raw[g]);
+          y.push_back(s.spam);
+          (s.spam ? spam : ham).push_back(s.grid_raw[g]);
+        }
+      double pa, pb;
+      fit_platt(x, y, &pa, &pb);
+      char label[128];
+      std::snprintf(label, sizeof label, "robs %.4g robx %.3g min_dev %.3g max_tk %zu esf %.3g",
+                    p.robs, p.robx, p.min_dev, p.max_tokens, p.esf);
+      std::printf("%s  platt a %.5f b %.4f\n", label, pa, pb);
+      print_row("  classifier raw", metrics(ham, spam, 0), false);
+      auto get_raw = [g](const Sample& s) { return s.grid_raw[g]; };
+      print_folds(samples, folds, get_raw);
+      for (double cap : caps)
+        for (double w : rules_weights) {
+          auto get_total = [&](const Sample& s) {
+            double b = std::clamp(per_decade * (pa * s.grid_raw[g] + pb) / std::log(10.0), -cap,
+                                  cap);
+            return b + w * s.rules + s.fuzzy;
+          };
+          std::vector<double> th, ts;
+          split_scores(samples, -1, get_total, &th, &ts);
+          std::snprintf(label, sizeof label, "  total cap %g w %.2f", cap, w);
+          print_row(label, metrics(th, ts, threshold), true);
+        }
+    }
   }
 
   if (show_errors > 0) {

@@ -41,6 +41,47 @@ double log_chi2q(double x2, size_t n) {
   return std::min(r, 0.0);
 }
 
+// ln Q(a, x) for real a > 0: the regularized upper incomplete gamma function, which is the
+// chi-square survival function with 2a degrees of freedom at 2x. Used when the effective size
+// factor makes the degrees of freedom non-integer. Series for P below a+1 (Q is not small there,
+// so 1-P keeps its precision), Lentz continued fraction above (Q may be tiny: kept in log
+// space). Both converge in O(sqrt(a)) steps at worst; capped at 10000.
+double log_gamma_q(double a, double x) {
+  if (x <= 0.0)
+    return 0.0;
+  const double log_prefix = -x + a * std::log(x) - std::lgamma(a);
+  if (x < a + 1.0) {
+    double ap = a, term = 1.0 / a, sum = term;
+    for (int i = 0; i < 10000; ++i) {
+      ap += 1.0;
+      term *= x / ap;
+      sum += term;
+      if (term < sum * 1e-15)
+        break;
+    }
+    const double p = std::exp(log_prefix + std::log(sum));
+    return std::log1p(-std::min(p, 1.0 - 1e-300));
+  }
+  const double tiny = 1e-300;
+  double b = x + 1.0 - a, c = 1.0 / tiny, d = 1.0 / b, h = d;
+  for (int i = 1; i < 10000; ++i) {
+    const double an = -static_cast<double>(i) * (static_cast<double>(i) - a);
+    b += 2.0;
+    d = an * d + b;
+    if (std::fabs(d) < tiny)
+      d = tiny;
+    c = b + an / c;
+    if (std::fabs(c) < tiny)
+      c = tiny;
+    d = 1.0 / d;
+    const double delta = d * c;
+    h *= delta;
+    if (std::fabs(delta - 1.0) < 1e-15)
+      break;
+  }
+  return std::min(log_prefix + std::log(h), 0.0);
+}
+
 struct Scored {
   double f;
   size_t index;
@@ -122,7 +163,15 @@ Classification Classifier::combine(const std::vector<store::TokenCounts>& counts
         sum_ln_1mf += std::log1p(-t.f);
       }
       // Small Q for the "ham side" test means the tokens are too spammy to be chance.
-      raw = log_chi2q(-2.0 * sum_ln_f, scored.size()) - log_chi2q(-2.0 * sum_ln_1mf, scored.size());
+      if (p.esf == 1.0) {
+        raw = log_chi2q(-2.0 * sum_ln_f, scored.size()) -
+              log_chi2q(-2.0 * sum_ln_1mf, scored.size());
+      } else {
+        // Effective size factor (bogofilter): the tokens of a message are not independent, so
+        // both the evidence and the degrees of freedom count esf * N tokens, not N.
+        const double k = p.esf * static_cast<double>(scored.size());
+        raw = log_gamma_q(k, -p.esf * sum_ln_f) - log_gamma_q(k, -p.esf * sum_ln_1mf);
+      }
     } else {
       for (const Scored& t : scored)
         raw += std::log(t.f) - std::log1p(-t.f);

@@ -47,6 +47,8 @@ struct ClassifierParams {
                            // CV: all > 300 > 150 for the Fisher combination
   double min_prob = 1e-4;  // f is clamped to [min_prob, 1-min_prob] so one token cannot veto
   Combining combining = Combining::kFisher;
+  double esf = 1.0;  // Fisher only: effective size factor in (0,1]; N tokens count as esf*N
+                     // independent ones (bogofilter's ESF correction for token dependence)
   // Platt calibration fitted on the out-of-fold raw scores of 5-fold CV (learn_cv), train split,
   // with the defaults above. The intercept reflects that split's class mix (31% spam).
   double platt_a = 0.10166;       // slope on raw score (must be > 0: keeps it monotonic)

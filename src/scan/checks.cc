@@ -39,9 +39,11 @@ class BayesCheck final : public Check {
     }
     task.spam_probability = c.spam_probability;
     // Log-odds keep the ordering of very confident verdicts (0.999 vs 0.99999) in the score.
-    const double p = std::clamp(c.spam_probability, 1e-12, 1 - 1e-12);
-    const double score =
-        std::clamp(per_decade_ * std::log10(p / (1 - p)), -max_score_, max_score_);
+    // They are taken from the calibrated raw score, not from the probability: a probability
+    // rounds to 1.0 near 1e-16 odds, which would tie every confident spam at the cap.
+    const learn::ClassifierParams& cp = classifier_.params();
+    const double log10_odds = (cp.platt_a * c.raw_score + cp.platt_b) / std::log(10.0);
+    const double score = std::clamp(per_decade_ * log10_odds, -max_score_, max_score_);
     const bool spam = score >= 0;
     out.push_back({spam ? "BAYES_SPAM" : "BAYES_HAM", score,
                    std::string(symbols()[spam ? 0 : 1].description),
