@@ -18,8 +18,10 @@ const std::vector<ParamSpec>& all_params() {
        "Decoded text kept per part for tokenising and rules (TEXT_TRUNCATED beyond)."},
 
       // Actions. Spam goes to the spam folder ("add header") by default; reject is opt-in.
-      {"actions.add_header", T::kDouble, "6", -1000, 1000,
-       "Score at or above which mail is marked as spam (delivered to the spam folder)."},
+      {"actions.add_header", T::kDouble, "8", -1000, 1000,
+       "Score at or above which mail is marked as spam (delivered to the spam folder). 8 was "
+       "chosen by 5-fold engine_cv on the corpus train split for a ham false-positive rate near "
+       "0.2% (4 of 2053 ham; 88% spam recall)."},
       {"actions.rewrite_subject", T::kDouble, "12", -1000, 1000,
        "Score at or above which the subject is tagged (only if actions.rewrite_subject_enabled)."},
       {"actions.rewrite_subject_enabled", T::kBool, "false", 0, 0,
@@ -35,10 +37,14 @@ const std::vector<ParamSpec>& all_params() {
 
       // Statistical classifier symbols.
       {"bayes.enabled", T::kBool, "true", 0, 0, "Use the statistical classifier."},
-      {"bayes.score_per_decade", T::kDouble, "2", 0, 100,
-       "Score added per factor of ten in the classifier's spam odds (p/(1-p))."},
-      {"bayes.max_score", T::kDouble, "12", 0, 1000,
-       "Largest absolute score the classifier contributes (spam and ham side)."},
+      {"bayes.score_per_decade", T::kDouble, "5", 0, 100,
+       "Score added per factor of ten in the classifier's calibrated spam odds (p/(1-p)). This "
+       "sets the weight of the classifier against the rule scores: 5 came from a logistic fit "
+       "of the out-of-fold classifier and rule scores (engine_cv, train split)."},
+      {"bayes.max_score", T::kDouble, "30", 0, 1000,
+       "Largest absolute score the classifier contributes (spam and ham side). High enough "
+       "that confident verdicts keep their order; low enough that fuzzy and rule evidence can "
+       "still move a message."},
       {"bayes.min_learned", T::kInt, "10", 1, 1000000,
        "Messages of each class the scope chain must have learned before the classifier votes."},
 

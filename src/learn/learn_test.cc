@@ -472,5 +472,31 @@ TEST(Classifier, LogOddsCombiningAlsoSeparates) {
   EXPECT_LT(c.classify(chain, synth(rng, false))->raw_score, 0);
 }
 
+// The effective-size-factor path uses the incomplete gamma function for non-integer degrees of
+// freedom. Just below esf = 1 it must agree with the exact even-dof sum, and a smaller esf must
+// shrink the evidence without flipping its sign.
+TEST(Classifier, EffectiveSizeFactorMatchesExactPathAndShrinksEvidence) {
+  FakeStore st;
+  Classifier exact(st);
+  train(exact, store::Scope::global(), *std::make_unique<std::mt19937>(9), 30, 30, "g");
+  ClassifierParams near_one, half;
+  near_one.esf = 1.0 - 1e-9;
+  half.esf = 0.5;
+  Classifier approx(st, near_one), shrunk(st, half);
+  std::vector<store::Scope> chain{store::Scope::global()};
+  std::mt19937 rng(10);
+  for (int i = 0; i < 10; ++i) {
+    for (bool spam : {true, false}) {
+      auto f = synth(rng, spam);
+      double e = exact.classify(chain, f)->raw_score;
+      double a = approx.classify(chain, f)->raw_score;
+      double h = shrunk.classify(chain, f)->raw_score;
+      EXPECT_NEAR(a, e, 1e-5 * std::max(1.0, std::fabs(e)));
+      EXPECT_EQ(h > 0, e > 0);
+      EXPECT_LT(std::fabs(h), std::fabs(e));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mailsift::learn

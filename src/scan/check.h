@@ -55,7 +55,18 @@ std::vector<store::Scope> scope_chain(const Recipient& rcpt);
 // The scope a learn request for this recipient writes to: the most specific one given.
 store::Scope learn_scope(const Recipient& rcpt);
 
-// Per-message state shared by checks: the message and data derived from it once.
+// SMTP envelope and connection facts, as the MTA saw them ("" when unknown).
+struct Envelope {
+  std::string client_ip;
+  std::string helo;
+  std::string mail_from;  // envelope sender, "" for the null sender <>
+  std::string queue_id;
+  std::string auth_user;  // SASL login of the submitting client (outbound)
+  bool outbound = false;
+};
+
+// Per-message state shared by checks: the message and data derived from it once. Recipient
+// checks see one recipient (and its scope chain) at a time; message checks see the first.
 struct ScanTask {
   const mime::Message& message;
   const Recipient& recipient;
@@ -64,13 +75,19 @@ struct ScanTask {
   fuzzy::Fingerprint fingerprint;  // near-duplicate signature
   std::string digest;              // learn::message_digest
   std::optional<double> spam_probability;  // set by the classifier check, for the verdict
+  const Envelope* envelope = nullptr;      // never null while checks run
 };
+
+// Whether a check's result depends on who receives the message. Message checks run once per
+// message; recipient checks (learned state, lists) run once per distinct recipient scope chain.
+enum class CheckScope { kMessage, kRecipient };
 
 class Check {
  public:
   virtual ~Check() = default;
   virtual std::string_view name() const = 0;
   virtual Phase phase() const = 0;
+  virtual CheckScope scope() const { return CheckScope::kMessage; }
   virtual std::vector<SymbolInfo> symbols() const = 0;
   virtual Status run(ScanTask& task, std::vector<Symbol>& out) = 0;
 };

@@ -21,6 +21,7 @@ class BayesCheck final : public Check {
 
   std::string_view name() const override { return "bayes"; }
   Phase phase() const override { return Phase::kFilter; }
+  CheckScope scope() const override { return CheckScope::kRecipient; }
   std::vector<SymbolInfo> symbols() const override {
     return {{"BAYES_SPAM", "Statistical classifier says spam (learned from reports)"},
             {"BAYES_HAM", "Statistical classifier says ham (learned from reports)"},
@@ -74,6 +75,7 @@ class FuzzyCheck final : public Check {
 
   std::string_view name() const override { return "fuzzy"; }
   Phase phase() const override { return Phase::kFilter; }
+  CheckScope scope() const override { return CheckScope::kRecipient; }
   std::vector<SymbolInfo> symbols() const override {
     return {{"FUZZY_SPAM", "Near-duplicate of a message reported or learned as spam"},
             {"FUZZY_HAM", "Near-duplicate of a message reported or learned as not spam"}};

@@ -125,59 +125,127 @@ Result<mime::Message> Engine::parse(std::string_view raw) const {
   return mime::parse(raw, limits_);
 }
 
-Action Engine::choose_action(double score) const {
-  if (config_.get_bool("actions.reject_enabled") && score >= config_.get_double("actions.reject")) {
-    return Action::kReject;
-  }
-  if (config_.get_bool("actions.rewrite_subject_enabled") &&
-      score >= config_.get_double("actions.rewrite_subject")) {
-    return Action::kRewriteSubject;
-  }
-  if (score >= config_.get_double("actions.add_header")) return Action::kAddHeader;
+ActionPolicy ActionPolicy::from_config(const Config& config) {
+  ActionPolicy p;
+  p.add_header = config.get_double("actions.add_header");
+  p.rewrite_subject = config.get_double("actions.rewrite_subject");
+  p.rewrite_subject_enabled = config.get_bool("actions.rewrite_subject_enabled");
+  p.reject = config.get_double("actions.reject");
+  p.reject_enabled = config.get_bool("actions.reject_enabled");
+  p.tempfail_on_error = config.get_bool("actions.tempfail_on_error");
+  return p;
+}
+
+Action ActionPolicy::choose(double score) const {
+  if (reject_enabled && score >= reject) return Action::kReject;
+  if (rewrite_subject_enabled && score >= rewrite_subject) return Action::kRewriteSubject;
+  if (score >= add_header) return Action::kAddHeader;
   return Action::kNoAction;
 }
 
+namespace {
+
+void run_checks(const std::vector<Check*>& checks, ScanTask& task, std::vector<Symbol>& symbols,
+                std::vector<Error>& errors) {
+  for (Check* check : checks) {
+    Status st = check->run(task, symbols);
+    if (!st) {
+      errors.push_back(Error{st.error().kind, fmt::format("{}: {}", check->name(), st.error().message)});
+    }
+  }
+}
+
+std::string chain_key(const std::vector<store::Scope>& chain) {
+  std::string key;
+  for (const auto& s : chain) key += s.key() + "\n";
+  return key;
+}
+
+}  // namespace
+
 Result<Verdict> Engine::scan(std::string_view raw, const Recipient& rcpt) {
+  RecipientRequest request{rcpt, ActionPolicy::from_config(config_)};
+  auto result = scan(raw, Envelope{}, std::span<const RecipientRequest>(&request, 1));
+  if (!result) return result.error();
+  Verdict v = std::move(result->recipients.front());
+  v.elapsed_us = result->elapsed_us;
+  return v;
+}
+
+Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelope,
+                                    std::span<const RecipientRequest> recipients) {
   const auto started = std::chrono::steady_clock::now();
   auto parsed = parse(raw);
   if (!parsed) return parsed.error();
   const mime::Message& msg = *parsed;
 
-  ScanTask task{msg, rcpt, scope_chain(rcpt), {}, {}, {}, std::nullopt};
+  RecipientRequest global_request{Recipient{}, ActionPolicy::from_config(config_)};
+  if (recipients.empty()) recipients = std::span<const RecipientRequest>(&global_request, 1);
+
+  // Derived once per message, whoever receives it.
+  ScanTask task{msg, recipients.front().recipient, scope_chain(recipients.front().recipient),
+                {}, {}, {}, std::nullopt, &envelope};
   task.features = learn::extract_features(msg);
   task.digest = learn::message_digest(msg);
-  if (config_.get_bool("fuzzy.enabled")) task.fingerprint = fuzzy::fingerprint(msg, deps_->fuzzy_params);
+  if (config_.get_bool("fuzzy.enabled")) {
+    task.fingerprint = fuzzy::fingerprint(msg, deps_->fuzzy_params);
+  }
 
-  Verdict v;
-  v.digest = task.digest;
-  v.facts = msg.facts;
-  v.required_score = config_.get_double("actions.add_header");
-  for (auto& check : checks_) {
-    Status st = check->run(task, v.symbols);
-    if (!st) {
-      v.errors.push_back(Error{st.error().kind,
-                               fmt::format("{}: {}", check->name(), st.error().message)});
+  std::vector<Check*> message_checks, recipient_checks;
+  for (auto& c : checks_) {
+    (c->scope() == CheckScope::kMessage ? message_checks : recipient_checks).push_back(c.get());
+  }
+  std::vector<Symbol> message_symbols;
+  std::vector<Error> message_errors;
+  run_checks(message_checks, task, message_symbols, message_errors);
+
+  MessageVerdict out;
+  out.digest = task.digest;
+  out.facts = msg.facts;
+  // Recipients sharing a scope chain (same user, or no user in the same domain) share results.
+  std::vector<std::pair<std::string, size_t>> done;  // chain key -> index in out.recipients
+  for (const RecipientRequest& request : recipients) {
+    std::vector<store::Scope> chain = scope_chain(request.recipient);
+    const std::string key = chain_key(chain);
+    Verdict v;
+    auto same = std::find_if(done.begin(), done.end(), [&](const auto& d) { return d.first == key; });
+    if (same != done.end()) {
+      v = out.recipients[same->second];
+    } else {
+      ScanTask rtask{msg, request.recipient, std::move(chain), {}, {}, {}, std::nullopt, &envelope};
+      rtask.features = task.features;  // copies: checks may not mutate shared state
+      rtask.fingerprint = task.fingerprint;
+      rtask.digest = task.digest;
+      v.symbols = message_symbols;
+      v.errors = message_errors;
+      run_checks(recipient_checks, rtask, v.symbols, v.errors);
+      v.spam_probability = rtask.spam_probability;
+      v.score = 0;
+      for (const auto& s : v.symbols) v.score += s.score;
+      std::sort(v.symbols.begin(), v.symbols.end(), [](const Symbol& a, const Symbol& b) {
+        if (std::fabs(a.score) != std::fabs(b.score)) return std::fabs(a.score) > std::fabs(b.score);
+        return a.name < b.name;
+      });
+      done.emplace_back(key, out.recipients.size());
     }
+    v.digest = task.digest;
+    v.facts = msg.facts;
+    v.required_score = request.policy.add_header;
+    v.action = request.policy.choose(v.score);
+    const bool temporary_failure =
+        std::any_of(v.errors.begin(), v.errors.end(),
+                    [](const Error& e) { return e.kind == ErrorKind::kTemporary; });
+    // A check that could not run must not turn into a silent accept.
+    if (temporary_failure && request.policy.tempfail_on_error && v.action != Action::kReject) {
+      v.action = Action::kSoftReject;
+    }
+    out.recipients.push_back(std::move(v));
   }
-  v.spam_probability = task.spam_probability;
-  for (const auto& s : v.symbols) v.score += s.score;
-  std::sort(v.symbols.begin(), v.symbols.end(), [](const Symbol& a, const Symbol& b) {
-    if (std::fabs(a.score) != std::fabs(b.score)) return std::fabs(a.score) > std::fabs(b.score);
-    return a.name < b.name;
-  });
-  v.action = choose_action(v.score);
-  const bool temporary_failure =
-      std::any_of(v.errors.begin(), v.errors.end(),
-                  [](const Error& e) { return e.kind == ErrorKind::kTemporary; });
-  // A check that could not run must not turn into a silent accept.
-  if (temporary_failure && config_.get_bool("actions.tempfail_on_error") &&
-      v.action != Action::kReject) {
-    v.action = Action::kSoftReject;
-  }
-  v.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                     std::chrono::steady_clock::now() - started)
-                     .count();
-  return v;
+  out.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count();
+  for (auto& v : out.recipients) v.elapsed_us = out.elapsed_us;
+  return out;
 }
 
 Result<LearnResult> Engine::learn(std::string_view raw, store::Class cls, const Recipient& rcpt) {

@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,34 @@ struct Verdict {
   std::string explain() const;
 };
 
+// Thresholds and switches that turn a score into an action for one recipient. Defaults come
+// from config (actions.*); a per-user/domain policy may override them.
+struct ActionPolicy {
+  double add_header = 6;
+  double rewrite_subject = 12;
+  bool rewrite_subject_enabled = false;
+  double reject = 15;
+  bool reject_enabled = false;  // reject is opt-in; otherwise spam goes to the spam folder
+  bool tempfail_on_error = true;
+  std::string source = "config";  // where these values came from, for explanations
+
+  static ActionPolicy from_config(const Config& config);
+  Action choose(double score) const;
+};
+
+struct RecipientRequest {
+  Recipient recipient;
+  ActionPolicy policy;
+};
+
+// One message, scored once, decided per recipient.
+struct MessageVerdict {
+  std::vector<Verdict> recipients;  // same order as the request
+  std::string digest;
+  std::vector<std::string> facts;
+  int64_t elapsed_us = 0;
+};
+
 struct LearnResult {
   store::LearnOutcome outcome;
   store::Scope scope;
@@ -66,7 +95,12 @@ class Engine {
   static Result<std::shared_ptr<const rules::RuleSet>> load_rules(const Config& config);
   ~Engine();
 
+  // One recipient, policy from config.
   Result<Verdict> scan(std::string_view raw, const Recipient& rcpt);
+  // Content checks run once; recipient checks once per distinct scope chain; each recipient's
+  // action follows its own policy. An empty recipient list scores for the global scope.
+  Result<MessageVerdict> scan(std::string_view raw, const Envelope& envelope,
+                              std::span<const RecipientRequest> recipients);
   Result<LearnResult> learn(std::string_view raw, store::Class cls, const Recipient& rcpt);
   Result<LearnResult> unlearn(std::string_view raw, store::Class cls, const Recipient& rcpt);
 
@@ -76,7 +110,6 @@ class Engine {
  private:
   Engine(const Config& config, store::Store& store);
   Result<mime::Message> parse(std::string_view raw) const;
-  Action choose_action(double score) const;
 
   const Config config_;
   store::Store& store_;

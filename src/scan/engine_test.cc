@@ -212,3 +212,50 @@ TEST(EngineStoreDown, TempfailsInsteadOfSilentAccept) {
 
 }  // namespace
 }  // namespace mailsift::scan
+
+namespace mailsift::scan {
+namespace {
+
+TEST_F(EngineTest, OneMessageDecidedPerRecipient) {
+  train({});
+  ActionPolicy folder = ActionPolicy::from_config(config_);
+  ActionPolicy strict = folder;
+  strict.reject_enabled = true;
+  strict.reject = 1.0;
+  strict.source = "user strict@example.com";
+  std::vector<RecipientRequest> rcpts = {
+      {{"folder@example.com", "", ""}, folder},
+      {{"strict@example.com", "", ""}, strict},
+      {{"folder2@example.com", "", ""}, folder},
+  };
+  Envelope env{"192.0.2.1", "mx.example.org", "a@example.org", "Q1", "", false};
+  auto result = engine_->scan(spam_mail(900), env, rcpts);
+  ASSERT_TRUE(result.ok()) << result.error().describe();
+  ASSERT_EQ(result->recipients.size(), 3u);
+  EXPECT_EQ(result->recipients[0].action, Action::kAddHeader);
+  EXPECT_EQ(result->recipients[1].action, Action::kReject);
+  EXPECT_EQ(result->recipients[2].action, Action::kAddHeader);
+  // Same content, same learned state: identical scores.
+  EXPECT_DOUBLE_EQ(result->recipients[0].score, result->recipients[1].score);
+}
+
+TEST_F(EngineTest, RecipientsWithOwnTrainingScoreDifferently) {
+  train({});
+  std::string newsletter = make_mail("Weekly gardening digest", "Tomatoes, roses, compost tips.");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(engine_
+                    ->learn(make_mail("Weekly gardening digest " + std::to_string(i),
+                                      "Tomatoes, roses, compost tips number " + std::to_string(i)),
+                            store::Class::kSpam, {"bob@example.com", "", ""})
+                    .ok());
+  }
+  ActionPolicy p = ActionPolicy::from_config(config_);
+  std::vector<RecipientRequest> rcpts = {{{"bob@example.com", "", ""}, p},
+                                         {{"eve@example.com", "", ""}, p}};
+  auto result = engine_->scan(newsletter, Envelope{}, rcpts);
+  ASSERT_TRUE(result.ok());
+  EXPECT_GT(result->recipients[0].score, result->recipients[1].score);
+}
+
+}  // namespace
+}  // namespace mailsift::scan
