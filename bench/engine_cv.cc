@@ -59,7 +59,7 @@ struct Sample {
   bool scanned = false;
   double total = 0, bayes = 0, rules = 0, fuzzy = 0, raw_score = 0;
   std::vector<double> grid_raw;  // classifier raw score per --robs/... grid point
-  std::string symbols;  // "NAME=score,..." for --dump / --errors
+  std::string symbols;           // "NAME=score,..." for --dump / --errors
 };
 
 std::vector<double> parse_list(const std::string& s) {
@@ -116,8 +116,7 @@ struct Metrics {
   size_t ham_fp = 0, spam_fn = 0;
 };
 
-Metrics metrics(const std::vector<double>& ham, const std::vector<double>& spam,
-                double threshold) {
+Metrics metrics(const std::vector<double>& ham, const std::vector<double>& spam, double threshold) {
   Metrics m;
   m.auc = auc(ham, spam);
   m.r01 = recall_at_fpr(ham, spam, 0.001);
@@ -444,10 +443,11 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("CPU µs/msg: Engine::learn %.1f, Engine::scan %.1f (%.0f msgs per CPU-second); "
-              "scan failures %zu\n",
-              learn_us / static_cast<double>(learned), scan_us / static_cast<double>(scanned),
-              1e6 * static_cast<double>(scanned) / scan_us, scan_failures);
+  std::printf(
+      "CPU µs/msg: Engine::learn %.1f, Engine::scan %.1f (%.0f msgs per CPU-second); "
+      "scan failures %zu\n",
+      learn_us / static_cast<double>(learned), scan_us / static_cast<double>(scanned),
+      1e6 * static_cast<double>(scanned) / scan_us, scan_failures);
 
   const double threshold = config.get_double("actions.add_header");
   struct Component {
@@ -482,8 +482,8 @@ int main(int argc, char** argv) {
     if (s.fuzzy < 0)
       (s.spam ? fh_spam : fh_ham)++;
   }
-  std::printf("fuzzy: FUZZY_SPAM on %zu spam / %zu ham; FUZZY_HAM on %zu ham / %zu spam\n",
-              fs_spam, fs_ham, fh_ham, fh_spam);
+  std::printf("fuzzy: FUZZY_SPAM on %zu spam / %zu ham; FUZZY_HAM on %zu ham / %zu spam\n", fs_spam,
+              fs_ham, fh_ham, fh_spam);
 
   for (double w : rules_weights) {
     std::vector<double> ham, spam;
@@ -527,8 +527,8 @@ int main(int argc, char** argv) {
       for (double cap : caps)
         for (double w : rules_weights) {
           auto get_total = [&](const Sample& s) {
-            double b = std::clamp(per_decade * (pa * s.grid_raw[g] + pb) / std::log(10.0), -cap,
-                                  cap);
+            double b =
+                std::clamp(per_decade * (pa * s.grid_raw[g] + pb) / std::log(10.0), -cap, cap);
             return b + w * s.rules + s.fuzzy;
           };
           std::vector<double> th, ts;

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -244,18 +245,11 @@ int main(int argc, char** argv) {
   const bool unlearning = unlearn_cmd->parsed();
   (void)learn_cmd;
   const store::Class cls = cls_name == "spam" ? store::Class::kSpam : store::Class::kHam;
-  for (const auto& path : files) {
-    auto raw = read_input(path);
-    if (!raw) {
-      totals.count(raw.error());
-      report_error(json, path, raw.error());
-      continue;
-    }
-    auto result = unlearning ? engine.unlearn(*raw, cls, rcpt) : engine.learn(*raw, cls, rcpt);
+  auto report = [&](const std::string& path, const Result<scan::LearnResult>& result) {
     if (!result) {
       totals.count(result.error());
       report_error(json, path, result.error());
-      continue;
+      return;
     }
     if (json) {
       std::cout << nlohmann::json{{"path", path},
@@ -269,6 +263,35 @@ int main(int argc, char** argv) {
       std::cout << fmt::format("{}: {} ({} in {})\n", path, store::to_string(result->outcome),
                                cls_name, result->scope.key());
     }
+  };
+  // Learning commits in chunks (one sync per chunk instead of per message); a line is printed
+  // only after its chunk is durable, so every reported "learned" survives a crash.
+  constexpr size_t kChunk = 256;
+  for (size_t begin = 0; begin < files.size(); begin += kChunk) {
+    const size_t end = std::min(files.size(), begin + kChunk);
+    std::vector<std::string> raws;
+    std::vector<std::string_view> views;
+    std::vector<size_t> index;  // file index of each view
+    std::vector<std::optional<Result<scan::LearnResult>>> results(end - begin);
+    for (size_t i = begin; i < end; ++i) {
+      auto raw = read_input(files[i]);
+      if (!raw) {
+        results[i - begin] = Result<scan::LearnResult>(raw.error());
+        continue;
+      }
+      raws.push_back(std::move(raw).value());
+      index.push_back(i);
+    }
+    for (const auto& r : raws) views.push_back(r);
+    if (unlearning) {
+      for (size_t k = 0; k < views.size(); ++k) {
+        results[index[k] - begin] = engine.unlearn(views[k], cls, rcpt);
+      }
+    } else {
+      auto learned = engine.learn_batch(views, cls, rcpt);
+      for (size_t k = 0; k < learned.size(); ++k) results[index[k] - begin] = std::move(learned[k]);
+    }
+    for (size_t i = begin; i < end; ++i) report(files[i], *results[i - begin]);
   }
   return totals.exit_code();
 }

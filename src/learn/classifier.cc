@@ -164,8 +164,8 @@ Classification Classifier::combine(const std::vector<store::TokenCounts>& counts
       }
       // Small Q for the "ham side" test means the tokens are too spammy to be chance.
       if (p.esf == 1.0) {
-        raw = log_chi2q(-2.0 * sum_ln_f, scored.size()) -
-              log_chi2q(-2.0 * sum_ln_1mf, scored.size());
+        raw =
+            log_chi2q(-2.0 * sum_ln_f, scored.size()) - log_chi2q(-2.0 * sum_ln_1mf, scored.size());
       } else {
         // Effective size factor (bogofilter): the tokens of a message are not independent, so
         // both the evidence and the degrees of freedom count esf * N tokens, not N.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 #include <set>
@@ -478,7 +479,8 @@ TEST(Classifier, LogOddsCombiningAlsoSeparates) {
 TEST(Classifier, EffectiveSizeFactorMatchesExactPathAndShrinksEvidence) {
   FakeStore st;
   Classifier exact(st);
-  train(exact, store::Scope::global(), *std::make_unique<std::mt19937>(9), 30, 30, "g");
+  std::mt19937 train_rng(9);
+  train(exact, store::Scope::global(), train_rng, 30, 30, "g");
   ClassifierParams near_one, half;
   near_one.esf = 1.0 - 1e-9;
   half.esf = 0.5;

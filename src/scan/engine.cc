@@ -270,6 +270,61 @@ Result<LearnResult> Engine::learn(std::string_view raw, store::Class cls, const 
   return result;
 }
 
+std::vector<Result<LearnResult>> Engine::learn_batch(std::span<const std::string_view> raws,
+                                                     store::Class cls, const Recipient& rcpt) {
+  std::vector<Result<LearnResult>> results;
+  results.reserve(raws.size());
+  std::vector<store::LearnRequest> requests;
+  std::vector<store::FuzzyRecord> fingerprints;
+  std::vector<size_t> request_of;  // results index of each request
+  const store::Scope scope = learn_scope(rcpt);
+  const bool remember = config_.get_bool("fuzzy.remember_on_learn");
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (std::string_view raw : raws) {
+    auto parsed = parse(raw);
+    if (!parsed) {
+      results.push_back(parsed.error());
+      continue;
+    }
+    store::LearnRequest req;
+    req.scope = scope;
+    req.message_digest = learn::message_digest(*parsed);
+    req.cls = cls;
+    req.tokens = learn::extract_features(*parsed);  // sorted and unique
+    if (remember) {
+      fuzzy::Fingerprint fp = fuzzy::fingerprint(*parsed, deps_->fuzzy_params);
+      if (fp.usable()) {
+        store::FuzzyRecord rec;
+        rec.message_digest = req.message_digest;
+        rec.cls = cls;
+        rec.bands = std::move(fp.bands);
+        rec.signature = std::move(fp.signature);
+        rec.added_unix = now;
+        fingerprints.push_back(std::move(rec));
+      }
+    }
+    results.push_back(LearnResult{store::LearnOutcome::kNotLearned, scope, req.message_digest});
+    request_of.push_back(results.size() - 1);
+    requests.push_back(std::move(req));
+  }
+  auto outcomes = store_.learn_batch(requests);
+  Status fuzzy_status = Ok{};
+  if (outcomes.ok()) fuzzy_status = store_.fuzzy_add_batch(scope, fingerprints);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    Result<LearnResult>& r = results[request_of[i]];
+    if (!outcomes.ok()) {
+      r = outcomes.error();
+    } else if (!fuzzy_status.ok()) {
+      r = fuzzy_status.error();  // tokens are learned; a retry re-adds the fingerprints
+    } else {
+      r->outcome = (*outcomes)[i];
+    }
+  }
+  return results;
+}
+
 Result<LearnResult> Engine::unlearn(std::string_view raw, store::Class cls,
                                     const Recipient& rcpt) {
   auto parsed = parse(raw);

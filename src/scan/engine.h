@@ -103,6 +103,12 @@ class Engine {
                               std::span<const RecipientRequest> recipients);
   Result<LearnResult> learn(std::string_view raw, store::Class cls, const Recipient& rcpt);
   Result<LearnResult> unlearn(std::string_view raw, store::Class cls, const Recipient& rcpt);
+  // Bulk training: the messages that parse are learned in one store transaction and their
+  // fingerprints in a second, so training a corpus costs two syncs instead of two per message.
+  // Results are in input order; a message that does not parse fails alone. A store failure
+  // fails every message that was not yet committed (the retry is safe: learn is idempotent).
+  std::vector<Result<LearnResult>> learn_batch(std::span<const std::string_view> raws,
+                                               store::Class cls, const Recipient& rcpt);
 
   // Every symbol any check can emit (for docs and `mailsift symbols`).
   std::vector<SymbolInfo> all_symbols() const;

@@ -288,34 +288,43 @@ class SqliteStore final : public Store {
   }
 
   Status fuzzy_add(const Scope& scope, const FuzzyRecord& record) override {
+    return fuzzy_add_batch(scope, std::span<const FuzzyRecord>(&record, 1));
+  }
+
+  // The whole batch is one transaction: all or nothing.
+  Status fuzzy_add_batch(const Scope& scope, std::span<const FuzzyRecord> records) override {
+    if (records.empty())
+      return Ok{};
     auto r = guard<bool>([&]() -> Result<bool> {
       return write_txn<bool>([&](Txn& t) -> Result<bool> {
         auto id = scope_id(t, scope, /*create=*/true);
         if (!id)
           return id.error();
-        if (auto s = delete_fuzzy(**id, record.message_digest, &record.reporter); !s)
-          return s.error();
-        Use ins(*stmts_.at("fuzzy_insert"));
-        ins.i64(1, **id)
-            .text(2, record.message_digest)
-            .text(3, record.reporter)
-            .i64(4, static_cast<int>(record.cls));
-        std::string bands = encode_le(record.bands), sig = encode_le(record.signature);
-        ins.blob(5, bands).blob(6, sig).i64(7, record.added_unix);
-        if (int rc = ins.step(); rc != SQLITE_DONE)
-          return fail(rc, "fuzzy insert");
-        for (uint64_t b : sorted_unique(record.bands)) {
-          Use bi(*stmts_.at("fuzzy_band_insert"));
-          bi.i64(1, **id).u64(2, b).text(3, record.message_digest).text(4, record.reporter);
-          if (int rc = bi.step(); rc != SQLITE_DONE)
-            return fail(rc, "fuzzy band insert");
+        for (const FuzzyRecord& record : records) {
+          if (auto s = delete_fuzzy(**id, record.message_digest, &record.reporter); !s)
+            return s.error();
+          Use ins(*stmts_.at("fuzzy_insert"));
+          ins.i64(1, **id)
+              .text(2, record.message_digest)
+              .text(3, record.reporter)
+              .i64(4, static_cast<int>(record.cls));
+          std::string bands = encode_le(record.bands), sig = encode_le(record.signature);
+          ins.blob(5, bands).blob(6, sig).i64(7, record.added_unix);
+          if (int rc = ins.step(); rc != SQLITE_DONE)
+            return fail(rc, "fuzzy insert");
+          for (uint64_t b : sorted_unique(record.bands)) {
+            Use bi(*stmts_.at("fuzzy_band_insert"));
+            bi.i64(1, **id).u64(2, b).text(3, record.message_digest).text(4, record.reporter);
+            if (int rc = bi.step(); rc != SQLITE_DONE)
+              return fail(rc, "fuzzy band insert");
+          }
+          t.after_commit.push_back([this, sid = **id, record] {
+            if (auto it = fuzzy_.find(sid); it != fuzzy_.end())
+              it->second.insert(record);
+          });
         }
         if (auto s = bump_fuzzy_gen(t); !s)
           return s.error();
-        t.after_commit.push_back([this, sid = **id, record] {
-          if (auto it = fuzzy_.find(sid); it != fuzzy_.end())
-            it->second.insert(record);
-        });
         return true;
       });
     });

@@ -111,6 +111,16 @@ class Store {
     return out;
   }
 
+  // Several fuzzy records at once (bulk training), committed together where the backend can.
+  // Same error semantics as learn_batch. The default just loops.
+  virtual Status fuzzy_add_batch(const Scope& scope, std::span<const FuzzyRecord> records) {
+    for (const FuzzyRecord& r : records) {
+      Status st = fuzzy_add(scope, r);
+      if (!st.ok()) return st;
+    }
+    return Ok{};
+  }
+
   // Near-duplicate memory. add replaces a record with the same (scope, digest, reporter).
   virtual Status fuzzy_add(const Scope& scope, const FuzzyRecord& record) = 0;
   virtual Status fuzzy_remove(const Scope& scope, const std::string& message_digest) = 0;
