@@ -67,6 +67,38 @@ const std::vector<ParamSpec>& all_params() {
       // Store.
       {"store.file", T::kString, "mailsift.db", 0, 0,
        "SQLite file name inside the data directory (embedded default store)."},
+
+      // Daemon (mailsiftd) and per-recipient policy. Changing a listen address, the data
+      // directory, the thread count or the decision log file needs a restart; everything else is
+      // picked up by SIGHUP.
+      {"server.milter_listen", T::kString, "inet:127.0.0.1:11332", 0, 0,
+       "Milter listener: inet:HOST:PORT, HOST:PORT or unix:/path/to/socket; empty disables it."},
+      {"server.http_listen", T::kString, "127.0.0.1:11333", 0, 0,
+       "HTTP API listener HOST:PORT (IPv6 as [::1]:PORT); empty disables it."},
+      {"server.threads", T::kInt, "0", 0, 256,
+       "Worker threads that scan (and run network I/O); 0 means one per CPU core."},
+      {"server.data_dir", T::kString, "/var/lib/mailsift", 0, 0,
+       "Directory of the store, the decision log and the compiled-rules cache (--data-dir wins)."},
+      {"server.policy_file", T::kString, "", 0, 0,
+       "Per reseller/domain/user policy file (TOML, docs/per-recipient.md); empty = config "
+       "defaults for every recipient."},
+      {"server.node_name", T::kString, "", 0, 0,
+       "This daemon's name in the decision log; empty means the host name."},
+      {"server.decision_log_file", T::kString, "decisions.db", 0, 0,
+       "SQLite file of the decision log inside the data directory."},
+      {"server.milter_idle_timeout", T::kInt, "900", 1, 86400,
+       "Seconds a milter connection may stay silent (between MTA commands) before it is closed."},
+      {"server.milter_progress_interval", T::kInt, "10", 1, 3600,
+       "Seconds between milter progress packets while a scan runs, so the MTA's "
+       "milter_content_timeout never fires for a slow scan."},
+      {"server.max_milter_packet", T::kInt, "1048576", 65536, 67108864,
+       "Largest milter packet accepted; a larger one closes the connection (MTA default action)."},
+      {"server.drain_timeout", T::kInt, "30", 0, 3600,
+       "Seconds SIGTERM waits for open milter/HTTP conversations to finish before exiting."},
+      {"policy.allowlist_score", T::kDouble, "-20", -1000, 0,
+       "Score of USER_ALLOWLIST when the envelope sender is on the recipient's allow list."},
+      {"policy.blocklist_score", T::kDouble, "20", 0, 1000,
+       "Score of USER_BLOCKLIST when the envelope sender is on the recipient's block list."},
   };
   return kParams;
 }

@@ -93,7 +93,15 @@ class MemoryStore final : public Store {
 
   Status fuzzy_add(const Scope& scope, const FuzzyRecord& record) override {
     std::lock_guard lock(mu_);
-    scopes_[scope.key()].fuzzy[{record.message_digest, record.reporter}] = record;
+    ScopeData& data = scopes_[scope.key()];
+    auto [it, inserted] =
+        data.fuzzy.try_emplace({record.message_digest, record.reporter}, record);
+    if (!inserted) {  // replace: the old record's bands leave the index first
+      unindex(data, it);
+      it->second = record;
+    }
+    for (uint64_t band : sorted_unique(record.bands))
+      data.band_index[band].push_back(it);
     return Ok{};
   }
 
@@ -102,14 +110,18 @@ class MemoryStore final : public Store {
     auto sit = scopes_.find(scope.key());
     if (sit == scopes_.end())
       return Ok{};
-    auto& fuzzy = sit->second.fuzzy;
+    ScopeData& data = sit->second;
+    auto& fuzzy = data.fuzzy;
     for (auto it = fuzzy.lower_bound({message_digest, ""});
          it != fuzzy.end() && it->first.first == message_digest;) {
+      unindex(data, it);
       it = fuzzy.erase(it);
     }
     return Ok{};
   }
 
+  // Uses the band index (band -> records), like the SQLite backend's cache: cost is the number
+  // of records sharing a band, not the number of records in the scope.
   Result<std::vector<FuzzyRecord>> fuzzy_candidates(const Scope& scope,
                                                     std::span<const uint64_t> bands,
                                                     size_t limit) override {
@@ -118,22 +130,26 @@ class MemoryStore final : public Store {
     auto sit = scopes_.find(scope.key());
     if (sit == scopes_.end() || limit == 0)
       return out;
-    std::vector<uint64_t> wanted = sorted_unique(bands);
-    // (shared band count, record) — ordered like the SQLite backend: most shared bands first,
-    // then digest, then reporter.
-    std::vector<std::pair<size_t, const FuzzyRecord*>> hits;
-    for (const auto& [key, record] : sit->second.fuzzy) {
-      std::vector<uint64_t> own = sorted_unique(record.bands);
-      size_t shared = 0;
-      for (uint64_t b : own)
-        shared += std::binary_search(wanted.begin(), wanted.end(), b);
-      if (shared > 0)
-        hits.emplace_back(shared, &record);
+    const ScopeData& data = sit->second;
+    // Shared band count per record: each wanted band once, each record indexed once per band.
+    std::unordered_map<const FuzzyMap::value_type*, size_t> shared;
+    for (uint64_t band : sorted_unique(bands)) {
+      auto b = data.band_index.find(band);
+      if (b == data.band_index.end())
+        continue;
+      for (FuzzyMap::const_iterator rec : b->second)
+        ++shared[&*rec];
     }
-    std::stable_sort(hits.begin(), hits.end(),
-                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    // Most shared bands first, then (digest, reporter) — the SQLite backend's order.
+    std::vector<std::pair<size_t, const FuzzyMap::value_type*>> hits;
+    hits.reserve(shared.size());
+    for (const auto& [record, count] : shared)
+      hits.emplace_back(count, record);
+    std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second->first < b.second->first;
+    });
     for (size_t i = 0; i < hits.size() && i < limit; ++i)
-      out.push_back(*hits[i].second);
+      out.push_back(hits[i].second->second);
     return out;
   }
 
@@ -142,13 +158,29 @@ class MemoryStore final : public Store {
     Class cls;
     std::vector<uint64_t> tokens;
   };
+  // Keyed (digest, reporter); std::map so iteration order is deterministic and iterators stay
+  // valid until their own element is erased (the band index holds them).
+  using FuzzyMap = std::map<std::pair<std::string, std::string>, FuzzyRecord>;
   struct ScopeData {
     std::unordered_map<uint64_t, TokenCounts> tokens;
     ClassTotals totals;
     std::unordered_map<std::string, Learned> learned;
-    // Keyed (digest, reporter); std::map so iteration order is deterministic.
-    std::map<std::pair<std::string, std::string>, FuzzyRecord> fuzzy;
+    FuzzyMap fuzzy;
+    // band -> records holding it (each record once per distinct band).
+    std::unordered_map<uint64_t, std::vector<FuzzyMap::iterator>> band_index;
   };
+
+  static void unindex(ScopeData& data, FuzzyMap::iterator it) {
+    for (uint64_t band : sorted_unique(it->second.bands)) {
+      auto b = data.band_index.find(band);
+      if (b == data.band_index.end())
+        continue;
+      auto& recs = b->second;
+      recs.erase(std::remove(recs.begin(), recs.end(), it), recs.end());
+      if (recs.empty())
+        data.band_index.erase(b);
+    }
+  }
 
   static void remove_contribution(ScopeData& data, Class cls, const std::vector<uint64_t>& tokens) {
     for (uint64_t t : tokens) {
