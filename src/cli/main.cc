@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/log_command.h"
 #include "core/config.h"
 #include "rules/rules.h"
 #include "scan/engine.h"
@@ -154,6 +155,9 @@ int main(int argc, char** argv) {
   auto* learn_cmd = add_learn("learn", "Learn messages as spam or ham");
   auto* unlearn_cmd = add_learn("unlearn", "Reverse an earlier learn of these messages exactly");
   auto* doc_cmd = app.add_subcommand("config-doc", "Print the configuration reference (Markdown)");
+  mailsift::cli::LogOptions log_options;
+  auto* log_cmd = app.add_subcommand("log", "Search the decision log: what mailsiftd decided, when, for whom");
+  mailsift::cli::add_log_options(*log_cmd, log_options);
 
   try {
     app.parse(argc, argv);
@@ -194,6 +198,7 @@ int main(int argc, char** argv) {
   }
 
   if (data_dir.empty()) data_dir = "/var/lib/mailsift";
+  if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, data_dir, std::cout, std::cerr);
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {

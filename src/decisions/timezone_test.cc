@@ -108,6 +108,17 @@ TEST(TimeZone, TorontoFallBackRepeatedHourIsAnErrorListingBothInstants) {
   EXPECT_EQ(b->abbreviation, "EST");
 }
 
+TEST(TimeZone, FarFutureFollowsTheRules) {
+  // Past the last explicit transition in a "slim" zoneinfo file the rules come from its POSIX
+  // footer; this catches a library/database pairing that would silently stop applying DST.
+  auto z = to_zone(utc("2045-07-01T12:00Z"), "America/Toronto");
+  ASSERT_TRUE(z.ok());
+  EXPECT_EQ(z->abbreviation, "EDT");
+  z = to_zone(utc("2045-12-01T12:00Z"), "America/Toronto");
+  ASSERT_TRUE(z.ok());
+  EXPECT_EQ(z->abbreviation, "EST");
+}
+
 TEST(TimeZone, KolkataHalfHourOffset) {
   EXPECT_EQ(local("2026-11-27 20:45", "Asia/Kolkata"), utc("2026-11-27T15:15Z"));
   auto z = to_zone(utc("2026-11-27T15:15Z"), "Asia/Kolkata");

@@ -41,6 +41,57 @@ double log_chi2q(double x2, size_t n) {
   return std::min(r, 0.0);
 }
 
+// ln of Σ_{i=lo}^{hi} e^-m m^i / i! (Poisson(m) probability mass on [lo, hi]; hi may be
+// SIZE_MAX). Terms are unimodal in i, so the sum starts at the largest term in the range and walks
+// outwards until terms fall e^-40 below it: O(sqrt(m)) and no underflow.
+double log_poisson_range(double m, size_t lo, size_t hi) {
+  const double ln_m = std::log(m);
+  size_t peak = static_cast<size_t>(m);
+  peak = std::clamp(peak, lo, hi);
+  const double ln_peak =
+      -m + static_cast<double>(peak) * ln_m - std::lgamma(static_cast<double>(peak) + 1);
+  double sum = 1.0;
+  double lt = ln_peak;
+  for (size_t i = peak; i > lo; --i) {  // term i-1 = term i * i / m
+    lt += std::log(static_cast<double>(i)) - ln_m;
+    if (lt - ln_peak < -40.0)
+      break;
+    sum += std::exp(lt - ln_peak);
+  }
+  lt = ln_peak;
+  for (size_t i = peak + 1; i <= hi && i != 0; ++i) {  // term i = term i-1 * m / i
+    lt += ln_m - std::log(static_cast<double>(i));
+    if (lt - ln_peak < -40.0)
+      break;
+    sum += std::exp(lt - ln_peak);
+  }
+  return std::min(ln_peak + std::log(sum), 0.0);
+}
+
+// ln(e^a + e^b) without overflow.
+double log_add(double a, double b) {
+  const double hi = std::max(a, b), lo = std::min(a, b);
+  return hi + std::log1p(std::exp(lo - hi));
+}
+
+// The classic Fisher indicator I = (S - H) of SpamBayes / bogofilter, with S = 1 - Q_s and
+// H = 1 - Q_h, i.e. I = Q_h - Q_s, mapped through the monotone g(I) = -ln(1 - I) for I >= 0 and
+// ln(1 + I) below. 1 - I = P_h + Q_s (P = 1 - Q, the chi-square CDF) is computed in log space,
+// so g never saturates although I itself rounds to exactly ±1 for long messages. Unlike the
+// log-ratio ln Q_h - ln Q_s, a message with strong evidence both ways (both Q tiny) lands near
+// 0, "unsure", as in bogofilter.
+double fisher_indicator_score(double sum_ln_f, double sum_ln_1mf, size_t n) {
+  const double m_h = -sum_ln_f, m_s = -sum_ln_1mf;  // chi2 statistic / 2
+  auto ln_q = [n](double m) { return m <= 0 ? 0.0 : log_poisson_range(m, 0, n - 1); };
+  auto ln_p = [n](double m) {
+    return m <= 0 ? -INFINITY : log_poisson_range(m, n, static_cast<size_t>(-1));
+  };
+  const double lq_h = ln_q(m_h), lq_s = ln_q(m_s);
+  if (lq_h >= lq_s)  // I >= 0: spam side
+    return -log_add(ln_p(m_h), lq_s);
+  return log_add(ln_p(m_s), lq_h);
+}
+
 // ln Q(a, x) for real a > 0: the regularized upper incomplete gamma function, which is the
 // chi-square survival function with 2a degrees of freedom at 2x. Used when the effective size
 // factor makes the degrees of freedom non-integer. Series for P below a+1 (Q is not small there,
@@ -156,14 +207,16 @@ Classification Classifier::combine(const std::vector<store::TokenCounts>& counts
 
   double raw = 0.0;
   if (!scored.empty()) {
-    if (p.combining == Combining::kFisher) {
+    if (p.combining == Combining::kFisher || p.combining == Combining::kFisherIndicator) {
       double sum_ln_f = 0.0, sum_ln_1mf = 0.0;
       for (const Scored& t : scored) {
         sum_ln_f += std::log(t.f);
         sum_ln_1mf += std::log1p(-t.f);
       }
       // Small Q for the "ham side" test means the tokens are too spammy to be chance.
-      if (p.esf == 1.0) {
+      if (p.combining == Combining::kFisherIndicator) {
+        raw = fisher_indicator_score(sum_ln_f, sum_ln_1mf, scored.size());
+      } else if (p.esf == 1.0) {
         raw =
             log_chi2q(-2.0 * sum_ln_f, scored.size()) - log_chi2q(-2.0 * sum_ln_1mf, scored.size());
       } else {

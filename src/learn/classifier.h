@@ -35,6 +35,7 @@ namespace mailsift::learn {
 enum class Combining {
   kFisher,   // Robinson-Fisher chi-square pair, log-ratio (default)
   kLogOdds,  // sum of ln(f/(1-f)) over the selected tokens (naive-Bayes-like)
+  kFisherIndicator,  // bogofilter's (S - H) indicator, non-saturating monotone map (esf ignored)
 };
 
 // Every constant of the classifier. Defaults chosen by 5-fold CV on the train split only.

@@ -34,6 +34,8 @@ constexpr std::string_view kPart = "pt:";         // MIME part types / charsets 
 constexpr std::string_view kAttach = "att:";      // attachment types and extensions
 constexpr std::string_view kTag = "tag:";         // HTML tag / attribute names
 constexpr std::string_view kStat = "n:";          // size / count buckets
+constexpr std::string_view kTagValue = "tv:";     // HTML attribute value words
+constexpr std::string_view kHtmlComment = "hc:";  // HTML comment words
 constexpr uint64_t kPairSeed = 0x05b1a7e5u;       // OSB pair hash seed (pairs of word hashes)
 
 bool is_word_byte(unsigned char c) {
@@ -375,16 +377,56 @@ void tokenize_url(Emitter& em, const mime::Url& url) {
 
 // Tag and attribute names of raw HTML (e.g. "tag:font", "tag:font.color", "tag:img.width").
 // Spam favours layout tricks; names alone are cheap and stable.
+// Words of an attribute value, under the attribute's name ("tv:font.face:arial").
+void tokenize_attr_value(Emitter& em, const std::string& attr, std::string_view value,
+                         size_t* budget) {
+  for_each_word(
+      value.substr(0, 200),
+      [&](std::string_view w) {
+        if (*budget == 0)
+          return false;
+        if (w.size() < 2 || w.size() > em.opt().max_word_bytes)
+          return true;
+        --*budget;
+        std::string text = attr;
+        text += ':';
+        em.emit_lower(kTagValue, text + std::string(w));
+        return true;
+      },
+      [](std::string_view) {});
+}
+
 void tokenize_html_tags(Emitter& em, std::string_view html) {
+  const FeatureOptions& opt = em.opt();
   html = html.substr(0, 64 * 1024);
   size_t tags = 0;
   size_t i = 0;
+  size_t value_budget = 300, comment_budget = 100;
   std::string name, attr;
   while (tags < 300) {
     i = html.find('<', i);
     if (i == std::string_view::npos || i + 1 >= html.size())
       break;
     ++i;
+    if (html[i] == '!' && opt.html_comments && html.substr(i, 3) == "!--") {
+      size_t end = html.find("-->", i + 3);
+      std::string_view body = html.substr(i + 3, end == std::string_view::npos ? 512 : end - i - 3);
+      for_each_word(
+          body.substr(0, 512),
+          [&](std::string_view w) {
+            if (comment_budget == 0)
+              return false;
+            if (w.size() >= 2 && w.size() <= opt.max_word_bytes) {
+              --comment_budget;
+              em.emit_lower(kHtmlComment, w);
+            }
+            return true;
+          },
+          [](std::string_view) {});
+      if (end != std::string_view::npos)
+        i = end + 3;
+      continue;
+    }
     if (html[i] == '/' || html[i] == '!')
       continue;
     size_t j = i;
@@ -412,18 +454,35 @@ void tokenize_html_tags(Emitter& em, std::string_view html) {
       size_t a = k;
       while (k < end && (std::isalnum(static_cast<unsigned char>(html[k])) || html[k] == '-'))
         ++k;
-      if (k > a && k - a < 20) {
+      const bool named = k > a && k - a < 20;
+      if (named) {
         attr = name;
         attr += '.';
         attr += lower_copy(html.substr(a, k - a));
         em.emit(kTag, attr);
       }
-      // skip an unquoted value
+      // The value: skipped, or tokenised under the attribute name.
+      while (k < end && (html[k] == ' ' || html[k] == '\t' || html[k] == '\r' || html[k] == '\n'))
+        ++k;
       if (k < end && html[k] == '=') {
         ++k;
-        if (k < end && html[k] != '"' && html[k] != '\'')
-          while (k < end && html[k] != ' ' && html[k] != '\t')
+        while (k < end && (html[k] == ' ' || html[k] == '\t'))
+          ++k;
+        size_t v = k;
+        if (k < end && (html[k] == '"' || html[k] == '\'')) {
+          size_t q = html.find(html[k], k + 1);
+          size_t vend = (q == std::string_view::npos || q > end) ? end : q;
+          v = k + 1;
+          k = vend < end ? vend + 1 : end;
+          if (opt.html_attr_values && named && vend > v)
+            tokenize_attr_value(em, attr, html.substr(v, vend - v), &value_budget);
+        } else {
+          while (k < end && html[k] != ' ' && html[k] != '\t' && html[k] != '\r' &&
+                 html[k] != '\n')
             ++k;
+          if (opt.html_attr_values && named && k > v)
+            tokenize_attr_value(em, attr, html.substr(v, k - v), &value_budget);
+        }
       }
     }
     i = end;
@@ -513,6 +572,13 @@ void tokenize_headers(Emitter& em, const mime::Message& msg) {
     } else if (lname == "content-type") {
       em.emit2(kHeader, "ct:", msg.parts[0].content_type);
       em.emit2(kHeader, "cs:", msg.parts[0].charset);
+    } else if (opt.transit_headers &&
+               (lname == "return-path" || lname == "delivered-to" || lname == "references" ||
+                lname == "in-reply-to")) {
+      std::string prefix(kHeader);
+      prefix += lname;
+      prefix += ':';
+      tokenize_plain(em, prefix, value, opt.max_header_words);
     } else if (lname == "references" || lname == "in-reply-to" || lname == "dkim-signature" ||
                lname == "domainkey-signature" || lname == "x-original-to" ||
                lname == "delivered-to" || lname == "return-path") {
@@ -556,8 +622,10 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
           [](std::string_view) {});
     }
   }
-  em.emit2(kStat, "text:", log2_bucket(text_bytes));
-  em.emit2(kStat, "words:", bucket(body.words()));
+  if (opt.size_buckets) {
+    em.emit2(kStat, "text:", log2_bucket(text_bytes));
+    em.emit2(kStat, "words:", bucket(body.words()));
+  }
   if (html_texts > 0 && plain_texts == 0)
     em.emit(kFact, "HTML_ONLY");
   if (html_texts > 0 && plain_texts > 0)
@@ -578,7 +646,8 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
     if (opt.html_tags && p.content_type == "text/html" && !p.is_multipart)
       tokenize_html_tags(em, p.decoded);
   }
-  em.emit2(kStat, "parts:", bucket(msg.parts.size()));
+  if (opt.size_buckets)
+    em.emit2(kStat, "parts:", bucket(msg.parts.size()));
 
   size_t urls = 0;
   for (const mime::Url& u : msg.urls) {
@@ -586,7 +655,8 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
       break;
     tokenize_url(em, u);
   }
-  em.emit2(kStat, "urls:", bucket(msg.urls.size()));
+  if (opt.size_buckets)
+    em.emit2(kStat, "urls:", bucket(msg.urls.size()));
 
   size_t emails = 0;
   for (const std::string& e : msg.emails) {
@@ -607,7 +677,7 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
 
   size_t facts = 0;
   for (const std::string& f : msg.facts) {
-    if (facts++ >= 64)
+    if (!opt.parser_facts || facts++ >= 64)
       break;
     em.emit(kFact, f);
   }

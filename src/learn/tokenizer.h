@@ -45,6 +45,11 @@ struct FeatureOptions {
   bool header_names = true;       // presence of each header name ("hn:x-mailer")
   bool received_words = true;     // words of Received headers
   bool html_tags = true;          // tag / attribute names seen in raw HTML source
+  bool html_attr_values = false;  // words of HTML attribute values ("tv:font.color:ff0000")
+  bool html_comments = false;     // words inside HTML comments ("hc:")
+  bool transit_headers = false;   // Return-Path / Delivered-To / References words too
+  bool size_buckets = true;       // "n:" size / count buckets
+  bool parser_facts = true;       // "f:" facts reported by the mime parser
 };
 
 // Sorted, de-duplicated feature hashes.
