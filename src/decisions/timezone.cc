@@ -214,6 +214,25 @@ Result<const date::time_zone*> find_zone(std::string_view zone) {
   }
 }
 
+// Debian's tzdata ships "fat" zoneinfo files with explicit transitions up to 2037; the date
+// library in OS mode does not apply the file's POSIX footer rule beyond them, so it would keep
+// the last 2037 offset for ever (Toronto would stay EST all of 2045). Refuse instead of guessing:
+// from 2038 on, a zone whose last transition was in 2037 (it still observed DST) is an error.
+constexpr int64_t k2037 = 2114380800;  // 2037-01-01T00:00:00Z
+constexpr int64_t k2038 = 2145916800;  // 2038-01-01T00:00:00Z
+
+Status check_rules_known(const date::time_zone& zone, int64_t unix_seconds) {
+  if (unix_seconds < k2038)
+    return Ok{};
+  const date::sys_info info = zone.get_info(date::sys_seconds(seconds(unix_seconds)));
+  if (sys_seconds_count(info.begin) < k2037)
+    return Ok{};  // no transitions for decades (UTC, Asia/Kolkata): the offset is settled
+  return Error::config(fmt::format(
+      "time zone {}: daylight-saving rules after 2037 are not available from the OS zone "
+      "database in this build; give the time in UTC (Z) or with an explicit offset",
+      zone.name()));
+}
+
 }  // namespace
 
 Result<std::string> canonical_zone_name(std::string_view zone) {
@@ -239,6 +258,8 @@ Result<LocalTimeResolution> resolve_time(std::string_view text, std::string_view
     return out;
   }
   try {
+    if (auto s = check_rules_known(**tz, local_s + 86400); !s)  // + a day: any offset
+      return s.error();
     const date::local_info info = (*tz)->get_info(local);
     switch (info.result) {
       case date::local_info::unique:
@@ -307,6 +328,8 @@ Result<ZonedTime> to_zone(int64_t unix_ms, std::string_view zone) {
   const int64_t secs = floor_div(unix_ms, 1000);
   const int millis = static_cast<int>(unix_ms - secs * 1000);
   try {
+    if (auto s = check_rules_known(**tz, secs); !s)
+      return s.error();
     const date::sys_info info = (*tz)->get_info(date::sys_seconds(seconds(secs)));
     ZonedTime out;
     out.offset_seconds = static_cast<int>(info.offset.count());

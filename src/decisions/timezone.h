@@ -9,6 +9,9 @@
 // time that occurs twice (DST fall-back) or never (spring-forward gap) is kMalformed with a
 // message that says so and names the candidate UTC instants; an unknown zone name, or a missing
 // zone database, is kConfig. Nothing throws (the library's exceptions are caught here).
+// Limit: the OS files list transitions up to 2037 and this library does not extend them with the
+// files' POSIX rule, so from 2038 on a zone that still observes DST is kConfig (never a wrong
+// offset); explicit offsets, UTC and zones without DST keep working.
 // SECURITY: parses operator/CLI text only; every field is range-checked.
 #pragma once
 

@@ -108,15 +108,21 @@ TEST(TimeZone, TorontoFallBackRepeatedHourIsAnErrorListingBothInstants) {
   EXPECT_EQ(b->abbreviation, "EST");
 }
 
-TEST(TimeZone, FarFutureFollowsTheRules) {
-  // Past the last explicit transition in a "slim" zoneinfo file the rules come from its POSIX
-  // footer; this catches a library/database pairing that would silently stop applying DST.
-  auto z = to_zone(utc("2045-07-01T12:00Z"), "America/Toronto");
+TEST(TimeZone, AfterTheDatabaseRangeDstZonesRefuseInsteadOfGuessing) {
+  // The OS zoneinfo files list transitions up to 2037 and the date library does not extend them
+  // with the files' POSIX rule: a DST zone after 2037 must be an error, never a wrong offset.
+  auto z = to_zone(utc("2037-07-01T12:00Z"), "America/Toronto");
   ASSERT_TRUE(z.ok());
   EXPECT_EQ(z->abbreviation, "EDT");
-  z = to_zone(utc("2045-12-01T12:00Z"), "America/Toronto");
-  ASSERT_TRUE(z.ok());
-  EXPECT_EQ(z->abbreviation, "EST");
+  z = to_zone(utc("2045-07-01T12:00Z"), "America/Toronto");
+  ASSERT_FALSE(z.ok());
+  EXPECT_EQ(z.error().kind, ErrorKind::kConfig);
+  EXPECT_NE(z.error().message.find("after 2037"), std::string::npos) << z.error().message;
+  EXPECT_FALSE(parse_time("2045-07-01 10:00", "America/Toronto").ok());
+  // Explicit offsets and zones without DST are unaffected.
+  EXPECT_EQ(local("2045-07-01 10:00-04:00", "America/Toronto"), utc("2045-07-01T14:00Z"));
+  EXPECT_EQ(local("2045-07-01 20:45", "Asia/Kolkata"), utc("2045-07-01T15:15Z"));
+  EXPECT_TRUE(to_zone(utc("2045-07-01T12:00Z"), "UTC").ok());
 }
 
 TEST(TimeZone, KolkataHalfHourOffset) {

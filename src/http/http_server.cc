@@ -167,6 +167,7 @@ class Session : public std::enable_shared_from_this<Session> {
     unsigned version = parser_ ? parser_->get().version() : 11;
     if (version != 10 && version != 11)
       version = 11;
+    linger_ = true;  // the rest of the request may still be arriving
     write(st_->handler.transport_error(status, message, version));
   }
 
@@ -183,7 +184,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec)
       return close();
     if (!keep_alive || st_->stopping.load())
-      return linger_close();
+      return linger_ ? linger_close() : close();
     read_header();
   }
 
@@ -219,7 +220,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<Response> res_;
   std::array<char, 16384> scratch_{};
   size_t served_ = 0;
-  bool idle_ = false;  // waiting for a request head: safe to close on stop
+  bool idle_ = false;    // waiting for a request head: safe to close on stop
+  bool linger_ = false;  // an error response was sent before the request was fully read
 };
 
 void do_accept(const std::shared_ptr<State>& st) {

@@ -297,8 +297,7 @@ TEST_F(ServerTest, PingHealthMetrics) {
   EXPECT_EQ(res.result_int(), 200);
   EXPECT_NE(res[bhttp::field::content_type].find("text/plain"), beast::string_view::npos);
   EXPECT_NE(res.body().find("mailsift_scans_total{frontend=\"http\"} 1\n"), std::string::npos);
-  EXPECT_NE(res.body().find("mailsift_open_connections{frontend=\"http\"} 1\n"),
-            std::string::npos);
+  EXPECT_NE(res.body().find("mailsift_open_connections{frontend=\"http\"} "), std::string::npos);
 }
 
 TEST_F(ServerTest, NativeScanPassesEnvelopeAndAnswersPerRecipient) {
@@ -464,11 +463,12 @@ TEST_F(ServerTest, OversizedBodyGets413) {
 }
 
 TEST_F(ServerTest, HugeHeaderGets431) {
-  auto req = get("/ping");
-  req.set("X-Filler", std::string(70000, 'h'));
   Client c(server_->port());
+  std::string head = "GET /ping HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 100; ++i)
+    head += "X-Filler-" + std::to_string(i) + ": " + std::string(1000, 'h') + "\r\n";
   beast::error_code ec;
-  bhttp::write(c.stream, req, ec);
+  asio::write(c.stream.socket(), asio::buffer(head + "\r\n"), ec);
   auto res = c.receive();
   EXPECT_EQ(res.result_int(), 431);
 }

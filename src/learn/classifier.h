@@ -33,27 +33,28 @@
 namespace mailsift::learn {
 
 enum class Combining {
-  kFisher,   // Robinson-Fisher chi-square pair, log-ratio (default)
-  kLogOdds,  // sum of ln(f/(1-f)) over the selected tokens (naive-Bayes-like)
+  kFisher,           // Robinson-Fisher chi-square pair, log-ratio (default)
+  kLogOdds,          // sum of ln(f/(1-f)) over the selected tokens (naive-Bayes-like)
   kFisherIndicator,  // bogofilter's (S - H) indicator, non-saturating monotone map (esf ignored)
 };
 
 // Every constant of the classifier. Defaults chosen by 5-fold CV on the train split only.
 struct ClassifierParams {
   double robs = 0.3;       // Robinson s: weight of the prior x against the token's own evidence
-                           // (CV grid 0.0178, 0.1, 0.15, 0.3, 0.45, 1.0)
+                           // (CV grid 0.0178, 0.1, 0.2, 0.3, 0.5, 1.0)
   double robx = 0.5;       // Robinson x: assumed probability of a token never/rarely seen
-  double min_dev = 0.05;   // tokens with |f - 0.5| < min_dev are skipped (grid 0.02..0.3)
+  double min_dev = 0.375;  // tokens with |f - 0.5| < min_dev are skipped (grid 0.05..0.42;
+                           // bogofilter's default too)
   size_t max_tokens = 0;   // use only the most extreme tokens (0 = all that pass min_dev);
                            // CV: all > 300 > 150 for the Fisher combination
   double min_prob = 1e-4;  // f is clamped to [min_prob, 1-min_prob] so one token cannot veto
-  Combining combining = Combining::kFisher;
+  Combining combining = Combining::kFisherIndicator;
   double esf = 1.0;  // Fisher only: effective size factor in (0,1]; N tokens count as esf*N
                      // independent ones (bogofilter's ESF correction for token dependence)
   // Platt calibration fitted on the out-of-fold raw scores of 5-fold CV (learn_cv), train split,
   // with the defaults above. The intercept reflects that split's class mix (31% spam).
-  double platt_a = 0.10166;       // slope on raw score (must be > 0: keeps it monotonic)
-  double platt_b = 0.4562;        // intercept
+  double platt_a = 0.21517;       // slope on raw score (must be > 0: keeps it monotonic)
+  double platt_b = 0.9415;        // intercept
   uint64_t min_ham_learned = 10;  // below this in the summed chain: trained = false
   uint64_t min_spam_learned = 10;
 };

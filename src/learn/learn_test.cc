@@ -213,9 +213,9 @@ TEST(Tokenizer, OsbPairsWithinWindow) {
   EXPECT_TRUE(n.count("aa <4> ee"));
   EXPECT_FALSE(n.count("aa <5> ff"));  // window 5 = distances 1..4
   EXPECT_TRUE(n.count("bb <4> ff"));
-  auto d = names_of(b->msg);  // default window 3 = distances 1..2
-  EXPECT_TRUE(d.count("aa <2> cc"));
-  EXPECT_FALSE(d.count("aa <3> dd"));
+  auto d = names_of(b->msg);  // default window 2 = adjacent pairs only
+  EXPECT_TRUE(d.count("aa <1> bb"));
+  EXPECT_FALSE(d.count("aa <2> cc"));
   FeatureOptions off;
   off.osb_window = 0;
   EXPECT_FALSE(names_of(b->msg, off).count("aa <1> bb"));
@@ -478,10 +478,12 @@ TEST(Classifier, LogOddsCombiningAlsoSeparates) {
 // shrink the evidence without flipping its sign.
 TEST(Classifier, EffectiveSizeFactorMatchesExactPathAndShrinksEvidence) {
   FakeStore st;
-  Classifier exact(st);
+  ClassifierParams fisher;
+  fisher.combining = Combining::kFisher;  // esf applies to the log-ratio Fisher form
+  Classifier exact(st, fisher);
   std::mt19937 train_rng(9);
   train(exact, store::Scope::global(), train_rng, 30, 30, "g");
-  ClassifierParams near_one, half;
+  ClassifierParams near_one = fisher, half = fisher;
   near_one.esf = 1.0 - 1e-9;
   half.esf = 0.5;
   Classifier approx(st, near_one), shrunk(st, half);
@@ -498,6 +500,99 @@ TEST(Classifier, EffectiveSizeFactorMatchesExactPathAndShrinksEvidence) {
       EXPECT_LT(std::fabs(h), std::fabs(e));
     }
   }
+}
+
+// Chi-square survival for even dof 2n, summed directly (fine for the small n used here).
+double chi2q_direct(double x2, size_t n) {
+  double m = x2 / 2, term = std::exp(-m), sum = term;
+  for (size_t i = 1; i < n; ++i) {
+    term *= m / static_cast<double>(i);
+    sum += term;
+  }
+  return std::min(sum, 1.0);
+}
+
+// Where the classic indicator I = Q_h - Q_s does not round to ±1, the default combining must be
+// exactly the monotone map g(I) = -ln(1-I) (I >= 0) / ln(1+I) (I < 0) of it.
+TEST(Classifier, FisherIndicatorMatchesClassicFormWhereItDoesNotSaturate) {
+  FakeStore st;
+  ClassifierParams p;
+  p.min_dev = 0.0;
+  ASSERT_EQ(p.combining, Combining::kFisherIndicator);
+  Classifier c(st, p);
+  // Totals 100 ham / 50 spam; a few tokens with mixed counts.
+  const std::vector<std::vector<store::TokenCounts>> cases{
+      {{3, 1}, {0, 2}, {10, 1}},
+      {{1, 4}, {2, 3}},
+      {{20, 1}, {5, 0}, {1, 1}, {0, 1}},
+      {{1, 1}},
+  };
+  for (const auto& counts : cases) {
+    double sum_ln_f = 0, sum_ln_1mf = 0;
+    for (const auto& t : counts) {
+      double b = t.spam / 50.0, g = t.ham / 100.0, n = t.ham + t.spam;
+      double f = (p.robs * p.robx + n * b / (b + g)) / (p.robs + n);
+      sum_ln_f += std::log(f);
+      sum_ln_1mf += std::log1p(-f);
+    }
+    double indicator =
+        chi2q_direct(-2 * sum_ln_f, counts.size()) - chi2q_direct(-2 * sum_ln_1mf, counts.size());
+    double expected = indicator >= 0 ? -std::log1p(-indicator) : std::log1p(indicator);
+    Classification r = c.combine(counts, 100, 50);
+    EXPECT_NEAR(r.raw_score, expected, 1e-9 + 1e-7 * std::fabs(expected));
+  }
+}
+
+// Strong evidence both ways: the log-ratio form reports a confident verdict, the indicator
+// (like bogofilter's 0.5 "unsure") stays near zero; one-sided evidence is not capped.
+TEST(Classifier, FisherIndicatorCallsMixedEvidenceUnsureAndDoesNotSaturate) {
+  FakeStore st;
+  ClassifierParams ind, ratio;
+  ratio.combining = Combining::kFisher;
+  Classifier ci(st, ind), cr(st, ratio);
+  std::vector<store::TokenCounts> mixed, spammy;
+  for (int i = 0; i < 40; ++i)
+    mixed.push_back({0, 30});  // strongly spam
+  for (int i = 0; i < 30; ++i)
+    mixed.push_back({60, 0});  // strongly ham
+  double r_mixed = cr.combine(mixed, 100, 50).raw_score;
+  double i_mixed = ci.combine(mixed, 100, 50).raw_score;
+  EXPECT_GT(std::fabs(r_mixed), 10.0);
+  EXPECT_LT(std::fabs(i_mixed), 1.0);
+  for (int i = 0; i < 400; ++i)
+    spammy.push_back({0, 30});
+  double i_400 = ci.combine(spammy, 100, 50).raw_score;
+  spammy.resize(200);
+  double i_200 = ci.combine(spammy, 100, 50).raw_score;
+  EXPECT_TRUE(std::isfinite(i_400));
+  EXPECT_GT(i_400, i_200);  // still ranks: no saturation at I = 1
+  EXPECT_GT(i_200, 50.0);
+}
+
+TEST(Tokenizer, OptionalHtmlAndTransitFamilies) {
+  auto b = make_message({{"Return-Path", "<bounce@lists.example>"}}, {"hello there"});
+  mime::Part html;
+  html.content_type = "text/html";
+  html.decoded = "<font face=\"Arial\" color=#FF0000>x</font><!-- zqxv random -->";
+  b->msg.parts.push_back(html);
+  auto def = names_of(b->msg);
+  for (auto& s : def) {  // defaults (CV): no tag, attribute value, comment or transit features
+    EXPECT_NE(s.rfind("tag:", 0), 0u) << s;
+    EXPECT_NE(s.rfind("tv:", 0), 0u) << s;
+    EXPECT_NE(s.rfind("hc:", 0), 0u) << s;
+    EXPECT_NE(s.rfind("h:return-path:", 0), 0u) << s;
+  }
+  FeatureOptions opt;
+  opt.html_tags = opt.html_attr_values = opt.html_comments = opt.transit_headers = true;
+  auto all = names_of(b->msg, opt);
+  EXPECT_TRUE(all.count("tag:font.face"));
+  EXPECT_TRUE(all.count("tv:font.face:arial"));
+  EXPECT_TRUE(all.count("tv:font.color:ff0000"));
+  EXPECT_TRUE(all.count("hc:zqxv"));
+  EXPECT_TRUE(all.count("h:return-path:lists.example") || all.count("h:return-path:bounce"));
+  opt.size_buckets = opt.parser_facts = false;
+  for (auto& s : names_of(b->msg, opt))
+    EXPECT_NE(s.rfind("n:", 0), 0u) << s;
 }
 
 }  // namespace

@@ -477,8 +477,7 @@ void tokenize_html_tags(Emitter& em, std::string_view html) {
           if (opt.html_attr_values && named && vend > v)
             tokenize_attr_value(em, attr, html.substr(v, vend - v), &value_budget);
         } else {
-          while (k < end && html[k] != ' ' && html[k] != '\t' && html[k] != '\r' &&
-                 html[k] != '\n')
+          while (k < end && html[k] != ' ' && html[k] != '\t' && html[k] != '\r' && html[k] != '\n')
             ++k;
           if (opt.html_attr_values && named && k > v)
             tokenize_attr_value(em, attr, html.substr(v, k - v), &value_budget);
@@ -572,9 +571,8 @@ void tokenize_headers(Emitter& em, const mime::Message& msg) {
     } else if (lname == "content-type") {
       em.emit2(kHeader, "ct:", msg.parts[0].content_type);
       em.emit2(kHeader, "cs:", msg.parts[0].charset);
-    } else if (opt.transit_headers &&
-               (lname == "return-path" || lname == "delivered-to" || lname == "references" ||
-                lname == "in-reply-to")) {
+    } else if (opt.transit_headers && (lname == "return-path" || lname == "delivered-to" ||
+                                       lname == "references" || lname == "in-reply-to")) {
       std::string prefix(kHeader);
       prefix += lname;
       prefix += ':';

@@ -1,1 +1,357 @@
-int main(){}
+// mailsiftd — the mailsift daemon: milter front end for Postfix/Sendmail and (when built with
+// src/http) the HTTP API, over one embedded store and decision log in the data directory.
+//
+// Signals: SIGHUP reloads the config file, rules and policy file (a new ScanService is built
+// off the I/O threads and swapped in; messages in progress finish on the old one; on any error
+// the old one stays and the error is logged). SIGTERM/SIGINT drain: stop accepting, let
+// conversations in progress finish (server.drain_timeout), exit 0.
+// Exit codes: 0 clean stop, 2 usage/configuration error, 3 store or log unavailable at start.
+// Runs as whatever user starts it; see docs/operations.md for the unprivileged setup.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio.hpp>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "core/config.h"
+#include "decisions/decisions.h"
+#include "policy/policy.h"
+#include "rules/rules.h"
+#include "server/log.h"
+#include "server/milter_server.h"
+#include "server/service.h"
+#include "store/store.h"
+
+#ifdef MAILSIFT_WITH_HTTP
+#include "http/http_server.h"
+#include "http/metrics.h"
+#include "http/service_backend.h"
+#endif
+
+namespace {
+
+namespace asio = boost::asio;
+namespace server = mailsift::server;
+using mailsift::Config;
+using mailsift::Error;
+using mailsift::Result;
+using server::kv;
+using server::log_line;
+
+constexpr int kExitUsage = 2;
+constexpr int kExitUnavailable = 3;
+
+Result<Config> load_config(const std::string& file, const std::vector<std::string>& sets) {
+  Config config;
+  if (!file.empty()) {
+    auto loaded = Config::load_file(file);
+    if (!loaded) return loaded.error();
+    config = std::move(loaded).value();
+  }
+  for (const auto& s : sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos) return Error::config("--set needs name=value: " + s);
+    auto st = config.set(s.substr(0, eq), s.substr(eq + 1));
+    if (!st) return st.error();
+  }
+  return config;
+}
+
+// Everything a reload replaces, kept alive together while any message still uses it.
+struct Generation {
+  Config config;
+  std::unique_ptr<mailsift::policy::PolicyProvider> policies;
+  std::unique_ptr<server::ScanService> service;
+#ifdef MAILSIFT_WITH_HTTP
+  std::unique_ptr<mailsift::http::ServiceBackend> backend;
+#endif
+};
+
+class Daemon {
+ public:
+  Daemon(mailsift::store::Store& store, mailsift::decisions::DecisionLog& log)
+      : store_(store), log_(log) {}
+
+  Result<std::shared_ptr<Generation>> build(const Config& config) {
+    auto gen = std::make_shared<Generation>();
+    gen->config = config;
+    const std::string& policy_file = config.get_string("server.policy_file");
+    if (policy_file.empty()) {
+      gen->policies = mailsift::policy::make_default_provider(config);
+    } else {
+      auto loaded = mailsift::policy::load_policy_file(config, policy_file);
+      if (!loaded) return loaded.error();
+      gen->policies = std::move(loaded).value();
+    }
+    auto service = server::ScanService::create(config, store_, log_, *gen->policies);
+    if (!service) return service.error();
+    gen->service = std::move(service).value();
+#ifdef MAILSIFT_WITH_HTTP
+    gen->backend = std::make_unique<mailsift::http::ServiceBackend>(*gen->service, store_);
+#endif
+    return gen;
+  }
+
+  void install(std::shared_ptr<Generation> gen) {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = std::move(gen);
+  }
+  std::shared_ptr<Generation> current() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return current_;
+  }
+  // Aliasing pointer: the service keeps its whole generation (policy provider) alive.
+  std::shared_ptr<server::ScanService> service() {
+    auto gen = current();
+    return std::shared_ptr<server::ScanService>(gen, gen->service.get());
+  }
+
+ private:
+  mailsift::store::Store& store_;
+  mailsift::decisions::DecisionLog& log_;
+  std::mutex mu_;
+  std::shared_ptr<Generation> current_;
+};
+
+#ifdef MAILSIFT_WITH_HTTP
+// The HTTP backend follows reloads: every request goes to the current generation.
+class CurrentBackend final : public mailsift::http::ScanBackend {
+ public:
+  explicit CurrentBackend(Daemon& d) : daemon_(d) {}
+  Result<server::ScanOutcome> scan(const server::ScanRequest& r) override {
+    auto g = daemon_.current();
+    return g->backend->scan(r);
+  }
+  Result<mailsift::scan::LearnResult> learn(std::string_view raw, mailsift::store::Class cls,
+                                            const std::string& rcpt) override {
+    auto g = daemon_.current();
+    return g->backend->learn(raw, cls, rcpt);
+  }
+  Result<mailsift::scan::LearnResult> unlearn(std::string_view raw, mailsift::store::Class cls,
+                                              const std::string& rcpt) override {
+    auto g = daemon_.current();
+    return g->backend->unlearn(raw, cls, rcpt);
+  }
+  mailsift::Status fuzzy(std::string_view raw, mailsift::store::Class cls, const std::string& rcpt,
+                         mailsift::http::FuzzyOp op) override {
+    auto g = daemon_.current();
+    return g->backend->fuzzy(raw, cls, rcpt, op);
+  }
+  mailsift::Status health() override {
+    auto g = daemon_.current();
+    return g->backend->health();
+  }
+
+ private:
+  Daemon& daemon_;
+};
+
+class MetricsObserver final : public server::MilterObserver {
+ public:
+  explicit MetricsObserver(mailsift::http::Metrics& m) : metrics_(m) {}
+  void connection_opened() override { metrics_.connection_opened(mailsift::http::Frontend::kMilter); }
+  void connection_closed() override { metrics_.connection_closed(mailsift::http::Frontend::kMilter); }
+  void scanned(const Result<server::ScanOutcome>& result, double seconds) override {
+    metrics_.scan_finished(mailsift::http::Frontend::kMilter, seconds);
+    if (!result) {
+      metrics_.error(mailsift::http::Frontend::kMilter, result.error().kind);
+      return;
+    }
+    for (const auto& r : result->recipients) {
+      metrics_.recipient_action(mailsift::http::Frontend::kMilter, r.verdict.action);
+    }
+  }
+
+ private:
+  mailsift::http::Metrics& metrics_;
+};
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mailsiftd — mailsift daemon: Postfix milter and HTTP API"};
+  app.set_version_flag("--version", "mailsiftd 0.1.0");
+  std::string config_file, data_dir;
+  std::vector<std::string> sets;
+  bool dump_config = false, check_config = false;
+  app.add_option("--config", config_file, "TOML configuration file (same table as mailsift)");
+  app.add_option("--data-dir", data_dir, "Data directory (overrides server.data_dir)")
+      ->envname("MAILSIFT_DATA_DIR");
+  app.add_option("--set", sets, "Override one parameter: name=value (repeatable)");
+  app.add_flag("--dump-config", dump_config, "Print every parameter with its value and exit");
+  app.add_flag("--check-config", check_config,
+               "Load config, policy file and rules, report errors, and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  auto loaded = load_config(config_file, sets);
+  if (!loaded) {
+    std::cerr << "mailsiftd: " << loaded.error().describe() << "\n";
+    return kExitUsage;
+  }
+  Config config = std::move(loaded).value();
+  if (dump_config) {
+    std::cout << config.dump_toml();
+    return 0;
+  }
+  if (data_dir.empty()) data_dir = config.get_string("server.data_dir");
+
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    std::cerr << fmt::format("mailsiftd: cannot create data dir {}: {}\n", data_dir, ec.message());
+    return kExitUnavailable;
+  }
+  const std::filesystem::path dir(data_dir);
+  mailsift::rules::set_compile_cache_dir((dir / "rules-cache").string());
+  auto store = mailsift::store::open_sqlite_store((dir / config.get_string("store.file")).string());
+  if (!store) {
+    std::cerr << "mailsiftd: store: " << store.error().describe() << "\n";
+    return kExitUnavailable;
+  }
+  auto decision_log =
+      mailsift::decisions::open_sqlite_log((dir / config.get_string("server.decision_log_file")).string());
+  if (!decision_log) {
+    std::cerr << "mailsiftd: decision log: " << decision_log.error().describe() << "\n";
+    return kExitUnavailable;
+  }
+
+  Daemon daemon(**store, **decision_log);
+  auto first = daemon.build(config);
+  if (!first) {
+    std::cerr << "mailsiftd: " << first.error().describe() << "\n";
+    return kExitUsage;
+  }
+  if (check_config) {
+    std::cout << "configuration ok\n";
+    return 0;
+  }
+  daemon.install(std::move(first).value());
+
+  int64_t threads = config.get_int("server.threads");
+  if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
+
+  asio::io_context io(static_cast<int>(threads));
+  asio::thread_pool scan_pool(static_cast<size_t>(threads));
+
+#ifdef MAILSIFT_WITH_HTTP
+  mailsift::http::Metrics metrics;
+  MetricsObserver observer(metrics);
+  CurrentBackend backend(daemon);
+#endif
+
+  std::unique_ptr<server::MilterServer> milter;
+  const std::string& milter_listen = config.get_string("server.milter_listen");
+  if (!milter_listen.empty()) {
+    server::MilterOptions opts;
+    opts.listen = milter_listen;
+    opts.idle_timeout = std::chrono::seconds(config.get_int("server.milter_idle_timeout"));
+    opts.progress_interval = std::chrono::seconds(config.get_int("server.milter_progress_interval"));
+    opts.max_packet = static_cast<size_t>(config.get_int("server.max_milter_packet"));
+    opts.current_service = [&daemon] { return daemon.service(); };
+    opts.scan_executor = scan_pool.get_executor();
+#ifdef MAILSIFT_WITH_HTTP
+    opts.observer = &observer;
+#endif
+    auto started = server::MilterServer::start(io, opts);
+    if (!started) {
+      std::cerr << "mailsiftd: " << started.error().describe() << "\n";
+      return kExitUsage;
+    }
+    milter = std::move(started).value();
+  }
+
+#ifdef MAILSIFT_WITH_HTTP
+  std::unique_ptr<mailsift::http::HttpServer> http_server;
+  const std::string& http_listen = config.get_string("server.http_listen");
+  if (!http_listen.empty()) {
+    auto spec = server::parse_listen_spec(http_listen);
+    if (!spec || spec->kind != "inet") {
+      std::cerr << "mailsiftd: server.http_listen must be HOST:PORT\n";
+      return kExitUsage;
+    }
+    mailsift::http::HttpOptions hopts;
+    hopts.address = spec->host;
+    hopts.port = spec->port;
+    hopts.max_body_bytes = static_cast<size_t>(config.get_int("mime.max_message_bytes"));
+    hopts.metrics = &metrics;
+    auto started = mailsift::http::HttpServer::start(io, hopts, backend);
+    if (!started) {
+      std::cerr << "mailsiftd: http: " << started.error().describe() << "\n";
+      return kExitUsage;
+    }
+    http_server = std::move(started).value();
+  }
+  const char* http_state = http_listen.empty() ? "disabled" : http_listen.c_str();
+#else
+  // HOOK: built without src/http (mailsift_http_service target absent): no HTTP API.
+  const char* http_state = "not built";
+#endif
+
+  asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  asio::steady_timer drain_timer(io);
+  std::chrono::steady_clock::time_point drain_deadline;
+  std::function<void()> drain_check;
+  drain_check = [&] {
+    size_t open = milter ? milter->connections() : 0;
+#ifdef MAILSIFT_WITH_HTTP
+    if (http_server) open += http_server->connections();
+#endif
+    if (open == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
+      log_line("info", fmt::format("event=stopped {}", kv("abandoned_connections", static_cast<int64_t>(open))));
+      io.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(100));
+    drain_timer.async_wait([&](boost::system::error_code) { drain_check(); });
+  };
+  std::function<void()> wait_signal;
+  wait_signal = [&] {
+    signals.async_wait([&](boost::system::error_code sec, int signo) {
+      if (sec) return;
+      if (signo == SIGHUP) {
+        log_line("info", "event=reload_requested");
+        asio::post(scan_pool, [&daemon, config_file, sets] {
+          auto cfg = load_config(config_file, sets);
+          Result<std::shared_ptr<Generation>> gen =
+              cfg ? daemon.build(*cfg) : Result<std::shared_ptr<Generation>>(cfg.error());
+          if (!gen) {
+            log_line("error", fmt::format("event=reload_failed {}", kv("error", gen.error().describe())));
+            return;
+          }
+          daemon.install(std::move(gen).value());
+          log_line("info", "event=reloaded (listen addresses, threads, data dir need a restart)");
+        });
+        wait_signal();
+        return;
+      }
+      log_line("info", fmt::format("event=draining {}", kv("signal", static_cast<int64_t>(signo))));
+      if (milter) milter->stop();
+#ifdef MAILSIFT_WITH_HTTP
+      if (http_server) http_server->stop();
+#endif
+      drain_deadline = std::chrono::steady_clock::now() +
+                       std::chrono::seconds(daemon.current()->config.get_int("server.drain_timeout"));
+      drain_check();
+    });
+  };
+  wait_signal();
+
+  log_line("info", fmt::format("event=started {} {} {} {} {}", kv("milter", milter_listen.empty() ? "disabled" : milter_listen),
+                               kv("http", http_state), kv("data_dir", data_dir),
+                               kv("threads", threads), kv("node", daemon.current()->config.get_string("server.node_name"))));
+
+  std::vector<std::thread> pool;
+  for (int64_t i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+  scan_pool.join();
+  return 0;
+}

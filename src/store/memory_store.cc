@@ -94,8 +94,7 @@ class MemoryStore final : public Store {
   Status fuzzy_add(const Scope& scope, const FuzzyRecord& record) override {
     std::lock_guard lock(mu_);
     ScopeData& data = scopes_[scope.key()];
-    auto [it, inserted] =
-        data.fuzzy.try_emplace({record.message_digest, record.reporter}, record);
+    auto [it, inserted] = data.fuzzy.try_emplace({record.message_digest, record.reporter}, record);
     if (!inserted) {  // replace: the old record's bands leave the index first
       unindex(data, it);
       it->second = record;
