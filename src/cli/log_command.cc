@@ -31,7 +31,10 @@ size_t printable_sequence(const std::string& s, size_t i) {
   const unsigned char c = byte(i);
   if (c >= 0x20 && c < 0x7f)
     return 1;
-  size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+             : c >= 0xe0 && c <= 0xef ? 3
+             : c >= 0xf0 && c <= 0xf4 ? 4
+                                      : 0;
   if (n == 0 || i + n > s.size())
     return 0;
   uint32_t cp = c & (0xff >> (n + 1));
@@ -137,10 +140,10 @@ std::string describe_search(const dec::Query& q, const std::string& zone) {
   std::string filters = parts.empty() ? "any decision" : fmt::format("{}", fmt::join(parts, ", "));
   std::string range;
   if (q.since_unix_ms && q.until_unix_ms) {
-    range = fmt::format("from {} until {} UTC ({} .. {}, {})", dec::format_utc_iso(*q.since_unix_ms),
-                        dec::format_utc_iso(*q.until_unix_ms),
-                        local_with_zone(*q.since_unix_ms, zone),
-                        local_with_zone(*q.until_unix_ms, zone), zone);
+    range =
+        fmt::format("from {} until {} UTC ({} .. {}, {})", dec::format_utc_iso(*q.since_unix_ms),
+                    dec::format_utc_iso(*q.until_unix_ms), local_with_zone(*q.since_unix_ms, zone),
+                    local_with_zone(*q.until_unix_ms, zone), zone);
   } else if (q.since_unix_ms) {
     range = fmt::format("since {} UTC ({}, {})", dec::format_utc_iso(*q.since_unix_ms),
                         local_with_zone(*q.since_unix_ms, zone), zone);
@@ -271,9 +274,10 @@ int run_log_command(const LogOptions& o, const std::string& data_dir, std::ostre
   std::vector<dec::Decision> found;
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
-    err << fmt::format("mailsift: no decision log at {} (nothing recorded yet, or wrong "
-                       "--data-dir)\n",
-                       path);
+    err << fmt::format(
+        "mailsift: no decision log at {} (nothing recorded yet, or wrong "
+        "--data-dir)\n",
+        path);
   } else {
     dec::SqliteLogOptions options;
     options.create = false;

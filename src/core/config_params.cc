@@ -69,7 +69,7 @@ const std::vector<ParamSpec>& all_params() {
        "SQLite file name inside the data directory (embedded default store)."},
 
       // Daemon (mailsiftd) and per-recipient policy. Changing a listen address, the data
-      // directory, the thread count or the decision log file needs a restart; everything else is
+      // directory or the thread count needs a restart; everything else is
       // picked up by SIGHUP.
       {"server.milter_listen", T::kString, "inet:127.0.0.1:11332", 0, 0,
        "Milter listener: inet:HOST:PORT, HOST:PORT or unix:/path/to/socket; empty disables it."},
@@ -78,14 +78,13 @@ const std::vector<ParamSpec>& all_params() {
       {"server.threads", T::kInt, "0", 0, 256,
        "Worker threads that scan (and run network I/O); 0 means one per CPU core."},
       {"server.data_dir", T::kString, "/var/lib/mailsift", 0, 0,
-       "Directory of the store, the decision log and the compiled-rules cache (--data-dir wins)."},
+       "Directory of the store, the decision log (decisions.db, read by `mailsift log`) and the "
+       "compiled-rules cache (--data-dir wins)."},
       {"server.policy_file", T::kString, "", 0, 0,
        "Per reseller/domain/user policy file (TOML, docs/per-recipient.md); empty = config "
        "defaults for every recipient."},
       {"server.node_name", T::kString, "", 0, 0,
        "This daemon's name in the decision log; empty means the host name."},
-      {"server.decision_log_file", T::kString, "decisions.db", 0, 0,
-       "SQLite file of the decision log inside the data directory."},
       {"server.milter_idle_timeout", T::kInt, "900", 1, 86400,
        "Seconds a milter connection may stay silent (between MTA commands) before it is closed."},
       {"server.milter_progress_interval", T::kInt, "10", 1, 3600,

@@ -11,15 +11,9 @@ nlohmann::json recipient_to_json(const RecipientDecision& r) {
   nlohmann::json symbols = nlohmann::json::array();
   for (const SymbolHit& s : r.symbols)
     symbols.push_back({{"name", s.name}, {"score", s.score}});
-  return {{"address", r.address},
-          {"user", r.user},
-          {"domain", r.domain},
-          {"reseller", r.reseller},
-          {"score", r.score},
-          {"action", r.action},
-          {"smtp_reply", r.smtp_reply},
-          {"stage", r.stage},
-          {"policy_source", r.policy_source},
+  return {{"address", r.address},         {"user", r.user},   {"domain", r.domain},
+          {"reseller", r.reseller},       {"score", r.score}, {"action", r.action},
+          {"smtp_reply", r.smtp_reply},   {"stage", r.stage}, {"policy_source", r.policy_source},
           {"symbols", std::move(symbols)}};
 }
 
@@ -159,8 +153,8 @@ Result<Decision> decision_from_json(const nlohmann::json& j) {
           SymbolHit hit;
           Reader sr(sj, fmt::format("recipients[{}].symbols[{}].", i, k));
           if (!sj.is_object())
-            return Error::malformed(fmt::format("recipients[{}].symbols[{}] must be an object", i,
-                                                k));
+            return Error::malformed(
+                fmt::format("recipients[{}].symbols[{}] must be an object", i, k));
           sr.get("name", hit.name);
           sr.get("score", hit.score);
           if (!sr.ok())

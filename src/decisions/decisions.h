@@ -44,19 +44,19 @@ struct RecipientDecision {
   std::string domain;
   std::string reseller;
   double score = 0;
-  std::string action;      // scan::to_string(Action): "no action", "add header", "reject", ...
-  std::string smtp_reply;  // full reply the client saw when refused/tempfailed ("" if accepted)
-  std::string stage;       // "rcpt" when decided at RCPT time, "data" after the content
+  std::string action;         // scan::to_string(Action): "no action", "add header", "reject", ...
+  std::string smtp_reply;     // full reply the client saw when refused/tempfailed ("" if accepted)
+  std::string stage;          // "rcpt" when decided at RCPT time, "data" after the content
   std::string policy_source;  // where the recipient's policy came from
   std::vector<SymbolHit> symbols;
 };
 
 struct Decision {
-  std::string id;             // reference written into X-Mailsift-Id; unique
-  int64_t time_unix_ms = 0;   // UTC
-  std::string node;           // which mailsiftd decided
+  std::string id;                     // reference written into X-Mailsift-Id; unique
+  int64_t time_unix_ms = 0;           // UTC
+  std::string node;                   // which mailsiftd decided
   std::string direction = "inbound";  // "inbound" or "outbound"
-  std::string queue_id;       // MTA queue ID (milter macro i), "" over HTTP
+  std::string queue_id;               // MTA queue ID (milter macro i), "" over HTTP
   std::string message_id;
   std::string client_ip;
   std::string helo;
@@ -75,15 +75,15 @@ struct Query {
   std::optional<int64_t> since_unix_ms;  // inclusive
   std::optional<int64_t> until_unix_ms;  // exclusive
   std::string id;
-  std::string sender;      // mail_from
-  std::string recipient;   // any recipient address
+  std::string sender;     // mail_from
+  std::string recipient;  // any recipient address
   std::string user;
   std::string domain;
   std::string reseller;
   std::string queue_id;
   std::string message_id;
   std::string client_ip;
-  std::string action;      // any recipient with this action
+  std::string action;  // any recipient with this action
   std::string direction;
   size_t limit = 100;  // 0 = no limit
 };

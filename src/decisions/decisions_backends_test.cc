@@ -17,21 +17,21 @@ namespace {
 using testing::LogFactory;
 
 MAILSIFT_DECISIONS_CONFORMANCE(Memory,
-                               (LogFactory{"memory",
-                                           [](const std::string&)
-                                               -> Result<std::unique_ptr<DecisionLog>> {
-                                             return make_memory_log();
-                                           },
-                                           nullptr}));
+                               (LogFactory{
+                                   "memory",
+                                   [](const std::string&) -> Result<std::unique_ptr<DecisionLog>> {
+                                     return make_memory_log();
+                                   },
+                                   nullptr}));
 
-MAILSIFT_DECISIONS_CONFORMANCE(
-    Sqlite, (LogFactory{"sqlite",
-                        [](const std::string& dir) {
-                          return open_sqlite_log(dir + "/" + kDecisionsFileName);
-                        },
-                        [](const std::string& dir) {
-                          return open_sqlite_log(dir + "/" + kDecisionsFileName);
-                        }}));
+MAILSIFT_DECISIONS_CONFORMANCE(Sqlite,
+                               (LogFactory{"sqlite",
+                                           [](const std::string& dir) {
+                                             return open_sqlite_log(dir + "/" + kDecisionsFileName);
+                                           },
+                                           [](const std::string& dir) {
+                                             return open_sqlite_log(dir + "/" + kDecisionsFileName);
+                                           }}));
 
 class TempDir {
  public:
@@ -69,7 +69,9 @@ std::unique_ptr<DecisionLog> open_ok(const std::string& path, SqliteLogOptions o
   return log.ok() ? std::move(log).value() : nullptr;
 }
 
-int exec(sqlite3* db, const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
+int exec(sqlite3* db, const char* sql) {
+  return sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+}
 
 TEST(SqliteDecisionLog, NotADatabaseIsTemporaryWithClearMessage) {
   TempDir dir;

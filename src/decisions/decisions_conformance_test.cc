@@ -167,17 +167,16 @@ std::vector<std::string> ids(DecisionLog& log, const Query& q) {
 
 // A small fixed world for the filter tests. IDs sort like their times.
 void seed_world(DecisionLog& log) {
-  Decision a = decision("a", kT0, "spammer@bad.example",
-                        {rcpt("bob@example.org", "bob@example.org", "example.org", "acme",
-                              "reject", 15),
-                         rcpt("carol@example.org", "carol@example.org", "example.org", "acme",
-                              "no action", 1)});
+  Decision a = decision(
+      "a", kT0, "spammer@bad.example",
+      {rcpt("bob@example.org", "bob@example.org", "example.org", "acme", "reject", 15),
+       rcpt("carol@example.org", "carol@example.org", "example.org", "acme", "no action", 1)});
   a.queue_id = "QA";
   a.message_id = "<a@bad.example>";
   a.client_ip = "192.0.2.10";
-  Decision b = decision("b", kT0 + 1 * kMinute, "friend@good.example",
-                        {rcpt("bob@example.org", "bob@example.org", "example.org", "acme",
-                              "no action", -2)});
+  Decision b = decision(
+      "b", kT0 + 1 * kMinute, "friend@good.example",
+      {rcpt("bob@example.org", "bob@example.org", "example.org", "acme", "no action", -2)});
   b.queue_id = "QB";
   b.message_id = "<b@good.example>";
   b.client_ip = "198.51.100.7";
@@ -187,9 +186,9 @@ void seed_world(DecisionLog& log) {
   c.queue_id = "QC";
   c.message_id = "<c@example.org>";
   c.client_ip = "2001:db8::1";
-  Decision d = decision("d", kT0 + 3 * kMinute, "spammer@bad.example",
-                        {rcpt("erin@example.com", "erin@example.com", "example.com", "zeta",
-                              "soft reject", 9)});
+  Decision d = decision(
+      "d", kT0 + 3 * kMinute, "spammer@bad.example",
+      {rcpt("erin@example.com", "erin@example.com", "example.com", "zeta", "soft reject", 9)});
   d.queue_id = "QD";
   d.message_id = "<d@bad.example>";
   d.client_ip = "192.0.2.10";
@@ -362,11 +361,11 @@ TEST_P(DecisionLogConformance, DefaultLimitIsAHundred) {
 TEST_P(DecisionLogConformance, MultiRecipientDecisionMatchedByAnyRecipientOnce) {
   auto log = fresh();
   ASSERT_TRUE(log);
-  record(*log, decision("multi", kT0, "s@x",
-                        {rcpt("one@a.example", "one@a.example", "a.example", "r1", "reject"),
-                         rcpt("two@b.example", "two@b.example", "b.example", "r1", "reject"),
-                         rcpt("three@a.example", "three@a.example", "a.example", "r2",
-                              "no action")}));
+  record(*log,
+         decision("multi", kT0, "s@x",
+                  {rcpt("one@a.example", "one@a.example", "a.example", "r1", "reject"),
+                   rcpt("two@b.example", "two@b.example", "b.example", "r1", "reject"),
+                   rcpt("three@a.example", "three@a.example", "a.example", "r2", "no action")}));
   for (const char* address : {"one@a.example", "two@b.example", "three@a.example"}) {
     SCOPED_TRACE(address);
     Query q;
@@ -469,7 +468,7 @@ TEST_P(DecisionLogConformance, DecisionWithoutRecipientsAndInvalidUtf8IsKept) {
 TEST_P(DecisionLogConformance, ExpireRemovesOlderThanCutoff) {
   auto log = fresh();
   ASSERT_TRUE(log);
-  seed_world(*log);  // a..d at kT0 + 0..3 minutes
+  seed_world(*log);                               // a..d at kT0 + 0..3 minutes
   auto removed = log->expire(kT0 + 2 * kMinute);  // a and b are older; c is at the cutoff
   ASSERT_TRUE(removed.ok()) << removed.error().describe();
   EXPECT_EQ(*removed, 2u);

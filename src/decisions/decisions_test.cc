@@ -28,8 +28,13 @@ TEST(DecisionId, FormatIsUtcMillisecondsAndSixteenHexDigits) {
 
 TEST(DecisionId, TextOrderIsTimeOrder) {
   // Across every boundary that could break text order: ms, s, minute, day, month, year.
-  const int64_t times[] = {kT0,        kT0 + 1,         kT0 + 999,       kT0 + 1000,
-                           kT0 + 60000, kT0 + 86400000, 1798761600000 /* 2027-01-01 */,
+  const int64_t times[] = {kT0,
+                           kT0 + 1,
+                           kT0 + 999,
+                           kT0 + 1000,
+                           kT0 + 60000,
+                           kT0 + 86400000,
+                           1798761600000 /* 2027-01-01 */,
                            4102444800000 /* 2100-01-01 */};
   std::vector<std::string> ids;
   for (int64_t t : times)

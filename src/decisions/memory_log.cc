@@ -101,6 +101,8 @@ class MemoryLog final : public DecisionLog {
 
 }  // namespace
 
-std::unique_ptr<DecisionLog> make_memory_log() { return std::make_unique<MemoryLog>(); }
+std::unique_ptr<DecisionLog> make_memory_log() {
+  return std::make_unique<MemoryLog>();
+}
 
 }  // namespace mailsift::decisions

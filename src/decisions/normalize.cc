@@ -8,8 +8,8 @@ namespace mailsift::decisions {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n'))
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
     s.remove_prefix(1);
   while (!s.empty() &&
          (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
@@ -40,7 +40,9 @@ std::string address_key(std::string_view address) {
   return key.empty() ? "<>" : key;
 }
 
-std::string user_key(std::string_view user) { return ascii_lower(strip_angles(user)); }
+std::string user_key(std::string_view user) {
+  return ascii_lower(strip_angles(user));
+}
 
 std::string domain_key(std::string_view domain) {
   std::string_view s = strip_angles(domain);
@@ -76,6 +78,8 @@ std::string message_id_key(std::string_view message_id) {
   return std::string(strip_angles(message_id));
 }
 
-std::string word_key(std::string_view word) { return ascii_lower(trim(word)); }
+std::string word_key(std::string_view word) {
+  return ascii_lower(trim(word));
+}
 
 }  // namespace mailsift::decisions

@@ -299,34 +299,34 @@ class SqliteLog final : public DecisionLog {
     try {
       std::lock_guard lock(mu_);
       return in_write_txn([&]() -> Status {
-               int64_t seq = 0;
-               {
-                 Bound b(*insert_decision_);
-                 b.text(1, d.id).i64(2, d.time_unix_ms).text(3, d.node).text(4, d.direction);
-                 b.text(5, d.queue_id).text(6, d.message_id).text(7, d.client_ip).text(8, d.helo);
-                 b.text(9, d.mail_from).text(10, d.auth_user).text(11, d.subject);
-                 b.text(12, d.digest).i64(13, d.elapsed_us).text(14, encode_strings(d.errors));
-                 b.text(15, address_key(d.mail_from)).text(16, message_id_key(d.message_id));
-                 b.text(17, ip_key(d.client_ip)).text(18, word_key(d.direction));
-                 if (int rc = b.step(); rc != SQLITE_DONE)
-                   return fail(rc, "insert decision");
-                 if (sqlite3_changes(db_) == 0)
-                   return Ok{};  // already recorded: a retry
-                 seq = sqlite3_last_insert_rowid(db_);
-               }
-               for (size_t i = 0; i < d.recipients.size(); ++i) {
-                 const RecipientDecision& r = d.recipients[i];
-                 Bound b(*insert_recipient_);
-                 b.i64(1, seq).i64(2, static_cast<int64_t>(i)).i64(3, d.time_unix_ms);
-                 b.text(4, r.address).text(5, r.user).text(6, r.domain).text(7, r.reseller);
-                 b.real(8, finite(r.score)).text(9, r.action).text(10, r.smtp_reply);
-                 b.text(11, r.stage).text(12, r.policy_source).text(13, encode_symbols(r.symbols));
-                 b.text(14, address_key(r.address)).text(15, user_key(r.user));
-                 b.text(16, domain_key(r.domain)).text(17, word_key(r.action));
-                 if (int rc = b.step(); rc != SQLITE_DONE)
-                   return fail(rc, "insert recipient");
-               }
-               return Ok{};
+        int64_t seq = 0;
+        {
+          Bound b(*insert_decision_);
+          b.text(1, d.id).i64(2, d.time_unix_ms).text(3, d.node).text(4, d.direction);
+          b.text(5, d.queue_id).text(6, d.message_id).text(7, d.client_ip).text(8, d.helo);
+          b.text(9, d.mail_from).text(10, d.auth_user).text(11, d.subject);
+          b.text(12, d.digest).i64(13, d.elapsed_us).text(14, encode_strings(d.errors));
+          b.text(15, address_key(d.mail_from)).text(16, message_id_key(d.message_id));
+          b.text(17, ip_key(d.client_ip)).text(18, word_key(d.direction));
+          if (int rc = b.step(); rc != SQLITE_DONE)
+            return fail(rc, "insert decision");
+          if (sqlite3_changes(db_) == 0)
+            return Ok{};  // already recorded: a retry
+          seq = sqlite3_last_insert_rowid(db_);
+        }
+        for (size_t i = 0; i < d.recipients.size(); ++i) {
+          const RecipientDecision& r = d.recipients[i];
+          Bound b(*insert_recipient_);
+          b.i64(1, seq).i64(2, static_cast<int64_t>(i)).i64(3, d.time_unix_ms);
+          b.text(4, r.address).text(5, r.user).text(6, r.domain).text(7, r.reseller);
+          b.real(8, finite(r.score)).text(9, r.action).text(10, r.smtp_reply);
+          b.text(11, r.stage).text(12, r.policy_source).text(13, encode_symbols(r.symbols));
+          b.text(14, address_key(r.address)).text(15, user_key(r.user));
+          b.text(16, domain_key(r.domain)).text(17, word_key(r.action));
+          if (int rc = b.step(); rc != SQLITE_DONE)
+            return fail(rc, "insert recipient");
+        }
+        return Ok{};
       });
     } catch (const std::exception& e) {
       return Error::temporary(fmt::format("decision log {}: {}", path_, e.what()));
@@ -348,8 +348,7 @@ class SqliteLog final : public DecisionLog {
           sqlite3_bind_int64(stmt.get(), idx, *n);
         } else {
           const auto& s = std::get<std::string>(params[i]);
-          sqlite3_bind_text(stmt.get(), idx, s.data(), static_cast<int>(s.size()),
-                            SQLITE_STATIC);
+          sqlite3_bind_text(stmt.get(), idx, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
         }
       }
       // One read transaction: the decisions and their recipients come from the same snapshot.

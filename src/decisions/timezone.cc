@@ -163,12 +163,18 @@ Civil to_civil(int64_t seconds_since_epoch) {
   auto day = date::floor<date::days>(tp);
   date::year_month_day ymd(day);
   date::hh_mm_ss<seconds> hms(tp - day);
-  return Civil{int(ymd.year()),          int(unsigned(ymd.month())), int(unsigned(ymd.day())),
-               int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count()),
+  return Civil{int(ymd.year()),
+               int(unsigned(ymd.month())),
+               int(unsigned(ymd.day())),
+               int(hms.hours().count()),
+               int(hms.minutes().count()),
+               int(hms.seconds().count()),
                0};
 }
 
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t floor_div(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 std::string offset_text(int offset_seconds) {
   char sign = offset_seconds < 0 ? '-' : '+';
@@ -186,7 +192,9 @@ std::string local_text(const Civil& c) {
   return fmt::format("{:04}-{:02}-{:02} {}", c.year, c.month, c.day, clock_text(c));
 }
 
-int64_t sys_seconds_count(date::sys_seconds s) { return s.time_since_epoch().count(); }
+int64_t sys_seconds_count(date::sys_seconds s) {
+  return s.time_since_epoch().count();
+}
 
 Result<const date::time_zone*> find_zone(std::string_view zone) {
   if (zone.empty())
@@ -263,8 +271,8 @@ Result<LocalTimeResolution> resolve_time(std::string_view text, std::string_view
     const date::local_info info = (*tz)->get_info(local);
     switch (info.result) {
       case date::local_info::unique:
-        out.earlier_unix_ms = out.later_unix_ms = (local_s - info.first.offset.count()) * 1000 +
-                                                  millis;
+        out.earlier_unix_ms = out.later_unix_ms =
+            (local_s - info.first.offset.count()) * 1000 + millis;
         break;
       case date::local_info::ambiguous:
         out.kind = LocalTimeResolution::Kind::kAmbiguous;
@@ -354,9 +362,8 @@ std::string format_utc_iso(int64_t unix_ms) {
 
 Result<int64_t> parse_duration_ms(std::string_view text) {
   auto bad = [&](std::string_view why) {
-    return Error::malformed(
-        fmt::format("cannot read duration \"{}\": {} (expected e.g. 30m, 90s, 2h, 1d, 1h30m)",
-                    text, why));
+    return Error::malformed(fmt::format(
+        "cannot read duration \"{}\": {} (expected e.g. 30m, 90s, 2h, 1d, 1h30m)", text, why));
   };
   if (text.empty())
     return bad("empty");

@@ -7,8 +7,10 @@
 //   per token:  p(w) = b/(b+g), b = spam(w)/S, g = ham(w)/H          (Graham/Robinson)
 //               f(w) = (s*x + n*p(w)) / (s + n), n = ham(w)+spam(w)    (Robinson smoothing)
 //   tokens with |f-0.5| < min_dev are ignored; the max_tokens most extreme are used;
-//   raw score (kFisher): ln chi2Q(-2 Σ ln f, 2N) - ln chi2Q(-2 Σ ln(1-f), 2N), computed in log
-//   space so it never saturates (bogofilter/SpamBayes combine the same two tests linearly);
+//   raw score (kFisherIndicator, default): the SpamBayes/bogofilter indicator
+//   I = Q_h - Q_s, Q_h = chi2Q(-2 Σ ln f, 2N), Q_s = chi2Q(-2 Σ ln(1-f), 2N), through the monotone
+//   map -ln(1-I) / ln(1+I) computed in log space, so it never saturates; strong evidence both
+//   ways gives ≈0 ("unsure"). kFisher (old default): ln Q_h - ln Q_s;
 //   probability = 1 / (1 + exp(-(platt_a * raw + platt_b)))   (Platt scaling fitted by 5-fold
 //   cross-validation on the train split of the SpamAssassin corpus; see bench/learn_cv.cc).
 //

@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
     return kExitUnavailable;
   }
   auto decision_log =
-      mailsift::decisions::open_sqlite_log((dir / config.get_string("server.decision_log_file")).string());
+      mailsift::decisions::open_sqlite_log((dir / mailsift::decisions::kDecisionsFileName).string());
   if (!decision_log) {
     std::cerr << "mailsiftd: decision log: " << decision_log.error().describe() << "\n";
     return kExitUnavailable;

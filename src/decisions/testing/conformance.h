@@ -33,7 +33,9 @@ struct LogFactory {
   std::function<Result<std::unique_ptr<DecisionLog>>(const std::string& dir)> reopen;
 };
 
-inline std::ostream& operator<<(std::ostream& os, const LogFactory& f) { return os << f.name; }
+inline std::ostream& operator<<(std::ostream& os, const LogFactory& f) {
+  return os << f.name;
+}
 
 // The suite fixture; tests are defined in decisions_conformance_test.cc.
 class DecisionLogConformance : public ::testing::TestWithParam<LogFactory> {
@@ -49,8 +51,7 @@ class DecisionLogConformance : public ::testing::TestWithParam<LogFactory> {
 
 // Runs every conformance test against the backend made by `factory_expr` (a LogFactory).
 // Use at namespace scope.
-#define MAILSIFT_DECISIONS_CONFORMANCE(instance_name, factory_expr)                       \
-  using ::mailsift::decisions::testing::DecisionLogConformance;                           \
-  INSTANTIATE_TEST_SUITE_P(instance_name, DecisionLogConformance,                         \
-                           ::testing::Values(factory_expr),                               \
+#define MAILSIFT_DECISIONS_CONFORMANCE(instance_name, factory_expr)                                \
+  using ::mailsift::decisions::testing::DecisionLogConformance;                                    \
+  INSTANTIATE_TEST_SUITE_P(instance_name, DecisionLogConformance, ::testing::Values(factory_expr), \
                            [](const auto& info) { return info.param.name; })
