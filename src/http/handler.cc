@@ -132,7 +132,8 @@ Response Handler::handle(const Request& request) {
   try {
     return handle_unchecked(request);
   } catch (const std::exception& e) {
-    return native_error(request, 500, ErrorKind::kConfig, std::string("internal error: ") + e.what());
+    return native_error(request, 500, ErrorKind::kConfig,
+                        std::string("internal error: ") + e.what());
   } catch (...) {
     return native_error(request, 500, ErrorKind::kConfig, "internal error");
   }

@@ -100,8 +100,8 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read_header() {
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(
-        std::min<size_t>(st_->options.max_header_bytes, UINT32_MAX)));
+    parser_->header_limit(
+        static_cast<std::uint32_t>(std::min<size_t>(st_->options.max_header_bytes, UINT32_MAX)));
     parser_->body_limit(st_->options.max_body_bytes);
     idle_ = true;
     stream_.expires_after(served_ > 0 ? st_->options.idle_timeout : st_->options.read_timeout);
@@ -227,8 +227,7 @@ class Session : public std::enable_shared_from_this<Session> {
 void do_accept(const std::shared_ptr<State>& st) {
   st->acceptor.async_accept(
       asio::make_strand(st->io), [st](beast::error_code ec, tcp::socket socket) {
-        if (ec == asio::error::operation_aborted || st->stopping.load() ||
-            !st->acceptor.is_open())
+        if (ec == asio::error::operation_aborted || st->stopping.load() || !st->acceptor.is_open())
           return;
         if (ec) {
           // Out of descriptors or similar: back off instead of spinning.

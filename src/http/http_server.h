@@ -41,12 +41,13 @@ namespace mailsift::http {
 struct HttpOptions {
   std::string address = "127.0.0.1";  // IPv4 or IPv6 literal to bind
   uint16_t port = 11333;              // 0 = any free port (tests read port())
-  size_t max_body_bytes = 64u << 20;  // larger request bodies get 413 (match mime.max_message_bytes)
-  size_t max_header_bytes = 64u << 10;  // request line + headers; larger gets 431
+  size_t max_body_bytes =
+      64u << 20;  // larger request bodies get 413 (match mime.max_message_bytes)
+  size_t max_header_bytes = 64u << 10;             // request line + headers; larger gets 431
   std::chrono::milliseconds read_timeout{30000};   // first byte to last byte of one request
   std::chrono::milliseconds idle_timeout{60000};   // keep-alive wait for the next request
   std::chrono::milliseconds write_timeout{30000};  // one response
-  size_t max_connections = 4096;  // beyond: answer 503 and close
+  size_t max_connections = 4096;                   // beyond: answer 503 and close
   int listen_backlog = 1024;
   HandlerOptions handler;
   // Registry to count into and render on /metrics; shared with the milter front end. When

@@ -237,7 +237,9 @@ class ServerTest : public ::testing::Test {
     asio::io_context io;
     beast::tcp_stream stream{io};
     beast::flat_buffer buffer;
-    explicit Client(uint16_t port) { stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port)); }
+    explicit Client(uint16_t port) {
+      stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    }
     bhttp::response<bhttp::string_body> send(bhttp::request<bhttp::string_body> req) {
       req.prepare_payload();
       bhttp::write(stream, req);
@@ -301,9 +303,10 @@ TEST_F(ServerTest, PingHealthMetrics) {
 }
 
 TEST_F(ServerTest, NativeScanPassesEnvelopeAndAnswersPerRecipient) {
-  auto req = post("/api/v1/scan?rcpt=strict%40x.test&rcpt=easy@x.test&ip=192.0.2.7&helo=mx.t"
-                  "&from=s@y.test&queue_id=Q1",
-                  "Subject: x\r\n\r\nREJECTME\r\n");
+  auto req = post(
+      "/api/v1/scan?rcpt=strict%40x.test&rcpt=easy@x.test&ip=192.0.2.7&helo=mx.t"
+      "&from=s@y.test&queue_id=Q1",
+      "Subject: x\r\n\r\nREJECTME\r\n");
   auto res = once(req);
   ASSERT_EQ(res.result_int(), 200) << res.body();
   json j = json::parse(res.body());
@@ -490,7 +493,8 @@ TEST_F(ServerTest, ExpectContinueIsHonoured) {
 TEST_F(ServerTest, SlowClientIsClosedByTheReadTimeout) {
   Client c(server_->port());
   // Slowloris: a request head that never finishes (read_timeout is 300 ms here).
-  asio::write(c.stream.socket(), asio::buffer(std::string("POST /checkv2 HTTP/1.1\r\nHost: x\r\n")));
+  asio::write(c.stream.socket(),
+              asio::buffer(std::string("POST /checkv2 HTTP/1.1\r\nHost: x\r\n")));
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -530,8 +534,9 @@ TEST_F(ServerTest, GracefulStopClosesIdleConnectionsAndFinishesInFlightOnes) {
   EXPECT_EQ(idle.send(get("/ping")).result_int(), 200);
   // A request whose body is still arriving when stop() is called is answered, then closed.
   Client busy(server_->port());
-  std::string head = "POST /api/v1/scan HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                     std::to_string(kHam.size()) + "\r\n\r\n";
+  std::string head =
+      "POST /api/v1/scan HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(kHam.size()) +
+      "\r\n\r\n";
   asio::write(busy.stream.socket(), asio::buffer(head + kHam.substr(0, 5)));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   server_->stop();

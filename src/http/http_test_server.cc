@@ -7,11 +7,11 @@
 //                                                           (train it with `mailsift learn`)
 // Runs until SIGTERM/SIGINT, then stops gracefully. Not installed; not the daemon: no policy
 // file, no decision log (EngineBackend below stands in for server::ScanService).
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -166,8 +166,8 @@ int main(int argc, char** argv) {
       std::cerr << "http_test_server: " << rules.error().describe() << "\n";
       return 2;
     }
-    backend = std::make_unique<EngineBackend>(config, std::move(db).value(),
-                                              std::move(rules).value());
+    backend =
+        std::make_unique<EngineBackend>(config, std::move(db).value(), std::move(rules).value());
   }
 
   boost::asio::io_context io(static_cast<int>(threads));

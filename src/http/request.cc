@@ -21,8 +21,8 @@ bool iequals(std::string_view a, std::string_view b) {
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }
@@ -210,8 +210,8 @@ Result<Target> parse_target(std::string_view target) {
     auto key = percent_decode(pair.substr(0, eq));
     if (!key.ok())
       return key.error();
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view()
-                                                             : pair.substr(eq + 1));
+    auto value =
+        percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     if (!value.ok())
       return value.error();
     t.query.emplace_back(std::move(key.value()), std::move(value.value()));

@@ -51,7 +51,7 @@ enum class Route {
 struct RouteMatch {
   Route route = Route::kNotFound;
   boost::beast::http::verb method = boost::beast::http::verb::get;  // the one method it accepts
-  const char* name = "not_found";                                     // for logs
+  const char* name = "not_found";                                   // for logs
 };
 // `path` without the query string. Trailing "/" is not stripped (Rspamd does not either).
 RouteMatch match_route(std::string_view path);

@@ -2,27 +2,31 @@
 
 #include <fmt/format.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>
-#include <toml++/toml.h>
 
 namespace mailsift::policy {
 namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
 // "<Bob@Example.TEST>" -> "bob@example.test". Whitespace and angle brackets are envelope syntax,
 // not part of the address; addresses are compared case-insensitively (see docs/per-recipient.md).
 std::string normalise_address(std::string_view raw) {
-  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front()))) raw.remove_prefix(1);
-  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back()))) raw.remove_suffix(1);
-  if (raw.size() >= 2 && raw.front() == '<' && raw.back() == '>') raw = raw.substr(1, raw.size() - 2);
+  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.front())))
+    raw.remove_prefix(1);
+  while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back())))
+    raw.remove_suffix(1);
+  if (raw.size() >= 2 && raw.front() == '<' && raw.back() == '>')
+    raw = raw.substr(1, raw.size() - 2);
   return lower(raw);
 }
 
@@ -39,12 +43,18 @@ struct Overrides {
   std::string reseller;  // domains only: the domain's reseller
 
   void apply_to(RecipientPolicy& p) const {
-    if (add_header) p.actions.add_header = *add_header;
-    if (rewrite_subject) p.actions.rewrite_subject = *rewrite_subject;
-    if (reject) p.actions.reject = *reject;
-    if (rewrite_subject_enabled) p.actions.rewrite_subject_enabled = *rewrite_subject_enabled;
-    if (reject_enabled) p.actions.reject_enabled = *reject_enabled;
-    if (tempfail_on_error) p.actions.tempfail_on_error = *tempfail_on_error;
+    if (add_header)
+      p.actions.add_header = *add_header;
+    if (rewrite_subject)
+      p.actions.rewrite_subject = *rewrite_subject;
+    if (reject)
+      p.actions.reject = *reject;
+    if (rewrite_subject_enabled)
+      p.actions.rewrite_subject_enabled = *rewrite_subject_enabled;
+    if (reject_enabled)
+      p.actions.reject_enabled = *reject_enabled;
+    if (tempfail_on_error)
+      p.actions.tempfail_on_error = *tempfail_on_error;
     p.allow_senders.insert(p.allow_senders.end(), allow_senders.begin(), allow_senders.end());
     p.block_senders.insert(p.block_senders.end(), block_senders.begin(), block_senders.end());
   }
@@ -76,40 +86,55 @@ Result<Overrides> parse_overrides(const std::string& where, const toml::table& t
     };
     auto boolean = [&](std::optional<bool>& out) -> Status {
       auto v = node.value<bool>();
-      if (!v) return Error::config(fmt::format("{}: expected true or false", at));
+      if (!v)
+        return Error::config(fmt::format("{}: expected true or false", at));
       out = *v;
       return Ok{};
     };
     auto list = [&](std::vector<std::string>& out) -> Status {
       const toml::array* arr = node.as_array();
-      if (!arr) return Error::config(fmt::format("{}: expected an array of strings", at));
+      if (!arr)
+        return Error::config(fmt::format("{}: expected an array of strings", at));
       for (const auto& item : *arr) {
         auto s = item.value<std::string>();
-        if (!s) return Error::config(fmt::format("{}: expected an array of strings", at));
+        if (!s)
+          return Error::config(fmt::format("{}: expected an array of strings", at));
         std::string entry = lower(*s);
         Status st = validate_sender_entry(at, entry);
-        if (!st) return st.error();
+        if (!st)
+          return st.error();
         out.push_back(std::move(entry));
       }
       return Ok{};
     };
     Status st = Ok{};
-    if (key == "add_header") st = number(o.add_header);
-    else if (key == "rewrite_subject") st = number(o.rewrite_subject);
-    else if (key == "reject") st = number(o.reject);
-    else if (key == "rewrite_subject_enabled") st = boolean(o.rewrite_subject_enabled);
-    else if (key == "reject_enabled") st = boolean(o.reject_enabled);
-    else if (key == "tempfail_on_error") st = boolean(o.tempfail_on_error);
-    else if (key == "allow_senders") st = list(o.allow_senders);
-    else if (key == "block_senders") st = list(o.block_senders);
+    if (key == "add_header")
+      st = number(o.add_header);
+    else if (key == "rewrite_subject")
+      st = number(o.rewrite_subject);
+    else if (key == "reject")
+      st = number(o.reject);
+    else if (key == "rewrite_subject_enabled")
+      st = boolean(o.rewrite_subject_enabled);
+    else if (key == "reject_enabled")
+      st = boolean(o.reject_enabled);
+    else if (key == "tempfail_on_error")
+      st = boolean(o.tempfail_on_error);
+    else if (key == "allow_senders")
+      st = list(o.allow_senders);
+    else if (key == "block_senders")
+      st = list(o.block_senders);
     else if (key == "reseller" && is_domain) {
       auto v = node.value<std::string>();
-      if (!v || v->empty()) st = Error::config(fmt::format("{}: expected a reseller id", at));
-      else o.reseller = *v;
+      if (!v || v->empty())
+        st = Error::config(fmt::format("{}: expected a reseller id", at));
+      else
+        o.reseller = *v;
     } else {
       st = Error::config(fmt::format("{}: unknown key", at));
     }
-    if (!st) return st.error();
+    if (!st)
+      return st.error();
   }
   return o;
 }
@@ -118,19 +143,23 @@ Result<Table> parse_section(const toml::table& root, const char* section, bool i
                             bool lower_keys) {
   Table out;
   const toml::node* node = root.get(section);
-  if (!node) return out;
+  if (!node)
+    return out;
   const toml::table* t = node->as_table();
-  if (!t) return Error::config(fmt::format("policy: [{}] must be a table", section));
+  if (!t)
+    return Error::config(fmt::format("policy: [{}] must be a table", section));
   for (const auto& [key_node, entry] : *t) {
     const std::string name = lower_keys ? lower(key_node.str()) : std::string(key_node.str());
     const std::string where = fmt::format("{}.\"{}\"", section, name);
     const toml::table* et = entry.as_table();
-    if (!et) return Error::config(fmt::format("policy: {} must be a table", where));
+    if (!et)
+      return Error::config(fmt::format("policy: {} must be a table", where));
     auto parsed = parse_overrides(where, *et, is_domain);
-    if (!parsed) return parsed.error();
+    if (!parsed)
+      return parsed.error();
     if (!out.emplace(name, std::move(parsed).value()).second) {
-      return Error::config(fmt::format("policy: {} is given twice (names are case-insensitive)",
-                                       where));
+      return Error::config(
+          fmt::format("policy: {} is given twice (names are case-insensitive)", where));
     }
   }
   return out;
@@ -154,7 +183,8 @@ class LayeredProvider final : public PolicyProvider {
       source += fmt::format("{}{}:{}", source.empty() ? "" : ",", level, id);
     };
     const auto domain = domains_.find(p.tenant.domain);
-    if (domain != domains_.end()) p.tenant.reseller = domain->second.reseller;
+    if (domain != domains_.end())
+      p.tenant.reseller = domain->second.reseller;
     // Least specific first, so the user's own entry wins field by field.
     if (!p.tenant.reseller.empty()) {
       const auto reseller = resellers_.find(p.tenant.reseller);
@@ -185,12 +215,14 @@ bool entry_matches(const std::string& entry, const std::string& sender,
                    const std::string& sender_domain) {
   if (entry.size() > 2 && entry[0] == '@' && entry[1] == '.') {
     const std::string_view dom = std::string_view(entry).substr(2);
-    if (sender_domain == dom) return true;
+    if (sender_domain == dom)
+      return true;
     return sender_domain.size() > dom.size() &&
            sender_domain.compare(sender_domain.size() - dom.size(), dom.size(), dom) == 0 &&
            sender_domain[sender_domain.size() - dom.size() - 1] == '.';
   }
-  if (entry[0] == '@') return sender_domain == std::string_view(entry).substr(1);
+  if (entry[0] == '@')
+    return sender_domain == std::string_view(entry).substr(1);
   return sender == entry;
 }
 
@@ -203,11 +235,14 @@ Result<std::unique_ptr<PolicyProvider>> from_table(const Config& config, const t
     }
   }
   auto resellers = parse_section(root, "resellers", false, false);
-  if (!resellers) return Error::config(fmt::format("{}: {}", origin, resellers.error().message));
+  if (!resellers)
+    return Error::config(fmt::format("{}: {}", origin, resellers.error().message));
   auto domains = parse_section(root, "domains", true, true);
-  if (!domains) return Error::config(fmt::format("{}: {}", origin, domains.error().message));
+  if (!domains)
+    return Error::config(fmt::format("{}: {}", origin, domains.error().message));
   auto users = parse_section(root, "users", false, true);
-  if (!users) return Error::config(fmt::format("{}: {}", origin, users.error().message));
+  if (!users)
+    return Error::config(fmt::format("{}: {}", origin, users.error().message));
   return std::unique_ptr<PolicyProvider>(std::make_unique<LayeredProvider>(
       scan::ActionPolicy::from_config(config), std::move(resellers).value(),
       std::move(domains).value(), std::move(users).value()));
@@ -217,15 +252,18 @@ Result<std::unique_ptr<PolicyProvider>> from_table(const Config& config, const t
 
 SenderListing classify_sender(const RecipientPolicy& policy, std::string_view sender) {
   const std::string address = normalise_address(sender);
-  if (address.empty() || address.find('@') == std::string::npos) return SenderListing::kNone;
+  if (address.empty() || address.find('@') == std::string::npos)
+    return SenderListing::kNone;
   const std::string domain = domain_of(address);
   auto listed = [&](const std::vector<std::string>& entries) {
     return std::any_of(entries.begin(), entries.end(), [&](const std::string& e) {
       return !e.empty() && entry_matches(e, address, domain);
     });
   };
-  if (listed(policy.block_senders)) return SenderListing::kBlocked;
-  if (listed(policy.allow_senders)) return SenderListing::kAllowed;
+  if (listed(policy.block_senders))
+    return SenderListing::kBlocked;
+  if (listed(policy.allow_senders))
+    return SenderListing::kAllowed;
   return SenderListing::kNone;
 }
 
@@ -240,8 +278,8 @@ Result<std::unique_ptr<PolicyProvider>> load_policy_file(const Config& config,
   try {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
-    return Error::config(fmt::format("policy file {}: {} (line {})", path, e.description(),
-                                     e.source().begin.line));
+    return Error::config(
+        fmt::format("policy file {}: {} (line {})", path, e.description(), e.source().begin.line));
   } catch (const std::exception& e) {
     return Error::config(fmt::format("policy file {}: {}", path, e.what()));
   }
@@ -254,8 +292,8 @@ Result<std::unique_ptr<PolicyProvider>> parse_policy(const Config& config,
   try {
     root = toml::parse(toml_text);
   } catch (const toml::parse_error& e) {
-    return Error::config(fmt::format("policy: {} (line {})", e.description(),
-                                     e.source().begin.line));
+    return Error::config(
+        fmt::format("policy: {} (line {})", e.description(), e.source().begin.line));
   }
   return from_table(config, root, "policy");
 }

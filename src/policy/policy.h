@@ -7,8 +7,8 @@
 //
 // Policy file (TOML; every table optional, every key optional, unknown keys are errors):
 //   [resellers.acme]          reject_enabled = true
-//   [domains."example.test"]  reseller = "acme"   add_header = 7.0   allow_senders = ["@partner.test"]
-//   [users."carol@example.test"] reject = 12.0  block_senders = ["@.spammy.test"]
+//   [domains."example.test"]  reseller = "acme"   add_header = 7.0   allow_senders =
+//   ["@partner.test"] [users."carol@example.test"] reject = 12.0  block_senders = ["@.spammy.test"]
 // Keys: add_header, rewrite_subject, reject (numbers), rewrite_subject_enabled, reject_enabled,
 // tempfail_on_error (bools), allow_senders, block_senders (lists), reseller (domains only).
 // Inheritance per field: config defaults <- reseller <- domain <- user; sender lists are the
@@ -32,7 +32,7 @@
 namespace mailsift::policy {
 
 struct RecipientPolicy {
-  scan::Recipient tenant;         // user/domain/reseller IDs for scopes and the log
+  scan::Recipient tenant;  // user/domain/reseller IDs for scopes and the log
   // Thresholds; actions.source says which entries applied ("default", or e.g.
   // "reseller:acme,domain:example.test,user:carol@example.test").
   scan::ActionPolicy actions;

@@ -55,9 +55,9 @@ TEST(Policy, UserInheritsDomainAndReseller) {
   EXPECT_EQ(p->tenant.user, "carol@example.test");
   EXPECT_EQ(p->tenant.domain, "example.test");
   EXPECT_EQ(p->tenant.reseller, "acme");
-  EXPECT_TRUE(p->actions.reject_enabled);          // reseller
-  EXPECT_DOUBLE_EQ(p->actions.add_header, 7);      // domain
-  EXPECT_DOUBLE_EQ(p->actions.reject, 11);         // user beats reseller's 14
+  EXPECT_TRUE(p->actions.reject_enabled);      // reseller
+  EXPECT_DOUBLE_EQ(p->actions.add_header, 7);  // domain
+  EXPECT_DOUBLE_EQ(p->actions.reject, 11);     // user beats reseller's 14
   EXPECT_EQ(p->actions.source, "reseller:acme,domain:example.test,user:carol@example.test");
   // Lists are the union of every level.
   EXPECT_EQ(p->allow_senders.size(), 2u);
@@ -110,7 +110,8 @@ TEST(Policy, ErrorsNameTheKey) {
   EXPECT_FALSE(parse_policy(Config(), "[people.x]\n").ok());
   EXPECT_FALSE(parse_policy(Config(), "[users.\"a@b.test\"]\nreject = \"high\"\n").ok());
   EXPECT_FALSE(parse_policy(Config(), "[users.\"a@b.test\"]\nreject = 5000\n").ok());
-  EXPECT_FALSE(parse_policy(Config(), "[users.\"a@b.test\"]\nallow_senders = [\"nodomain\"]\n").ok());
+  EXPECT_FALSE(
+      parse_policy(Config(), "[users.\"a@b.test\"]\nallow_senders = [\"nodomain\"]\n").ok());
   EXPECT_FALSE(parse_policy(Config(), "[users.\"a@b.test\"]\nreseller = \"acme\"\n").ok());
   EXPECT_FALSE(parse_policy(Config(), "[users.\"A@b.test\"]\n[users.\"a@b.test\"]\n").ok());
   EXPECT_FALSE(parse_policy(Config(), "not toml [").ok());
@@ -118,9 +119,7 @@ TEST(Policy, ErrorsNameTheKey) {
 
 TEST(Policy, LoadsFile) {
   const std::string path = ::testing::TempDir() + "/policy_test.toml";
-  {
-    std::ofstream(path) << kPolicy;
-  }
+  { std::ofstream(path) << kPolicy; }
   auto p = load_policy_file(Config(), path);
   ASSERT_TRUE(p.ok()) << p.error().message;
   EXPECT_TRUE(p.value()->lookup("carol@example.test")->actions.reject_enabled);

@@ -86,6 +86,7 @@ Engine::Engine(const Config& config, store::Store& store) : config_(config), sto
   limits_.max_depth = static_cast<size_t>(config.get_int("mime.max_depth"));
   limits_.max_parts = static_cast<size_t>(config.get_int("mime.max_parts"));
   limits_.max_text_bytes = static_cast<size_t>(config.get_int("mime.max_text_bytes"));
+  rules_weight_trained_ = config.get_double("rules.weight_trained");
   fuzzy::Params fp;
   fp.match_threshold = config.get_double("fuzzy.threshold");
   deps_ = std::make_unique<Deps>(store, fp);
@@ -220,6 +221,16 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
       v.errors = message_errors;
       run_checks(recipient_checks, rtask, v.symbols, v.errors);
       v.spam_probability = rtask.spam_probability;
+      // Score sets: with a voting classifier, content rules count for less (rules.weight_trained).
+      if (v.spam_probability && rules_weight_trained_ != 1.0) {
+        for (size_t i = 0; i < message_symbols.size(); ++i) {
+          Symbol& s = v.symbols[i];
+          s.score *= rules_weight_trained_;
+          s.detail = s.detail.empty() ? fmt::format("x{} with trained classifier", rules_weight_trained_)
+                                      : fmt::format("{}; x{} with trained classifier", s.detail,
+                                                    rules_weight_trained_);
+        }
+      }
       v.score = 0;
       for (const auto& s : v.symbols) v.score += s.score;
       std::sort(v.symbols.begin(), v.symbols.end(), [](const Symbol& a, const Symbol& b) {

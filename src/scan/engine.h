@@ -121,6 +121,7 @@ class Engine {
   store::Store& store_;
   mime::Limits limits_;
   std::vector<std::unique_ptr<Check>> checks_;
+  double rules_weight_trained_ = 1.0;
   struct Deps;
   std::unique_ptr<Deps> deps_;
 };

@@ -25,20 +25,28 @@ std::string kv(std::string_view key, std::string_view value) {
       escaped += fmt::format("\\x{:02x}", u);
       quote = true;
     } else {
-      if (c == ' ' || c == '=') quote = true;
+      if (c == ' ' || c == '=')
+        quote = true;
       escaped += c;
     }
   }
   return quote ? fmt::format("{}=\"{}\"", key, escaped) : fmt::format("{}={}", key, escaped);
 }
 
-std::string kv(std::string_view key, double value) { return fmt::format("{}={:.2f}", key, value); }
-std::string kv(std::string_view key, int64_t value) { return fmt::format("{}={}", key, value); }
+std::string kv(std::string_view key, double value) {
+  return fmt::format("{}={:.2f}", key, value);
+}
+std::string kv(std::string_view key, int64_t value) {
+  return fmt::format("{}={}", key, value);
+}
 
-void set_log_quiet(bool quiet) { g_quiet = quiet; }
+void set_log_quiet(bool quiet) {
+  g_quiet = quiet;
+}
 
 void log_line(std::string_view level, std::string_view fields) {
-  if (g_quiet && level != "error") return;
+  if (g_quiet && level != "error")
+    return;
   const auto now = std::chrono::system_clock::now();
   const std::time_t secs = std::chrono::system_clock::to_time_t(now);
   const int ms = static_cast<int>(

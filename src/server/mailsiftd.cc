@@ -48,14 +48,17 @@ Result<Config> load_config(const std::string& file, const std::vector<std::strin
   Config config;
   if (!file.empty()) {
     auto loaded = Config::load_file(file);
-    if (!loaded) return loaded.error();
+    if (!loaded)
+      return loaded.error();
     config = std::move(loaded).value();
   }
   for (const auto& s : sets) {
     const auto eq = s.find('=');
-    if (eq == std::string::npos) return Error::config("--set needs name=value: " + s);
+    if (eq == std::string::npos)
+      return Error::config("--set needs name=value: " + s);
     auto st = config.set(s.substr(0, eq), s.substr(eq + 1));
-    if (!st) return st.error();
+    if (!st)
+      return st.error();
   }
   return config;
 }
@@ -83,11 +86,13 @@ class Daemon {
       gen->policies = mailsift::policy::make_default_provider(config);
     } else {
       auto loaded = mailsift::policy::load_policy_file(config, policy_file);
-      if (!loaded) return loaded.error();
+      if (!loaded)
+        return loaded.error();
       gen->policies = std::move(loaded).value();
     }
     auto service = server::ScanService::create(config, store_, log_, *gen->policies);
-    if (!service) return service.error();
+    if (!service)
+      return service.error();
     gen->service = std::move(service).value();
 #ifdef MAILSIFT_WITH_HTTP
     gen->backend = std::make_unique<mailsift::http::ServiceBackend>(*gen->service, store_);
@@ -152,8 +157,12 @@ class CurrentBackend final : public mailsift::http::ScanBackend {
 class MetricsObserver final : public server::MilterObserver {
  public:
   explicit MetricsObserver(mailsift::http::Metrics& m) : metrics_(m) {}
-  void connection_opened() override { metrics_.connection_opened(mailsift::http::Frontend::kMilter); }
-  void connection_closed() override { metrics_.connection_closed(mailsift::http::Frontend::kMilter); }
+  void connection_opened() override {
+    metrics_.connection_opened(mailsift::http::Frontend::kMilter);
+  }
+  void connection_closed() override {
+    metrics_.connection_closed(mailsift::http::Frontend::kMilter);
+  }
   void scanned(const Result<server::ScanOutcome>& result, double seconds) override {
     metrics_.scan_finished(mailsift::http::Frontend::kMilter, seconds);
     if (!result) {
@@ -201,7 +210,8 @@ int main(int argc, char** argv) {
     std::cout << config.dump_toml();
     return 0;
   }
-  if (data_dir.empty()) data_dir = config.get_string("server.data_dir");
+  if (data_dir.empty())
+    data_dir = config.get_string("server.data_dir");
 
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
@@ -216,8 +226,8 @@ int main(int argc, char** argv) {
     std::cerr << "mailsiftd: store: " << store.error().describe() << "\n";
     return kExitUnavailable;
   }
-  auto decision_log =
-      mailsift::decisions::open_sqlite_log((dir / mailsift::decisions::kDecisionsFileName).string());
+  auto decision_log = mailsift::decisions::open_sqlite_log(
+      (dir / mailsift::decisions::kDecisionsFileName).string());
   if (!decision_log) {
     std::cerr << "mailsiftd: decision log: " << decision_log.error().describe() << "\n";
     return kExitUnavailable;
@@ -236,7 +246,8 @@ int main(int argc, char** argv) {
   daemon.install(std::move(first).value());
 
   int64_t threads = config.get_int("server.threads");
-  if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (threads <= 0)
+    threads = std::max(1u, std::thread::hardware_concurrency());
 
   asio::io_context io(static_cast<int>(threads));
   asio::thread_pool scan_pool(static_cast<size_t>(threads));
@@ -253,7 +264,8 @@ int main(int argc, char** argv) {
     server::MilterOptions opts;
     opts.listen = milter_listen;
     opts.idle_timeout = std::chrono::seconds(config.get_int("server.milter_idle_timeout"));
-    opts.progress_interval = std::chrono::seconds(config.get_int("server.milter_progress_interval"));
+    opts.progress_interval =
+        std::chrono::seconds(config.get_int("server.milter_progress_interval"));
     opts.max_packet = static_cast<size_t>(config.get_int("server.max_milter_packet"));
     opts.current_service = [&daemon] { return daemon.service(); };
     opts.scan_executor = scan_pool.get_executor();
@@ -302,10 +314,12 @@ int main(int argc, char** argv) {
   drain_check = [&] {
     size_t open = milter ? milter->connections() : 0;
 #ifdef MAILSIFT_WITH_HTTP
-    if (http_server) open += http_server->connections();
+    if (http_server)
+      open += http_server->connections();
 #endif
     if (open == 0 || std::chrono::steady_clock::now() >= drain_deadline) {
-      log_line("info", fmt::format("event=stopped {}", kv("abandoned_connections", static_cast<int64_t>(open))));
+      log_line("info", fmt::format("event=stopped {}",
+                                   kv("abandoned_connections", static_cast<int64_t>(open))));
       io.stop();
       return;
     }
@@ -315,7 +329,8 @@ int main(int argc, char** argv) {
   std::function<void()> wait_signal;
   wait_signal = [&] {
     signals.async_wait([&](boost::system::error_code sec, int signo) {
-      if (sec) return;
+      if (sec)
+        return;
       if (signo == SIGHUP) {
         log_line("info", "event=reload_requested");
         asio::post(scan_pool, [&daemon, config_file, sets] {
@@ -323,7 +338,8 @@ int main(int argc, char** argv) {
           Result<std::shared_ptr<Generation>> gen =
               cfg ? daemon.build(*cfg) : Result<std::shared_ptr<Generation>>(cfg.error());
           if (!gen) {
-            log_line("error", fmt::format("event=reload_failed {}", kv("error", gen.error().describe())));
+            log_line("error",
+                     fmt::format("event=reload_failed {}", kv("error", gen.error().describe())));
             return;
           }
           daemon.install(std::move(gen).value());
@@ -333,25 +349,32 @@ int main(int argc, char** argv) {
         return;
       }
       log_line("info", fmt::format("event=draining {}", kv("signal", static_cast<int64_t>(signo))));
-      if (milter) milter->stop();
+      if (milter)
+        milter->stop();
 #ifdef MAILSIFT_WITH_HTTP
-      if (http_server) http_server->stop();
+      if (http_server)
+        http_server->stop();
 #endif
-      drain_deadline = std::chrono::steady_clock::now() +
-                       std::chrono::seconds(daemon.current()->config.get_int("server.drain_timeout"));
+      drain_deadline =
+          std::chrono::steady_clock::now() +
+          std::chrono::seconds(daemon.current()->config.get_int("server.drain_timeout"));
       drain_check();
     });
   };
   wait_signal();
 
-  log_line("info", fmt::format("event=started {} {} {} {} {}", kv("milter", milter_listen.empty() ? "disabled" : milter_listen),
-                               kv("http", http_state), kv("data_dir", data_dir),
-                               kv("threads", threads), kv("node", daemon.current()->config.get_string("server.node_name"))));
+  log_line("info",
+           fmt::format("event=started {} {} {} {} {}",
+                       kv("milter", milter_listen.empty() ? "disabled" : milter_listen),
+                       kv("http", http_state), kv("data_dir", data_dir), kv("threads", threads),
+                       kv("node", daemon.current()->config.get_string("server.node_name"))));
 
   std::vector<std::thread> pool;
-  for (int64_t i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  for (int64_t i = 1; i < threads; ++i)
+    pool.emplace_back([&io] { io.run(); });
   io.run();
-  for (auto& t : pool) t.join();
+  for (auto& t : pool)
+    t.join();
   scan_pool.join();
   return 0;
 }

@@ -32,8 +32,10 @@ Result<ListenSpec> parse_listen_spec(std::string_view spec) {
     return out;
   }
   out.kind = "inet";
-  if (spec.rfind("inet:", 0) == 0) spec.remove_prefix(5);
-  if (spec.rfind("inet6:", 0) == 0) spec.remove_prefix(6);
+  if (spec.rfind("inet:", 0) == 0)
+    spec.remove_prefix(5);
+  if (spec.rfind("inet6:", 0) == 0)
+    spec.remove_prefix(6);
   std::string_view host, port;
   if (auto at = spec.find('@'); at != std::string_view::npos) {  // libmilter: PORT@HOST
     port = spec.substr(0, at);
@@ -54,7 +56,8 @@ Result<ListenSpec> parse_listen_spec(std::string_view spec) {
     port = spec.substr(colon + 1);
   }
   unsigned long value = 0;
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos ||
       (value = std::stoul(std::string(port))) > 65535) {
     return Error::config(fmt::format("listen '{}': bad port '{}'", spec, port));
   }
@@ -62,7 +65,8 @@ Result<ListenSpec> parse_listen_spec(std::string_view spec) {
   out.host = host.empty() ? "127.0.0.1" : std::string(host);
   error_code ec;
   asio::ip::make_address(out.host, ec);
-  if (ec) return Error::config(fmt::format("listen '{}': '{}' is not an IP address", spec, out.host));
+  if (ec)
+    return Error::config(fmt::format("listen '{}': '{}' is not an IP address", spec, out.host));
   return out;
 }
 
@@ -91,7 +95,8 @@ struct MilterServer::State {
 namespace {
 
 std::string strip_brackets(std::string_view a) {
-  if (a.size() >= 2 && a.front() == '<' && a.back() == '>') a = a.substr(1, a.size() - 2);
+  if (a.size() >= 2 && a.front() == '<' && a.back() == '>')
+    a = a.substr(1, a.size() - 2);
   return std::string(a);
 }
 
@@ -114,18 +119,21 @@ class Connection final : public ConnectionBase,
 
   void start() {
     state_->open.fetch_add(1);
-    if (state_->options.observer) state_->options.observer->connection_opened();
+    if (state_->options.observer)
+      state_->options.observer->connection_opened();
     {
       std::lock_guard<std::mutex> lock(state_->mu);
       state_->live[id_] = this->shared_from_this();
     }
-    log_line("debug", fmt::format("event=milter_connect {}", kv("conn", static_cast<int64_t>(id_))));
+    log_line("debug",
+             fmt::format("event=milter_connect {}", kv("conn", static_cast<int64_t>(id_))));
     do_read();
   }
 
   ~Connection() override {
     state_->open.fetch_sub(1);
-    if (state_->options.observer) state_->options.observer->connection_closed();
+    if (state_->options.observer)
+      state_->options.observer->connection_closed();
     std::lock_guard<std::mutex> lock(state_->mu);
     state_->live.erase(id_);
   }
@@ -133,33 +141,37 @@ class Connection final : public ConnectionBase,
   void server_stopping() override {
     asio::post(socket_.get_executor(), [self = this->shared_from_this()] {
       // Between messages: close now. Inside one: finish it first (see after_end_of_message).
-      if (!self->scanning_ && !self->session_.message().sender) self->close("server stopping");
+      if (!self->scanning_ && !self->session_.message().sender)
+        self->close("server stopping");
     });
   }
 
  private:
   void do_read() {
-    if (closed_) return;
+    if (closed_)
+      return;
     arm_idle_timer();
-    socket_.async_read_some(asio::buffer(buffer_),
-                            [self = this->shared_from_this()](error_code ec, size_t n) {
-                              self->on_read(ec, n);
-                            });
+    socket_.async_read_some(
+        asio::buffer(buffer_),
+        [self = this->shared_from_this()](error_code ec, size_t n) { self->on_read(ec, n); });
   }
 
   void arm_idle_timer() {
     idle_.expires_after(state_->options.idle_timeout);
     idle_.async_wait([self = this->shared_from_this()](error_code ec) {
-      if (!ec && !self->scanning_) self->close("idle timeout");
+      if (!ec && !self->scanning_)
+        self->close("idle timeout");
     });
   }
 
   void on_read(error_code ec, size_t n) {
     idle_.cancel();
-    if (closed_) return;
+    if (closed_)
+      return;
     if (ec) {
       if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
-        log_line("info", fmt::format("event=milter_read_error conn={} {}", id_, kv("error", ec.message())));
+        log_line("info",
+                 fmt::format("event=milter_read_error conn={} {}", id_, kv("error", ec.message())));
       }
       close(ec == asio::error::eof ? "" : "read error");
       return;
@@ -179,7 +191,8 @@ class Connection final : public ConnectionBase,
         close("malformed packet");
         return;
       }
-      if (!*next) break;
+      if (!*next)
+        break;
       const milter::Command& command = **next;
       auto expect = session_.on_command(command);
       if (!expect) {
@@ -210,7 +223,8 @@ class Connection final : public ConnectionBase,
           return;
       }
     }
-    if (!closed_ && !scanning_) do_read();
+    if (!closed_ && !scanning_)
+      do_read();
   }
 
   void answer(const milter::Command& command) {
@@ -233,11 +247,14 @@ class Connection final : public ConnectionBase,
     e.client_ip = macro_or_empty(session_, "{client_addr}");
     const auto& conn = session_.connection();
     if (e.client_ip.empty() && conn.connect &&
-        (conn.connect->family == milter::Family::kInet || conn.connect->family == milter::Family::kInet6)) {
+        (conn.connect->family == milter::Family::kInet ||
+         conn.connect->family == milter::Family::kInet6)) {
       e.client_ip = conn.connect->address;
     }
-    if (conn.helo) e.helo = *conn.helo;
-    if (session_.message().sender) e.mail_from = strip_brackets(*session_.message().sender);
+    if (conn.helo)
+      e.helo = *conn.helo;
+    if (session_.message().sender)
+      e.mail_from = strip_brackets(*session_.message().sender);
     e.queue_id = macro_or_empty(session_, "i");
     e.auth_user = macro_or_empty(session_, "{auth_authen}");
     e.outbound = !e.auth_user.empty() || macro_or_empty(session_, "{daemon_name}") == "ORIGINATING";
@@ -245,7 +262,8 @@ class Connection final : public ConnectionBase,
   }
 
   void on_rcpt(const milter::Rcpt& rcpt) {
-    if (!service_) service_ = state_->options.current_service();
+    if (!service_)
+      service_ = state_->options.current_service();
     RecipientCheck check = service_->check_recipient_detail(envelope(), rcpt.recipient);
     if (check.reply) {
       log_line("info", fmt::format("event=rcpt_refused conn={} {} {} {}", id_,
@@ -277,14 +295,17 @@ class Connection final : public ConnectionBase,
 
   void start_scan() {
     scanning_ = true;
-    if (!service_) service_ = state_->options.current_service();
+    if (!service_)
+      service_ = state_->options.current_service();
     auto request = std::make_shared<ScanRequest>();
     auto raw = std::make_shared<std::string>(session_.message_bytes());
     request->raw = *raw;
     request->envelope = envelope();
-    for (const auto& r : accepted_) request->recipients.push_back(r);
+    for (const auto& r : accepted_)
+      request->recipients.push_back(r);
     if (request->recipients.empty()) {  // an MTA that does not send RCPT (SMFIP_NORCPT)
-      for (const auto& r : session_.message().recipients) request->recipients.push_back(r.address);
+      for (const auto& r : session_.message().recipients)
+        request->recipients.push_back(r.address);
     }
     arm_progress();
     auto service = service_;
@@ -310,7 +331,8 @@ class Connection final : public ConnectionBase,
   void arm_progress() {
     progress_.expires_after(state_->options.progress_interval);
     progress_.async_wait([self = this->shared_from_this()](error_code ec) {
-      if (ec || !self->scanning_ || self->closed_) return;
+      if (ec || !self->scanning_ || self->closed_)
+        return;
       self->reply(milter::encode_progress());
       self->arm_progress();
     });
@@ -318,8 +340,10 @@ class Connection final : public ConnectionBase,
 
   void finish_scan(const Result<ScanOutcome>& result, double seconds, const ScanRequest& request) {
     progress_.cancel();
-    if (state_->options.observer) state_->options.observer->scanned(result, seconds);
-    if (closed_) return;
+    if (state_->options.observer)
+      state_->options.observer->scanned(result, seconds);
+    if (closed_)
+      return;
     const std::string qid = macro_or_empty(session_, "i");
     if (!result) {
       if (result.error().kind == ErrorKind::kTemporary) {
@@ -339,12 +363,13 @@ class Connection final : public ConnectionBase,
         actions += fmt::format("{}{}:{}:{:.2f}", actions.empty() ? "" : ",", r.address,
                                scan::to_string(r.verdict.action), r.verdict.score);
       }
-      log_line("info",
-               fmt::format("event=scan conn={} {} {} {} {} {} {} {}", id_, kv("qid", qid),
-                           kv("id", out.decision_id), kv("from", request.envelope.mail_from),
-                           kv("client", request.envelope.client_ip), kv("rcpts", actions),
-                           kv("reply", out.message_reply ? out.message_reply->to_string() : "accept"),
-                           kv("ms", seconds * 1000)));
+      log_line(
+          "info",
+          fmt::format("event=scan conn={} {} {} {} {} {} {} {}", id_, kv("qid", qid),
+                      kv("id", out.decision_id), kv("from", request.envelope.mail_from),
+                      kv("client", request.envelope.client_ip), kv("rcpts", actions),
+                      kv("reply", out.message_reply ? out.message_reply->to_string() : "accept"),
+                      kv("ms", seconds * 1000)));
       if (out.log_error) {
         log_line("error", fmt::format("event=decision_log_failed {} {}", kv("id", out.decision_id),
                                       kv("error", *out.log_error)));
@@ -382,7 +407,8 @@ class Connection final : public ConnectionBase,
     if (neg.has_action(milter::action::kChangeHeaders)) {
       for (const auto& name : out.remove_headers) {
         const uint32_t count = msg.header_count(name);
-        if (count > 0) add(milter::encode_delete_headers(name, count), name);
+        if (count > 0)
+          add(milter::encode_delete_headers(name, count), name);
       }
       if (out.new_subject) {
         if (msg.header_count("Subject") > 0) {
@@ -400,13 +426,15 @@ class Connection final : public ConnectionBase,
       }
     }
     packets += milter::encode_continue();
-    if (!send_checked(packets)) reply(milter::encode_continue());
+    if (!send_checked(packets))
+      reply(milter::encode_continue());
   }
 
   void reply_code(const SmtpReply& r) {
     auto packet = milter::encode_replycode(r.code, r.enhanced, r.text);
     if (!packet) {
-      log_line("error", fmt::format("event=bad_reply conn={} {}", id_, kv("error", packet.error().message)));
+      log_line("error",
+               fmt::format("event=bad_reply conn={} {}", id_, kv("error", packet.error().message)));
       reply(r.code >= 500 ? milter::encode_reject() : milter::encode_tempfail());
       return;
     }
@@ -416,10 +444,12 @@ class Connection final : public ConnectionBase,
   // Every packet goes through Session::on_reply first: a reply the MTA does not expect would
   // desynchronise the stream.
   bool send_checked(const std::string& packets) {
-    if (closed_) return false;
+    if (closed_)
+      return false;
     Status st = session_.on_reply(packets);
     if (!st) {
-      log_line("error", fmt::format("event=reply_refused conn={} {}", id_, kv("error", st.error().message)));
+      log_line("error",
+               fmt::format("event=reply_refused conn={} {}", id_, kv("error", st.error().message)));
       return false;
     }
     write(packets);
@@ -429,13 +459,15 @@ class Connection final : public ConnectionBase,
   void reply(const std::string& packet) {
     if (!send_checked(packet) && session_.pending() != 0) {
       // Fallback so the MTA is not left waiting: tempfail (a verdict every stage accepts).
-      if (session_.on_reply(milter::encode_tempfail())) write(milter::encode_tempfail());
+      if (session_.on_reply(milter::encode_tempfail()))
+        write(milter::encode_tempfail());
     }
   }
 
   void write(std::string bytes) {
     outbox_.push_back(std::move(bytes));
-    if (!writing_) write_next();
+    if (!writing_)
+      write_next();
   }
 
   void write_next() {
@@ -456,7 +488,8 @@ class Connection final : public ConnectionBase,
   }
 
   void close(std::string_view why) {
-    if (closed_) return;
+    if (closed_)
+      return;
     closed_ = true;
     if (!why.empty()) {
       log_line("info", fmt::format("event=milter_close conn={} {}", id_, kv("reason", why)));
@@ -488,14 +521,16 @@ class Connection final : public ConnectionBase,
 template <typename Acceptor, typename Socket>
 void accept_loop(std::shared_ptr<MilterServer::State> state, Acceptor& acceptor) {
   acceptor.async_accept(asio::make_strand(state->io), [state, &acceptor](error_code ec, Socket s) {
-    if (state->stopping) return;
+    if (state->stopping)
+      return;
     if (!ec) {
       auto conn = std::make_shared<Connection<Socket>>(state, std::move(s), state->next_id++);
       conn->start();
     } else if (ec != asio::error::operation_aborted) {
       log_line("warn", fmt::format("event=milter_accept_error {}", kv("error", ec.message())));
     }
-    if (ec == asio::error::operation_aborted) return;
+    if (ec == asio::error::operation_aborted)
+      return;
     accept_loop<Acceptor, Socket>(state, acceptor);
   });
 }
@@ -503,25 +538,33 @@ void accept_loop(std::shared_ptr<MilterServer::State> state, Acceptor& acceptor)
 }  // namespace
 
 MilterServer::MilterServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
-MilterServer::~MilterServer() { stop(); }
+MilterServer::~MilterServer() {
+  stop();
+}
 
 Result<std::unique_ptr<MilterServer>> MilterServer::start(asio::io_context& io,
                                                           MilterOptions options) {
-  if (!options.current_service) return Error::config("milter server needs a ScanService source");
+  if (!options.current_service)
+    return Error::config("milter server needs a ScanService source");
   auto spec = parse_listen_spec(options.listen);
-  if (!spec) return spec.error();
+  if (!spec)
+    return spec.error();
   auto state = std::make_shared<State>(io, std::move(options));
   error_code ec;
   if (spec->kind == "unix") {
     // A stale socket from a crashed run would make bind fail; only remove a socket file.
     struct stat st {};
-    if (::lstat(spec->host.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(spec->host.c_str());
+    if (::lstat(spec->host.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
+      ::unlink(spec->host.c_str());
     state->local.emplace(io);
     asio::local::stream_protocol::endpoint ep(spec->host);
     state->local->open(ep.protocol(), ec);
-    if (!ec) state->local->bind(ep, ec);
-    if (!ec) state->local->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Error::config(fmt::format("milter listen {}: {}", spec->host, ec.message()));
+    if (!ec)
+      state->local->bind(ep, ec);
+    if (!ec)
+      state->local->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Error::config(fmt::format("milter listen {}: {}", spec->host, ec.message()));
     state->unix_path = spec->host;
     accept_loop<asio::local::stream_protocol::acceptor, asio::local::stream_protocol::socket>(
         state, *state->local);
@@ -529,11 +572,15 @@ Result<std::unique_ptr<MilterServer>> MilterServer::start(asio::io_context& io,
     asio::ip::tcp::endpoint ep(asio::ip::make_address(spec->host), spec->port);
     state->tcp.emplace(io);
     state->tcp->open(ep.protocol(), ec);
-    if (!ec) state->tcp->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) state->tcp->bind(ep, ec);
-    if (!ec) state->tcp->listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec)
+      state->tcp->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec)
+      state->tcp->bind(ep, ec);
+    if (!ec)
+      state->tcp->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return Error::config(fmt::format("milter listen {}:{}: {}", spec->host, spec->port, ec.message()));
+      return Error::config(
+          fmt::format("milter listen {}:{}: {}", spec->host, spec->port, ec.message()));
     }
     state->port = state->tcp->local_endpoint(ec).port();
     accept_loop<asio::ip::tcp::acceptor, asio::ip::tcp::socket>(state, *state->tcp);
@@ -542,12 +589,14 @@ Result<std::unique_ptr<MilterServer>> MilterServer::start(asio::io_context& io,
 }
 
 void MilterServer::stop() {
-  if (!state_ || state_->stopping.exchange(true)) return;
+  if (!state_ || state_->stopping.exchange(true))
+    return;
   // Acceptors are not thread-safe: close them on the io_context.
   auto state = state_;
   asio::post(state->io, [state] {
     error_code ignored;
-    if (state->tcp) state->tcp->close(ignored);
+    if (state->tcp)
+      state->tcp->close(ignored);
     if (state->local) {
       state->local->close(ignored);
       ::unlink(state->unix_path.c_str());
@@ -557,16 +606,20 @@ void MilterServer::stop() {
   {
     std::lock_guard<std::mutex> lock(state->mu);
     for (auto& [id, weak] : state->live) {
-      if (auto c = weak.lock()) live.push_back(std::move(c));
+      if (auto c = weak.lock())
+        live.push_back(std::move(c));
     }
   }
-  for (auto& c : live) c->server_stopping();
+  for (auto& c : live)
+    c->server_stopping();
 }
 
 uint16_t MilterServer::port() const {
   return state_->port;
 }
 
-size_t MilterServer::connections() const { return state_->open.load(); }
+size_t MilterServer::connections() const {
+  return state_->open.load();
+}
 
 }  // namespace mailsift::server

@@ -44,11 +44,14 @@ class FakeMta {
     unsigned char len[4];
     boost::system::error_code ec;
     asio::read(socket_, asio::buffer(len), ec);
-    if (ec) return {};
-    const uint32_t n = (uint32_t{len[0]} << 24) | (uint32_t{len[1]} << 16) | (uint32_t{len[2]} << 8) | len[3];
+    if (ec)
+      return {};
+    const uint32_t n =
+        (uint32_t{len[0]} << 24) | (uint32_t{len[1]} << 16) | (uint32_t{len[2]} << 8) | len[3];
     std::string data(n, '\0');
     asio::read(socket_, asio::buffer(data), ec);
-    if (ec) return {};
+    if (ec)
+      return {};
     return {data[0], data.substr(1)};
   }
   // Packets up to and including the next verdict (skipping progress).
@@ -56,10 +59,13 @@ class FakeMta {
     std::vector<Packet> out;
     for (;;) {
       Packet p = read();
-      if (p.code == 0) return out;
-      if (p.code == 'p') continue;
+      if (p.code == 0)
+        return out;
+      if (p.code == 'p')
+        continue;
       out.push_back(p);
-      if (std::string_view("acrtyd").find(p.code) != std::string_view::npos) return out;
+      if (std::string_view("acrtyd").find(p.code) != std::string_view::npos)
+        return out;
     }
   }
   void close() { socket_.close(); }
@@ -79,15 +85,18 @@ class MilterServerTest : public ::testing::Test {
 [users."carol@example.test"]
 reject_enabled = true
 reject = 10
-)").value();
+)")
+                    .value();
     service_ = std::shared_ptr<ScanService>(
         ScanService::create(config_, *store_, *log_, *policies_).value());
     for (const char* cls : {"spam", "ham"}) {
-      for (const auto& e : std::filesystem::directory_iterator(kRepo + "/tests/data/train/" + cls)) {
-        ASSERT_TRUE(service_
-                        ->learn(read_file(e.path()),
-                                std::string(cls) == "spam" ? store::Class::kSpam : store::Class::kHam, "")
-                        .ok());
+      for (const auto& e :
+           std::filesystem::directory_iterator(kRepo + "/tests/data/train/" + cls)) {
+        ASSERT_TRUE(
+            service_
+                ->learn(read_file(e.path()),
+                        std::string(cls) == "spam" ? store::Class::kSpam : store::Class::kHam, "")
+                .ok());
       }
     }
     MilterOptions opts;
@@ -141,13 +150,16 @@ reject = 10
   std::vector<Packet> data(FakeMta& mta, const std::string& raw,
                            std::vector<std::pair<std::string, std::string>> extra = {}) {
     mta.send(milter::Data{});
-    for (const auto& [n, v] : extra) mta.send(milter::Header{n, " " + v});
-    for (const auto& h : raw_headers(raw)) mta.send(milter::Header{h.name, " " + h.value});
+    for (const auto& [n, v] : extra)
+      mta.send(milter::Header{n, " " + v});
+    for (const auto& h : raw_headers(raw))
+      mta.send(milter::Header{h.name, " " + h.value});
     mta.send(milter::EndOfHeaders{});
     size_t body = raw.find("\n\n");
     std::string text = raw.substr(body + 2), crlf;
     for (char c : text) {
-      if (c == '\n') crlf += '\r';
+      if (c == '\n')
+        crlf += '\r';
       crlf += c;
     }
     mta.send(milter::Body{crlf});
@@ -169,7 +181,9 @@ reject = 10
   std::string ham_ = read_file(kRepo + "/tests/data/sample-ham.eml");
 };
 
-std::string header_name(const Packet& p, size_t skip) { return std::string(p.payload.c_str() + skip); }
+std::string header_name(const Packet& p, size_t skip) {
+  return std::string(p.payload.c_str() + skip);
+}
 std::string header_value(const Packet& p, size_t skip) {
   const size_t name_end = p.payload.find('\0', skip);
   return std::string(p.payload.c_str() + name_end + 1);
@@ -192,7 +206,8 @@ TEST_F(MilterServerTest, SpamIsTaggedAndForgedHeadersDeleted) {
   EXPECT_EQ(header_value(packets[0], 4), "");
   std::map<std::string, std::string> added;
   for (const auto& p : packets) {
-    if (p.code == 'h') added[header_name(p, 0)] = header_value(p, 0);
+    if (p.code == 'h')
+      added[header_name(p, 0)] = header_value(p, 0);
   }
   EXPECT_EQ(added["X-Spam-Flag"], " YES");  // HDR_LEADSPC: we carry the space
   EXPECT_FALSE(added["X-Mailsift-Id"].empty());
@@ -233,7 +248,8 @@ TEST_F(MilterServerTest, DifferentRejectPolicyIsDeferredToItsOwnTransaction) {
   ASSERT_FALSE(packets.empty());
   EXPECT_EQ(packets.back().code, 'c');
   int verdicts = 0;
-  for (const auto& p : packets) verdicts += p.code == 'h' && header_name(p, 0) == "X-Mailsift-Verdict";
+  for (const auto& p : packets)
+    verdicts += p.code == 'h' && header_name(p, 0) == "X-Mailsift-Verdict";
   EXPECT_EQ(verdicts, 2);  // bob and dave, not the deferred carol
 
   // Next message on the same connection after ABORT: carol first, now she is accepted.

@@ -26,18 +26,21 @@ int64_t system_now_ms() {
 
 std::string host_name() {
   char buf[256] = {};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "mailsiftd";
+  if (gethostname(buf, sizeof buf - 1) != 0)
+    return "mailsiftd";
   return buf;
 }
 
 std::string strip_brackets(std::string_view a) {
-  if (a.size() >= 2 && a.front() == '<' && a.back() == '>') a = a.substr(1, a.size() - 2);
+  if (a.size() >= 2 && a.front() == '<' && a.back() == '>')
+    a = a.substr(1, a.size() - 2);
   return std::string(a);
 }
 
 void sort_symbols(std::vector<scan::Symbol>& symbols) {
   std::sort(symbols.begin(), symbols.end(), [](const scan::Symbol& a, const scan::Symbol& b) {
-    if (std::fabs(a.score) != std::fabs(b.score)) return std::fabs(a.score) > std::fabs(b.score);
+    if (std::fabs(a.score) != std::fabs(b.score))
+      return std::fabs(a.score) > std::fabs(b.score);
     return a.name < b.name;
   });
 }
@@ -52,18 +55,20 @@ bool has_temporary_error(const scan::Verdict& v) {
 void apply_sender_listing(scan::Verdict& v, const policy::RecipientPolicy& p,
                           policy::SenderListing listing, std::string_view sender,
                           double allow_score, double block_score) {
-  if (listing == policy::SenderListing::kNone) return;
+  if (listing == policy::SenderListing::kNone)
+    return;
   // TODO(issue 4/5): an allow-list entry must not let through mail whose sender fails DMARC
   // (or SPF/DKIM alignment): the envelope sender is forgeable. Once the authentication checks
   // exist, apply USER_ALLOWLIST only when the sender domain is authenticated.
   const bool allowed = listing == policy::SenderListing::kAllowed;
-  v.symbols.push_back(scan::Symbol{
-      allowed ? kAllowSymbol : kBlockSymbol, allowed ? allow_score : block_score,
-      allowed ? "Envelope sender is on the recipient's allow list"
-              : "Envelope sender is on the recipient's block list",
-      fmt::format("{} ({})", sender, p.actions.source)});
+  v.symbols.push_back(scan::Symbol{allowed ? kAllowSymbol : kBlockSymbol,
+                                   allowed ? allow_score : block_score,
+                                   allowed ? "Envelope sender is on the recipient's allow list"
+                                           : "Envelope sender is on the recipient's block list",
+                                   fmt::format("{} ({})", sender, p.actions.source)});
   v.score = 0;
-  for (const auto& s : v.symbols) v.score += s.score;
+  for (const auto& s : v.symbols)
+    v.score += s.score;
   sort_symbols(v.symbols);
   v.action = p.actions.choose(v.score);
   if (has_temporary_error(v) && p.actions.tempfail_on_error && v.action != scan::Action::kReject) {
@@ -75,7 +80,8 @@ SmtpReply reject_reply(const std::string& id) {
   return {550, "5.7.1", fmt::format("Message rejected as spam (ref {})", id)};
 }
 SmtpReply tempfail_reply(const std::string& id) {
-  return {451, "4.7.1", fmt::format("Temporary failure scanning message, try again later (ref {})", id)};
+  return {451, "4.7.1",
+          fmt::format("Temporary failure scanning message, try again later (ref {})", id)};
 }
 
 // "A(3.10), B(-1.00)" folded so that no header line gets much longer than 78 characters.
@@ -101,13 +107,16 @@ std::string fold_list(const std::vector<std::string>& items, size_t first_line_u
 
 std::vector<decisions::SymbolHit> symbol_hits(const scan::Verdict& v) {
   std::vector<decisions::SymbolHit> out;
-  for (const auto& s : v.symbols) out.push_back({s.name, s.score});
+  for (const auto& s : v.symbols)
+    out.push_back({s.name, s.score});
   return out;
 }
 
 }  // namespace
 
-std::string SmtpReply::to_string() const { return fmt::format("{} {} {}", code, enhanced, text); }
+std::string SmtpReply::to_string() const {
+  return fmt::format("{} {} {}", code, enhanced, text);
+}
 
 struct ScanService::Impl {
   Config config;
@@ -131,12 +140,14 @@ struct ScanService::Impl {
   Result<scan::Engine*> engine() {
     thread_local uint64_t cached_generation = 0;
     thread_local scan::Engine* cached = nullptr;
-    if (cached_generation == generation && cached) return cached;
+    if (cached_generation == generation && cached)
+      return cached;
     std::lock_guard<std::mutex> lock(engines_mu);
     auto& slot = engines[std::this_thread::get_id()];
     if (!slot) {
       auto created = scan::Engine::create(config, store, rules);
-      if (!created) return created.error();
+      if (!created)
+        return created.error();
       slot = std::move(created).value();
     }
     cached_generation = generation;
@@ -151,7 +162,8 @@ struct ScanService::Impl {
     } catch (const std::exception& e) {
       st = Error::temporary(fmt::format("decision log threw: {}", e.what()));
     }
-    if (!st) log_failures.fetch_add(1, std::memory_order_relaxed);
+    if (!st)
+      log_failures.fetch_add(1, std::memory_order_relaxed);
     return st;
   }
 
@@ -178,29 +190,37 @@ std::atomic<uint64_t> g_next_generation{1};
 ScanService::ScanService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ScanService::~ScanService() = default;
 
-Result<std::unique_ptr<ScanService>> ScanService::create(const Config& config,
-                                                         store::Store& store,
+Result<std::unique_ptr<ScanService>> ScanService::create(const Config& config, store::Store& store,
                                                          decisions::DecisionLog& log,
                                                          policy::PolicyProvider& policies) {
   auto impl = std::make_unique<Impl>(config, store, log, policies);
   impl->generation = g_next_generation.fetch_add(1);
   impl->node = config.get_string("server.node_name");
-  if (impl->node.empty()) impl->node = host_name();
+  if (impl->node.empty())
+    impl->node = host_name();
   if (config.get_bool("rules.enabled")) {
     auto rules = scan::Engine::load_rules(config);
-    if (!rules) return rules.error();
+    if (!rules)
+      return rules.error();
     impl->rules = std::move(rules).value();
   }
   // Build this thread's engine now so a broken configuration fails at start/reload, not on
   // the first message.
   auto first = impl->engine();
-  if (!first) return first.error();
+  if (!first)
+    return first.error();
   return std::unique_ptr<ScanService>(new ScanService(std::move(impl)));
 }
 
-const Config& ScanService::config() const { return impl_->config; }
-void ScanService::set_clock(std::function<int64_t()> now) { impl_->now = std::move(now); }
-uint64_t ScanService::log_failures() const { return impl_->log_failures.load(); }
+const Config& ScanService::config() const {
+  return impl_->config;
+}
+void ScanService::set_clock(std::function<int64_t()> now) {
+  impl_->now = std::move(now);
+}
+uint64_t ScanService::log_failures() const {
+  return impl_->log_failures.load();
+}
 
 Result<std::optional<SmtpReply>> ScanService::check_recipient(const scan::Envelope& envelope,
                                                               std::string_view recipient) {
@@ -229,8 +249,8 @@ RecipientCheck ScanService::check_recipient_detail(const scan::Envelope& envelop
       policy::classify_sender(out.policy, envelope.mail_from) == policy::SenderListing::kBlocked) {
     const int64_t when = impl_->now();
     const std::string id = decisions::new_decision_id(when);
-    out.reply = SmtpReply{550, "5.7.1",
-                          fmt::format("Sender refused by recipient policy (ref {})", id)};
+    out.reply =
+        SmtpReply{550, "5.7.1", fmt::format("Sender refused by recipient policy (ref {})", id)};
     decisions::Decision d = impl_->base_decision(id, when, envelope);
     decisions::RecipientDecision r;
     r.address = strip_brackets(recipient);
@@ -252,14 +272,16 @@ RecipientCheck ScanService::check_recipient_detail(const scan::Envelope& envelop
 Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
   Impl& impl = *impl_;
   auto engine = impl.engine();
-  if (!engine) return engine.error();
+  if (!engine)
+    return engine.error();
   const int64_t when = impl.now();
   ScanOutcome out;
   out.decision_id = decisions::new_decision_id(when);
 
   // Policies first: a recipient whose policy cannot be read is tempfailed, not guessed.
   std::vector<std::string> addresses = request.recipients;
-  if (addresses.empty()) addresses.push_back("");
+  if (addresses.empty())
+    addresses.push_back("");
   std::vector<scan::RecipientRequest> requests;
   std::vector<bool> policy_failed;
   for (const std::string& address : addresses) {
@@ -295,7 +317,8 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
   } catch (const std::exception& e) {
     scanned = Error::temporary(fmt::format("scan threw: {}", e.what()));
   }
-  if (!scanned) return scanned.error();
+  if (!scanned)
+    return scanned.error();
 
   const double allow_score = impl.config.get_double("policy.allowlist_score");
   const double block_score = impl.config.get_double("policy.blocklist_score");
@@ -328,10 +351,12 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
     }
   } else if (all_reject) {
     out.message_reply = reject_reply(out.decision_id);
-    for (auto& r : out.recipients) r.reply = out.message_reply;
+    for (auto& r : out.recipients)
+      r.reply = out.message_reply;
   } else {
     for (auto& r : out.recipients) {
-      if (r.verdict.action == scan::Action::kReject) r.verdict.action = scan::Action::kAddHeader;
+      if (r.verdict.action == scan::Action::kReject)
+        r.verdict.action = scan::Action::kAddHeader;
     }
   }
 
@@ -339,7 +364,8 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
   const std::vector<RawHeader> incoming = raw_headers(request.raw);
   const RecipientOutcome* top = &out.recipients.front();
   for (const auto& r : out.recipients) {
-    if (r.verdict.score > top->verdict.score) top = &r;
+    if (r.verdict.score > top->verdict.score)
+      top = &r;
   }
   const scan::Verdict& tv = top->verdict;
   const bool spam = tv.is_spam();
@@ -350,16 +376,17 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
   }
   out.add_headers.push_back({"X-Spam-Flag", spam ? "YES" : "NO"});
   out.add_headers.push_back({"X-Spam-Score", fmt::format("{:.2f}", tv.score)});
-  const std::string status_head = fmt::format("{}, score={:.2f} required={:.2f} tests=",
-                                              spam ? "Yes" : "No", tv.score, tv.required_score);
+  const std::string status_head = fmt::format(
+      "{}, score={:.2f} required={:.2f} tests=", spam ? "Yes" : "No", tv.score, tv.required_score);
   out.add_headers.push_back(
-      {"X-Spam-Status",
-       status_head + (names.empty() ? std::string("none")
-                                    : fold_list(names, 15 + status_head.size()))});
-  if (!scored.empty()) out.add_headers.push_back({"X-Spam-Symbols", fold_list(scored, 16)});
+      {"X-Spam-Status", status_head + (names.empty() ? std::string("none")
+                                                     : fold_list(names, 15 + status_head.size()))});
+  if (!scored.empty())
+    out.add_headers.push_back({"X-Spam-Symbols", fold_list(scored, 16)});
   out.add_headers.push_back({"X-Mailsift-Id", out.decision_id});
   for (const auto& r : out.recipients) {
-    if (r.address.empty()) continue;
+    if (r.address.empty())
+      continue;
     out.add_headers.push_back(
         {"X-Mailsift-Verdict",
          fmt::format("rcpt={}; verdict={}; action={}; score={:.2f}",
@@ -368,7 +395,8 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
                      r.verdict.score)});
   }
   for (const char* own : kOwnHeaderNames) {
-    if (find_raw_header(incoming, own)) out.remove_headers.push_back(own);
+    if (find_raw_header(incoming, own))
+      out.remove_headers.push_back(own);
   }
   const bool all_rewrite = std::all_of(out.recipients.begin(), out.recipients.end(), [](auto& r) {
     return r.verdict.action == scan::Action::kRewriteSubject;
@@ -377,19 +405,27 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
   if (all_rewrite && !out.message_reply) {
     const std::string& tag = impl.config.get_string("actions.subject_tag");
     std::string value = subject ? subject->value : std::string();
-    if (value.rfind(tag, 0) != 0) out.new_subject = tag + value;
+    if (value.rfind(tag, 0) != 0)
+      out.new_subject = tag + value;
   }
 
   // The decision record: what every recipient got, as the client saw it.
   decisions::Decision d = impl.base_decision(out.decision_id, when, request.envelope);
-  if (const RawHeader* mid = find_raw_header(incoming, "Message-ID")) d.message_id = mid->value;
-  if (subject) d.subject = subject->value;
+  if (const RawHeader* mid = find_raw_header(incoming, "Message-ID")) {
+    for (char c : mid->value) {
+      if (c != ' ' && c != '\t' && c != '\n')
+        d.message_id += c;
+    }
+  }
+  if (subject)
+    d.subject = subject->value;
   d.digest = scanned->digest;
   d.elapsed_us = scanned->elapsed_us;
   for (const auto& r : out.recipients) {
     for (const auto& e : r.verdict.errors) {
       std::string text = e.describe();
-      if (std::find(d.errors.begin(), d.errors.end(), text) == d.errors.end()) d.errors.push_back(text);
+      if (std::find(d.errors.begin(), d.errors.end(), text) == d.errors.end())
+        d.errors.push_back(text);
     }
     decisions::RecipientDecision rd;
     rd.address = r.address;
@@ -408,18 +444,21 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
     d.recipients.push_back(std::move(rd));
   }
   Status logged = impl.record(d);
-  if (!logged) out.log_error = logged.error().describe();
+  if (!logged)
+    out.log_error = logged.error().describe();
   return out;
 }
 
 Result<scan::LearnResult> ScanService::learn(std::string_view raw, store::Class cls,
                                              const std::string& recipient) {
   auto engine = impl_->engine();
-  if (!engine) return engine.error();
+  if (!engine)
+    return engine.error();
   scan::Recipient tenant;
   if (!recipient.empty()) {
     auto found = impl_->policies.lookup(recipient);
-    if (!found) return found.error();
+    if (!found)
+      return found.error();
     tenant = found->tenant;
   }
   return (*engine)->learn(raw, cls, tenant);
@@ -428,11 +467,13 @@ Result<scan::LearnResult> ScanService::learn(std::string_view raw, store::Class 
 Result<scan::LearnResult> ScanService::unlearn(std::string_view raw, store::Class cls,
                                                const std::string& recipient) {
   auto engine = impl_->engine();
-  if (!engine) return engine.error();
+  if (!engine)
+    return engine.error();
   scan::Recipient tenant;
   if (!recipient.empty()) {
     auto found = impl_->policies.lookup(recipient);
-    if (!found) return found.error();
+    if (!found)
+      return found.error();
     tenant = found->tenant;
   }
   return (*engine)->unlearn(raw, cls, tenant);

@@ -27,8 +27,8 @@
 
 #include <atomic>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,15 +50,15 @@ struct ScanRequest {
 
 struct SmtpReply {
   int code = 250;
-  std::string enhanced;  // "5.7.1"
-  std::string text;      // human text; support matches it in the log
+  std::string enhanced;           // "5.7.1"
+  std::string text;               // human text; support matches it in the log
   std::string to_string() const;  // "550 5.7.1 text"
 };
 
 struct RecipientOutcome {
   std::string address;
   policy::RecipientPolicy policy;
-  scan::Verdict verdict;            // verdict.action = what was done for this recipient
+  scan::Verdict verdict;           // verdict.action = what was done for this recipient
   std::optional<SmtpReply> reply;  // set when this recipient is refused or tempfailed
   scan::Action wanted_action = scan::Action::kNoAction;  // what its policy alone chose
   policy::SenderListing sender_listing = policy::SenderListing::kNone;
@@ -70,10 +70,10 @@ struct Header {
 };
 
 struct ScanOutcome {
-  std::string decision_id;                 // also in the X-Mailsift-Id header
+  std::string decision_id;  // also in the X-Mailsift-Id header
   std::vector<RecipientOutcome> recipients;
-  std::vector<Header> add_headers;         // X-Spam-*, X-Mailsift-* for delivered copies
-  std::vector<std::string> remove_headers; // our header names forged on the incoming copy
+  std::vector<Header> add_headers;          // X-Spam-*, X-Mailsift-* for delivered copies
+  std::vector<std::string> remove_headers;  // our header names forged on the incoming copy
   std::optional<std::string> log_error;
   // Set when the whole message is refused (every recipient rejected) or tempfailed: the one
   // end-of-data reply. Unset = deliver with add_headers/remove_headers (and new_subject).
@@ -92,9 +92,9 @@ struct RecipientCheck {
 };
 
 // Header names mailsiftd writes; an incoming copy of any of them is removed.
-inline constexpr const char* kOwnHeaderNames[] = {
-    "X-Spam-Flag",   "X-Spam-Score", "X-Spam-Status", "X-Spam-Symbols",
-    "X-Mailsift-Id", "X-Mailsift-Verdict"};
+inline constexpr const char* kOwnHeaderNames[] = {"X-Spam-Flag",   "X-Spam-Score",
+                                                  "X-Spam-Status", "X-Spam-Symbols",
+                                                  "X-Mailsift-Id", "X-Mailsift-Verdict"};
 
 class ScanService {
  public:
@@ -115,8 +115,7 @@ class ScanService {
                                                    std::string_view recipient);
   // The same, with the recipient's policy (a refusal at RCPT is recorded in the decision log
   // with stage "rcpt"). Never fails: a policy lookup failure is a 451 reply.
-  RecipientCheck check_recipient_detail(const scan::Envelope& envelope,
-                                        std::string_view recipient);
+  RecipientCheck check_recipient_detail(const scan::Envelope& envelope, std::string_view recipient);
 
   const Config& config() const;
   // Tests: a fixed clock (UTC milliseconds). Default: the system clock.

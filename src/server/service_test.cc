@@ -46,10 +46,11 @@ class ScanServiceTest : public ::testing::Test {
     service_ = std::move(created).value();
     service_->set_clock([] { return int64_t{1764338462000}; });  // 2025-11-28T14:01:02Z
     for (const char* cls : {"spam", "ham"}) {
-      for (const auto& e : std::filesystem::directory_iterator(kRepo + "/tests/data/train/" + cls)) {
-        auto r = service_->learn(read_file(e.path()),
-                                 std::string(cls) == "spam" ? store::Class::kSpam : store::Class::kHam,
-                                 "");
+      for (const auto& e :
+           std::filesystem::directory_iterator(kRepo + "/tests/data/train/" + cls)) {
+        auto r = service_->learn(
+            read_file(e.path()),
+            std::string(cls) == "spam" ? store::Class::kSpam : store::Class::kHam, "");
         ASSERT_TRUE(r.ok()) << r.error().message;
       }
     }
@@ -71,7 +72,8 @@ class ScanServiceTest : public ::testing::Test {
 
   static const Header* header(const ScanOutcome& o, std::string_view name) {
     for (const auto& h : o.add_headers) {
-      if (h.name == name) return &h;
+      if (h.name == name)
+        return &h;
     }
     return nullptr;
   }
@@ -99,7 +101,8 @@ TEST_F(ScanServiceTest, SpamGoesToSpamFolderByDefault) {
   EXPECT_NE(status->value.find("required=8.00 tests="), std::string::npos) << status->value;
   const Header* verdict = header(*out, "X-Mailsift-Verdict");
   ASSERT_TRUE(verdict);
-  EXPECT_EQ(verdict->value.rfind("rcpt=bob@example.test; verdict=spam; action=add header; score=", 0), 0u)
+  EXPECT_EQ(
+      verdict->value.rfind("rcpt=bob@example.test; verdict=spam; action=add header; score=", 0), 0u)
       << verdict->value;
 }
 
@@ -132,7 +135,8 @@ TEST_F(ScanServiceTest, RejectOnlyWhenEveryRecipientRejects) {
   EXPECT_EQ(mixed->recipients[0].verdict.action, scan::Action::kAddHeader);
   EXPECT_FALSE(mixed->recipients[0].reply);
   int verdicts = 0;
-  for (const auto& h : mixed->add_headers) verdicts += h.name == "X-Mailsift-Verdict";
+  for (const auto& h : mixed->add_headers)
+    verdicts += h.name == "X-Mailsift-Verdict";
   EXPECT_EQ(verdicts, 2);
 }
 
@@ -186,7 +190,8 @@ TEST_F(ScanServiceTest, RcptTimeRefusalOnlyForBlockedSenderWithRejectOptIn) {
 }
 
 TEST_F(ScanServiceTest, ForgedOwnHeadersAreListedForRemoval) {
-  std::string forged = "X-Spam-Flag: NO\r\nx-mailsift-verdict: rcpt=bob@example.test; verdict=ham\r\n" + spam_;
+  std::string forged =
+      "X-Spam-Flag: NO\r\nx-mailsift-verdict: rcpt=bob@example.test; verdict=ham\r\n" + spam_;
   auto out = scan(forged, {"bob@example.test"});
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->remove_headers, (std::vector<std::string>{"X-Spam-Flag", "X-Mailsift-Verdict"}));
@@ -276,11 +281,13 @@ TEST_F(ScanServiceTest, ThreadsGetTheirOwnEngine) {
     threads.emplace_back([&] {
       for (int i = 0; i < 5; ++i) {
         auto out = scan(i % 2 ? spam_ : ham_, {"bob@example.test"});
-        if (out.ok()) ok++;
+        if (out.ok())
+          ok++;
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   EXPECT_EQ(ok.load(), 20);
 }
 

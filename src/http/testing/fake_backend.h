@@ -70,8 +70,8 @@ class FakeBackend : public ScanBackend {
       }
       out.recipients.push_back(std::move(ro));
     }
-    out.add_headers.push_back({"X-Spam-Flag", out.recipients.front().verdict.is_spam() ? "YES"
-                                                                                      : "NO"});
+    out.add_headers.push_back(
+        {"X-Spam-Flag", out.recipients.front().verdict.is_spam() ? "YES" : "NO"});
     out.add_headers.push_back({"X-Mailsift-Id", out.decision_id});
     out.remove_headers.push_back("X-Spam-Flag");
     return out;
@@ -107,8 +107,8 @@ class FakeBackend : public ScanBackend {
     std::string key = recipient + "\n" + std::string(raw);
     scan::LearnResult r;
     r.digest = std::to_string(std::hash<std::string>{}(key));
-    r.scope = recipient.empty() ? store::Scope::global()
-                                : store::Scope{store::Level::kUser, recipient};
+    r.scope =
+        recipient.empty() ? store::Scope::global() : store::Scope{store::Level::kUser, recipient};
     auto it = learned_.find(key);
     if (unlearn) {
       if (it != learned_.end() && it->second == cls) {
