@@ -99,9 +99,9 @@ const std::vector<ParamSpec>& all_params() {
        "Largest milter packet accepted; a larger one closes the connection (MTA default action)."},
       {"server.drain_timeout", T::kInt, "30", 0, 3600,
        "Seconds SIGTERM waits for open milter/HTTP conversations to finish before exiting."},
-      {"policy.allowlist_score", T::kDouble, "-20", -1000, 0,
+      {"policy.allowlist_score", T::kDouble, "-50", -1000, 0,
        "Score of USER_ALLOWLIST when the envelope sender is on the recipient's allow list."},
-      {"policy.blocklist_score", T::kDouble, "20", 0, 1000,
+      {"policy.blocklist_score", T::kDouble, "50", 0, 1000,
        "Score of USER_BLOCKLIST when the envelope sender is on the recipient's block list."},
   };
   return kParams;

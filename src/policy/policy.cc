@@ -73,8 +73,10 @@ Status validate_sender_entry(const std::string& where, const std::string& entry)
 
 Result<Overrides> parse_overrides(const std::string& where, const toml::table& t, bool is_domain) {
   Overrides o;
-  for (const auto& [key_node, node] : t) {
-    const std::string key(key_node.str());
+  for (const auto& entry : t) {
+    // Not a structured binding: clang 14 cannot capture those in the lambdas below.
+    const toml::node& node = entry.second;
+    const std::string key(entry.first.str());
     const std::string at = fmt::format("{}.{}", where, key);
     auto number = [&](std::optional<double>& out) -> Status {
       auto v = node.value<double>();  // integers convert too

@@ -284,7 +284,7 @@ check "mailsift log filters by recipient and action" test "$("$MAILSIFT" --data-
 
 # 7. HTTP front end of the same daemon answers too.
 if command -v curl >/dev/null; then
-  check "http /ping" test "$(curl -s --noproxy "*" --max-time 5 "http://127.0.0.1:$HTTP_PORT/ping")" = pong
+  check "http /ping" grep -q '^pong' <(curl -s --noproxy "*" --max-time 5 "http://127.0.0.1:$HTTP_PORT/ping")
 fi
 
 # 8. SIGHUP reload keeps serving; then a message still goes through.
