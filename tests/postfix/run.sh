@@ -59,9 +59,13 @@ wait_port() {
   done
   return 1
 }
-SMTP_PORT=$(free_port)
-MILTER_PORT=$(free_port)
-HTTP_PORT=$(free_port)
+# Three distinct ports: separate free_port calls can hand back the same just-released port.
+read -r SMTP_PORT MILTER_PORT HTTP_PORT < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])')
 
 # ---- mailsiftd: trained store, policy, config ----
 mkdir -p "$DATA"

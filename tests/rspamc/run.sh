@@ -36,7 +36,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Ports handed out so far in this run are never reused: the kernel may return a just-released
+# port again on the next bind to port 0.
+# (Kept in a file: free_port runs in command substitutions, i.e. subshells.)
+USED_PORTS_FILE="$(mktemp)"
+free_port() {
+  local p
+  while :; do
+    p="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    grep -qx "$p" "$USED_PORTS_FILE" || break
+  done
+  echo "$p" >>"$USED_PORTS_FILE"
+  echo "$p"
+}
 if [[ "$(basename "$server_bin")" == mailsiftd ]]; then
   real=1
   free_port >"$work/port.tmp"
