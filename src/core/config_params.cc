@@ -103,6 +103,39 @@ const std::vector<ParamSpec>& all_params() {
        "Score of USER_ALLOWLIST when the envelope sender is on the recipient's allow list."},
       {"policy.blocklist_score", T::kDouble, "50", 0, 1000,
        "Score of USER_BLOCKLIST when the envelope sender is on the recipient's block list."},
+
+      // Learning from users' "mark as spam" / "not spam" (src/feedback, docs/feedback.md).
+      {"feedback.user_learning", T::kBool, "true", 0, 0,
+       "Learn a user's reports into that user's own scope."},
+      {"feedback.promote_domain_reporters", T::kInt, "2", 1, 1000,
+       "Reliable distinct reporters of one campaign (near-duplicates) in a domain before the "
+       "domain's scope learns it."},
+      {"feedback.promote_global_reporters", T::kInt, "3", 2, 1000,
+       "Reliable distinct reporters of one campaign, from at least two domains, before the "
+       "global scope learns it. At least 2: one user alone never teaches everyone."},
+      {"feedback.min_reliability", T::kDouble, "0.4", 0, 1,
+       "Reporter reliability ((agree+1)/(agree+disagree+2)) below which a user's reports teach "
+       "only that user."},
+      {"feedback.disagree_probability", T::kDouble, "0.01", 0, 0.5,
+       "A spam report on mail the global classifier rates below this spam probability, with no "
+       "other reporter, counts against the reporter's reliability."},
+      {"feedback.block_sender_after", T::kInt, "3", 1, 1000,
+       "Spam reports of one sender (and no 'not spam') after which it is blocked for the user."},
+      {"feedback.threshold_step", T::kDouble, "0.25", 0, 10,
+       "Shift of a user's spam threshold per correction (missed spam lowers it, a false "
+       "positive raises it)."},
+      {"feedback.threshold_max_shift", T::kDouble, "2", 0, 100,
+       "Largest shift of a user's spam threshold from their corrections, either way."},
+      {"feedback.campaign_window_hours", T::kInt, "168", 1, 8760,
+       "How far back other users' reports count towards the same campaign."},
+      {"feedback.trusted_senders", T::kString, "", 0, 0,
+       "Comma-separated DKIM domains trusted for bulk mail: their reported mail (aligned DKIM "
+       "pass and List-Unsubscribe) is learned for the reporter only and unsubscribe is offered."},
+      {"feedback.arf_spool", T::kString, "", 0, 0,
+       "Directory where ARF reports for the spam partner are written (users who consented "
+       "only); empty disables sharing."},
+      {"feedback.reporting_mta", T::kString, "", 0, 0,
+       "Our name in ARF reports (Reporting-MTA); empty means server.node_name or the host name."},
   };
   return kParams;
 }
