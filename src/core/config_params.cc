@@ -99,10 +99,14 @@ const std::vector<ParamSpec>& all_params() {
        "Largest milter packet accepted; a larger one closes the connection (MTA default action)."},
       {"server.drain_timeout", T::kInt, "30", 0, 3600,
        "Seconds SIGTERM waits for open milter/HTTP conversations to finish before exiting."},
-      {"policy.allowlist_score", T::kDouble, "-50", -1000, 0,
-       "Score of USER_ALLOWLIST when the envelope sender is on the recipient's allow list."},
-      {"policy.blocklist_score", T::kDouble, "50", 0, 1000,
-       "Score of USER_BLOCKLIST when the envelope sender is on the recipient's block list."},
+      {"policy.allowlist_score", T::kDouble, "-100", -1000, 0,
+       "Score of USER_ALLOWLIST when the envelope sender is on the recipient's allow list. "
+       "Larger than any classifier (bayes.max_score) plus rule score, as SpamAssassin's "
+       "whitelist_from (-100): a user's explicit choice wins."},
+      {"policy.blocklist_score", T::kDouble, "100", 0, 1000,
+       "Score of USER_BLOCKLIST when the envelope sender is on the recipient's block list. "
+       "Larger than any classifier (bayes.max_score) plus rule score, as SpamAssassin's "
+       "blacklist_from (100): a user's explicit choice wins."},
 
       // Learning from users' "mark as spam" / "not spam" (src/feedback, docs/feedback.md).
       {"feedback.user_learning", T::kBool, "true", 0, 0,

@@ -148,9 +148,17 @@ Result<Response> FeedbackService::report(const Request& request) {
   r.digest = learn::message_digest(msg);
   if (const auto* h = msg.header("X-Mailsift-Id"))
     r.reference = h->value;
+  // The sender whose reputation the report changes is the envelope sender as delivered
+  // (Return-Path), else From: the same identity the block/allow lists match at SMTP time, and
+  // for mailing-list mail the list's own bounce address, so reporting a list blocks the list.
+  std::string from_address;
   if (const auto* h = msg.header("From"))
+    from_address = mime::extract_address(h->value);
+  if (const auto* h = msg.header("Return-Path"))
     r.sender = mime::extract_address(h->value);
-  const std::string from_domain(mime::address_domain(r.sender));
+  if (r.sender.empty())
+    r.sender = from_address;
+  const std::string from_domain(mime::address_domain(from_address));
   const int64_t now = now_ms_();
 
   auto consent = store_.consent(user.user);

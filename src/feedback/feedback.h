@@ -16,7 +16,8 @@
 //      is learned into the domain scope; with feedback.promote_global_reporters reliable reporters
 //      from at least two domains, into the global scope. One user can therefore never change
 //      another user's verdicts on their own, however many reports they send;
-//   3. updates the user's reputation of the sender; after feedback.block_sender_after spam
+//   3. updates the user's reputation of the sender (Return-Path as delivered, else From); after
+//   feedback.block_sender_after spam
 //      reports (and no "not spam") the sender is blocked for this user (SenderLists sink);
 //   4. if the scan had delivered it to the inbox, records a missed-spam correction, which lowers
 //      the user's add-header threshold by feedback.threshold_step (bounded by
@@ -70,7 +71,7 @@ struct ReportRecord {
   std::string user, domain, reseller;
   std::string digest;
   Kind kind = Kind::kSpam;
-  std::string sender;  // From address, lower case
+  std::string sender;  // envelope sender as delivered (Return-Path), else From; lower case
   int64_t at_ms = 0;
   bool trusted = false;             // trusted bulk sender: never counts for a campaign
   std::vector<uint32_t> signature;  // min-hash (empty when the message is too short)
