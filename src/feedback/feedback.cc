@@ -125,6 +125,32 @@ Result<double> FeedbackService::threshold_shift(const std::string& user) {
   return shift_for(*c);
 }
 
+Result<UserState> FeedbackService::user_state(const std::string& user_in) {
+  UserState st;
+  st.user = lower(user_in);
+  if (st.user.empty())
+    return Error::malformed("user is required");
+  auto consent = store_.consent(st.user);
+  if (!consent)
+    return consent.error();
+  st.consent = *consent;
+  auto counts = store_.report_counts(st.user);
+  if (!counts)
+    return counts.error();
+  st.spam_reports = counts->first;
+  st.ham_reports = counts->second;
+  auto rep = store_.reporter(st.user);
+  if (!rep)
+    return rep.error();
+  st.reporter = *rep;
+  auto corr = store_.corrections(st.user);
+  if (!corr)
+    return corr.error();
+  st.corrections = *corr;
+  st.threshold_shift = shift_for(*corr);
+  return st;
+}
+
 // Order matters for "nothing lost, nothing twice": everything is read first, then the effects
 // that are idempotent by themselves (learning by digest, list entries, the ARF file named by
 // digest) are applied, and last the report with its counter changes is committed atomically.

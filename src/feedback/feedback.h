@@ -117,6 +117,8 @@ class FeedbackStore {
   virtual Result<ReporterStats> reporter(const std::string& user) = 0;
   virtual Result<SenderStats> sender(const std::string& user, const std::string& sender) = 0;
   virtual Result<Corrections> corrections(const std::string& user) = 0;
+  // Reports stored for the user: {spam, ham}.
+  virtual Result<std::pair<int64_t, int64_t>> report_counts(const std::string& user) = 0;
   virtual Result<Consent> consent(const std::string& user) = 0;
   virtual Status set_consent(const std::string& user, Consent consent, int64_t at_ms) = 0;
 };
@@ -219,6 +221,16 @@ struct Options {
   static Options from_config(const Config& config);
 };
 
+// What support (and the IMAP test) can see about one user's feedback.
+struct UserState {
+  std::string user;
+  Consent consent = Consent::kUnknown;
+  int64_t spam_reports = 0, ham_reports = 0;
+  ReporterStats reporter;
+  Corrections corrections;
+  double threshold_shift = 0;
+};
+
 class FeedbackService {
  public:
   FeedbackService(Options options, FeedbackStore& store, Learner& learner, SenderLists* lists,
@@ -227,6 +239,7 @@ class FeedbackService {
   Status set_consent(const std::string& user, Consent consent);
   // The user's current threshold shift from their corrections (for the scan's ActionPolicy).
   Result<double> threshold_shift(const std::string& user);
+  Result<UserState> user_state(const std::string& user);
 
  private:
   double shift_for(const Corrections& c) const;

@@ -148,6 +148,12 @@ TEST_P(Fixture, SpamReportLearnsForTheUserOnlyAndDuplicatesChangeNothing) {
   EXPECT_EQ(store->corrections("alice@a.example")->missed_spam, 1);
   EXPECT_EQ(store->sender("alice@a.example", "bad@spam.example")->spam_reports, 1);
   EXPECT_EQ(store->reporter("alice@a.example")->reports, 1);
+  auto st = service->user_state("Alice@A.example");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->spam_reports, 1);
+  EXPECT_EQ(st->ham_reports, 0);
+  EXPECT_EQ(st->corrections.missed_spam, 1);
+  EXPECT_LT(st->threshold_shift, 0);
 }
 
 TEST_P(Fixture, CampaignReportedByIndependentUsersTeachesDomainThenEveryone) {

@@ -75,6 +75,14 @@ class MemoryStore final : public FeedbackStore {
     auto it = corrections_.find(user);
     return it == corrections_.end() ? Corrections{} : it->second;
   }
+  Result<std::pair<int64_t, int64_t>> report_counts(const std::string& user) override {
+    std::lock_guard lock(mu_);
+    std::pair<int64_t, int64_t> out{0, 0};
+    for (const auto& r : reports_)
+      if (r.user == user)
+        (r.kind == Kind::kSpam ? out.first : out.second)++;
+    return out;
+  }
   Result<Consent> consent(const std::string& user) override {
     std::lock_guard lock(mu_);
     auto it = consent_.find(user);
@@ -170,6 +178,7 @@ class SqliteStore final : public FeedbackStore {
              {&sender_, "SELECT spam, ham, last_at_ms FROM senders WHERE user=?1 AND sender=?2"},
              {&corr_, "SELECT missed_spam, false_positive FROM corrections WHERE user=?1"},
              {&consent_, "SELECT state FROM consent WHERE user=?1"},
+             {&counts_, "SELECT kind, count(*) FROM reports WHERE user=?1 GROUP BY kind"},
              {&consent_set_,
               "INSERT INTO consent(user,state,at_ms) VALUES(?1,?2,?3) ON CONFLICT(user) DO "
               "UPDATE SET state=?2, at_ms=?3"},
@@ -310,6 +319,18 @@ class SqliteStore final : public FeedbackStore {
       return db_->fail(rc, "corrections");
     return Corrections{u.col_i64(0), u.col_i64(1)};
   }
+  Result<std::pair<int64_t, int64_t>> report_counts(const std::string& user) override {
+    std::lock_guard lock(mu_);
+    sqlite::Use u(counts_);
+    u.text(1, user);
+    std::pair<int64_t, int64_t> out{0, 0};
+    int rc;
+    while ((rc = u.step()) == SQLITE_ROW)
+      (u.col_i64(0) ? out.first : out.second) = u.col_i64(1);
+    if (rc != SQLITE_DONE)
+      return db_->fail(rc, "report counts");
+    return out;
+  }
   Result<Consent> consent(const std::string& user) override {
     std::lock_guard lock(mu_);
     sqlite::Use u(consent_);
@@ -334,7 +355,7 @@ class SqliteStore final : public FeedbackStore {
   std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;
   sqlite::Stmt has_, insert_, band_, reporter_up_, sender_up_, corr_up_, campaign_, reporter_,
-      sender_, corr_, consent_, consent_set_;
+      sender_, corr_, consent_, consent_set_, counts_;
 };
 
 }  // namespace
