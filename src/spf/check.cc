@@ -437,7 +437,7 @@ Outcome check_helo(dns::Resolver& resolver, const Request& request) {
   return run(resolver, request, "postmaster", request.helo, "helo");
 }
 
-Verdict verify(dns::Resolver& resolver, const Request& envelope) {
+Verdict verify(dns::Resolver& resolver, const Envelope& envelope) {
   Verdict v;
   v.helo = check_helo(resolver, envelope);
   std::string from = envelope.mail_from;

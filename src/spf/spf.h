@@ -36,6 +36,9 @@ struct Request {
   int64_t now = 0;        // unix time, for %{t}
 };
 
+// The SMTP envelope verify() checks is the same data.
+using Envelope = Request;
+
 // The default explanation when a fail has no usable exp= (RFC 7208 §6.2 leaves it local).
 inline constexpr const char* kDefaultExplanation = "SPF fail: the sending host is not authorised";
 
@@ -65,6 +68,6 @@ struct Verdict {
 
 // HELO check, then MAIL FROM check (§2.3/§2.4). With a null MAIL FROM the MAIL FROM result is the
 // HELO result (same domain, same sender), reported under identity "mailfrom" without re-querying.
-Verdict verify(dns::Resolver& resolver, const Request& envelope);
+Verdict verify(dns::Resolver& resolver, const Envelope& envelope);
 
 }  // namespace mailsift::spf
