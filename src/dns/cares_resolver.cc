@@ -110,7 +110,8 @@ Result<std::vector<std::string>> parse_server_list(std::string_view text) {
       host = entry;
     }
     unsigned char buf[16];
-    if (inet_pton(v6 ? AF_INET6 : AF_INET, host.c_str(), buf) != 1)
+    if (host.find('\0') != std::string::npos ||
+        inet_pton(v6 ? AF_INET6 : AF_INET, host.c_str(), buf) != 1)
       return Error::config("dns.servers: '" + entry + "' is not an IP address (names are not " +
                            "resolved for the resolver itself)");
     if (port.empty() || port.size() > 5 ||

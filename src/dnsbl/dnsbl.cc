@@ -38,6 +38,8 @@ struct ParsedIp {
   std::string reversed;  // dns::reverse_ip of the (unmapped) address
 };
 bool parse_ip(std::string_view ip, ParsedIp* out) {
+  if (ip.find('\0') != std::string_view::npos)
+    return false;  // inet_pton would stop at it
   std::string s(ip);
   unsigned char buf[16];
   if (inet_pton(AF_INET, s.c_str(), buf) == 1) {

@@ -115,6 +115,10 @@ TEST(Domains, UrlHost) {
   EXPECT_EQ(url_host("http://bücher.example/"), "");  // U-labels: not queried
   EXPECT_EQ(url_host("javascript:alert(1)"), "");
   EXPECT_EQ(url_host(""), "");
+  // Embedded NULs never make an address (inet_pton would stop at them). Found by dnsbl_url_fuzz.
+  EXPECT_EQ(url_host(std::string("http://[2001:db8::1\0x]/", 24)), "");
+  EXPECT_EQ(url_host(std::string("http://192.0.2.1\0.x/", 21)), "");
+  EXPECT_FALSE(is_ip_literal(std::string("192.0.2.1\0", 10)));
 }
 
 TEST(Domains, RegistrableDomainFromPsl) {

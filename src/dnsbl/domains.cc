@@ -28,7 +28,8 @@ const psl_ctx_t* psl() {
 }  // namespace
 
 bool is_ip_literal(std::string_view s) {
-  if (s.empty() || s.size() >= INET6_ADDRSTRLEN)
+  // inet_pton reads a C string: an embedded NUL would make "192.0.2.1\0junk" an address.
+  if (s.empty() || s.size() >= INET6_ADDRSTRLEN || s.find('\0') != std::string_view::npos)
     return false;
   std::string t(s);
   unsigned char buf[16];
@@ -107,8 +108,7 @@ std::string url_host(std::string_view url) {
       return {};
     host = authority.substr(1, close - 1);
     std::string h(host);
-    unsigned char buf[16];
-    if (inet_pton(AF_INET6, h.c_str(), buf) != 1)
+    if (!is_ip_literal(h) || h.find(':') == std::string::npos)
       return {};
     for (char& c : h)
       if (c >= 'A' && c <= 'Z')

@@ -9,6 +9,8 @@ namespace {
 
 // Parses `text` as an address; IPv4-mapped IPv6 becomes IPv4. len is 4 or 16, 0 if invalid.
 size_t to_binary(std::string_view text, unsigned char out[16]) {
+  if (text.find('\0') != std::string_view::npos)
+    return 0;  // inet_pton would stop at it
   std::string s(text);
   if (inet_pton(AF_INET, s.c_str(), out) == 1)
     return 4;

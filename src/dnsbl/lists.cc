@@ -100,7 +100,7 @@ Result<ReturnCode> parse_code(std::string_view s, const std::string& where) {
   } else {
     std::string addr(key);
     in_addr a{};
-    if (inet_pton(AF_INET, addr.c_str(), &a) != 1)
+    if (addr.find('\0') != std::string::npos || inet_pton(AF_INET, addr.c_str(), &a) != 1)
       return bad("is not an IPv4 address or &BITS");
     rc.value = ntohl(a.s_addr);
     if ((rc.value >> 24) != 127)
