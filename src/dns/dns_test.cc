@@ -212,6 +212,9 @@ class CaresTest : public ::testing::Test {
         "sel._domainkey.example.test. 300 IN TXT \"v=DKIM1; k=rsa; \" \"" +
             kLongKey.substr(0, 200) + "\" \"" + kLongKey.substr(200) + "\"",
         "alias.example.test. 300 IN CNAME a.example.test.",
+        // > 512 octets: truncated over UDP, so c-ares retries over TCP.
+        "big.example.test. 300 IN TXT \"" + std::string(250, 'x') + "\" \"" +
+            std::string(250, 'y') + "\" \"" + std::string(250, 'z') + "\"",
         "short.example.test. 2 IN A 192.0.2.12",
         UnboundServer::ptr("192.0.2.25", "mx.example.test"),
         UnboundServer::ptr("2001:db8::25", "mx6.example.test"),
@@ -265,6 +268,10 @@ TEST_F(CaresTest, TxtMultiStringJoined) {
   ASSERT_EQ(t.rcode, Rcode::kNoError);
   ASSERT_EQ(t.records.size(), 1u);
   EXPECT_EQ(t.records[0], "v=DKIM1; k=rsa; " + kLongKey);
+  auto big = r->resolve("big.example.test", RType::kTXT);
+  ASSERT_EQ(big.rcode, Rcode::kNoError);
+  ASSERT_EQ(big.records.size(), 1u);
+  EXPECT_EQ(big.records[0], std::string(250, 'x') + std::string(250, 'y') + std::string(250, 'z'));
   auto spf = r->resolve("example.test", RType::kTXT);
   EXPECT_EQ(spf.records, std::vector<std::string>{"v=spf1 ip4:192.0.2.0/24 -all"});
 }
