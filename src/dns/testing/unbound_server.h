@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -166,6 +167,7 @@ class UnboundServer {
     // Everything the child needs is prepared before fork(): only async-signal-safe calls after.
     const char* argv[] = {bin.c_str(), "-d", "-c", conf.c_str(), nullptr};
     int logfd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
       error_ = "fork failed";
@@ -174,6 +176,12 @@ class UnboundServer {
       return;
     }
     if (pid == 0) {
+      // If the test process dies without running the destructor (crash, abort, timeout kill),
+      // unbound must not outlive it on a shared machine. (Tied to the forking thread: construct
+      // servers on a thread that lives as long as they do, e.g. the test's main thread.)
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent)
+        _exit(0);  // the parent is already gone
       if (logfd >= 0) {
         dup2(logfd, 1);
         dup2(logfd, 2);
