@@ -176,6 +176,11 @@ Result<std::unique_ptr<CaresResolver>> CaresResolver::create(CaresOptions option
   // server on SERVFAIL/REFUSED (there still is on timeouts).
   // NOSEARCH: names are absolute; ares_query never searches, the flag documents the intent.
   opts.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH;
+  // Lookups "b" (DNS only): otherwise c-ares reads /etc/nsswitch.conf / host.conf to decide
+  // whether to consult /etc/hosts, which ares_query never does anyway.
+  char lookups[] = "b";
+  opts.lookups = lookups;
+  mask |= ARES_OPT_LOOKUPS;
   char devnull[] = "/dev/null";
   if (!csv.empty()) {
     // Configured servers: do not read /etc/resolv.conf at all (its search list, options or
