@@ -1,16 +1,18 @@
 # Helpers shared by every src/<concern>/CMakeLists.txt.
 
-# mailsift_add_test(NAME SOURCES... LIBS ...): one GoogleTest binary per concern, run by CTest.
-# Tests get MAILSIFT_SOURCE_DIR so they can find fixtures and ../shared.
+# mailsift_add_test(NAME SOURCES... LIBS ... [TEST_PREFIX p]): one GoogleTest binary per concern,
+# run by CTest. Tests get MAILSIFT_SOURCE_DIR so they can find fixtures and ../shared. TEST_PREFIX
+# (optional) is put before every discovered test name ("dns." -> "dns.Wire.Parses"), so that
+# `ctest -R dns` selects a concern's tests.
 function(mailsift_add_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "TEST_PREFIX" "SOURCES;LIBS" ${ARGN})
   if(NOT MAILSIFT_TESTS)
     return()
   endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main GTest::gmock)
   target_compile_definitions(${name} PRIVATE MAILSIFT_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_PREFIX "${T_TEST_PREFIX}"
                        PROPERTIES ENVIRONMENT "MAILSIFT_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()
 

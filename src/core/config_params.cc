@@ -140,6 +140,28 @@ const std::vector<ParamSpec>& all_params() {
        "only); empty disables sharing."},
       {"feedback.reporting_mta", T::kString, "", 0, 0,
        "Our name in ARF reports (Reporting-MTA); empty means server.node_name or the host name."},
+
+      // DNS resolver (src/dns/README.md). Read at start-up and on SIGHUP (a new resolver).
+      {"dns.servers", T::kString, "", 0, 0,
+       "Nameservers as IP, IP:PORT or [IPv6]:PORT, comma separated, tried in order; empty means "
+       "the system's /etc/resolv.conf (which is never read when servers are given here)."},
+      {"dns.timeout_ms", T::kInt, "2000", 10, 60000,
+       "Milliseconds to wait for the first try of a query; c-ares doubles it for each further "
+       "round over the servers. A query that gets no answer is a temporary failure."},
+      {"dns.tries", T::kInt, "2", 1, 10, "Rounds over the server list before a query times out."},
+      {"dns.max_inflight", T::kInt, "64", 1, 10000,
+       "Most DNS queries one resolver has outstanding at once; the rest of a batch waits."},
+      {"dns.cache_entries", T::kInt, "10000", 0, 10000000,
+       "Answers (positive and NXDOMAIN/NODATA) kept per resolver until their TTL expires; 0 "
+       "disables the cache. Failures are never cached."},
+
+      // DNS blocklists and iprev (src/dnsbl/README.md).
+      {"dnsbl.lists", T::kString, "", 0, 0,
+       "DNS blocklists separated by commas or newlines, each [NAME=]ZONE:KIND:SCORE[:CODES]; KIND "
+       "is ip (IPv4 and IPv6), ip4, domain or url (registrable domains of URLs); CODES are "
+       "ADDR=NAME[/SCORE] or &BITS=NAME[/SCORE] separated by ';', e.g. "
+       "\"zen.spamhaus.org:ip:4:127.0.0.2=SBL;127.0.0.4=XBL/5, dbl.spamhaus.org:domain:3\". "
+       "Empty checks no list. Syntax and answer handling: src/dnsbl/README.md."},
   };
   return kParams;
 }
