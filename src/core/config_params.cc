@@ -108,6 +108,29 @@ const std::vector<ParamSpec>& all_params() {
        "Larger than any classifier (bayes.max_score) plus rule score, as SpamAssassin's "
        "blacklist_from (100): a user's explicit choice wins."},
 
+      // Sender authentication (src/auth): SPF, DKIM, ARC, DMARC, iprev, DNS blocklists.
+      {"auth.enabled", T::kBool, "false", 0, 0,
+       "Run the authentication check in mailsiftd (needs DNS: dns.servers or the system "
+       "resolver). Off in the built-in defaults so an offline test or a host without DNS does "
+       "not wait on timeouts; deploy/mailsift.toml turns it on."},
+      {"auth.authserv_id", T::kString, "", 0, 0,
+       "Our authserv-id in Authentication-Results (RFC 8601); incoming headers claiming it are "
+       "removed as forged. Empty means server.node_name, else the host name."},
+      {"auth.spf", T::kBool, "true", 0, 0, "Check SPF (RFC 7208) of the MAIL FROM and HELO."},
+      {"auth.dkim", T::kBool, "true", 0, 0, "Verify every DKIM signature (RFC 6376, RFC 8463)."},
+      {"auth.arc", T::kBool, "true", 0, 0, "Validate the ARC chain (RFC 8617)."},
+      {"auth.dmarc", T::kBool, "true", 0, 0, "Evaluate DMARC (RFC 7489) for the From domain."},
+      {"auth.iprev", T::kBool, "true", 0, 0,
+       "Check forward-confirmed reverse DNS of the client IP (RFC 8601 iprev)."},
+      {"auth.tempfail_on_dns_error", T::kBool, "false", 0, 0,
+       "Treat an SPF/DKIM/DMARC DNS failure like a store outage (soft reject, the sender "
+       "retries) instead of only stating it in the verdict."},
+      {"auth.dmarc_reject_action", T::kString, "spam_folder", 0, 0,
+       "What a failing DMARC p=reject does: spam_folder (default), reject (SMTP 550 5.7.1), or "
+       "none (symbol only)."},
+      {"auth.dmarc_quarantine_action", T::kString, "spam_folder", 0, 0,
+       "What a failing DMARC p=quarantine does: spam_folder (default) or none."},
+
       // Learning from users' "mark as spam" / "not spam" (src/feedback, docs/feedback.md).
       {"feedback.user_learning", T::kBool, "true", 0, 0,
        "Learn a user's reports into that user's own scope."},

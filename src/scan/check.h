@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -65,6 +66,15 @@ struct Envelope {
   bool outbound = false;
 };
 
+// The least a message's action may be, whatever its score: set by a check whose result is a
+// decision by itself (a DMARC reject/quarantine mapped through config). kSpamFolder lifts "no
+// action" to "add header"; kReject asks for reject (an operator's explicit choice).
+struct ActionFloor {
+  enum Kind { kNone = 0, kSpamFolder = 1, kReject = 2 };
+  Kind kind = kNone;
+  std::string reason;  // for the explanation and the SMTP reply
+};
+
 // Per-message state shared by checks: the message and data derived from it once. Recipient
 // checks see one recipient (and its scope chain) at a time; message checks see the first.
 struct ScanTask {
@@ -76,6 +86,10 @@ struct ScanTask {
   std::string digest;              // learn::message_digest
   std::optional<double> spam_probability;  // set by the classifier check, for the verdict
   const Envelope* envelope = nullptr;      // never null while checks run
+  // Message-level results a front end needs besides symbols (e.g. "authentication-results": the
+  // header value). Written by message checks only; the engine copies them into the verdict.
+  std::map<std::string, std::string> annotations;
+  ActionFloor floor;  // raised (never lowered) by message checks
 };
 
 // Whether a check's result depends on who receives the message. Message checks run once per
