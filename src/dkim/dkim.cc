@@ -1,6 +1,7 @@
 // DKIM verify and sign (RFC 6376 §5, §6; RFC 8463; RFC 8301).
 #include "dkim/dkim.h"
 
+#include <cctype>
 #include <charconv>
 #include <set>
 
@@ -43,9 +44,26 @@ Result<Algorithm> parse_algorithm(std::string_view a) {
   return Error::malformed("unsupported algorithm " + std::string(a));
 }
 
-Hash hash_of(Algorithm alg) { return alg == Algorithm::kRsaSha1 ? Hash::kSha1 : Hash::kSha256; }
+bool valid_domain(std::string_view d) {
+  if (d.empty() || d.size() > 253)
+    return false;
+  size_t label = 0;
+  for (char c : d) {
+    if (c == '.') {
+      if (label == 0)
+        return false;
+      label = 0;
+      continue;
+    }
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
+      return false;
+    if (++label > 63)
+      return false;
+  }
+  return label > 0;
+}
 
-namespace {
+Hash hash_of(Algorithm alg) { return alg == Algorithm::kRsaSha1 ? Hash::kSha1 : Hash::kSha256; }
 
 // Decimal without sign, at most 12 digits (RFC 6376 limits t=/x= to 12, l= to 76 digits; more
 // than 12 digits for l= is past any message we accept anyway).
@@ -58,8 +76,6 @@ std::optional<int64_t> parse_uint(std::string_view s) {
     return std::nullopt;
   return v;
 }
-
-}  // namespace
 
 Result<SigCore> parse_sig_core(const std::vector<Tag>& tags) {
   SigCore sig;
@@ -79,15 +95,11 @@ Result<SigCore> parse_sig_core(const std::vector<Tag>& tags) {
     return Error::malformed("bh= is not base64");
   sig.b = std::move(*b);
   sig.bh = std::move(*bh);
-  sig.domain = lower(remove_fws(find_tag(tags, "d")->value));
-  sig.selector = remove_fws(find_tag(tags, "s")->value);
-  if (sig.domain.empty() || sig.selector.empty())
-    return Error::malformed("empty d= or s=");
+  sig.domain = lower(find_tag(tags, "d")->value);
+  sig.selector = std::string(find_tag(tags, "s")->value);
+  if (!valid_domain(sig.domain) || !valid_domain(sig.selector))
+    return Error::malformed("bad d= or s=");
   sig.signed_headers = split_colon_list(find_tag(tags, "h")->value);
-  for (const auto& h : sig.signed_headers) {
-    if (h.empty())
-      return Error::malformed("empty name in h=");
-  }
   if (const Tag* c = find_tag(tags, "c")) {
     std::string v = lower(remove_fws(c->value));
     size_t slash = v.find('/');
@@ -106,7 +118,7 @@ Result<SigCore> parse_sig_core(const std::vector<Tag>& tags) {
       return Error::malformed("unknown canonicalization " + v);
   }
   if (const Tag* l = find_tag(tags, "l")) {
-    auto v = parse_uint(remove_fws(l->value));
+    auto v = parse_uint(l->value);
     if (!v)
       return Error::malformed("bad l=");
     sig.length = *v;
@@ -189,9 +201,9 @@ bool parse_dkim_signature(const HeaderField& field, int64_t now, const VerifyOpt
     return false;
   }
   if (const Tag* d = find_tag(*tags, "d"))
-    r.domain = lower(remove_fws(d->value));
+    r.domain = lower(d->value);
   if (const Tag* s = find_tag(*tags, "s"))
-    r.selector = remove_fws(s->value);
+    r.selector = std::string(s->value);
   if (const Tag* b = find_tag(*tags, "b"))
     r.header_b = remove_fws(b->value).substr(0, 8);
   if (const Tag* a = find_tag(*tags, "a")) {
@@ -249,7 +261,7 @@ bool parse_dkim_signature(const HeaderField& field, int64_t now, const VerifyOpt
   }
   std::optional<int64_t> t, x;
   if (const Tag* tt = find_tag(*tags, "t")) {
-    t = parse_uint(remove_fws(tt->value));
+    t = parse_uint(tt->value);
     if (!t) {
       r.result = Status::kNeutral;
       r.reason = "bad t=";
@@ -257,7 +269,7 @@ bool parse_dkim_signature(const HeaderField& field, int64_t now, const VerifyOpt
     }
   }
   if (const Tag* xt = find_tag(*tags, "x")) {
-    x = parse_uint(remove_fws(xt->value));
+    x = parse_uint(xt->value);
     if (!x || (t && *x < *t)) {
       r.result = Status::kNeutral;
       r.reason = "bad x= (before t=)";
@@ -432,7 +444,7 @@ Result<std::string> sign(std::string_view raw, const SigningKey& key, const Sign
   tags.push_back("bh=" + bh);
   // b= goes on its own line, so the unsigned field is a prefix of the signed one (needed for
   // simple header canonicalisation).
-  std::string unsigned_field = fold_tags("DKIM-Signature", tags);
+  std::string unsigned_field = fold_tags("DKIM-Signature", tags, true);
   unsigned_field.resize(unsigned_field.size() - 2);
   unsigned_field += ";\r\n\tb=";
   std::string data;

@@ -141,6 +141,8 @@ struct SigCore {
 Result<SigCore> parse_sig_core(const std::vector<Tag>& tags);
 Result<Algorithm> parse_algorithm(std::string_view a);
 Hash hash_of(Algorithm alg);
+// Unsigned decimal of at most 12 digits (t=, x=, l=, i=); nullopt otherwise.
+std::optional<int64_t> parse_uint(std::string_view s);
 
 // Body hashes computed once per (canonicalisation, hash, l=).
 class BodyHashCache {
@@ -166,7 +168,12 @@ std::string header_hash_input(const Message& msg, const std::vector<std::string>
                               Canon canon, std::string_view sig_field_raw);
 
 // Folds "tag=value; tag=value" for output: breaks before a tag when the line would exceed 76
-// columns, and splits long b= values.
-std::string fold_tags(std::string_view field_name, const std::vector<std::string>& tags);
+// columns; with `break_values` also inside long b= and h= values. ARC passes false: an ARC-Seal
+// hashes earlier AMS/AS fields b= included, in relaxed form, where a fold inside b= would become
+// a space that other implementations do not write; DKIM hashes its own folded form.
+std::string fold_tags(std::string_view field_name, const std::vector<std::string>& tags,
+                      bool break_values);
+// A syntactically valid domain name (labels of letters, digits, '-', '_'), for d= and s=.
+bool valid_domain(std::string_view d);
 
 }  // namespace mailsift::dkim::detail

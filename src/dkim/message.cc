@@ -159,6 +159,8 @@ const Tag* find_tag(const std::vector<Tag>& tags, std::string_view name) {
 
 std::vector<std::string> split_colon_list(std::string_view text) {
   std::vector<std::string> out;
+  if (trim_fws(text).empty())
+    return out;
   size_t pos = 0;
   while (true) {
     size_t c = text.find(':', pos);
@@ -284,6 +286,10 @@ std::vector<const HeaderField*> select_headers(const Message& msg,
   std::vector<bool> used(msg.headers.size(), false);
   for (const auto& name : names) {
     const HeaderField* found = nullptr;
+    if (name.empty()) {  // "h=from::to": an empty name matches nothing
+      out.push_back(nullptr);
+      continue;
+    }
     for (size_t i = msg.headers.size(); i-- > 0;) {
       if (!used[i] && iequals(msg.headers[i].name, name)) {
         used[i] = true;
@@ -300,14 +306,15 @@ std::string header_hash_input(const Message& msg, const std::vector<std::string>
                               Canon canon, std::string_view sig_field_raw) {
   std::string data;
   for (const HeaderField* h : select_headers(msg, names)) {
-    if (h != nullptr)
+    if (h != nullptr)  // names in h= without a field (over-signing) contribute nothing
       append_canon_header(data, h->raw, canon, true);
   }
   append_canon_header(data, strip_b_value(sig_field_raw), canon, false);
   return data;
 }
 
-std::string fold_tags(std::string_view field_name, const std::vector<std::string>& tags) {
+std::string fold_tags(std::string_view field_name, const std::vector<std::string>& tags,
+                      bool break_values) {
   std::string out(field_name);
   out.append(":");
   size_t col = out.size();
@@ -320,13 +327,15 @@ std::string fold_tags(std::string_view field_name, const std::vector<std::string
       out.push_back(' ');
       ++col;
     }
-    // Long values (b=, bh=, h=) are broken into 72-column pieces; FWS inside them is ignored by
-    // verifiers (b=, bh= are base64 with FWS; h= allows FWS around ':').
-    while (col + tag.size() > 76 && tag.size() > 8) {
+    // Long b= and h= values are broken into pieces when asked: verifiers ignore FWS inside b=,
+    // and h= allows FWS around ':'.
+    bool is_h = break_values && tag.starts_with("h=");
+    bool breakable = break_values && (tag.starts_with("b=") || is_h);
+    while (breakable && col + tag.size() > 76 && tag.size() > 8) {
       size_t take = col < 76 ? 76 - col : 1;
-      if (tag.starts_with("h=")) {
+      if (is_h) {  // break before a ':' only, never inside a name
         size_t c = tag.rfind(':', take);
-        if (c == std::string::npos || c < 3)
+        if (c == std::string::npos || c == 0)
           break;
         take = c;
       }
