@@ -65,6 +65,8 @@ bool valid_domain(std::string_view d) {
 
 Hash hash_of(Algorithm alg) { return alg == Algorithm::kRsaSha1 ? Hash::kSha1 : Hash::kSha256; }
 
+constexpr size_t kMaxSignedHeaders = 256;
+
 // Decimal without sign, at most 12 digits (RFC 6376 limits t=/x= to 12, l= to 76 digits; more
 // than 12 digits for l= is past any message we accept anyway).
 std::optional<int64_t> parse_uint(std::string_view s) {
@@ -100,6 +102,9 @@ Result<SigCore> parse_sig_core(const std::vector<Tag>& tags) {
   if (!valid_domain(sig.domain) || !valid_domain(sig.selector))
     return Error::malformed("bad d= or s=");
   sig.signed_headers = split_colon_list(find_tag(tags, "h")->value);
+  // Selection is O(h= names x header fields): bound it. Real signers list a few dozen.
+  if (sig.signed_headers.size() > kMaxSignedHeaders)
+    return Error::malformed("h= lists more than " + std::to_string(kMaxSignedHeaders) + " fields");
   if (const Tag* c = find_tag(tags, "c")) {
     std::string v = lower(remove_fws(c->value));
     size_t slash = v.find('/');
@@ -124,13 +129,6 @@ Result<SigCore> parse_sig_core(const std::vector<Tag>& tags) {
     sig.length = *v;
   }
   return sig;
-}
-
-std::string BodyHashCache::canon_of(Canon canon) {
-  auto it = canon_.find(canon);
-  if (it == canon_.end())
-    it = canon_.emplace(canon, canon_body(msg_.body, canon)).first;
-  return it->second;
 }
 
 bool BodyHashCache::get(Canon canon, Hash hash, int64_t length, std::string& out,

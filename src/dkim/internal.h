@@ -154,9 +154,8 @@ class BodyHashCache {
 
  private:
   const Message& msg_;
-  std::map<Canon, std::string> canon_;
+  std::map<Canon, std::string> canon_;  // canonical body per canonicalisation, made once
   std::map<std::tuple<Canon, Hash, int64_t>, std::pair<std::string, size_t>> hashes_;
-  std::string canon_of(Canon canon);
 };
 
 // Verifies body hash and signature of `sig` with `key`. Returns kPass or kFail with a reason.
