@@ -10,9 +10,12 @@ namespace mailsift::arc {
 
 const char* to_string(ChainStatus cv) {
   switch (cv) {
-    case ChainStatus::kNone: return "none";
-    case ChainStatus::kPass: return "pass";
-    case ChainStatus::kFail: return "fail";
+    case ChainStatus::kNone:
+      return "none";
+    case ChainStatus::kPass:
+      return "pass";
+    case ChainStatus::kFail:
+      return "fail";
   }
   return "?";
 }
@@ -328,14 +331,12 @@ ChainResult validate(std::string_view raw, dns::Resolver& resolver,
   for (int i = n; i >= 1; --i) {
     Status st = check_key(key(as_q[i]), seals[i].alg, options.min_rsa_bits, reason);
     if (st == Status::kPass &&
-        !verify_signature(key(as_q[i]).record.key, seals[i].alg, seal_input(sets, i),
-                          seals[i].b)) {
+        !verify_signature(key(as_q[i]).record.key, seals[i].alg, seal_input(sets, i), seals[i].b)) {
       st = Status::kFail;
       reason = "signature mismatch";
     }
     if (st != Status::kPass)
-      return fail(r, "ARC-Seal i=" + std::to_string(i) + ": " + reason,
-                  st == Status::kTempError);
+      return fail(r, "ARC-Seal i=" + std::to_string(i) + ": " + reason, st == Status::kTempError);
   }
   r.cv = ChainStatus::kPass;
   r.reason = "chain of " + std::to_string(n) + " verified";
@@ -414,12 +415,11 @@ Result<SealedFields> seal(std::string_view raw, const dkim::SigningKey& key,
                                     "t=" + ts};
   };
   std::string ams_unsigned = fold_tags("ARC-Message-Signature", ams_tags(""), false);
-  auto ams_sig =
-      sign_data(key, alg, header_hash_input(m2, names, Canon::kRelaxed, ams_unsigned));
+  auto ams_sig = sign_data(key, alg, header_hash_input(m2, names, Canon::kRelaxed, ams_unsigned));
   if (!ams_sig)
     return ams_sig.error();
-  out.message_signature = fold_tags("ARC-Message-Signature", ams_tags(base64_encode(*ams_sig)),
-                                    false);
+  out.message_signature =
+      fold_tags("ARC-Message-Signature", ams_tags(base64_encode(*ams_sig)), false);
 
   auto as_tags = [&](const std::string& b) {
     return std::vector<std::string>{std::string("a=") + dkim::to_string(alg),

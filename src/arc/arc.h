@@ -32,17 +32,17 @@ const char* to_string(ChainStatus cv);  // "none", "pass", "fail"
 
 struct InstanceInfo {
   int instance = 0;
-  std::string ams_domain;    // d= of ARC-Message-Signature
-  std::string seal_domain;   // d= of ARC-Seal
-  std::string authserv_id;   // from ARC-Authentication-Results
+  std::string ams_domain;                     // d= of ARC-Message-Signature
+  std::string seal_domain;                    // d= of ARC-Seal
+  std::string authserv_id;                    // from ARC-Authentication-Results
   dkim::Status ams = dkim::Status::kNeutral;  // AMS result where it was evaluated
 };
 
 struct ChainResult {
   ChainStatus cv = ChainStatus::kNone;
-  int instances = 0;    // highest instance (N)
-  int oldest_pass = 0;  // lowest i whose AMS and all newer ones pass (RFC 8617 §5.2 step 7);
-                        // 0 when none
+  int instances = 0;       // highest instance (N)
+  int oldest_pass = 0;     // lowest i whose AMS and all newer ones pass (RFC 8617 §5.2 step 7);
+                           // 0 when none
   bool temporary = false;  // the failure came from a temporary DNS error
   std::string reason;
   std::vector<InstanceInfo> sets;  // by instance, 1..N (empty on structural failure)

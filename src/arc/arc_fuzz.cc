@@ -21,12 +21,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   static const dkim::SigningKey* key = [] {
     // RFC 8032 §7.1 test 1 seed: cheap to sign with, so sealing can run on every input.
-    static const unsigned char seed[32] = {
-        0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
-        0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
-    return new dkim::SigningKey(
-        dkim::SigningKey::from_ed25519_seed(std::string_view(reinterpret_cast<const char*>(seed), 32))
-            .value());
+    static const unsigned char seed[32] = {0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60,
+                                           0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
+                                           0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19,
+                                           0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60};
+    return new dkim::SigningKey(dkim::SigningKey::from_ed25519_seed(
+                                    std::string_view(reinterpret_cast<const char*>(seed), 32))
+                                    .value());
   }();
   arc::ChainResult chain = arc::validate(input, *dns);
   arc::SealOptions o{"example.org", "dummy", {}};

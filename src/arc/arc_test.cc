@@ -87,8 +87,8 @@ TEST(ArcSuite, Validation) {
       if (got.cv == want) {
         ++passed;
       } else {
-        failures += "  " + name + ": want " + to_string(want) + " got " + to_string(got.cv) +
-                    " (" + got.reason + ")\n";
+        failures += "  " + name + ": want " + to_string(want) + " got " + to_string(got.cv) + " (" +
+                    got.reason + ")\n";
       }
     }
   }
@@ -154,11 +154,13 @@ TEST(ArcSuite, Signing) {
         continue;
       }
       ChainResult chain = validate(msg, dns);
-      auto sealed = seal(msg, *key, opt, srv, consolidate_ar(msg, srv),
-                         t.second["t"].as<int64_t>(), chain);
+      auto sealed =
+          seal(msg, *key, opt, srv, consolidate_ar(msg, srv), t.second["t"].as<int64_t>(), chain);
       ++total;
       ASSERT_TRUE(sealed.ok()) << name;
-      auto value = [](const std::string& field) { return no_ws(field.substr(field.find(':') + 1)); };
+      auto value = [](const std::string& field) {
+        return no_ws(field.substr(field.find(':') + 1));
+      };
       std::string why;
       if (value(sealed->authentication_results) != no_ws(t.second["AAR"].as<std::string>()))
         why += " AAR";
@@ -179,8 +181,8 @@ TEST(ArcSuite, Signing) {
       }
     }
   }
-  std::printf("ARC signing suite: %d/%d reproduce AAR, AMS and AS exactly, %d skipped\n%s",
-              passed, total, skipped, failures.c_str());
+  std::printf("ARC signing suite: %d/%d reproduce AAR, AMS and AS exactly, %d skipped\n%s", passed,
+              total, skipped, failures.c_str());
   EXPECT_EQ(passed, total) << failures;
 }
 
@@ -239,15 +241,15 @@ TEST(ArcReal, MailauthGoogleChains) {
 }
 
 TEST(ArcSeal, RoundTripEd25519AndRsaThreeHops) {
-  auto rsa = dkim::SigningKey::from_pem(read_file(shared("dkim/mailauth/fixtures/private-rsa.pem")));
+  auto rsa =
+      dkim::SigningKey::from_pem(read_file(shared("dkim/mailauth/fixtures/private-rsa.pem")));
   auto ed =
       dkim::SigningKey::from_pem(read_file(shared("dkim/mailauth/fixtures/private-ed25519.pem")));
   ASSERT_TRUE(rsa.ok() && ed.ok());
   FakeResolver dns;
   dns.add("r._domainkey.hop.example", dns::RType::kTXT, rsa->dns_record());
   dns.add("e._domainkey.hop.example", dns::RType::kTXT, ed->dns_record());
-  std::string msg =
-      "From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nbody\r\n";
+  std::string msg = "From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nbody\r\n";
   EXPECT_EQ(validate(msg, dns).cv, ChainStatus::kNone);
   for (int hop = 1; hop <= 3; ++hop) {
     ChainResult in = validate(msg, dns);

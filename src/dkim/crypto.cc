@@ -263,8 +263,7 @@ Result<std::string> sign_data(const SigningKey& key, Algorithm alg, std::string_
   size_t len = 0;
   std::string sig;
   bool ok = EVP_DigestSignInit(ctx, nullptr, md, nullptr, key.pkey()) == 1 &&
-            EVP_DigestSign(ctx, nullptr, &len,
-                           reinterpret_cast<const unsigned char*>(input.data()),
+            EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()),
                            input.size()) == 1;
   if (ok) {
     sig.resize(len);

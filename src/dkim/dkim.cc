@@ -11,22 +11,32 @@ namespace mailsift::dkim {
 
 const char* to_string(Status status) {
   switch (status) {
-    case Status::kPass: return "pass";
-    case Status::kFail: return "fail";
-    case Status::kNeutral: return "neutral";
-    case Status::kPolicy: return "policy";
-    case Status::kTempError: return "temperror";
-    case Status::kPermError: return "permerror";
+    case Status::kPass:
+      return "pass";
+    case Status::kFail:
+      return "fail";
+    case Status::kNeutral:
+      return "neutral";
+    case Status::kPolicy:
+      return "policy";
+    case Status::kTempError:
+      return "temperror";
+    case Status::kPermError:
+      return "permerror";
   }
   return "?";
 }
 
 const char* to_string(Algorithm alg) {
   switch (alg) {
-    case Algorithm::kRsaSha256: return "rsa-sha256";
-    case Algorithm::kRsaSha1: return "rsa-sha1";
-    case Algorithm::kEd25519Sha256: return "ed25519-sha256";
-    case Algorithm::kUnknown: return "unknown";
+    case Algorithm::kRsaSha256:
+      return "rsa-sha256";
+    case Algorithm::kRsaSha1:
+      return "rsa-sha1";
+    case Algorithm::kEd25519Sha256:
+      return "ed25519-sha256";
+    case Algorithm::kUnknown:
+      return "unknown";
   }
   return "?";
 }
@@ -63,7 +73,9 @@ bool valid_domain(std::string_view d) {
   return label > 0;
 }
 
-Hash hash_of(Algorithm alg) { return alg == Algorithm::kRsaSha1 ? Hash::kSha1 : Hash::kSha256; }
+Hash hash_of(Algorithm alg) {
+  return alg == Algorithm::kRsaSha1 ? Hash::kSha1 : Hash::kSha256;
+}
 
 constexpr size_t kMaxSignedHeaders = 256;
 
@@ -143,8 +155,9 @@ bool BodyHashCache::get(Canon canon, Hash hash, int64_t length, std::string& out
     if (length >= 0 && static_cast<uint64_t>(length) > body.size())
       return false;
     size_t n = length >= 0 ? static_cast<size_t>(length) : body.size();
-    it = hashes_.emplace(key, std::make_pair(digest(hash, std::string_view(body).substr(0, n)),
-                                             body.size() - n))
+    it = hashes_
+             .emplace(key, std::make_pair(digest(hash, std::string_view(body).substr(0, n)),
+                                          body.size() - n))
              .first;
   }
   out = it->second.first;
@@ -289,8 +302,8 @@ bool parse_dkim_signature(const HeaderField& field, int64_t now, const VerifyOpt
 
 }  // namespace
 
-std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolver,
-                                    int64_t now_unix, const VerifyOptions& options) {
+std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolver, int64_t now_unix,
+                                    const VerifyOptions& options) {
   Message msg = parse_message(raw);
   std::vector<Pending> sigs;
   std::vector<dns::Query> queries;
@@ -302,8 +315,8 @@ std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolve
     Pending p;
     if (evaluated >= options.max_signatures) {
       p.result.result = Status::kNeutral;
-      p.result.reason = "not evaluated: more than " + std::to_string(options.max_signatures) +
-                        " signatures";
+      p.result.reason =
+          "not evaluated: more than " + std::to_string(options.max_signatures) + " signatures";
       sigs.push_back(std::move(p));
       continue;
     }
@@ -340,8 +353,7 @@ std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolve
       } else if (!key.record.ed25519 && key.record.key.bits < options.min_rsa_bits) {
         r.result = Status::kPermError;
         r.reason = "rsa key too small (" + std::to_string(key.record.key.bits) + " bits)";
-      } else if (!key.record.hashes.empty() &&
-                 [&] {
+      } else if (!key.record.hashes.empty() && [&] {
                    std::string want = p.core.alg == Algorithm::kRsaSha1 ? "sha1" : "sha256";
                    for (const auto& h : key.record.hashes)
                      if (h == want)
@@ -371,10 +383,22 @@ std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolve
 // ---- signing ---------------------------------------------------------------------------------
 
 std::vector<std::string> default_signed_headers() {
-  return {"from",        "reply-to",     "subject",         "date",
-          "to",          "cc",           "message-id",      "in-reply-to",
-          "references",  "mime-version", "content-type",    "content-transfer-encoding",
-          "list-id",     "list-unsubscribe", "list-unsubscribe-post", "sender"};
+  return {"from",
+          "reply-to",
+          "subject",
+          "date",
+          "to",
+          "cc",
+          "message-id",
+          "in-reply-to",
+          "references",
+          "mime-version",
+          "content-type",
+          "content-transfer-encoding",
+          "list-id",
+          "list-unsubscribe",
+          "list-unsubscribe-post",
+          "sender"};
 }
 
 namespace {

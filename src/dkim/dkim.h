@@ -46,12 +46,12 @@ struct SignatureResult {
   std::string identity;  // i= (default "@" + d=)
   Algorithm algorithm = Algorithm::kUnknown;
   Status result = Status::kNeutral;
-  std::string reason;    // human-readable, for logs and the A-R comment
-  std::string header_b;  // first 8 characters of b= (RFC 6008 header.b)
-  bool testing = false;  // key record t=y: a failure must not be treated differently
-  bool weak = false;     // rsa-sha1 (RFC 8301) or otherwise not to be relied upon
-  unsigned key_bits = 0; // RSA modulus size / 256 for Ed25519; 0 when no key was loaded
-  int64_t body_length = -1;     // l= (-1 when absent)
+  std::string reason;              // human-readable, for logs and the A-R comment
+  std::string header_b;            // first 8 characters of b= (RFC 6008 header.b)
+  bool testing = false;            // key record t=y: a failure must not be treated differently
+  bool weak = false;               // rsa-sha1 (RFC 8301) or otherwise not to be relied upon
+  unsigned key_bits = 0;           // RSA modulus size / 256 for Ed25519; 0 when no key was loaded
+  int64_t body_length = -1;        // l= (-1 when absent)
   size_t unsigned_body_bytes = 0;  // canonical body octets past l=: content an attacker may add
 };
 
@@ -63,8 +63,8 @@ struct VerifyOptions {
 
 // Verifies every DKIM-Signature field of `raw` (top to bottom, results in that order). Key
 // records are fetched with one resolve_many() call. `now_unix` is the clock for t= and x=.
-std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolver,
-                                    int64_t now_unix, const VerifyOptions& options = {});
+std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolver, int64_t now_unix,
+                                    const VerifyOptions& options = {});
 
 // A private key for signing (RSA or Ed25519).
 class SigningKey {

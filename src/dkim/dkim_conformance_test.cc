@@ -51,7 +51,7 @@ std::string load_stalwart(const std::string& path, FakeResolver& dns) {
 
 constexpr int64_t kStalwartNow = 1667843664;
 
-TEST(Conformance, StalwartLastSignaturePasses) {
+TEST(DkimConformance, StalwartLastSignaturePasses) {
   int files = 0, passed = 0;
   for (int i = 1; i <= 6; ++i) {
     char name[64];
@@ -73,7 +73,7 @@ TEST(Conformance, StalwartLastSignaturePasses) {
   EXPECT_EQ(files, 6);
 }
 
-TEST(Conformance, Rfc8463MailauthSignedEml) {
+TEST(DkimConformance, Rfc8463MailauthSignedEml) {
   FakeResolver dns;
   auto zone = nlohmann::json::parse(read_file(shared("dkim/mailauth/dkim/ec/fixtures/dns.json")));
   for (auto& [name, types] : zone.items()) {
@@ -105,7 +105,7 @@ void rfc8463_zone(FakeResolver& dns) {
   dns.add("test._domainkey.football.example.com", dns::RType::kTXT, txt);
 }
 
-TEST(Conformance, DkimpyRfc6376SignedMessage) {
+TEST(DkimConformance, DkimpyRfc6376SignedMessage) {
   FakeResolver dns;
   rfc8463_zone(dns);
   auto res = verify(read_file(shared("dkim/dkimpy/data/rfc6376.signed.msg")), dns, kStalwartNow);
@@ -114,7 +114,7 @@ TEST(Conformance, DkimpyRfc6376SignedMessage) {
     EXPECT_EQ(r.result, Status::kPass) << to_string(r.algorithm) << ": " << r.reason;
 }
 
-TEST(Conformance, DkimpyRfc8032SeedSignsForBrisbaneKey) {
+TEST(DkimConformance, DkimpyRfc8032SeedSignsForBrisbaneKey) {
   // RFC 8463 uses the RFC 8032 §7.1 test 1 key: signing with the seed must verify against the
   // published brisbane public key.
   std::string seed_b64 = read_file(shared("dkim/dkimpy/data/rfc8032_7_1.key"));
@@ -135,7 +135,7 @@ TEST(Conformance, DkimpyRfc8032SeedSignsForBrisbaneKey) {
   EXPECT_EQ(res[0].result, Status::kPass) << res[0].reason;
 }
 
-TEST(Conformance, DkimpyEd25519TestKeyRoundTrip) {
+TEST(DkimConformance, DkimpyEd25519TestKeyRoundTrip) {
   auto seed = detail::base64_decode(read_file(shared("dkim/dkimpy/data/ed25519test.key")));
   ASSERT_TRUE(seed.has_value());
   auto key = SigningKey::from_ed25519_seed(*seed);
@@ -156,7 +156,7 @@ TEST(Conformance, DkimpyEd25519TestKeyRoundTrip) {
   EXPECT_EQ(verify(*h + msg, dns, kStalwartNow)[0].result, Status::kPass);
 }
 
-TEST(Conformance, DkimpyEximEd25519) {
+TEST(DkimConformance, DkimpyEximEd25519) {
   FakeResolver dns;
   std::string txt = read_file(shared("dkim/dkimpy/data/eximtest.dns"));
   while (!txt.empty() && (txt.back() == '\n' || txt.back() == '\r'))
@@ -167,7 +167,7 @@ TEST(Conformance, DkimpyEximEd25519) {
   EXPECT_EQ(res[0].result, Status::kPass) << res[0].reason;
 }
 
-TEST(Conformance, DkimpyMalformedKeyRecordsArePermerror) {
+TEST(DkimConformance, DkimpyMalformedKeyRecordsArePermerror) {
   // The RFC 6376 example message signed with the test key, served with each broken record.
   std::string pem = read_file(shared("dkim/dkimpy/data/test.private"));
   auto key = SigningKey::from_pem(pem);

@@ -41,21 +41,21 @@ const char kMessage[] =
 
 constexpr int64_t kNow = 1700000000;
 
-TEST(TagList, ParsesAndRejects) {
+TEST(DkimTagList, ParsesAndRejects) {
   auto t = parse_tag_list(" v=1; a = rsa-sha256 ;\r\n\th=from : to;");
   ASSERT_TRUE(t.ok());
   ASSERT_EQ(t->size(), 3u);
   EXPECT_EQ((*t)[1].name, "a");
   EXPECT_EQ((*t)[1].value, "rsa-sha256");
   EXPECT_EQ((*t)[2].value, "from : to");
-  EXPECT_FALSE(parse_tag_list("v=1; v=2").ok());       // duplicate
-  EXPECT_FALSE(parse_tag_list("v=1; novalue").ok());   // no '='
-  EXPECT_FALSE(parse_tag_list("1v=1").ok());           // bad name
-  EXPECT_FALSE(parse_tag_list("v=1;; a=b").ok());      // empty spec in the middle
+  EXPECT_FALSE(parse_tag_list("v=1; v=2").ok());      // duplicate
+  EXPECT_FALSE(parse_tag_list("v=1; novalue").ok());  // no '='
+  EXPECT_FALSE(parse_tag_list("1v=1").ok());          // bad name
+  EXPECT_FALSE(parse_tag_list("v=1;; a=b").ok());     // empty spec in the middle
   EXPECT_TRUE(parse_tag_list("v=1;").ok());
 }
 
-TEST(Canon, RelaxedHeaderAndBody) {
+TEST(DkimCanon, RelaxedHeaderAndBody) {
   std::string out;
   append_canon_header(out, "SUBJect \t:  A  \r\n\t b\t \r\n", Canon::kRelaxed, true);
   EXPECT_EQ(out, "subject:A b\r\n");
@@ -66,21 +66,21 @@ TEST(Canon, RelaxedHeaderAndBody) {
   EXPECT_EQ(canon_body("x", Canon::kSimple), "x\r\n");
 }
 
-TEST(Canon, StripB) {
+TEST(DkimCanon, StripB) {
   EXPECT_EQ(strip_b_value("DKIM-Signature: a=x; b=abc\r\n def; bh=zz\r\n"),
             "DKIM-Signature: a=x; b=; bh=zz\r\n");
   EXPECT_EQ(strip_b_value("DKIM-Signature: bh=zz; b=abc\r\n def\r\n"),
             "DKIM-Signature: bh=zz; b=\r\n");
 }
 
-TEST(Message, LfOnlyIsReadAsCrlf) {
+TEST(DkimMessage, LfOnlyIsReadAsCrlf) {
   auto m = parse_message("A: 1\n folded\nB: 2\n\nbody\n");
   ASSERT_EQ(m.headers.size(), 2u);
   EXPECT_EQ(m.headers[0].raw, "A: 1\r\n folded\r\n");
   EXPECT_EQ(m.body, "body\r\n");
 }
 
-TEST(KeyRecord, Flags) {
+TEST(DkimKeyRecord, Flags) {
   auto k = SigningKey::from_pem(read_file(shared("dkim/mailauth/fixtures/private-rsa.pem")));
   ASSERT_TRUE(k.ok());
   std::string rec = k->dns_record();
@@ -122,7 +122,7 @@ SigningKey pem_key(const char* file) {
       .value();
 }
 
-TEST(RoundTrip, RsaAndEd25519AllCanonicalisations) {
+TEST(DkimRoundTrip, RsaAndEd25519AllCanonicalisations) {
   for (const char* file : {"private-rsa.pem", "private-ed25519.pem"}) {
     SigningKey key = pem_key(file);
     for (bool rh : {false, true}) {
@@ -146,7 +146,7 @@ TEST(RoundTrip, RsaAndEd25519AllCanonicalisations) {
   }
 }
 
-TEST(RoundTrip, TamperingFails) {
+TEST(DkimRoundTrip, TamperingFails) {
   SigningKey key = pem_key("private-rsa.pem");
   std::string s = sign_or_die(kMessage, key);
   FakeResolver dns;
@@ -167,7 +167,7 @@ TEST(RoundTrip, TamperingFails) {
   EXPECT_EQ(verify(ws, dns, kNow)[0].result, Status::kPass);
 }
 
-TEST(RoundTrip, LfOnlyMessageVerifies) {
+TEST(DkimRoundTrip, LfOnlyMessageVerifies) {
   SigningKey key = pem_key("private-ed25519.pem");
   std::string s = sign_or_die(kMessage, key);
   std::string lf;
@@ -179,7 +179,7 @@ TEST(RoundTrip, LfOnlyMessageVerifies) {
   EXPECT_EQ(verify(lf, dns, kNow)[0].result, Status::kPass);
 }
 
-TEST(Verify, KeyAndTimeOutcomes) {
+TEST(DkimVerify, KeyAndTimeOutcomes) {
   SigningKey key = pem_key("private-rsa.pem");
   SignOptions o;
   o.timestamp = kNow;
@@ -224,7 +224,7 @@ TEST(Verify, KeyAndTimeOutcomes) {
   }
 }
 
-TEST(Verify, StrictKeyAndIdentity) {
+TEST(DkimVerify, StrictKeyAndIdentity) {
   SigningKey key = pem_key("private-rsa.pem");
   SignOptions o;
   o.identity = "joe@sub.example.com";
@@ -240,7 +240,7 @@ TEST(Verify, StrictKeyAndIdentity) {
   EXPECT_EQ(verify(bad, dns, kNow)[0].result, Status::kNeutral);
 }
 
-TEST(Verify, SmallRsaKeyIsPermerror) {
+TEST(DkimVerify, SmallRsaKeyIsPermerror) {
   SigningKey key = pem_key("private-small.pem");
   ASSERT_LT(key.bits(), 1024u);
   std::string s = sign_or_die(kMessage, key);
@@ -251,7 +251,7 @@ TEST(Verify, SmallRsaKeyIsPermerror) {
   EXPECT_EQ(r.key_bits, key.bits());
 }
 
-TEST(Verify, Sha1IsWeakButPasses) {
+TEST(DkimVerify, Sha1IsWeakButPasses) {
   SigningKey key = pem_key("private-rsa.pem");
   SignOptions o;
   o.rsa_sha1 = true;
@@ -263,7 +263,7 @@ TEST(Verify, Sha1IsWeakButPasses) {
   EXPECT_TRUE(r.weak);
 }
 
-TEST(Verify, LengthTagReportsUnsignedBytes) {
+TEST(DkimVerify, LengthTagReportsUnsignedBytes) {
   SigningKey key = pem_key("private-rsa.pem");
   SignOptions o;
   o.body_length_tag = true;
@@ -282,7 +282,7 @@ TEST(Verify, LengthTagReportsUnsignedBytes) {
   EXPECT_EQ(r.reason, "l= is longer than the body");
 }
 
-TEST(Verify, SignatureLimitAndSyntax) {
+TEST(DkimVerify, SignatureLimitAndSyntax) {
   SigningKey key = pem_key("private-ed25519.pem");
   std::string s = sign_or_die(kMessage, key);
   for (int i = 0; i < 11; ++i)

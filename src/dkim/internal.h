@@ -69,8 +69,7 @@ enum class Canon { kSimple, kRelaxed };
 
 // Appends the canonical form of one raw header field; `with_crlf` false drops the final CRLF (for
 // the signature header itself, RFC 6376 §3.7).
-void append_canon_header(std::string& out, std::string_view raw_field, Canon canon,
-                         bool with_crlf);
+void append_canon_header(std::string& out, std::string_view raw_field, Canon canon, bool with_crlf);
 // The raw field with the value of its b= tag removed (the tag and the rest kept byte-exact).
 std::string strip_b_value(std::string_view raw_field);
 std::string canon_body(std::string_view body, Canon canon);
@@ -128,8 +127,8 @@ struct SigCore {
   Algorithm alg = Algorithm::kUnknown;
   Canon header_canon = Canon::kSimple;
   Canon body_canon = Canon::kSimple;
-  std::string domain;    // d=, lower case
-  std::string selector;  // s=
+  std::string domain;                       // d=, lower case
+  std::string selector;                     // s=
   std::vector<std::string> signed_headers;  // h=, lower case
   std::string b;                            // decoded signature
   std::string bh;                           // decoded body hash

@@ -10,8 +10,12 @@
 namespace mailsift::dkim::detail {
 namespace {
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-bool is_fws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_wsp(char c) {
+  return c == ' ' || c == '\t';
+}
+bool is_fws(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 // True if some LF is not preceded by CR.
 bool has_bare_lf(std::string_view s) {
@@ -94,7 +98,8 @@ Message parse_message(std::string_view raw) {
     }
     std::string_view field = raw.substr(pos, end - pos);
     size_t colon = field.find(':');
-    std::string_view name = colon == std::string_view::npos ? std::string_view() : field.substr(0, colon);
+    std::string_view name =
+        colon == std::string_view::npos ? std::string_view() : field.substr(0, colon);
     while (!name.empty() && is_wsp(name.back()))
       name.remove_suffix(1);
     msg.headers.push_back({name, field});
