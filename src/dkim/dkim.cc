@@ -314,6 +314,16 @@ std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolve
       continue;
     Pending p;
     if (evaluated >= options.max_signatures) {
+      // Still name it (d=, s=, header.b) so the report says which signature was skipped.
+      size_t colon = field.raw.find(':');
+      if (auto tags = parse_tag_list(field.raw.substr(colon + 1)); tags.ok()) {
+        if (const Tag* d = find_tag(*tags, "d"))
+          p.result.domain = lower(d->value);
+        if (const Tag* s = find_tag(*tags, "s"))
+          p.result.selector = std::string(s->value);
+        if (const Tag* b = find_tag(*tags, "b"))
+          p.result.header_b = remove_fws(b->value).substr(0, 8);
+      }
       p.result.result = Status::kNeutral;
       p.result.reason =
           "not evaluated: more than " + std::to_string(options.max_signatures) + " signatures";

@@ -224,6 +224,24 @@ TEST(DkimVerify, KeyAndTimeOutcomes) {
   }
 }
 
+TEST(DkimVerify, OversignedMissingHeaderAndClock) {
+  SigningKey key = pem_key("private-ed25519.pem");
+  SignOptions o;
+  o.oversign = {"from", "reply-to"};  // Reply-To is absent: h= names it, adding one breaks
+  o.timestamp = kNow;
+  std::string s = sign_or_die(kMessage, key, o);
+  EXPECT_NE(s.find("reply-to"), std::string::npos);
+  FakeResolver dns;
+  serve(dns, key);
+  EXPECT_EQ(verify(s, dns, kNow)[0].result, Status::kPass);
+  std::string added = s;
+  added.insert(added.find("Subject:"), "Reply-To: evil@example.org\r\n");
+  EXPECT_EQ(verify(added, dns, kNow)[0].result, Status::kFail);
+  // t= two days ahead of the verifier's clock: permerror (one day of skew is tolerated).
+  EXPECT_EQ(verify(s, dns, kNow - 2 * 86400)[0].result, Status::kPermError);
+  EXPECT_EQ(verify(s, dns, kNow - 3600)[0].result, Status::kPass);
+}
+
 TEST(DkimVerify, StrictKeyAndIdentity) {
   SigningKey key = pem_key("private-rsa.pem");
   SignOptions o;
@@ -294,6 +312,7 @@ TEST(DkimVerify, SignatureLimitAndSyntax) {
   for (size_t i = 0; i < 10; ++i)
     EXPECT_EQ(res[i].result, Status::kPass) << i;
   EXPECT_EQ(res[10].result, Status::kNeutral);
+  EXPECT_EQ(res[10].domain, "example.com");
   EXPECT_EQ(dns.lookups(), 1u);  // one query for the shared key
   std::string junk = std::string("DKIM-Signature: v=1; a=rsa-sha256; garbage\r\n") + kMessage;
   EXPECT_EQ(verify(junk, dns, kNow)[0].result, Status::kNeutral);
