@@ -166,9 +166,9 @@ std::string header_hash_input(const Message& msg, const std::vector<std::string>
                               Canon canon, std::string_view sig_field_raw);
 
 // Folds "tag=value; tag=value" for output: breaks before a tag when the line would exceed 76
-// columns; with `break_values` also inside long b= and h= values. ARC passes false: an ARC-Seal
-// hashes earlier AMS/AS fields b= included, in relaxed form, where a fold inside b= would become
-// a space that other implementations do not write; DKIM hashes its own folded form.
+// columns; with `break_values` also inside long b= and h= values. ARC passes false so that its
+// seals are byte-identical to the ValiMail suite's standard form (an AS hashes earlier AMS/AS
+// fields b= included, where a fold would become a space); the lines stay far below 998 octets.
 std::string fold_tags(std::string_view field_name, const std::vector<std::string>& tags,
                       bool break_values);
 // A syntactically valid domain name (labels of letters, digits, '-', '_'), for d= and s=.
