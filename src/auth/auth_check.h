@@ -9,11 +9,11 @@
 //           channels are single-threaded);
 //   emits   R_SPF_{ALLOW,FAIL,SOFTFAIL,NEUTRAL,NA,DNSFAIL,PERMFAIL}, R_DKIM_{ALLOW,REJECT,
 //           TEMPFAIL,PERMFAIL,NA}, DKIM_WEAK_ALGO, ARC_{ALLOW,REJECT,NA}, DMARC_{POLICY_ALLOW,
-//           POLICY_REJECT,POLICY_QUARANTINE,POLICY_SOFTFAIL,NA,DNSFAIL,BAD_POLICY}, IPREV_{PASS,FAIL,
-//           TEMPFAIL}, RBL_<LIST> / URIBL_<LIST> / DBL_<LIST> per listing, RBL_RESOLVER_PROBLEM;
-//           annotations "authentication-results" (the header value) and "dmarc" (disposition);
-//           an action floor when DMARC says quarantine/reject (auth.dmarc_*_action: spam folder by
-//           default, reject only when the operator chose it);
+//           POLICY_REJECT,POLICY_QUARANTINE,POLICY_SOFTFAIL,NA,DNSFAIL,BAD_POLICY},
+//           IPREV_{PASS,FAIL, TEMPFAIL}, RBL_<LIST> / URIBL_<LIST> / DBL_<LIST> per listing,
+//           RBL_RESOLVER_PROBLEM; annotations "authentication-results" (the header value) and
+//           "dmarc" (disposition); an action floor when DMARC says quarantine/reject
+//           (auth.dmarc_*_action: spam folder by default, reject only when the operator chose it);
 //   phase   pre-filter, once per message.
 // Failure semantics: DNS trouble is never a pass. SPF/DKIM/DMARC temperror become *_DNSFAIL /
 // TEMPFAIL symbols and the Status returned is kTemporary when auth.tempfail_on_dns_error is set

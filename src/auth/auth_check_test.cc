@@ -16,19 +16,21 @@ using dns::testing::FakeResolver;
 
 constexpr int64_t kNow = 1'780'000'000;
 
-struct Run {
+struct Outcome {
   std::vector<scan::Symbol> symbols;
   std::string authentication_results;
   scan::ActionFloor floor;
   Status status;
   bool has(const std::string& name) const {
     for (const auto& s : symbols)
-      if (s.name == name) return true;
+      if (s.name == name)
+        return true;
     return false;
   }
   std::string names() const {
     std::string out;
-    for (const auto& s : symbols) out += s.name + " ";
+    for (const auto& s : symbols)
+      out += s.name + " ";
     return out;
   }
 };
@@ -51,9 +53,10 @@ class AuthCheckTest : public ::testing::Test {
   }
 
   std::string signed_message(const std::string& from) {
-    std::string raw = "From: Shop <" + from +
-                      ">\r\nTo: bob@example.net\r\nSubject: Your order\r\nDate: Sat, 28 Nov 2026 "
-                      "10:00:00 +0000\r\nMessage-ID: <o1@shop.example>\r\n\r\nThanks for your order.\r\n";
+    std::string raw =
+        "From: Shop <" + from +
+        ">\r\nTo: bob@example.net\r\nSubject: Your order\r\nDate: Sat, 28 Nov 2026 "
+        "10:00:00 +0000\r\nMessage-ID: <o1@shop.example>\r\n\r\nThanks for your order.\r\n";
     dkim::SignOptions o;
     o.domain = "shop.example";
     o.selector = "sel";
@@ -62,7 +65,7 @@ class AuthCheckTest : public ::testing::Test {
     return *sig + raw;
   }
 
-  Run run(const std::string& raw, const scan::Envelope& env, AuthOptions options = {}) {
+  Outcome run(const std::string& raw, const scan::Envelope& env, AuthOptions options = {}) {
     options.authserv_id = "mx.test";
     // The check owns its resolver: hand it a copy of the zone.
     auto resolver = std::make_unique<FakeResolver>(*zone_);
@@ -72,7 +75,7 @@ class AuthCheckTest : public ::testing::Test {
     scan::Recipient rcpt;
     scan::ScanTask task{*msg, rcpt, {}, {}, {}, learn::message_digest(*msg)};
     task.envelope = &env;
-    Run r;
+    Outcome r;
     r.status = check.run(task, r.symbols);
     r.authentication_results = task.annotations["authentication-results"];
     r.floor = task.floor;
@@ -85,7 +88,7 @@ class AuthCheckTest : public ::testing::Test {
 
 TEST_F(AuthCheckTest, LegitimateMailPassesEverythingAndSaysSo) {
   scan::Envelope env{"192.0.2.2", "mx.shop.example", "orders@shop.example"};
-  Run r = run(signed_message("orders@shop.example"), env);
+  Outcome r = run(signed_message("orders@shop.example"), env);
   ASSERT_TRUE(r.status.ok());
   EXPECT_TRUE(r.has("R_SPF_ALLOW")) << r.names();
   EXPECT_TRUE(r.has("R_DKIM_ALLOW")) << r.names();
@@ -104,8 +107,9 @@ TEST_F(AuthCheckTest, LegitimateMailPassesEverythingAndSaysSo) {
 
 TEST_F(AuthCheckTest, SpoofedBankGoesToTheSpamFolderByDefaultNotRejected) {
   scan::Envelope env{"203.0.113.9", "evil.example", "alerts@bank.example"};
-  std::string raw = "From: Bank <alerts@bank.example>\r\nTo: bob@example.net\r\nSubject: Verify\r\n\r\nclick\r\n";
-  Run r = run(raw, env);
+  std::string raw =
+      "From: Bank <alerts@bank.example>\r\nTo: bob@example.net\r\nSubject: Verify\r\n\r\nclick\r\n";
+  Outcome r = run(raw, env);
   EXPECT_TRUE(r.has("R_SPF_FAIL")) << r.names();
   EXPECT_TRUE(r.has("R_DKIM_NA")) << r.names();
   EXPECT_TRUE(r.has("DMARC_POLICY_REJECT")) << r.names();
@@ -122,7 +126,7 @@ TEST_F(AuthCheckTest, OperatorMayMapDmarcRejectToReject) {
   scan::Envelope env{"203.0.113.9", "evil.example", "alerts@bank.example"};
   AuthOptions o;
   o.dmarc_reject = scan::ActionFloor::kReject;
-  Run r = run("From: alerts@bank.example\r\nSubject: x\r\n\r\nbody\r\n", env, o);
+  Outcome r = run("From: alerts@bank.example\r\nSubject: x\r\n\r\nbody\r\n", env, o);
   EXPECT_EQ(r.floor.kind, scan::ActionFloor::kReject);
   EXPECT_NE(r.floor.reason.find("bank.example"), std::string::npos);
 }
@@ -131,14 +135,14 @@ TEST_F(AuthCheckTest, DnsFailureIsStatedNeverAPass) {
   zone_->set_failure("shop.example", dns::Rcode::kTimeout);
   scan::Envelope env{"192.0.2.2", "mx.shop.example", "orders@shop.example"};
   std::string raw = "From: orders@shop.example\r\nSubject: x\r\n\r\nbody\r\n";
-  Run r = run(raw, env);
+  Outcome r = run(raw, env);
   EXPECT_TRUE(r.has("R_SPF_DNSFAIL")) << r.names();
   EXPECT_FALSE(r.has("R_SPF_ALLOW"));
   EXPECT_TRUE(r.status.ok()) << "only stated by default";
   EXPECT_NE(r.authentication_results.find("spf=temperror"), std::string::npos);
   AuthOptions strict;
   strict.tempfail_on_dns_error = true;
-  Run t = run(raw, env, strict);
+  Outcome t = run(raw, env, strict);
   ASSERT_FALSE(t.status.ok());
   EXPECT_EQ(t.status.error().kind, ErrorKind::kTemporary);
 }
@@ -149,7 +153,7 @@ TEST_F(AuthCheckTest, BlocklistedClientIpIsASymbolWithTheListName) {
   ASSERT_TRUE(lists.ok()) << lists.error().describe();
   o.lists = *lists;
   scan::Envelope env{"192.0.2.2", "mx.shop.example", "orders@shop.example"};
-  Run r = run(signed_message("orders@shop.example"), env, o);
+  Outcome r = run(signed_message("orders@shop.example"), env, o);
   bool found = false;
   for (const auto& s : r.symbols) {
     if (s.name == "RBL_ZEN") {
@@ -163,7 +167,7 @@ TEST_F(AuthCheckTest, BlocklistedClientIpIsASymbolWithTheListName) {
 
 TEST_F(AuthCheckTest, NoClientIpMeansNoSpfButDkimStillRuns) {
   scan::Envelope env;
-  Run r = run(signed_message("orders@shop.example"), env);
+  Outcome r = run(signed_message("orders@shop.example"), env);
   EXPECT_TRUE(r.has("R_SPF_NA"));
   EXPECT_TRUE(r.has("R_DKIM_ALLOW")) << r.names();
   EXPECT_TRUE(r.has("DMARC_POLICY_ALLOW")) << "DKIM alignment alone passes DMARC";
@@ -171,7 +175,8 @@ TEST_F(AuthCheckTest, NoClientIpMeansNoSpfButDkimStillRuns) {
 
 TEST_F(AuthCheckTest, TwoFromFieldsAreADmarcPermerror) {
   scan::Envelope env{"192.0.2.2", "mx.shop.example", "orders@shop.example"};
-  Run r = run("From: a@shop.example\r\nFrom: b@bank.example\r\nSubject: x\r\n\r\nbody\r\n", env);
+  Outcome r =
+      run("From: a@shop.example\r\nFrom: b@bank.example\r\nSubject: x\r\n\r\nbody\r\n", env);
   EXPECT_TRUE(r.has("DMARC_BAD_POLICY")) << r.names();
   EXPECT_NE(r.authentication_results.find("dmarc=permerror"), std::string::npos);
 }
