@@ -45,10 +45,17 @@ def handle(conn):
     conn.close()
 
 
+def serve(conn):
+    try:
+        handle(conn)
+    except OSError:
+        conn.close()
+
+
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", PORT))
 s.listen(16)
 while True:
     c, _ = s.accept()
-    threading.Thread(target=handle, args=(c,), daemon=True).start()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
