@@ -161,5 +161,45 @@ TEST_F(PolicyServerTest, MalformedRequestClosesWithoutReply) {
   EXPECT_EQ(exchange(s2, request("erin@example.com", "a@b.example", "j1"))[0], "action=DUNNO");
 }
 
+// A store that is down: every call fails with kTemporary.
+class DownStore final : public OutboundStore {
+  Error down() const { return Error::temporary("store down"); }
+
+ public:
+  Result<std::optional<AccountStatus>> get_status(const Subject&) override { return down(); }
+  Status put_status(const AccountStatus&) override { return down(); }
+  Result<std::vector<AccountStatus>> restricted() override { return down(); }
+  Status add_count(std::string_view, int64_t, int64_t, int64_t) override { return down(); }
+  Result<int64_t> sum_counts(std::string_view, int64_t, int64_t) override { return down(); }
+  Result<bool> touch_member(std::string_view, std::string_view, int64_t, int64_t) override {
+    return down();
+  }
+  Result<bool> has_member(std::string_view, std::string_view, int64_t) override { return down(); }
+  Result<int64_t> count_members(std::string_view, int64_t) override { return down(); }
+  Result<std::optional<std::string>> get_value(std::string_view) override { return down(); }
+  Status put_value(std::string_view, std::string_view) override { return down(); }
+  Status add_alert(const Alert&) override { return down(); }
+  Result<std::vector<Alert>> alerts(std::string_view, size_t) override { return down(); }
+};
+
+TEST(PolicyServiceStoreDown, TempfailsAndLogsTheError) {
+  server::set_log_quiet(true);
+  DownStore store;
+  Guard guard(store, GuardConfig{});
+  auto log = decisions::make_memory_log();
+  PolicyService service(guard, *log, {"n", {}});
+  PolicyDecoder d;
+  ASSERT_TRUE(d.feed(request("frank@example.com", "a@b.example", "k1")).ok());
+  auto action = service.handle(*d.next());
+  EXPECT_EQ(action.rfind("451 4.3.0 Temporary problem checking sending limits, try again later "
+                         "(ref ", 0), 0u) << action;
+  auto logged = log->query({});
+  ASSERT_TRUE(logged.ok());
+  ASSERT_EQ(logged->size(), 1u);
+  EXPECT_EQ((*logged)[0].recipients[0].action, "soft reject");
+  ASSERT_EQ((*logged)[0].errors.size(), 1u);
+  EXPECT_EQ((*logged)[0].errors[0], "temporary: store down");
+}
+
 }  // namespace
 }  // namespace mailsift::outbound
