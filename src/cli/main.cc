@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/account_command.h"
 #include "cli/log_command.h"
 #include "core/config.h"
 #include "rules/rules.h"
@@ -158,6 +159,8 @@ int main(int argc, char** argv) {
   mailsift::cli::LogOptions log_options;
   auto* log_cmd = app.add_subcommand("log", "Search the decision log: what mailsiftd decided, when, for whom");
   mailsift::cli::add_log_options(*log_cmd, log_options);
+  mailsift::cli::AccountOptions account_options;
+  auto* account_cmd = mailsift::cli::add_account_command(app, account_options);
 
   try {
     app.parse(argc, argv);
@@ -199,6 +202,8 @@ int main(int argc, char** argv) {
 
   if (data_dir.empty()) data_dir = "/var/lib/mailsift";
   if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, data_dir, std::cout, std::cerr);
+  if (account_cmd->parsed())
+    return mailsift::cli::run_account_command(account_options, config, data_dir, std::cout, std::cerr);
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {

@@ -185,6 +185,79 @@ const std::vector<ParamSpec>& all_params() {
        "ADDR=NAME[/SCORE] or &BITS=NAME[/SCORE] separated by ';', e.g. "
        "\"zen.spamhaus.org:ip:4:127.0.0.2=SBL;127.0.0.4=XBL/5, dbl.spamhaus.org:domain:3\". "
        "Empty checks no list. Syntax and answer handling: src/dnsbl/README.md."},
+
+      // Outbound (authenticated senders): account status, sending limits, compromised-account
+      // detection, the Postfix policy delegation listener (docs/outbound.md). Limits of 0 mean
+      // unlimited; all windows slide (per minute / ten minutes / last-seen time).
+      {"outbound.policy_listen", T::kString, "", 0, 0,
+       "Postfix policy delegation (check_policy_service) listener: inet:HOST:PORT, HOST:PORT or "
+       "unix:/path; empty disables it. This and every outbound.* setting are read at start (a "
+       "restart applies changes; SIGHUP does not)."},
+      {"outbound.file", T::kString, "outbound.db", 0, 0,
+       "SQLite file of account statuses, sending counters and alerts inside the data directory."},
+      {"outbound.over_limit_action", T::kString, "tempfail", 0, 0,
+       "What a sender over a sending limit gets: \"tempfail\" (451 4.7.1 / 452 4.5.3, the client "
+       "retries later) or \"reject\" (550 5.7.1 / 550 5.5.3). Held or suspended accounts are "
+       "always rejected."},
+      {"outbound.user.messages_per_hour", T::kInt, "200", 0, 1e9,
+       "Messages one authenticated user may send in any 60 minutes (60 one-minute buckets)."},
+      {"outbound.domain.messages_per_hour", T::kInt, "2000", 0, 1e9,
+       "Messages all users of one sender domain together may send in any 60 minutes."},
+      {"outbound.reseller.messages_per_hour", T::kInt, "0", 0, 1e9,
+       "Messages all users of one reseller together may send in any 60 minutes (0 = unlimited)."},
+      {"outbound.user.distinct_recipients_per_day", T::kInt, "1000", 0, 1e9,
+       "Distinct recipient addresses one user may send to in any 24 hours."},
+      {"outbound.domain.distinct_recipients_per_day", T::kInt, "10000", 0, 1e9,
+       "Distinct recipient addresses all users of one domain may send to in any 24 hours."},
+      {"outbound.reseller.distinct_recipients_per_day", T::kInt, "0", 0, 1e9,
+       "Distinct recipient addresses all users of one reseller may send to in any 24 hours."},
+      {"outbound.recipients_per_message", T::kInt, "100", 0, 1e6,
+       "Recipients accepted in one message; more get 452 4.5.3 (the client sends them in "
+       "another transaction)."},
+      {"outbound.failed_ratio", T::kDouble, "0.5", 0, 1,
+       "Share of failed (rejected/unknown/bounced) recipients in 24 hours above which a user's "
+       "new recipients are refused; 0 disables."},
+      {"outbound.failed_min_recipients", T::kInt, "20", 1, 1e9,
+       "Recipients a user must have sent to in 24 hours before outbound.failed_ratio applies."},
+      {"outbound.detect.enabled", T::kBool, "true", 0, 0,
+       "Compromised-account detection: hold a user's sending when the signal score reaches "
+       "outbound.detect.threshold."},
+      {"outbound.detect.threshold", T::kDouble, "1.0", 0.01, 100,
+       "Sum of signal weights at which the account is put on hold (sending_disabled, reason "
+       "\"auto: ...\", an alert is written). With the default weights no single signal holds."},
+      {"outbound.detect.burst_weight", T::kDouble, "0.6", 0, 100,
+       "Weight of the burst signal: messages in the last 60 minutes above both "
+       "burst_min_messages and burst_factor times the user's hourly EWMA baseline."},
+      {"outbound.detect.burst_factor", T::kDouble, "3", 1, 1000,
+       "Burst signal: multiple of the user's own hourly baseline (EWMA of hourly counts)."},
+      {"outbound.detect.burst_min_messages", T::kInt, "30", 1, 1e9,
+       "Burst signal: messages per 60 minutes that never count as a burst (new users, quiet "
+       "users)."},
+      {"outbound.detect.ewma_alpha", T::kDouble, "0.3", 0.01, 1,
+       "Weight of the latest completed hour in the user's baseline (exponentially weighted)."},
+      {"outbound.detect.high_score_weight", T::kDouble, "0.5", 0, 100,
+       "Weight of the high-score signal: high_score_count outbound messages scoring at least "
+       "high_score within 60 minutes (reported by the content scan)."},
+      {"outbound.detect.high_score", T::kDouble, "6", -1000, 1000,
+       "Spam score from which an outbound message counts as high-scoring."},
+      {"outbound.detect.high_score_count", T::kInt, "10", 1, 1e9,
+       "High-scoring outbound messages in 60 minutes that raise the high-score signal."},
+      {"outbound.detect.failed_weight", T::kDouble, "0.5", 0, 100,
+       "Weight of the failed-recipients signal: failed_count or more rejected/unknown/bounced "
+       "recipients reported in the last hour."},
+      {"outbound.detect.failed_count", T::kInt, "20", 1, 1e9,
+       "Failed recipients in the last hour that raise the failed-recipients signal."},
+      {"outbound.detect.new_network_weight", T::kDouble, "0.4", 0, 100,
+       "Weight of the new-network signal: a login (sasl_username) from a client /24 (IPv4) or "
+       "/48 (IPv6) never seen for this user in 180 days, for 24 hours after it (not the first "
+       "network ever)."},
+      {"outbound.detect.same_content_weight", T::kDouble, "0.5", 0, 100,
+       "Weight of the same-content signal: one content digest sent to same_content_recipients "
+       "or more recipients within 60 minutes."},
+      {"outbound.detect.same_content_recipients", T::kInt, "50", 1, 1e9,
+       "Recipients of one content digest in 60 minutes that raise the same-content signal."},
+      {"outbound.detect.grace_seconds", T::kInt, "3600", 0, 1e7,
+       "After support re-activates a user, detection leaves it alone this long."},
   };
   return kParams;
 }

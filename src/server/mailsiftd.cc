@@ -15,9 +15,13 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "decisions/decisions.h"
+#include "outbound/guard.h"
+#include "outbound/policy_server.h"
+#include "outbound/store.h"
 #include "policy/policy.h"
 #include "rules/rules.h"
 #include "server/log.h"
@@ -258,6 +262,48 @@ int main(int argc, char** argv) {
   CurrentBackend backend(daemon);
 #endif
 
+  // Outbound policy delegation listener (docs/outbound.md): its own store file, the decision
+  // log shared with the milter. Read once at start.
+  std::unique_ptr<mailsift::outbound::OutboundStore> outbound_store;
+  std::unique_ptr<mailsift::outbound::Guard> guard;
+  std::unique_ptr<mailsift::outbound::PolicyService> policy_service;
+  std::unique_ptr<mailsift::outbound::PolicyServer> policy_server;
+  const std::string& policy_listen = config.get_string("outbound.policy_listen");
+  if (!policy_listen.empty()) {
+    auto gc = mailsift::outbound::GuardConfig::from_config(config);
+    if (!gc) {
+      std::cerr << "mailsiftd: " << gc.error().describe() << "\n";
+      return kExitUsage;
+    }
+    auto os = mailsift::outbound::open_sqlite_store(
+        (dir / config.get_string("outbound.file")).string());
+    if (!os) {
+      std::cerr << "mailsiftd: outbound store: " << os.error().describe() << "\n";
+      return kExitUnavailable;
+    }
+    outbound_store = std::move(os).value();
+    guard = std::make_unique<mailsift::outbound::Guard>(*outbound_store, std::move(gc).value());
+    std::string node = config.get_string("server.node_name");
+    if (node.empty()) {
+      char host[256] = {0};
+      if (gethostname(host, sizeof host - 1) == 0)
+        node = host;
+    }
+    policy_service = std::make_unique<mailsift::outbound::PolicyService>(
+        *guard, **decision_log, mailsift::outbound::PolicyServiceOptions{node, {}});
+    mailsift::outbound::PolicyServerOptions popts;
+    popts.listen = policy_listen;
+    popts.handler = [svc = policy_service.get()](const mailsift::outbound::PolicyRequest& r) {
+      return svc->handle(r);
+    };
+    auto started = mailsift::outbound::PolicyServer::start(io, popts);
+    if (!started) {
+      std::cerr << "mailsiftd: " << started.error().describe() << "\n";
+      return kExitUsage;
+    }
+    policy_server = std::move(started).value();
+  }
+
   std::unique_ptr<server::MilterServer> milter;
   const std::string& milter_listen = config.get_string("server.milter_listen");
   if (!milter_listen.empty()) {
@@ -351,6 +397,8 @@ int main(int argc, char** argv) {
       log_line("info", fmt::format("event=draining {}", kv("signal", static_cast<int64_t>(signo))));
       if (milter)
         milter->stop();
+      if (policy_server)
+        policy_server->stop();
 #ifdef MAILSIFT_WITH_HTTP
       if (http_server)
         http_server->stop();
@@ -364,8 +412,9 @@ int main(int argc, char** argv) {
   wait_signal();
 
   log_line("info",
-           fmt::format("event=started {} {} {} {} {}",
+           fmt::format("event=started {} {} {} {} {} {}",
                        kv("milter", milter_listen.empty() ? "disabled" : milter_listen),
+                       kv("policy", policy_listen.empty() ? "disabled" : policy_listen),
                        kv("http", http_state), kv("data_dir", data_dir), kv("threads", threads),
                        kv("node", daemon.current()->config.get_string("server.node_name"))));
 
