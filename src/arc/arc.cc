@@ -183,32 +183,6 @@ Result<SigCore> parse_ams(const std::vector<Tag>& tags, const HeaderField* field
   return core;
 }
 
-// Key usable for `alg`? Sets reason and returns the status to report otherwise.
-Status check_key(const KeyLookup& key, Algorithm alg, unsigned min_bits, std::string& reason) {
-  if (key.status != Status::kPass) {
-    reason = key.reason;
-    return key.status;
-  }
-  if (key.record.ed25519 != (alg == Algorithm::kEd25519Sha256)) {
-    reason = "key type does not match a=";
-    return Status::kPermError;
-  }
-  if (!key.record.ed25519 && key.record.key.bits < min_bits) {
-    reason = "rsa key too small (" + std::to_string(key.record.key.bits) + " bits)";
-    return Status::kPermError;
-  }
-  if (!key.record.hashes.empty()) {
-    bool ok = false;
-    for (const auto& h : key.record.hashes)
-      ok |= h == "sha256";
-    if (!ok) {
-      reason = "key h= excludes sha256";
-      return Status::kPolicy;
-    }
-  }
-  return Status::kPass;
-}
-
 // AS(i) signs AAR(k), AMS(k), AS(k) for k = 1..i in relaxed form, AS(i) without b= and CRLF.
 std::string seal_input(const std::map<int, ArcSet>& sets, int upto) {
   std::string data;

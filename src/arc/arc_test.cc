@@ -19,24 +19,16 @@
 #include <sstream>
 
 #include "dkim/internal.h"
+#include "dkim/testing/testdata.h"
 #include "dns/testing/fake_resolver.h"
 
 namespace mailsift::arc {
 namespace {
 
+using dkim::testing::load_stalwart;
+using dkim::testing::read_file;
+using dkim::testing::shared;
 using dns::testing::FakeResolver;
-
-std::string shared(const std::string& rel) {
-  const char* env = std::getenv("MAILSIFT_SOURCE_DIR");
-  return std::string(env ? env : MAILSIFT_SOURCE_DIR) + "/../shared/testdata/" + rel;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string no_ws(std::string_view s) {
   std::string out;
@@ -184,22 +176,6 @@ TEST(ArcSuite, Signing) {
   std::printf("ARC signing suite: %d/%d reproduce AAR, AMS and AS exactly, %d skipped\n%s", passed,
               total, skipped, failures.c_str());
   EXPECT_EQ(passed, total) << failures;
-}
-
-// "name value" lines, an empty line, then the message.
-std::string load_stalwart(const std::string& path, FakeResolver& dns) {
-  std::string text = read_file(path);
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    std::string line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    if (line.empty())
-      break;
-    size_t sp = line.find(' ');
-    dns.add(line.substr(0, sp), dns::RType::kTXT, line.substr(sp + 1));
-  }
-  return text.substr(pos);
 }
 
 TEST(ArcReal, StalwartChainsPass) {

@@ -165,6 +165,33 @@ bool BodyHashCache::get(Canon canon, Hash hash, int64_t length, std::string& out
   return true;
 }
 
+// Key usable for `alg`? Sets reason and returns the status to report otherwise.
+Status check_key(const KeyLookup& key, Algorithm alg, unsigned min_bits, std::string& reason) {
+  if (key.status != Status::kPass) {
+    reason = key.reason;
+    return key.status;
+  }
+  if (key.record.ed25519 != (alg == Algorithm::kEd25519Sha256)) {
+    reason = "key type does not match a=";
+    return Status::kPermError;
+  }
+  if (!key.record.ed25519 && key.record.key.bits < min_bits) {
+    reason = "rsa key too small (" + std::to_string(key.record.key.bits) + " bits)";
+    return Status::kPermError;
+  }
+  if (!key.record.hashes.empty()) {
+    std::string want = alg == Algorithm::kRsaSha1 ? "sha1" : "sha256";
+    bool ok = false;
+    for (const auto& h : key.record.hashes)
+      ok |= h == want;
+    if (!ok) {
+      reason = "key h= does not allow " + want;
+      return Status::kPolicy;
+    }
+  }
+  return Status::kPass;
+}
+
 Status verify_core(const Message& msg, const SigCore& sig, const KeyRecord& key,
                    BodyHashCache& bodies, std::string& reason, size_t* unsigned_bytes) {
   std::string bh;
@@ -354,24 +381,9 @@ std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolve
                                                : KeyLookup{Status::kTempError, "no answer", {}};
       r.testing = key.record.testing;
       r.key_bits = key.record.key.bits;
-      if (key.status != Status::kPass) {
-        r.result = key.status;
-        r.reason = key.reason;
-      } else if (key.record.ed25519 != (p.core.alg == Algorithm::kEd25519Sha256)) {
-        r.result = Status::kPermError;
-        r.reason = "key type does not match a=";
-      } else if (!key.record.ed25519 && key.record.key.bits < options.min_rsa_bits) {
-        r.result = Status::kPermError;
-        r.reason = "rsa key too small (" + std::to_string(key.record.key.bits) + " bits)";
-      } else if (!key.record.hashes.empty() && [&] {
-                   std::string want = p.core.alg == Algorithm::kRsaSha1 ? "sha1" : "sha256";
-                   for (const auto& h : key.record.hashes)
-                     if (h == want)
-                       return false;
-                   return true;
-                 }()) {
-        r.result = Status::kPolicy;
-        r.reason = "key h= does not allow the signature's hash";
+      Status usable = check_key(key, p.core.alg, options.min_rsa_bits, r.reason);
+      if (usable != Status::kPass) {
+        r.result = usable;
       } else if (key.record.strict &&
                  lower(r.identity.substr(r.identity.rfind('@') + 1)) != p.core.domain) {
         r.result = Status::kPolicy;

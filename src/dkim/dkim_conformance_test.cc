@@ -14,40 +14,17 @@
 
 #include "dkim/dkim.h"
 #include "dkim/internal.h"
+#include "dkim/testing/testdata.h"
 #include "dns/testing/fake_resolver.h"
 
 namespace mailsift::dkim {
 namespace {
 
+using dkim::testing::load_stalwart;
+using dkim::testing::read_file;
+using dkim::testing::read_line;
+using dkim::testing::shared;
 using dns::testing::FakeResolver;
-
-std::string shared(const std::string& rel) {
-  const char* env = std::getenv("MAILSIFT_SOURCE_DIR");
-  return std::string(env ? env : MAILSIFT_SOURCE_DIR) + "/../shared/testdata/" + rel;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// "name value" lines, an empty line, then the message (LF line ends, read as CRLF).
-std::string load_stalwart(const std::string& path, FakeResolver& dns) {
-  std::string text = read_file(path);
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    std::string line = text.substr(pos, eol - pos);
-    pos = eol + 1;
-    if (line.empty())
-      break;
-    size_t sp = line.find(' ');
-    dns.add(line.substr(0, sp), dns::RType::kTXT, line.substr(sp + 1));
-  }
-  return text.substr(pos);
-}
 
 constexpr int64_t kStalwartNow = 1667843664;
 
@@ -99,9 +76,7 @@ TEST(DkimConformance, Rfc8463MailauthSignedEml) {
 void rfc8463_zone(FakeResolver& dns) {
   dns.add("brisbane._domainkey.football.example.com", dns::RType::kTXT,
           "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");  // RFC 8463 A.2
-  std::string txt = read_file(shared("dkim/dkimpy/data/test.txt"));
-  while (!txt.empty() && (txt.back() == '\n' || txt.back() == '\r'))
-    txt.pop_back();
+  std::string txt = read_line(shared("dkim/dkimpy/data/test.txt"));
   dns.add("test._domainkey.football.example.com", dns::RType::kTXT, txt);
 }
 
@@ -148,9 +123,7 @@ TEST(DkimConformance, DkimpyEd25519TestKeyRoundTrip) {
   ASSERT_TRUE(h.ok());
   FakeResolver dns;
   // ed25519test.dns is the published half of ed25519test.key.
-  std::string ed = read_file(shared("dkim/dkimpy/data/ed25519test.dns"));
-  while (!ed.empty() && (ed.back() == '\n' || ed.back() == '\r'))
-    ed.pop_back();
+  std::string ed = read_line(shared("dkim/dkimpy/data/ed25519test.dns"));
   EXPECT_EQ(key->dns_record(), "v=DKIM1; " + ed);
   dns.add("brisbane._domainkey.football.example.com", dns::RType::kTXT, ed);
   EXPECT_EQ(verify(*h + msg, dns, kStalwartNow)[0].result, Status::kPass);
@@ -158,9 +131,7 @@ TEST(DkimConformance, DkimpyEd25519TestKeyRoundTrip) {
 
 TEST(DkimConformance, DkimpyEximEd25519) {
   FakeResolver dns;
-  std::string txt = read_file(shared("dkim/dkimpy/data/eximtest.dns"));
-  while (!txt.empty() && (txt.back() == '\n' || txt.back() == '\r'))
-    txt.pop_back();
+  std::string txt = read_line(shared("dkim/dkimpy/data/eximtest.dns"));
   dns.add("sed._domainkey.test.ex", dns::RType::kTXT, txt);
   auto res = verify(read_file(shared("dkim/dkimpy/data/ed25519test2.msg")), dns, kStalwartNow);
   ASSERT_EQ(res.size(), 1u);
@@ -180,9 +151,7 @@ TEST(DkimConformance, DkimpyMalformedKeyRecordsArePermerror) {
   ASSERT_TRUE(h.ok());
   int n = 0;
   for (const char* bad : {"badk.txt", "badversion.txt", "test_bad.txt"}) {
-    std::string txt = read_file(shared(std::string("dkim/dkimpy/data/") + bad));
-    while (!txt.empty() && (txt.back() == '\n' || txt.back() == '\r'))
-      txt.pop_back();
+    std::string txt = read_line(shared(std::string("dkim/dkimpy/data/") + bad));
     EXPECT_FALSE(detail::parse_key_record(txt).ok()) << bad;
     FakeResolver dns;
     dns.add("test._domainkey.example.com", dns::RType::kTXT, txt);
@@ -192,9 +161,7 @@ TEST(DkimConformance, DkimpyMalformedKeyRecordsArePermerror) {
   }
   // And the good records verify.
   for (const char* good : {"test.txt", "test2.txt"}) {
-    std::string txt = read_file(shared(std::string("dkim/dkimpy/data/") + good));
-    while (!txt.empty() && (txt.back() == '\n' || txt.back() == '\r'))
-      txt.pop_back();
+    std::string txt = read_line(shared(std::string("dkim/dkimpy/data/") + good));
     FakeResolver dns;
     dns.add("test._domainkey.example.com", dns::RType::kTXT, txt);
     EXPECT_EQ(verify(*h + msg, dns, kStalwartNow)[0].result, Status::kPass) << good;

@@ -7,25 +7,16 @@
 #include <sstream>
 
 #include "dkim/internal.h"
+#include "dkim/testing/testdata.h"
 #include "dns/testing/fake_resolver.h"
 
 namespace mailsift::dkim {
 namespace {
 
+using dkim::testing::read_file;
+using dkim::testing::shared;
 using dns::testing::FakeResolver;
 using namespace detail;
-
-std::string shared(const std::string& rel) {
-  const char* env = std::getenv("MAILSIFT_SOURCE_DIR");
-  return std::string(env ? env : MAILSIFT_SOURCE_DIR) + "/../shared/testdata/" + rel;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 const char kMessage[] =
     "From: Joe <joe@example.com>\r\n"

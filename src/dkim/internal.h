@@ -157,6 +157,10 @@ class BodyHashCache {
   std::map<std::tuple<Canon, Hash, int64_t>, std::pair<std::string, size_t>> hashes_;
 };
 
+// Is the looked-up key usable for `alg`: found, type matching a=, RSA >= min_bits, key h= allowing
+// the hash? Returns kPass, or the status to report (temperror, permerror, policy) with `reason`.
+Status check_key(const KeyLookup& key, Algorithm alg, unsigned min_bits, std::string& reason);
+
 // Verifies body hash and signature of `sig` with `key`. Returns kPass or kFail with a reason.
 Status verify_core(const Message& msg, const SigCore& sig, const KeyRecord& key,
                    BodyHashCache& bodies, std::string& reason, size_t* unsigned_bytes);
