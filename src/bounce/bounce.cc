@@ -408,8 +408,22 @@ void fill_from_diagnostic(Recipient& r) {
     r.remote_mta = detect_remote_host(ld);
 }
 
-void finish_recipient(Recipient& r, const Report& rep) {
+// `context` is the human-readable text about this recipient (may be empty): it often names the
+// refused SMTP command ("in reply to RCPT TO command") when the DSN diagnostic does not.
+void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
+                      std::string_view context) {
   fill_from_diagnostic(r);
+  if (r.command.empty() && !context.empty())
+    r.command = detect_command(lower(context));
+  if (vendor && r.reason.empty()) {
+    std::string ld = lower(r.diagnostic);
+    for (const auto& [phrase, reason] : vendor->phrases) {
+      if (contains(ld, phrase)) {
+        r.reason = std::string(reason);
+        break;
+      }
+    }
+  }
   if (r.status.size() >= 5 && r.status.substr(1) == ".0.0")
     r.status_explicit = true;
   else if (!r.status.empty())
@@ -636,6 +650,29 @@ Result<Report> parse(std::string_view raw) {
     std::string_view rest;
     std::string_view section = cut_section(text, vendor, &rest);
     auto text_rcpts = recipients_from_text(section, {rep.original.from, rep.from});
+    // Some MTAs write several recipients into one block without blank lines between them:
+    // a repeated Final-Recipient / Original-Recipient starts the next recipient.
+    {
+      std::vector<FieldBlock> split;
+      for (auto& b : blocks) {
+        FieldBlock cur;
+        bool has_final = false, has_orig = false;
+        for (auto& f : b.fields) {
+          bool is_final = f.name == "final-recipient", is_orig = f.name == "original-recipient";
+          if ((is_final && has_final) || (is_orig && has_orig)) {
+            split.push_back(std::move(cur));
+            cur = FieldBlock{};
+            has_final = has_orig = false;
+          }
+          has_final |= is_final;
+          has_orig |= is_orig;
+          cur.fields.push_back(f);
+        }
+        if (!cur.fields.empty())
+          split.push_back(std::move(cur));
+      }
+      blocks = std::move(split);
+    }
     for (const auto& b : blocks) {
       if (auto* v = field(b, "reporting-mta"); v && rep.reporting_mta.empty())
         rep.reporting_mta = typed_value(*v);
@@ -691,8 +728,13 @@ Result<Report> parse(std::string_view raw) {
     if (!rep.recipients.empty()) {
       // Exchange and others write the transcript into the DSN part only; copy the human text's
       // phrase when the DSN diagnostic carries none.
-      for (auto& r : rep.recipients)
-        finish_recipient(r, rep);
+      for (auto& r : rep.recipients) {
+        std::string_view context;
+        for (const auto& tr : text_rcpts)
+          if (tr.address == r.address)
+            context = tr.block;
+        finish_recipient(r, rep, vendor, context);
+      }
       return rep;
     }
     // A delivery-status part without usable recipients: fall through to the text reading.
@@ -773,7 +815,7 @@ Result<Report> parse(std::string_view raw) {
     rep.recipients.push_back(std::move(r));
   }
   for (auto& r : rep.recipients)
-    finish_recipient(r, rep);
+    finish_recipient(r, rep, vendor, {});
   return rep;
 }
 

@@ -83,7 +83,8 @@ const std::vector<Phrases>& table() {
         "is not allowed to send mail.", "spf validation failed", "spf fail", "spf failure",
         "dkim validation failed", "dkim verification failed", "dmarc verification failed",
         "failed dmarc", "unauthenticated email", "dmarc check failed", "not authorized by spf",
-        "does not pass dmarc", "due to domain's dmarc policy", "dmarc reject"},
+        "does not pass dmarc", "due to domain's dmarc policy", "dmarc reject",
+        "does not have authentication information", "fails to pass authentication checks"},
        {{"is not allowed to send from <", " per it's spf record"},
         {"spf", "record", "does not designate"}},
        {}},
@@ -238,11 +239,11 @@ const std::vector<Phrases>& table() {
         "mail domain mentioned in email address is unknown", "name or service not known",
         "no such domain", "recipient address rejected: unknown domain name",
         "recipient domain must exist", "the account or domain may not exist", "unknown host",
-        "unroutable address", "unrouteable address", "couldn't find any host named",
-        "couldn't find any host by that name", "domain not found", "unknown domain",
+        "unroutable address", "unrouteable address",
+        "couldn't find any host by that name", "unknown domain",
         "no mx or a record", "all relevant mx records point to non-existent hosts",
-        "domain name not found", "hostname does not exist"},
-       {{"553 ", " does not exist"}},
+        "hostname does not exist"},
+       {{"553 ", " does not exist"}, {"dns lookup failure: host ", " not found"}},
        {}},
       {"spamdetected",
        {" - spam", "//www.spamhaus.org/help/help_spam_16.htm", "//dsbl.org/help/help_spam_16.htm",
@@ -321,7 +322,8 @@ const std::vector<Phrases>& table() {
         "too many concurrent smtp connections", "too many errors from your ip",
         "too many smtp sessions for this host", "trop de connexions, ",
         "we have already made numerous attempts to deliver this message",
-        "exceeded the maximum number of connections", "maximum number of connections"},
+        "exceeded the maximum number of connections", "maximum number of connections",
+        "frequency limited"},
        {},
        {}},
       {"blocked",
@@ -421,7 +423,7 @@ const std::vector<Phrases>& table() {
         "recipient deferred because there is no mdb", "remote server is misconfigured",
         "server configuration error", "service currently unavailable", "system config error",
         "temporary local problem", "timeout waiting for input", "transaction failed ",
-        "temporary failure", "system error", "internal error"},
+        },
        {{"unable to connect ", "daemon"}},
        {}},
       {"networkerror",
@@ -432,7 +434,7 @@ const std::vector<Phrases>& table() {
         "malformed name server reply", "malformed or unexpected name server reply",
         "maximum forwarding loop count exceeded", "message looping",
         "message probably in a routing loop", "no route to host", "too many hops",
-        "unable to resolve route ", "unrouteable mail domain", "too many \"received\" headers",
+        "unable to resolve route ", "unrouteable mail domain", "too many \"received\" headers", "dns error",
         "too many received headers", "mail loop", "routing loop"},
        {},
        {}},
@@ -445,7 +447,8 @@ const std::vector<Phrases>& table() {
        {"does not accept mail (nullmx)", "host/domain does not accept mail",
         "host does not accept mail", "mail receiving disabled", "name server: .: host not found",
         "no mx record found for domain=", "no route for current request",
-        "smtp protocol returned a permanent error", "null mx", "does not accept mail"},
+        "smtp protocol returned a permanent error", "null mx", "does not accept mail",
+        "no mx found for domain"},
        {},
        {}},
       {"expired",
@@ -462,8 +465,9 @@ const std::vector<Phrases>& table() {
         "unable to deliver message after multiple retries",
         "was not reachable within the allowed queue period",
         "your message could not be delivered for more than", "delivery period has expired",
-        "message could not be delivered within"},
-       {{"could not be delivered for", " days"}},
+        "message could not be delivered within", "envelope expired", "message expired",
+        "could not deliver for the last"},
+       {{"could not be delivered for", " days"}, {"delivery failed ", " attempts"}},
        {}},
       {"securityerror",
        {"account not subscribed to ses", "authentication credentials invalid",
@@ -549,6 +553,41 @@ bool is_tentative(std::string_view r) {
 
 bool before_data(std::string_view command) {
   return in(command, {"CONN", "HELO", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT"});
+}
+
+// Multi-line SMTP replies arrive as "550-5.7.1 first part 550-5.7.1 second part"; drop the
+// repeated code prefixes after the first so phrases spanning lines match.
+std::string strip_continuations(const std::string& d) {
+  std::string out;
+  out.reserve(d.size());
+  bool first = true;
+  size_t i = 0;
+  auto dig = [](char c) { return c >= '0' && c <= '9'; };
+  while (i < d.size()) {
+    bool at_word = i == 0 || d[i - 1] == ' ';
+    if (at_word && i + 4 <= d.size() && (d[i] == '4' || d[i] == '5') && dig(d[i + 1]) &&
+        dig(d[i + 2]) && (d[i + 3] == '-' || d[i + 3] == ' ')) {
+      size_t j = i + 4;
+      // optional enhanced code
+      size_t k = j;
+      if (k + 4 < d.size() && (d[k] == '4' || d[k] == '5') && d[k + 1] == '.') {
+        while (k < d.size() && d[k] != ' ')
+          ++k;
+        if (k < d.size())
+          ++k;
+      } else {
+        k = j;
+      }
+      if (!first && (d[i + 3] == '-' || k > j)) {
+        i = k;
+        continue;
+      }
+      first = false;
+    }
+    out.push_back(d[i]);
+    ++i;
+  }
+  return out;
 }
 
 }  // namespace
@@ -650,6 +689,7 @@ std::string classify(const ReasonInput& in) {
   }
   if (!in.status.empty() && in.status[0] == '2')
     return "delivered";
+  diag = strip_continuations(diag);
   const std::string_view byst = status_reason(in.status);
   auto phr = [&](std::string_view r) { return text_matches(r, diag); };
   const bool temp = (!in.status.empty() && in.status[0] == '4') ||
@@ -665,18 +705,24 @@ std::string classify(const ReasonInput& in) {
   for (auto r : kFirst) {
     bool hit = false;
     if (r == "userunknown") {
+      // A status that says "bad mailbox" is believed unless the text says something more
+      // specific; without one, the words alone count only when the recipient was refused
+      // (RCPT): the same words after DATA are a filter's verdict.
       if (byst == "userunknown") {
         hit = !(phr("mailboxfull") || phr("blocked") || phr("hasmoved") || phr("rejected") ||
                 phr("notaccept"));
-      } else if (in.command == "RCPT" || in.command.empty()) {
-        hit = phr("userunknown") && !(byst == "filtered" || byst == "blocked");
+      } else if (in.command == "RCPT") {
+        hit = phr("userunknown");
       }
     } else if (r == "filtered") {
-      if (byst == "filtered") {
-        hit = true;
-      } else if (!before_data(in.command) && (in.command == "DATA")) {
-        hit = phr("filtered");
-      }
+      if (before_data(in.command))
+        hit = false;
+      else
+        hit = phr("filtered") || phr("userunknown");
+    } else if (r == "contenterror") {
+      hit = phr("contenterror");
+    } else if (r == "mesgtoobig") {
+      hit = byst != "exceedlimit" && (byst == r || phr(r));
     } else if (r == "rejected") {
       if (byst == "rejected") {
         hit = true;
@@ -733,6 +779,10 @@ std::string classify(const ReasonInput& in) {
                                            in.diagnostic_type.substr(0, 6) == "X-UNIX"))
       return "mailererror";
     if (phr("syntaxerror"))
+      return "syntaxerror";
+    // 500-504: the command or its parameters were not understood.
+    if (in.reply_code.size() == 3 && in.reply_code[0] == '5' && in.reply_code[1] == '0' &&
+        in.reply_code[2] <= '4')
       return "syntaxerror";
   } else if (!byst.empty()) {
     return std::string(byst);

@@ -42,7 +42,8 @@ const std::vector<Vendor>& vendors() {
        {"x-google-group-id"},
        {"google groups"},
        {},
-       {}},
+       // Google Groups answers only "no such group, or you may not post to it".
+       "rejected"},
       {"office365",
        {"@microsoft.com", "@office365.com", "@outlook.com", "@hotmail.com"},
        {"undeliverable:"},
@@ -102,7 +103,16 @@ const std::vector<Vendor>& vendors() {
        {},
        {"this is the qmail-send program at", "i'm afraid i wasn't able to deliver your message"},
        {"--- below this line is a copy of the message.", "--- enclosed are the original headers"},
-       {}},
+       {},
+       // qmail-send / qmail-remote's fixed texts.
+       {{"couldn't find a mail exchanger or ip address", "notaccept"},
+        {"wasn't able to establish an smtp connection", "networkerror"},
+        {"couldn't find any host named", "hostunknown"},
+        {"no host by that name", "hostunknown"},
+        {"this message has been in the queue too long", "expired"},
+        {"sorry, no mailbox here by that name", "userunknown"},
+        {"mailbox has been disabled", "suspend"},
+        {"message is looping", "networkerror"}}},
       {"sendmail",
        {},
        {"returned mail:", "warning: could not send message"},
@@ -170,12 +180,14 @@ const std::vector<std::string_view>& generic_end_markers() {
       "-------- original message --------",
       "original message:",
       "message headers follow",
+      "included is a copy of the message header",
+      "---------- forwarded message ----------",
   };
   return m;
 }
 
 bool looks_like_bounce(const VendorInput& in) {
-  static const std::vector<std::string_view> kFrom = {"mailer-daemon", "postmaster",
+  static const std::vector<std::string_view> kFrom = {"mailer-daemon", "postmaster", "post_master",
                                                       "mail delivery", "mail.delivery",
                                                       "maildelivery"};
   static const std::vector<std::string_view> kSubject = {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mailsift::bounce {
@@ -27,6 +28,9 @@ struct Vendor {
   // Reason the vendor's wording implies when nothing more specific is found, e.g. Exim's
   // "retry time not reached for any host after a long failure period" (empty: none).
   std::string_view default_reason;
+  // The vendor's own fixed messages and the reason each means (checked before the generic
+  // classifier, as Sisimai's lhost modules do): {lower-case phrase, reason}.
+  std::vector<std::pair<std::string_view, std::string_view>> phrases;
 };
 
 struct VendorInput {
