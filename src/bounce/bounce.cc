@@ -396,7 +396,10 @@ void fill_from_diagnostic(Recipient& r) {
     // A specific code in the text beats a vague one in the Status field (5.0.0, 4.0.0) of the
     // same class; an absent Status takes the text's.
     bool vague = r.status.empty() || (r.status.size() >= 5 && r.status.substr(1) == ".0.0");
-    if (vague && (r.status.empty() || r.status[0] == in_text[0]) && in_text.substr(1) != ".0.0") {
+    bool prefer_text = !r.status.empty() && r.status[0] == in_text[0] &&
+                       in_text.substr(1) != ".0.0";
+    if ((vague || prefer_text) && (r.status.empty() || r.status[0] == in_text[0]) &&
+        in_text.substr(1) != ".0.0") {
       r.status = in_text;
     } else if (r.status.empty()) {
       r.status = in_text;
@@ -434,11 +437,10 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
     ReasonInput in{r.status, r.reply_code, r.diagnostic, r.command, r.action, r.diagnostic_type};
     r.reason = classify(in);
   }
-  if (r.status.empty() || (r.status.size() >= 5 && r.status.substr(1) == ".0.0" &&
-                           r.reason != "undefined" && r.reason != "onhold")) {
-    bool temporary = (!r.status.empty() && r.status[0] == '4') ||
-                     (r.status.empty() && !r.reply_code.empty() && r.reply_code[0] == '4') ||
-                     r.action == "delayed";
+  if (r.status.empty()) {
+    // No code anywhere: Sisimai's pseudo code names the reason; its class follows the reply
+    // code (a 4xx reply is temporary), else the action.
+    bool temporary = !r.reply_code.empty() ? r.reply_code[0] == '4' : r.action == "delayed";
     std::string p = pseudo_status(r.reason, temporary);
     if (!p.empty())
       r.status = p;
