@@ -298,6 +298,9 @@ std::string_view cut_section(std::string_view text, const Vendor* vendor, std::s
           hit = true;
           break;
         }
+    // An inline copy of the original often starts with its trace headers, without a marker.
+    if (!hit && (istarts(line, "received:") || istarts(line, "return-path:")))
+      hit = true;
     if (hit && pos > 0) {
       *rest = text.substr(end);
       return text.substr(0, pos);
@@ -335,7 +338,10 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
       std::string_view before = std::string_view(ll).substr(0, f.pos);
       if (contains(before, "mail from") || contains(before, "from:") ||
           contains(before, "return-path") || contains(before, "sender") ||
-          contains(before, "envelope-from") || contains(before, "reply-to"))
+          contains(before, "envelope-from") || contains(before, "reply-to") ||
+          contains(before, "message-id") || contains(before, "references") ||
+          contains(before, "in-reply-to") || contains(before, "delivered-to") ||
+          contains(before, "x-original-to"))
         continue;
       std::string_view lead = trim(before);
       while (!lead.empty() && (lead.back() == '<' || lead.back() == '"' || lead.back() == '\'' ||
