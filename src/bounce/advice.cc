@@ -147,6 +147,10 @@ const std::vector<ReasonDoc>& reason_docs() {
       {"syntaxerror", "An SMTP command was refused as malformed.",
        "A protocol syntax error between servers; usually a software issue.",
        "A technical error happened between mail servers. Support has the details."},
+      {"suppressed", "The address is on the sending service's suppression list.",
+       "The provider (e.g. Amazon SES) did not even try: the address bounced or complained "
+       "before. Remove it, or delist it at the provider if it is valid again.",
+       "This address failed before, so the message was not sent. Check the address."},
       {"onhold", "The reason could not be decided.",
        "The bounce has a diagnostic, but no rule recognised it. Read the diagnostic text.",
        "Your message was returned; support will look at the details."},

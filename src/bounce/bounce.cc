@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "bounce/advice.h"
+#include "bounce/notification.h"
 #include "bounce/reason.h"
 #include "bounce/vendors.h"
 #include "mime/message.h"
@@ -398,6 +399,16 @@ void fill_from_diagnostic(Recipient& r) {
   if (r.reply_code.empty())
     r.reply_code = find_reply_code(r.diagnostic);
   std::string in_text = find_status(r.diagnostic);
+  // The code right after the SMTP reply code is the remote server's own; earlier ones may be a
+  // relay's summary ("5.1.0 - Unknown address error 550-'5.2.2 ... Mailbox full'").
+  if (!r.reply_code.empty()) {
+    size_t at = r.diagnostic.find(r.reply_code);
+    if (at != std::string::npos) {
+      std::string after = find_status(std::string_view(r.diagnostic).substr(at, 16));
+      if (!after.empty())
+        in_text = after;
+    }
+  }
   if (!in_text.empty()) {
     // A specific code in the text beats a vague one in the Status field (5.0.0, 4.0.0) of the
     // same class; an absent Status takes the text's.
@@ -649,6 +660,22 @@ Result<Report> parse(std::string_view raw) {
   std::string lbody = lower(std::string_view(text).substr(0, std::min<size_t>(text.size(), 4096)));
   VendorInput vin{lfrom, lsubject, head_lines, lbody};
   const Vendor* vendor = detect(vin);
+
+  // Amazon SES notifications: JSON instead of a DSN.
+  if (dsn < 0 && contains(text, "notificationType")) {
+    std::vector<Recipient> rs;
+    if (parse_json_notification(text, rep, rs)) {
+      for (auto& r : rs) {
+        if (r.reason == "feedback")
+          r.advice = advise(r, rep);
+        else
+          finish_recipient(r, rep, nullptr, {});
+        rep.recipients.push_back(std::move(r));
+      }
+      return rep;
+    }
+    rep.vendor.clear();
+  }
 
   // RFC 3464 delivery status notification.
   if (dsn >= 0) {

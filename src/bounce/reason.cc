@@ -822,6 +822,7 @@ std::string pseudo_status(std::string_view reason, bool temporary) {
       {"spamdetected", "980"}, {"speeding", "946"},        {"suspend", "921"},
       {"systemerror", "930"},  {"systemfull", "931"},      {"syntaxerror", "902"},
       {"toomanyconn", "945"},  {"userunknown", "911"},     {"undefined", "900"},
+      {"suppressed", "903"},
       {"virusdetected", "981"},
   };
   for (const auto& e : kCodes) {

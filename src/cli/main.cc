@@ -1,4 +1,5 @@
-// mailsift — the command-line tool: scan, learn and unlearn on the embedded store.
+// mailsift — the command-line tool: scan, learn and unlearn on the embedded store; explain
+// bounces (`mailsift bounce`, no store needed).
 //
 // Exit codes (also in README):
 //   0  every input was processed
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/bounce_command.h"
 #include "cli/log_command.h"
 #include "core/config.h"
 #include "rules/rules.h"
@@ -158,6 +160,10 @@ int main(int argc, char** argv) {
   mailsift::cli::LogOptions log_options;
   auto* log_cmd = app.add_subcommand("log", "Search the decision log: what mailsiftd decided, when, for whom");
   mailsift::cli::add_log_options(*log_cmd, log_options);
+  mailsift::cli::BounceOptions bounce_options;
+  auto* bounce_cmd =
+      app.add_subcommand("bounce", "Explain bounces: reason per recipient and what to do");
+  mailsift::cli::add_bounce_options(*bounce_cmd, bounce_options);
 
   try {
     app.parse(argc, argv);
@@ -196,6 +202,10 @@ int main(int argc, char** argv) {
     std::cerr << app.help();
     return kExitUsage;
   }
+
+  // Bounce diagnosis reads only the given messages: no store, no engine.
+  if (bounce_cmd->parsed())
+    return mailsift::cli::run_bounce_command(bounce_options, std::cout, std::cerr);
 
   if (data_dir.empty()) data_dir = "/var/lib/mailsift";
   if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, data_dir, std::cout, std::cerr);
