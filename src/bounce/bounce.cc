@@ -453,6 +453,10 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
   if (r.reason.empty()) {
     ReasonInput in{r.status, r.reply_code, r.diagnostic, r.command, r.action, r.diagnostic_type};
     r.reason = classify(in);
+    // The vendor's fixed meaning when its text said nothing the classifier knows.
+    if (vendor && !vendor->default_reason.empty() &&
+        (r.reason == "onhold" || r.reason == "undefined"))
+      r.reason = std::string(vendor->default_reason);
   }
   if (r.status.empty()) {
     // No code anywhere: Sisimai's pseudo code names the reason; its class follows the reply
@@ -844,9 +848,6 @@ Result<Report> parse(std::string_view raw) {
         contains(ld, "will continue to be attempted") || contains(ld, "still being retried") ||
         contains(ld, "has not yet been delivered"))
       r.action = "delayed";
-    if (vendor && !vendor->default_reason.empty() && r.reason.empty() &&
-        !contains(ld, "5.") && !contains(ld, "4."))
-      r.reason = std::string(vendor->default_reason);
     rep.recipients.push_back(std::move(r));
   }
   for (auto& r : rep.recipients)
