@@ -202,6 +202,7 @@ std::string detect_command(std::string_view lower_text) {
   };
   static constexpr C kCommands[] = {
       {"rcpt to", "RCPT"},       {"rcpt command", "RCPT"},   {">>> rcpt", "RCPT"},
+      {"[rcpt_to]", "RCPT"},     {"does not like recipient", "RCPT"},
       {"mail from", "MAIL"},     {">>> mail", "MAIL"},       {"end of data", "DATA"},
       {"after data", "DATA"},    {"data command", "DATA"},   {">>> data", "DATA"},
       {"message body", "DATA"},  {"ehlo", "EHLO"},           {"helo", "HELO"},

@@ -711,7 +711,10 @@ std::string classify(const ReasonInput& in) {
       if (byst == "userunknown") {
         hit = !(phr("mailboxfull") || phr("blocked") || phr("hasmoved") || phr("rejected") ||
                 phr("notaccept"));
-      } else if (in.command == "RCPT") {
+      } else if (in.command == "RCPT" ||
+                 (in.status.size() > 3 && in.status.substr(1, 3) == ".1.")) {
+        // X.1.Y is "addressing status" (RFC 3463): the recipient address itself was refused,
+        // which is what the RCPT test stands for.
         hit = phr("userunknown");
       }
     } else if (r == "filtered") {
