@@ -437,7 +437,7 @@ const std::vector<Phrases>& table() {
         "unable to resolve route ", "unrouteable mail domain", "too many \"received\" headers", "dns error",
         "too many received headers", "mail loop", "routing loop"},
        {},
-       {}},
+       {"null mx"}},
       {"systemfull",
        {"mail system full", "requested mail action aborted: exceeded storage allocation",
         "insufficient system storage", "system storage"},
