@@ -656,6 +656,12 @@ Result<Report> parse(std::string_view raw) {
       d = d.substr(0, kMaxSection);
     text = p.content_type == "text/html" ? strip_html(d) : std::string(d);
   }
+  // Broken MIME (an unfolded boundary parameter, say) leaves no readable leaf: read the raw body
+  // rather than nothing.
+  if (trim(text).empty()) {
+    std::string_view d = m.parts[0].raw_body;
+    text = std::string(d.substr(0, std::min(d.size(), kMaxSection)));
+  }
   std::string head_lines;
   for (const auto& h : m.parts[0].headers) {
     if (head_lines.size() > 16384)
