@@ -350,7 +350,16 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
                                lead.back() == '(' || lead.back() == '['))
         lead.remove_suffix(1);
       lead = trim(lead);
-      bool leading = lead.empty() || lead.back() == ':' || contains(lead, "rcpt to") ||
+      // "550 <user@host>... User unknown" (Sendmail transcripts): a bare reply code, possibly
+      // after "<<<", before the address also names a recipient.
+      std::string_view code = lead;
+      if (code.size() >= 3 && code.substr(0, 3) == "<<<")
+        code = trim(code.substr(3));
+      bool reply_lead = code.size() >= 3 && (code[0] == '4' || code[0] == '5') &&
+                        std::isdigit(static_cast<unsigned char>(code[1])) &&
+                        std::isdigit(static_cast<unsigned char>(code[2])) &&
+                        (code.size() == 3 || find_status(code.substr(3)).size() + 4 >= code.size());
+      bool leading = lead.empty() || lead.back() == ':' || reply_lead || contains(lead, "rcpt to") ||
                      contains(lead, "recipient") || contains(lead, "delivery to") ||
                      contains(lead, "message to") || contains(lead, "deliver to") ||
                      contains(lead, "to:") || contains(lead, "addressed to") ||
