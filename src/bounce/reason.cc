@@ -884,7 +884,11 @@ std::string find_reply_code(std::string_view t) {
     if (t[i + 1] > '5')
       continue;
     if (i + 3 < t.size() && t[i + 3] != ' ' && t[i + 3] != '-' && t[i + 3] != '\r' &&
-        t[i + 3] != '\n' && t[i + 3] != '\t')
+        t[i + 3] != '\n' && t[i + 3] != '\t' && t[i + 3] != ',' && t[i + 3] != ';' &&
+        t[i + 3] != ')' && t[i + 3] != ']')
+      continue;
+    // "ERROR_CODE :550," style: a code after a colon stands alone too, but not a time (12:550).
+    if (i > 0 && t[i - 1] == ':' && i > 1 && std::isdigit(static_cast<unsigned char>(t[i - 2])))
       continue;
     // "550-5.1.1" and "550 5.1.1" and "550 blah" all count; "250 ok" too (delivered).
     return std::string(t.substr(i, 3));
