@@ -730,7 +730,8 @@ std::string classify(const ReasonInput& in) {
       if (byst == "rejected") {
         hit = true;
       } else if (in.command == "MAIL") {
-        hit = phr("rejected");
+        // Refused at MAIL FROM: the sender was refused, whatever the wording.
+        hit = phr("rejected") || diag.find("access denied") != std::string::npos;
       } else if (in.command == "DATA" && byst != "userunknown") {
         hit = phr("rejected");
       } else if (is_tentative(byst)) {
