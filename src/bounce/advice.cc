@@ -176,18 +176,28 @@ std::string blocklist_named(std::string_view diagnostic) {
   struct L {
     std::string_view needle, name;
   };
-  static constexpr L kLists[] = {
-      {"spamhaus", "spamhaus"},       {"spamcop", "spamcop"},
-      {"barracuda", "barracuda"},     {"sorbs", "sorbs"},
-      {"abuseat", "cbl"},             {"cbl.", "cbl"},
-      {"uceprotect", "uceprotect"},   {"psbl", "psbl"},
-      {"invaluement", "invaluement"}, {"spamrats", "spamrats"},
-      {"mailspike", "mailspike"},     {"senderscore", "senderscore"},
-      {"proofpoint", "proofpoint"},   {"cloudmark", "cloudmark"},
-      {"trend micro", "trendmicro"},  {"mail-abuse", "mail-abuse"},
-      {"s3150", "microsoft"},         {"protection.outlook.com", "microsoft"},
-      {"junkemailfilter", "junkemailfilter"}, {"orbs", "orbs"},
-      {"dsbl", "dsbl"},               {"backscatterer", "backscatterer"}};
+  static constexpr L kLists[] = {{"spamhaus", "spamhaus"},
+                                 {"spamcop", "spamcop"},
+                                 {"barracuda", "barracuda"},
+                                 {"sorbs", "sorbs"},
+                                 {"abuseat", "cbl"},
+                                 {"cbl.", "cbl"},
+                                 {"uceprotect", "uceprotect"},
+                                 {"psbl", "psbl"},
+                                 {"invaluement", "invaluement"},
+                                 {"spamrats", "spamrats"},
+                                 {"mailspike", "mailspike"},
+                                 {"senderscore", "senderscore"},
+                                 {"proofpoint", "proofpoint"},
+                                 {"cloudmark", "cloudmark"},
+                                 {"trend micro", "trendmicro"},
+                                 {"mail-abuse", "mail-abuse"},
+                                 {"s3150", "microsoft"},
+                                 {"protection.outlook.com", "microsoft"},
+                                 {"junkemailfilter", "junkemailfilter"},
+                                 {"orbs", "orbs"},
+                                 {"dsbl", "dsbl"},
+                                 {"backscatterer", "backscatterer"}};
   for (const auto& l : kLists)
     if (has(d, l.needle))
       return std::string(l.name);
@@ -210,13 +220,13 @@ Advice advise(const Recipient& r, const Report& rep) {
 
   std::string domain(mime::address_domain(rep.original.from));
   std::string ld = lower(r.diagnostic);
-  if (r.reason == "authfailure" || (r.reason == "securityerror" &&
-                                    (has(ld, "spf") || has(ld, "dkim") || has(ld, "dmarc")))) {
+  if (r.reason == "authfailure" ||
+      (r.reason == "securityerror" && (has(ld, "spf") || has(ld, "dkim") || has(ld, "dmarc")))) {
     // Which record: the status code (RFC 7372) or the wording names it.
-    bool spf = has(ld, "spf") || r.status == "5.7.23" || r.status == "5.7.24" ||
-               r.status == "4.7.24";
-    bool dkim = has(ld, "dkim") || r.status == "5.7.20" || r.status == "5.7.21" ||
-                r.status == "5.7.22";
+    bool spf =
+        has(ld, "spf") || r.status == "5.7.23" || r.status == "5.7.24" || r.status == "4.7.24";
+    bool dkim =
+        has(ld, "dkim") || r.status == "5.7.20" || r.status == "5.7.21" || r.status == "5.7.22";
     bool dmarc = has(ld, "dmarc") || r.status == "5.7.26";
     if (!spf && !dkim && !dmarc)
       spf = dkim = dmarc = true;

@@ -18,7 +18,9 @@ constexpr size_t kMaxSection = 64 * 1024;
 constexpr size_t kMaxDiagnostic = 2048;
 constexpr size_t kMaxRecipients = 1000;
 
-char lc(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lc(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -191,22 +193,31 @@ std::vector<Found> addresses_in(std::string_view line) {
 }
 
 bool is_system_address(std::string_view a) {
-  return istarts(a, "mailer-daemon@") || istarts(a, "postmaster@") ||
-         istarts(a, "maildelivery") || istarts(a, "mail-daemon@") || istarts(a, "no-reply@") ||
-         istarts(a, "noreply@") || istarts(a, "bounce");
+  return istarts(a, "mailer-daemon@") || istarts(a, "postmaster@") || istarts(a, "maildelivery") ||
+         istarts(a, "mail-daemon@") || istarts(a, "no-reply@") || istarts(a, "noreply@") ||
+         istarts(a, "bounce");
 }
 
 std::string detect_command(std::string_view lower_text) {
   struct C {
     std::string_view needle, command;
   };
-  static constexpr C kCommands[] = {
-      {"rcpt to", "RCPT"},       {"rcpt command", "RCPT"},   {">>> rcpt", "RCPT"},
-      {"[rcpt_to]", "RCPT"},     {"does not like recipient", "RCPT"},
-      {"mail from", "MAIL"},     {">>> mail", "MAIL"},       {"end of data", "DATA"},
-      {"after data", "DATA"},    {"data command", "DATA"},   {">>> data", "DATA"},
-      {"message body", "DATA"},  {"ehlo", "EHLO"},           {"helo", "HELO"},
-      {"initial connection", "CONN"}, {"starttls", "STARTTLS"}};
+  static constexpr C kCommands[] = {{"rcpt to", "RCPT"},
+                                    {"rcpt command", "RCPT"},
+                                    {">>> rcpt", "RCPT"},
+                                    {"[rcpt_to]", "RCPT"},
+                                    {"does not like recipient", "RCPT"},
+                                    {"mail from", "MAIL"},
+                                    {">>> mail", "MAIL"},
+                                    {"end of data", "DATA"},
+                                    {"after data", "DATA"},
+                                    {"data command", "DATA"},
+                                    {">>> data", "DATA"},
+                                    {"message body", "DATA"},
+                                    {"ehlo", "EHLO"},
+                                    {"helo", "HELO"},
+                                    {"initial connection", "CONN"},
+                                    {"starttls", "STARTTLS"}};
   size_t best = std::string_view::npos;
   std::string_view cmd;
   for (const auto& c : kCommands) {
@@ -359,11 +370,12 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
                         std::isdigit(static_cast<unsigned char>(code[1])) &&
                         std::isdigit(static_cast<unsigned char>(code[2])) &&
                         (code.size() == 3 || find_status(code.substr(3)).size() + 4 >= code.size());
-      bool leading = lead.empty() || lead.back() == ':' || reply_lead || contains(lead, "rcpt to") ||
-                     contains(lead, "recipient") || contains(lead, "delivery to") ||
-                     contains(lead, "message to") || contains(lead, "deliver to") ||
-                     contains(lead, "to:") || contains(lead, "addressed to") ||
-                     contains(lead, "original-recipient") || contains(lead, "final-recipient");
+      bool leading = lead.empty() || lead.back() == ':' || reply_lead ||
+                     contains(lead, "rcpt to") || contains(lead, "recipient") ||
+                     contains(lead, "delivery to") || contains(lead, "message to") ||
+                     contains(lead, "deliver to") || contains(lead, "to:") ||
+                     contains(lead, "addressed to") || contains(lead, "original-recipient") ||
+                     contains(lead, "final-recipient");
       hits.push_back({f.address, i, leading});
     }
   }
@@ -423,8 +435,8 @@ void fill_from_diagnostic(Recipient& r) {
     // A specific code in the text beats a vague one in the Status field (5.0.0, 4.0.0) of the
     // same class; an absent Status takes the text's.
     bool vague = r.status.empty() || (r.status.size() >= 5 && r.status.substr(1) == ".0.0");
-    bool prefer_text = !r.status.empty() && r.status[0] == in_text[0] &&
-                       in_text.substr(1) != ".0.0";
+    bool prefer_text =
+        !r.status.empty() && r.status[0] == in_text[0] && in_text.substr(1) != ".0.0";
     if ((vague || prefer_text) && (r.status.empty() || r.status[0] == in_text[0]) &&
         in_text.substr(1) != ".0.0") {
       r.status = in_text;
@@ -499,9 +511,10 @@ bool is_auto_reply(const mime::Message& m, std::string_view lfrom, std::string_v
         istarts(lsubject, "auto:"))
       return true;
   static constexpr std::string_view kSubjects[] = {
-      "auto:", "automatic reply", "autoreply", "auto-reply", "auto reply", "out of office",
-      "out of the office", "on vacation", "vacation reply", "away from the office",
-      "abwesenheitsnotiz", "réponse automatique", "absence"};
+      "auto:",          "automatic reply",      "autoreply",         "auto-reply",
+      "auto reply",     "out of office",        "out of the office", "on vacation",
+      "vacation reply", "away from the office", "abwesenheitsnotiz", "réponse automatique",
+      "absence"};
   for (auto s : kSubjects)
     if (istarts(lsubject, s) || contains(lsubject, std::string(": ") + std::string(s)))
       return true;
@@ -596,16 +609,14 @@ Result<Report> parse(std::string_view raw) {
   int dsn = -1, arf = -1, rfc822 = -1, headers_part = -1;
   for (size_t i = 0; i < m.parts.size(); ++i) {
     const auto& ct = m.parts[i].content_type;
-    if (dsn < 0 &&
-        (ct == "message/delivery-status" || ct == "message/global-delivery-status"))
+    if (dsn < 0 && (ct == "message/delivery-status" || ct == "message/global-delivery-status"))
       dsn = static_cast<int>(i);
     else if (arf < 0 && ct == "message/feedback-report")
       arf = static_cast<int>(i);
     else if (rfc822 < 0 && m.parts[i].is_message && m.parts[i].parent >= 0)
       rfc822 = static_cast<int>(i);
-    else if (headers_part < 0 &&
-             (ct == "text/rfc822-headers" || ct == "message/rfc822-headers" ||
-              ct == "message/global-headers"))
+    else if (headers_part < 0 && (ct == "text/rfc822-headers" || ct == "message/rfc822-headers" ||
+                                  ct == "message/global-headers"))
       headers_part = static_cast<int>(i);
   }
   // The original message: an attached message/rfc822 (its first child holds the headers) or a
@@ -675,7 +686,10 @@ Result<Report> parse(std::string_view raw) {
   for (const auto& h : m.parts[0].headers) {
     if (head_lines.size() > 16384)
       break;
-    head_lines.append(lower(h.name)).append(": ").append(lower(h.value.substr(0, 200))).append("\n");
+    head_lines.append(lower(h.name))
+        .append(": ")
+        .append(lower(h.value.substr(0, 200)))
+        .append("\n");
   }
   std::string lbody = lower(std::string_view(text).substr(0, std::min<size_t>(text.size(), 4096)));
   VendorInput vin{lfrom, lsubject, head_lines, lbody};

@@ -12,8 +12,9 @@
 // recipients cannot be found — is a Report with kind kNotBounce or reason "undefined", never an
 // error. CRLF, CR and LF line endings are all accepted.
 //
-// SECURITY: reads untrusted bytes. Fuzzed by bounce_fuzz.cc (seeds in corpus/). All scanning is
-// linear in the input; the MIME limits of mime::Limits apply.
+// SECURITY: reads untrusted bytes. Fuzzed by bounce_fuzz.cc (seeds in corpus/). Work is bounded:
+// the error text read is capped (64 KiB), each diagnostic at 2 KiB, recipients at 1000, and the
+// MIME limits of mime::Limits apply.
 #pragma once
 
 #include <string>
@@ -58,9 +59,9 @@ struct Recipient {
   std::string command;             // SMTP command that was refused: CONN, HELO, EHLO, MAIL,
                                    // RCPT, DATA; "" if unknown
   std::string last_attempt_date;
-  std::string reason;              // Sisimai reason name (reason.h)
-  bool hard_bounce = false;        // retrying or resending will not help
-  std::string feedback_type;       // ARF only: abuse, fraud, opt-out, auth-failure, ...
+  std::string reason;         // Sisimai reason name (reason.h)
+  bool hard_bounce = false;   // retrying or resending will not help
+  std::string feedback_type;  // ARF only: abuse, fraud, opt-out, auth-failure, ...
   Advice advice;
 };
 

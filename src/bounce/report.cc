@@ -67,11 +67,11 @@ std::string to_text(const Report& rep) {
                        rep.original.message_id.empty() ? "?" : rep.original.message_id,
                        rep.original.date.empty() ? "?" : rep.original.date, rep.original.subject);
   for (const auto& r : rep.recipients) {
-    out += fmt::format("  recipient {}: {} ({}), status {}{}{}\n",
-                       r.address.empty() ? "?" : r.address, r.reason,
-                       r.hard_bounce ? "hard" : "soft", r.status.empty() ? "-" : r.status,
-                       r.reply_code.empty() ? "" : ", reply " + r.reply_code,
-                       r.remote_mta.empty() ? "" : ", remote " + r.remote_mta);
+    out +=
+        fmt::format("  recipient {}: {} ({}), status {}{}{}\n", r.address.empty() ? "?" : r.address,
+                    r.reason, r.hard_bounce ? "hard" : "soft", r.status.empty() ? "-" : r.status,
+                    r.reply_code.empty() ? "" : ", reply " + r.reply_code,
+                    r.remote_mta.empty() ? "" : ", remote " + r.remote_mta);
     if (!r.feedback_type.empty())
       out += fmt::format("    feedback type: {}\n", r.feedback_type);
     if (!r.diagnostic.empty())

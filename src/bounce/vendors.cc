@@ -21,13 +21,7 @@ const std::vector<Vendor>& vendors() {
        {"amazon ses", "amazonses"},
        {},
        {}},
-      {"sendgrid",
-       {"sendgrid"},
-       {},
-       {"x-sendgrid"},
-       {},
-       {},
-       {}},
+      {"sendgrid", {"sendgrid"}, {}, {"x-sendgrid"}, {}, {}, {}},
       {"googlegroups",
        {"@googlegroups.com"},
        {},
@@ -48,8 +42,8 @@ const std::vector<Vendor>& vendors() {
        {"@microsoft.com", "@office365.com", "@outlook.com", "@hotmail.com"},
        {},
        {"x-ms-exchange", "x-microsoft-antispam"},
-       {"delivery has failed to these recipients or groups",
-        "your message couldn't be delivered", "diagnostic information for administrators"},
+       {"delivery has failed to these recipients or groups", "your message couldn't be delivered",
+        "diagnostic information for administrators"},
        {"original message headers:"},
        {},
        {{"the recipient name is not recognized", "userunknown"},
@@ -61,7 +55,8 @@ const std::vector<Vendor>& vendors() {
        {"undeliverable:", "unzustellbar:"},
        {"x-mimeole: produced by microsoft exchange", "x-ms-tnef-correlator"},
        {"your message did not reach some or all of the intended recipients",
-        "delivery has failed to these recipients or groups", "did not reach the following recipient"},
+        "delivery has failed to these recipients or groups",
+        "did not reach the following recipient"},
        {"original message headers:"},
        {},
        // Exchange 2003/2007 fixed texts (with or without an SMTP code after them).
@@ -81,20 +76,8 @@ const std::vector<Vendor>& vendors() {
        {"sorry, we were unable to deliver your message to the following address"},
        {"--- below this line is a copy of the message."},
        {}},
-      {"mimecast",
-       {"mimecast"},
-       {},
-       {"x-mimecast"},
-       {"mimecast"},
-       {},
-       {}},
-      {"messagelabs",
-       {"messagelabs"},
-       {},
-       {"x-msg-ref"},
-       {"messagelabs"},
-       {},
-       {}},
+      {"mimecast", {"mimecast"}, {}, {"x-mimecast"}, {"mimecast"}, {}, {}},
+      {"messagelabs", {"messagelabs"}, {}, {"x-msg-ref"}, {"messagelabs"}, {}, {}},
       {"exim",
        {},
        {"mail delivery failed", "warning: message "},
@@ -165,8 +148,8 @@ const std::vector<Vendor>& vendors() {
 
 const Vendor* detect(const VendorInput& in) {
   for (const auto& v : vendors()) {
-    if (any_in(in.from, v.from) || any_in(in.subject, v.subject) ||
-        any_in(in.headers, v.header) || any_in(in.body, v.body))
+    if (any_in(in.from, v.from) || any_in(in.subject, v.subject) || any_in(in.headers, v.header) ||
+        any_in(in.body, v.body))
       return &v;
   }
   return nullptr;
@@ -201,18 +184,32 @@ const std::vector<std::string_view>& generic_end_markers() {
 }
 
 bool looks_like_bounce(const VendorInput& in) {
-  static const std::vector<std::string_view> kFrom = {"mailer-daemon", "postmaster", "post_master",
-                                                      "mail delivery", "mail.delivery",
-                                                      "maildelivery"};
-  static const std::vector<std::string_view> kSubject = {
-      "undeliver",          "undelivered",       "delivery status notification",
-      "failure notice",     "returned mail",     "mail delivery failed",
-      "delivery failure",   "non-delivery",      "nondeliverable",
-      "delivery failed",    "mail system error", "could not send message",
-      "message not delivered", "delivery notification", "returned to sender",
-      "unzustellbar",       "rejected:",         "delivery problem",
-      "notification d'etat", "mail could not be delivered", "warning: message",
-      "delivery has failed", "delayed mail"};
+  static const std::vector<std::string_view> kFrom = {"mailer-daemon", "postmaster",
+                                                      "post_master",   "mail delivery",
+                                                      "mail.delivery", "maildelivery"};
+  static const std::vector<std::string_view> kSubject = {"undeliver",
+                                                         "undelivered",
+                                                         "delivery status notification",
+                                                         "failure notice",
+                                                         "returned mail",
+                                                         "mail delivery failed",
+                                                         "delivery failure",
+                                                         "non-delivery",
+                                                         "nondeliverable",
+                                                         "delivery failed",
+                                                         "mail system error",
+                                                         "could not send message",
+                                                         "message not delivered",
+                                                         "delivery notification",
+                                                         "returned to sender",
+                                                         "unzustellbar",
+                                                         "rejected:",
+                                                         "delivery problem",
+                                                         "notification d'etat",
+                                                         "mail could not be delivered",
+                                                         "warning: message",
+                                                         "delivery has failed",
+                                                         "delayed mail"};
   static const std::vector<std::string_view> kBody = {
       "could not be delivered",    "was not delivered",      "couldn't be delivered",
       "delivery has failed",       "undeliverable",          "permanent error",
