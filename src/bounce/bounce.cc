@@ -466,10 +466,7 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
       }
     }
   }
-  if (r.status.size() >= 5 && r.status.substr(1) == ".0.0")
-    r.status_explicit = true;
-  else if (!r.status.empty())
-    r.status_explicit = true;
+  r.status_explicit = !r.status.empty();
   if (r.action.empty())
     r.action = (!r.status.empty() && r.status[0] == '4') ? "delayed" : "failed";
   if (r.reason.empty()) {
@@ -495,7 +492,7 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
   r.advice = advise(r, rep);
 }
 
-bool is_auto_reply(const mime::Message& m, std::string_view lfrom, std::string_view lsubject) {
+bool is_auto_reply(const mime::Message& m, std::string_view lsubject) {
   std::string as = lower(header_value(m, "Auto-Submitted"));
   if (istarts(as, "auto-replied") || istarts(as, "auto-notified"))
     return true;
@@ -518,7 +515,6 @@ bool is_auto_reply(const mime::Message& m, std::string_view lfrom, std::string_v
   for (auto s : kSubjects)
     if (istarts(lsubject, s) || contains(lsubject, std::string(": ") + std::string(s)))
       return true;
-  (void)lfrom;
   return false;
 }
 
@@ -775,8 +771,6 @@ Result<Report> parse(std::string_view raw) {
         r.diagnostic_type = type.empty() ? "" : type;
         for (char& c : r.diagnostic_type)
           c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        if (r.diagnostic_type == "X-UNIX")
-          r.diagnostic_type = "X-UNIX";
       }
       if (auto* v = field(b, "last-attempt-date"))
         r.last_attempt_date = *v;
@@ -811,7 +805,7 @@ Result<Report> parse(std::string_view raw) {
 
   // Auto-replies before text bounces: they are not failures, but some say "could not".
   bool bounce_like = vendor != nullptr || looks_like_bounce(vin);
-  if (!bounce_like && is_auto_reply(m, lfrom, lsubject)) {
+  if (!bounce_like && is_auto_reply(m, lsubject)) {
     rep.kind = Kind::kVacation;
     rep.vendor = "rfc3834";
     Recipient r;

@@ -1,5 +1,6 @@
 #include "bounce/reason.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <initializer_list>
@@ -962,8 +963,6 @@ std::string classify(const ReasonInput& in) {
   diag = strip_continuations(diag);
   const std::string_view byst = status_reason(in.status);
   auto phr = [&](std::string_view r) { return text_matches(r, diag); };
-  const bool temp = (!in.status.empty() && in.status[0] == '4') ||
-                    (!in.reply_code.empty() && in.reply_code[0] == '4');
 
   // First pass: the reasons that a specific status or a specific phrase decides. The order
   // matters (a full mailbox often also says "user"), and follows Sisimai's.
@@ -1049,8 +1048,8 @@ std::string classify(const ReasonInput& in) {
       if (sub == "5.7" || sub == "4.7")
         return "securityerror";
     }
-    if (in.diagnostic_type.size() >= 6 && (in.diagnostic_type.substr(0, 6) == "X-Unix" ||
-                                           in.diagnostic_type.substr(0, 6) == "X-UNIX"))
+    // Diagnostic types arrive upper-cased (bounce.cc).
+    if (in.diagnostic_type.substr(0, std::min<size_t>(6, in.diagnostic_type.size())) == "X-UNIX")
       return "mailererror";
     if (phr("syntaxerror"))
       return "syntaxerror";
@@ -1067,7 +1066,6 @@ std::string classify(const ReasonInput& in) {
     return "blocked";
   if (phr("vacation"))
     return "vacation";
-  (void)temp;
   if (!diag.empty())
     return "onhold";
   return "undefined";

@@ -30,7 +30,7 @@ struct Vendor {
   std::string_view default_reason;
   // The vendor's own fixed messages and the reason each means (checked before the generic
   // classifier, as Sisimai's lhost modules do): {lower-case phrase, reason}.
-  std::vector<std::pair<std::string_view, std::string_view>> phrases;
+  std::vector<std::pair<std::string_view, std::string_view>> phrases = {};
 };
 
 struct VendorInput {
