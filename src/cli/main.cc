@@ -1,4 +1,5 @@
-// mailsift — the command-line tool: scan, learn and unlearn on the embedded store.
+// mailsift — the command-line tool: scan, learn and unlearn on the embedded store; explain
+// bounces (`mailsift bounce`, no store needed).
 //
 // Exit codes (also in README):
 //   0  every input was processed
@@ -21,6 +22,7 @@
 #include <sstream>
 
 #include "cli/account_command.h"
+#include "cli/bounce_command.h"
 #include "cli/log_command.h"
 #include "core/config.h"
 #include "rules/rules.h"
@@ -161,6 +163,10 @@ int main(int argc, char** argv) {
   mailsift::cli::add_log_options(*log_cmd, log_options);
   mailsift::cli::AccountOptions account_options;
   auto* account_cmd = mailsift::cli::add_account_command(app, account_options);
+  mailsift::cli::BounceOptions bounce_options;
+  auto* bounce_cmd =
+      app.add_subcommand("bounce", "Explain bounces: reason per recipient and what to do");
+  mailsift::cli::add_bounce_options(*bounce_cmd, bounce_options);
 
   try {
     app.parse(argc, argv);
@@ -199,6 +205,10 @@ int main(int argc, char** argv) {
     std::cerr << app.help();
     return kExitUsage;
   }
+
+  // Bounce diagnosis reads only the given messages: no store, no engine.
+  if (bounce_cmd->parsed())
+    return mailsift::cli::run_bounce_command(bounce_options, std::cout, std::cerr);
 
   if (data_dir.empty()) data_dir = "/var/lib/mailsift";
   if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, data_dir, std::cout, std::cerr);

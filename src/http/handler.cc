@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bounce/bounce.h"
 #include "http/reply.h"
 
 namespace mailsift::http {
@@ -177,6 +178,8 @@ Response Handler::handle_unchecked(const Request& request) {
       return native_learn(request, *target, store::Class::kHam, true);
     case Route::kHealth:
       return health(request);
+    case Route::kBounce:
+      return bounce(request);
     case Route::kMetrics:
       return make(request, 200, metrics_.render(), "text/plain; version=0.0.4; charset=utf-8");
     case Route::kRspamdCheck:
@@ -284,6 +287,15 @@ Response Handler::rspamd_fuzzy(const Request& request, FuzzyOp op) {
     return rspamd_error(request, status_for(s.error().kind), s.error().message);
   }
   return make(request, 200, R"({"success":true})");
+}
+
+// Bounce diagnosis is pure parsing: no store, so it answers even when the backend is down.
+Response Handler::bounce(const Request& request) {
+  auto report = mailsift::bounce::parse(request.body());
+  if (!report.ok())
+    return native_error(request, status_for(report.error().kind), report.error().kind,
+                        report.error().message);
+  return make(request, 200, mailsift::bounce::to_json(*report));
 }
 
 Response Handler::health(const Request& request) {

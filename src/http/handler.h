@@ -53,6 +53,7 @@ class Handler {
   Response rspamd_learn(const Request& request, store::Class cls);
   Response rspamd_fuzzy(const Request& request, FuzzyOp op);
   Response health(const Request& request);
+  Response bounce(const Request& request);
 
   bool password_ok(const Request& request) const;
   Response make(const Request& request, int status, std::string body,

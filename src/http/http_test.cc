@@ -302,6 +302,31 @@ TEST_F(ServerTest, PingHealthMetrics) {
   EXPECT_NE(res.body().find("mailsift_open_connections{frontend=\"http\"} "), std::string::npos);
 }
 
+TEST_F(ServerTest, BounceEndpointExplainsABounce) {
+  const std::string dsn =
+      "From: MAILER-DAEMON@mx.example.org\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n"
+      "--B\r\nContent-Type: text/plain\r\n\r\nThis is the mail system.\r\n"
+      "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org"
+      "\r\n\r\nFinal-Recipient: rfc822; bob@example.net\r\nAction: failed\r\n"
+      "Status: 5.2.2\r\nDiagnostic-Code: smtp; 552 5.2.2 Mailbox full\r\n\r\n--B--\r\n";
+  fake_.healthy = false;  // bounce diagnosis needs no backend
+  auto res = once(post("/bounce", dsn));
+  ASSERT_EQ(res.result_int(), 200);
+  auto j = json::parse(res.body());
+  EXPECT_EQ(j["kind"], "bounce");
+  ASSERT_EQ(j["recipients"].size(), 1u);
+  EXPECT_EQ(j["recipients"][0]["reason"], "mailboxfull");
+  EXPECT_EQ(j["recipients"][0]["status"], "5.2.2");
+  EXPECT_EQ(j["recipients"][0]["reply_code"], "552");
+  EXPECT_FALSE(j["recipients"][0]["advice"]["user"].get<std::string>().empty());
+  res = once(post("/api/v1/bounce", "not mail at all"));
+  EXPECT_EQ(res.result_int(), 400);
+  res = once(get("/bounce"));
+  EXPECT_EQ(res.result_int(), 405);
+}
+
 TEST_F(ServerTest, NativeScanPassesEnvelopeAndAnswersPerRecipient) {
   auto req = post(
       "/api/v1/scan?rcpt=strict%40x.test&rcpt=easy@x.test&ip=192.0.2.7&helo=mx.t"

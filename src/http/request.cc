@@ -170,6 +170,8 @@ RouteMatch match_route(std::string_view path) {
       {"/api/v1/unlearn/spam", Route::kUnlearnSpam, V::post, "unlearn_spam"},
       {"/api/v1/unlearn/ham", Route::kUnlearnHam, V::post, "unlearn_ham"},
       {"/health", Route::kHealth, V::get, "health"},
+      {"/bounce", Route::kBounce, V::post, "bounce"},
+      {"/api/v1/bounce", Route::kBounce, V::post, "bounce"},
       {"/metrics", Route::kMetrics, V::get, "metrics"},
       {"/checkv2", Route::kRspamdCheck, V::post, "rspamd_checkv2"},
       {"/check", Route::kRspamdCheck, V::post, "rspamd_check"},

@@ -39,6 +39,7 @@ enum class Route {
   kUnlearnHam,
   kHealth,
   kMetrics,
+  kBounce,  // /bounce, /api/v1/bounce: bounce diagnosis (no backend call)
   // Rspamd-compatible.
   kRspamdCheck,  // /checkv2, /check, /symbols
   kRspamdLearnSpam,

@@ -1,0 +1,882 @@
+#include "bounce/bounce.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "bounce/advice.h"
+#include "bounce/notification.h"
+#include "bounce/reason.h"
+#include "bounce/vendors.h"
+#include "mime/message.h"
+
+namespace mailsift::bounce {
+namespace {
+
+// Error sections longer than this are not bounce texts worth reading; bounding keeps the phrase
+// scans linear and cheap on hostile input.
+constexpr size_t kMaxSection = 64 * 1024;
+constexpr size_t kMaxDiagnostic = 2048;
+constexpr size_t kMaxRecipients = 1000;
+
+char lc(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = lc(c);
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+std::string collapse(std::string_view s) {
+  std::string t;
+  t.reserve(std::min(s.size(), kMaxDiagnostic));
+  bool space = false;
+  for (char c : s) {
+    if (t.size() >= kMaxDiagnostic)
+      break;
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      space = true;
+      continue;
+    }
+    if (space && !t.empty())
+      t.push_back(' ');
+    space = false;
+    t.push_back(c);
+  }
+  return t;
+}
+
+// Lines of a text with any of CRLF, CR, LF endings.
+std::vector<std::string_view> split_lines(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\n' || s[i] == '\r') {
+      out.push_back(s.substr(start, i - start));
+      if (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n')
+        ++i;
+      start = i + 1;
+    }
+  }
+  if (start < s.size())
+    out.push_back(s.substr(start));
+  return out;
+}
+
+bool istarts(std::string_view s, std::string_view lower_prefix) {
+  if (s.size() < lower_prefix.size())
+    return false;
+  for (size_t i = 0; i < lower_prefix.size(); ++i)
+    if (lc(s[i]) != lower_prefix[i])
+      return false;
+  return true;
+}
+
+bool contains(std::string_view hay, std::string_view needle) {
+  return hay.find(needle) != std::string_view::npos;
+}
+
+// "name: value" fields of a header-like block (DSN fields, text/rfc822-headers, inline
+// original headers), unfolded. Stops at the first blank line when `stop_at_blank`.
+struct Field {
+  std::string name;  // lower-case
+  std::string value;
+};
+struct FieldBlock {
+  std::vector<Field> fields;
+};
+std::vector<FieldBlock> parse_field_blocks(std::string_view text, bool stop_at_blank) {
+  std::vector<FieldBlock> blocks(1);
+  for (auto line : split_lines(text)) {
+    if (trim(line).empty()) {
+      if (stop_at_blank && !blocks.back().fields.empty())
+        break;
+      if (!blocks.back().fields.empty())
+        blocks.emplace_back();
+      continue;
+    }
+    if ((line[0] == ' ' || line[0] == '\t') && !blocks.back().fields.empty()) {
+      auto& v = blocks.back().fields.back().value;
+      if (v.size() < kMaxDiagnostic) {
+        v.push_back(' ');
+        v.append(trim(line));
+      }
+      continue;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0 || colon > 64)
+      continue;
+    std::string_view name = line.substr(0, colon);
+    if (name.find(' ') != std::string_view::npos)
+      continue;
+    blocks.back().fields.push_back({lower(trim(name)), std::string(trim(line.substr(colon + 1)))});
+  }
+  if (blocks.back().fields.empty())
+    blocks.pop_back();
+  return blocks;
+}
+
+const std::string* field(const FieldBlock& b, std::string_view name) {
+  for (const auto& f : b.fields)
+    if (f.name == name)
+      return &f.value;
+  return nullptr;
+}
+
+// "rfc822; user@example.com" → "user@example.com" (type prefix dropped, brackets stripped).
+std::string typed_address(std::string_view v) {
+  size_t semi = v.find(';');
+  if (semi != std::string_view::npos)
+    v = v.substr(semi + 1);
+  return mime::extract_address(trim(v));
+}
+
+// "dns; mx.example.com" → "mx.example.com"
+std::string typed_value(std::string_view v, std::string* type = nullptr) {
+  size_t semi = v.find(';');
+  if (semi != std::string_view::npos) {
+    if (type)
+      *type = std::string(trim(v.substr(0, semi)));
+    v = v.substr(semi + 1);
+  }
+  return std::string(trim(v));
+}
+
+bool addr_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+         c == '+' || c == '=' || c == '%' || c == '\'' || c == '/' || c == '!' || c == '#' ||
+         c == '$' || c == '&' || c == '*' || c == '?' || c == '^' || c == '`' || c == '{' ||
+         c == '|' || c == '}' || c == '~';
+}
+
+struct Found {
+  std::string address;  // lower-case
+  size_t pos;           // in the line
+};
+// E-mail addresses in one line, in order.
+std::vector<Found> addresses_in(std::string_view line) {
+  std::vector<Found> out;
+  for (size_t at = line.find('@'); at != std::string_view::npos; at = line.find('@', at + 1)) {
+    size_t b = at;
+    while (b > 0 && addr_char(line[b - 1]))
+      --b;
+    size_t e = at + 1;
+    while (e < line.size() &&
+           (std::isalnum(static_cast<unsigned char>(line[e])) || line[e] == '.' || line[e] == '-'))
+      ++e;
+    while (e > at + 1 && line[e - 1] == '.')
+      --e;
+    if (b == at || e == at + 1)
+      continue;
+    std::string_view domain = line.substr(at + 1, e - at - 1);
+    if (domain.find('.') == std::string_view::npos)
+      continue;
+    // Strip "rfc822;" style or quote leftovers at the start.
+    std::string a = lower(line.substr(b, e - b));
+    while (!a.empty() && (a[0] == '.' || a[0] == '\'' || a[0] == '/' || a[0] == '='))
+      a.erase(0, 1);
+    if (a.empty() || a[0] == '@')
+      continue;
+    out.push_back({a, b});
+  }
+  return out;
+}
+
+bool is_system_address(std::string_view a) {
+  return istarts(a, "mailer-daemon@") || istarts(a, "postmaster@") || istarts(a, "maildelivery") ||
+         istarts(a, "mail-daemon@") || istarts(a, "no-reply@") || istarts(a, "noreply@") ||
+         istarts(a, "bounce");
+}
+
+std::string detect_command(std::string_view lower_text) {
+  struct C {
+    std::string_view needle, command;
+  };
+  static constexpr C kCommands[] = {{"rcpt to", "RCPT"},
+                                    {"rcpt command", "RCPT"},
+                                    {">>> rcpt", "RCPT"},
+                                    {"[rcpt_to]", "RCPT"},
+                                    {"does not like recipient", "RCPT"},
+                                    {"mail from", "MAIL"},
+                                    {">>> mail", "MAIL"},
+                                    {"end of data", "DATA"},
+                                    {"after data", "DATA"},
+                                    {"data command", "DATA"},
+                                    {">>> data", "DATA"},
+                                    {"message body", "DATA"},
+                                    {"ehlo", "EHLO"},
+                                    {"helo", "HELO"},
+                                    {"initial connection", "CONN"},
+                                    {"starttls", "STARTTLS"}};
+  size_t best = std::string_view::npos;
+  std::string_view cmd;
+  for (const auto& c : kCommands) {
+    size_t p = lower_text.find(c.needle);
+    if (p != std::string_view::npos && (best == std::string_view::npos || p < best)) {
+      best = p;
+      cmd = c.command;
+    }
+  }
+  return std::string(cmd);
+}
+
+// "host mx.example.com[192.0.2.1] said:" / "host mx.example.com [192.0.2.1]:"
+std::string detect_remote_host(std::string_view lower_text) {
+  for (size_t p = lower_text.find("host "); p != std::string_view::npos;
+       p = lower_text.find("host ", p + 5)) {
+    if (p > 0 && std::isalpha(static_cast<unsigned char>(lower_text[p - 1])))
+      continue;
+    size_t s = p + 5;
+    size_t e = s;
+    while (e < lower_text.size() && (std::isalnum(static_cast<unsigned char>(lower_text[e])) ||
+                                     lower_text[e] == '.' || lower_text[e] == '-'))
+      ++e;
+    std::string_view name = lower_text.substr(s, e - s);
+    if (name.find('.') == std::string_view::npos)
+      continue;
+    std::string_view rest = lower_text.substr(e, 4);
+    if (!rest.empty() && (rest[0] == '[' || rest.substr(0, 2) == " [" || rest[0] == ':' ||
+                          rest.substr(0, 5) == " said"))
+      return std::string(name);
+  }
+  return {};
+}
+
+Original original_from_fields(const FieldBlock& b) {
+  Original o;
+  if (auto* v = field(b, "from"))
+    o.from = mime::extract_address(*v);
+  if (auto* v = field(b, "to"))
+    o.to = mime::extract_address(*v);
+  if (auto* v = field(b, "message-id"))
+    o.message_id = std::string(trim(*v));
+  if (auto* v = field(b, "date"))
+    o.date = std::string(trim(*v));
+  if (auto* v = field(b, "subject"))
+    o.subject = *v;
+  return o;
+}
+
+Original original_from_part(const mime::Message& m, int idx) {
+  Original o;
+  const auto& p = m.parts[static_cast<size_t>(idx)];
+  for (const auto& h : p.headers) {
+    if (istarts(h.name, "from") && h.name.size() == 4 && o.from.empty())
+      o.from = mime::extract_address(h.value);
+    else if (istarts(h.name, "to") && h.name.size() == 2 && o.to.empty())
+      o.to = mime::extract_address(h.value);
+    else if (istarts(h.name, "message-id") && h.name.size() == 10)
+      o.message_id = h.value;
+    else if (istarts(h.name, "date") && h.name.size() == 4)
+      o.date = h.value;
+    else if (istarts(h.name, "subject") && h.name.size() == 7)
+      o.subject = h.value;
+  }
+  return o;
+}
+
+std::string header_value(const mime::Message& m, std::string_view name) {
+  const mime::Header* h = m.header(name);
+  return h ? h->value : std::string();
+}
+
+// The error section of a text bounce: `text` up to the first line carrying an end marker.
+// Returns the section and, via `rest`, the text after the marker (the inline original).
+std::string_view cut_section(std::string_view text, const Vendor* vendor, std::string_view* rest) {
+  *rest = {};
+  size_t pos = 0;
+  while (pos < text.size() && pos < kMaxSection) {
+    size_t nl = text.find_first_of("\r\n", pos);
+    size_t end = nl == std::string_view::npos ? text.size() : nl;
+    std::string line = lower(trim(text.substr(pos, end - pos)));
+    bool hit = false;
+    for (auto m : generic_end_markers())
+      if (contains(line, m)) {
+        hit = true;
+        break;
+      }
+    if (!hit && vendor)
+      for (auto m : vendor->end_markers)
+        if (contains(line, m)) {
+          hit = true;
+          break;
+        }
+    // An inline copy of the original often starts with its trace headers, without a marker.
+    if (!hit && (istarts(line, "received:") || istarts(line, "return-path:")))
+      hit = true;
+    if (hit && pos > 0) {
+      *rest = text.substr(end);
+      return text.substr(0, pos);
+    }
+    if (nl == std::string_view::npos)
+      break;
+    pos = nl + 1;
+  }
+  return text.substr(0, std::min(text.size(), kMaxSection));
+}
+
+// Recipients named in a text bounce, each with the block of text that describes it.
+struct TextRecipient {
+  std::string address;
+  std::string block;
+};
+std::vector<TextRecipient> recipients_from_text(std::string_view section,
+                                                const std::vector<std::string>& exclude) {
+  auto lines = split_lines(section);
+  struct Hit {
+    std::string address;
+    size_t line;
+    bool leading;
+  };
+  std::vector<Hit> hits;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string_view line = lines[i];
+    std::string ll = lower(line);
+    for (const auto& f : addresses_in(line)) {
+      if (std::find(exclude.begin(), exclude.end(), f.address) != exclude.end())
+        continue;
+      if (is_system_address(f.address))
+        continue;
+      // Skip the sender named in a transcript or a header-ish line.
+      std::string_view before = std::string_view(ll).substr(0, f.pos);
+      if (contains(before, "mail from") || contains(before, "from:") ||
+          contains(before, "return-path") || contains(before, "sender") ||
+          contains(before, "envelope-from") || contains(before, "reply-to") ||
+          contains(before, "message-id") || contains(before, "references") ||
+          contains(before, "in-reply-to") || contains(before, "delivered-to") ||
+          contains(before, "x-original-to"))
+        continue;
+      std::string_view lead = trim(before);
+      while (!lead.empty() && (lead.back() == '<' || lead.back() == '"' || lead.back() == '\'' ||
+                               lead.back() == '(' || lead.back() == '['))
+        lead.remove_suffix(1);
+      lead = trim(lead);
+      // "550 <user@host>... User unknown" (Sendmail transcripts): a bare reply code, possibly
+      // after "<<<", before the address also names a recipient.
+      std::string_view code = lead;
+      if (code.size() >= 3 && code.substr(0, 3) == "<<<")
+        code = trim(code.substr(3));
+      bool reply_lead = code.size() >= 3 && (code[0] == '4' || code[0] == '5') &&
+                        std::isdigit(static_cast<unsigned char>(code[1])) &&
+                        std::isdigit(static_cast<unsigned char>(code[2])) &&
+                        (code.size() == 3 || find_status(code.substr(3)).size() + 4 >= code.size());
+      bool leading = lead.empty() || lead.back() == ':' || reply_lead ||
+                     contains(lead, "rcpt to") || contains(lead, "recipient") ||
+                     contains(lead, "delivery to") || contains(lead, "message to") ||
+                     contains(lead, "deliver to") || contains(lead, "to:") ||
+                     contains(lead, "addressed to") || contains(lead, "original-recipient") ||
+                     contains(lead, "final-recipient");
+      hits.push_back({f.address, i, leading});
+    }
+  }
+  bool any_leading = std::any_of(hits.begin(), hits.end(), [](const Hit& h) { return h.leading; });
+  std::vector<Hit> chosen;
+  for (const auto& h : hits) {
+    if (any_leading && !h.leading)
+      continue;
+    bool seen = std::any_of(chosen.begin(), chosen.end(),
+                            [&](const Hit& c) { return c.address == h.address; });
+    if (!seen)
+      chosen.push_back(h);
+    if (chosen.size() >= kMaxRecipients)
+      break;
+  }
+  std::vector<TextRecipient> out;
+  for (size_t k = 0; k < chosen.size(); ++k) {
+    size_t from = chosen[k].line;
+    size_t to = k + 1 < chosen.size() ? chosen[k + 1].line : lines.size();
+    if (to <= from)
+      to = from + 1;
+    std::string block;
+    for (size_t i = from; i < to && i < lines.size() && block.size() < kMaxDiagnostic; ++i) {
+      block.append(lines[i]);
+      block.push_back('\n');
+    }
+    // A block of just the address line: the explanation is above (one message for all) or
+    // below; take the following lines of the section then.
+    if (trim(block).size() <= chosen[k].address.size() + 4 && to == from + 1) {
+      for (size_t i = from + 1; i < lines.size() && i < from + 8; ++i) {
+        block.append(lines[i]);
+        block.push_back('\n');
+      }
+    }
+    out.push_back({chosen[k].address, std::move(block)});
+  }
+  return out;
+}
+
+// Status and reply code from a diagnostic, command and remote host from its wording.
+void fill_from_diagnostic(Recipient& r) {
+  std::string ld = lower(r.diagnostic);
+  if (r.reply_code.empty())
+    r.reply_code = find_reply_code(r.diagnostic);
+  std::string in_text = find_status(r.diagnostic);
+  // The code right after the SMTP reply code is the remote server's own; earlier ones may be a
+  // relay's summary ("5.1.0 - Unknown address error 550-'5.2.2 ... Mailbox full'").
+  if (!r.reply_code.empty()) {
+    size_t at = r.diagnostic.find(r.reply_code);
+    if (at != std::string::npos) {
+      std::string after = find_status(std::string_view(r.diagnostic).substr(at, 16));
+      if (!after.empty())
+        in_text = after;
+    }
+  }
+  if (!in_text.empty()) {
+    // A specific code in the text beats a vague one in the Status field (5.0.0, 4.0.0) of the
+    // same class; an absent Status takes the text's.
+    bool vague = r.status.empty() || (r.status.size() >= 5 && r.status.substr(1) == ".0.0");
+    bool prefer_text =
+        !r.status.empty() && r.status[0] == in_text[0] && in_text.substr(1) != ".0.0";
+    if ((vague || prefer_text) && (r.status.empty() || r.status[0] == in_text[0]) &&
+        in_text.substr(1) != ".0.0") {
+      r.status = in_text;
+    } else if (r.status.empty()) {
+      r.status = in_text;
+    }
+  }
+  if (r.command.empty())
+    r.command = detect_command(ld);
+  if (r.remote_mta.empty())
+    r.remote_mta = detect_remote_host(ld);
+}
+
+// `context` is the human-readable text about this recipient (may be empty): it often names the
+// refused SMTP command ("in reply to RCPT TO command") when the DSN diagnostic does not.
+void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
+                      std::string_view context) {
+  fill_from_diagnostic(r);
+  if (r.command.empty() && !context.empty())
+    r.command = detect_command(lower(context));
+  if (vendor && r.reason.empty()) {
+    std::string ld = lower(r.diagnostic);
+    for (const auto& [phrase, reason] : vendor->phrases) {
+      if (contains(ld, phrase)) {
+        r.reason = std::string(reason);
+        break;
+      }
+    }
+  }
+  r.status_explicit = !r.status.empty();
+  if (r.action.empty())
+    r.action = (!r.status.empty() && r.status[0] == '4') ? "delayed" : "failed";
+  if (r.reason.empty()) {
+    ReasonInput in{r.status, r.reply_code, r.diagnostic, r.command, r.action, r.diagnostic_type};
+    r.reason = classify(in);
+    // The vendor's fixed meaning when its text said nothing the classifier knows.
+    if (vendor && !vendor->default_reason.empty() &&
+        (r.reason == "onhold" || r.reason == "undefined"))
+      r.reason = std::string(vendor->default_reason);
+  }
+  if (r.status.empty()) {
+    // No code anywhere: Sisimai's pseudo code names the reason; its class follows the reply
+    // code (a 4xx reply is temporary), else the action.
+    bool temporary = !r.reply_code.empty() ? r.reply_code[0] == '4' : r.action == "delayed";
+    std::string p = pseudo_status(r.reason, temporary);
+    if (!p.empty())
+      r.status = p;
+    r.status_explicit = false;
+  }
+  if (r.reason == "delivered")
+    r.action = "delivered";
+  r.hard_bounce = is_hard_bounce(r.reason, r.status);
+  r.advice = advise(r, rep);
+}
+
+bool is_auto_reply(const mime::Message& m, std::string_view lsubject) {
+  std::string as = lower(header_value(m, "Auto-Submitted"));
+  if (istarts(as, "auto-replied") || istarts(as, "auto-notified"))
+    return true;
+  if (m.header("X-Autoreply") || m.header("X-Autorespond") || m.header("X-Autoresponder") ||
+      m.header("X-Vacation") || m.header("X-Mail-Autoreply"))
+    return true;
+  std::string prec = lower(header_value(m, "Precedence"));
+  if (prec == "auto_reply" || prec == "auto-reply")
+    return true;
+  std::string suppress = lower(header_value(m, "X-Auto-Response-Suppress"));
+  if (contains(suppress, "oof") || contains(suppress, "autoreply"))
+    if (contains(lsubject, "automatic reply") || contains(lsubject, "out of office") ||
+        istarts(lsubject, "auto:"))
+      return true;
+  static constexpr std::string_view kSubjects[] = {
+      "auto:",          "automatic reply",      "autoreply",         "auto-reply",
+      "auto reply",     "out of office",        "out of the office", "on vacation",
+      "vacation reply", "away from the office", "abwesenheitsnotiz", "réponse automatique",
+      "absence"};
+  for (auto s : kSubjects)
+    if (istarts(lsubject, s) || contains(lsubject, std::string(": ") + std::string(s)))
+      return true;
+  return false;
+}
+
+// First readable text of a part list: text/plain preferred, else any text.
+int first_text_part(const mime::Message& m, int skip_below = -1) {
+  int fallback = -1;
+  for (size_t i = 0; i < m.parts.size(); ++i) {
+    const auto& p = m.parts[i];
+    if (p.is_multipart || p.is_message)
+      continue;
+    // Skip parts inside a returned message.
+    bool inside_message = false;
+    for (int a = p.parent; a >= 0; a = m.parts[static_cast<size_t>(a)].parent)
+      if (m.parts[static_cast<size_t>(a)].is_message)
+        inside_message = true;
+    if (inside_message || static_cast<int>(i) == skip_below)
+      continue;
+    if (p.content_type == "text/plain")
+      return static_cast<int>(i);
+    if (fallback < 0 && p.content_type.rfind("text/", 0) == 0 &&
+        p.content_type != "text/rfc822-headers")
+      fallback = static_cast<int>(i);
+  }
+  return fallback;
+}
+
+std::string strip_html(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  bool tag = false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '<') {
+      // Keep <user@example.com>: an address, not a tag.
+      size_t close = s.find('>', i);
+      if (close != std::string_view::npos && close - i < 256 &&
+          s.substr(i, close - i).find('@') != std::string_view::npos &&
+          s.substr(i, close - i).find(' ') == std::string_view::npos &&
+          s.substr(i, close - i).find('=') == std::string_view::npos) {
+        out.append(s.substr(i, close - i + 1));
+        i = close;
+        continue;
+      }
+      tag = true;
+      if (istarts(s.substr(i), "<br") || istarts(s.substr(i), "<p") ||
+          istarts(s.substr(i), "</p") || istarts(s.substr(i), "<tr") ||
+          istarts(s.substr(i), "<div") || istarts(s.substr(i), "</div"))
+        out.push_back('\n');
+      continue;
+    }
+    if (c == '>' && tag) {
+      tag = false;
+      continue;
+    }
+    if (!tag)
+      out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(Kind kind) {
+  switch (kind) {
+    case Kind::kBounce:
+      return "bounce";
+    case Kind::kVacation:
+      return "vacation";
+    case Kind::kFeedback:
+      return "feedback";
+    case Kind::kNotBounce:
+      return "not-bounce";
+  }
+  return "not-bounce";
+}
+
+Result<Report> parse(std::string_view raw) {
+  auto parsed = mime::parse(raw);
+  if (!parsed.ok())
+    return parsed.error();
+  const mime::Message& m = *parsed;
+  Report rep;
+  rep.subject = m.subject();
+  rep.from = mime::extract_address(header_value(m, "From"));
+  const std::string lsubject = lower(rep.subject);
+  const std::string lfrom = lower(header_value(m, "From"));
+
+  int dsn = -1, arf = -1, rfc822 = -1, headers_part = -1;
+  for (size_t i = 0; i < m.parts.size(); ++i) {
+    const auto& ct = m.parts[i].content_type;
+    if (dsn < 0 && (ct == "message/delivery-status" || ct == "message/global-delivery-status"))
+      dsn = static_cast<int>(i);
+    else if (arf < 0 && ct == "message/feedback-report")
+      arf = static_cast<int>(i);
+    else if (rfc822 < 0 && m.parts[i].is_message && m.parts[i].parent >= 0)
+      rfc822 = static_cast<int>(i);
+    else if (headers_part < 0 && (ct == "text/rfc822-headers" || ct == "message/rfc822-headers" ||
+                                  ct == "message/global-headers"))
+      headers_part = static_cast<int>(i);
+  }
+  // The original message: an attached message/rfc822 (its first child holds the headers) or a
+  // headers-only part.
+  if (rfc822 >= 0) {
+    for (size_t i = static_cast<size_t>(rfc822) + 1; i < m.parts.size(); ++i) {
+      if (m.parts[i].parent == rfc822) {
+        rep.original = original_from_part(m, static_cast<int>(i));
+        break;
+      }
+    }
+  } else if (headers_part >= 0) {
+    auto blocks = parse_field_blocks(m.parts[static_cast<size_t>(headers_part)].decoded, true);
+    if (!blocks.empty())
+      rep.original = original_from_fields(blocks[0]);
+  }
+
+  // ARF feedback report (RFC 5965).
+  if (arf >= 0) {
+    rep.kind = Kind::kFeedback;
+    rep.vendor = "arf";
+    auto blocks = parse_field_blocks(m.parts[static_cast<size_t>(arf)].decoded, false);
+    FieldBlock all;
+    for (auto& b : blocks)
+      for (auto& f : b.fields)
+        all.fields.push_back(f);
+    Recipient r;
+    if (auto* v = field(all, "original-rcpt-to"))
+      r.address = mime::extract_address(*v);
+    if (r.address.empty())
+      if (auto* v = field(all, "removal-recipient"))
+        r.address = mime::extract_address(*v);
+    if (r.address.empty())
+      r.address = rep.original.to;
+    if (auto* v = field(all, "feedback-type"))
+      r.feedback_type = lower(trim(*v));
+    if (auto* v = field(all, "reporting-mta"))
+      rep.reporting_mta = typed_value(*v);
+    if (auto* v = field(all, "arrival-date"))
+      rep.arrival_date = *v;
+    if (auto* v = field(all, "original-mail-from"); v && rep.original.from.empty())
+      rep.original.from = mime::extract_address(*v);
+    r.reason = "feedback";
+    r.action = "failed";
+    r.advice = advise(r, rep);
+    rep.recipients.push_back(std::move(r));
+    return rep;
+  }
+
+  // Text of the human-readable part (bounded), used by every path below.
+  int text_idx = first_text_part(m);
+  std::string text;
+  if (text_idx >= 0) {
+    const auto& p = m.parts[static_cast<size_t>(text_idx)];
+    std::string_view d = p.decoded;
+    if (d.size() > kMaxSection)
+      d = d.substr(0, kMaxSection);
+    text = p.content_type == "text/html" ? strip_html(d) : std::string(d);
+  }
+  // Broken MIME (an unfolded boundary parameter, say) leaves no readable leaf: read the raw body
+  // rather than nothing.
+  if (trim(text).empty()) {
+    std::string_view d = m.parts[0].raw_body;
+    text = std::string(d.substr(0, std::min(d.size(), kMaxSection)));
+  }
+  std::string head_lines;
+  for (const auto& h : m.parts[0].headers) {
+    if (head_lines.size() > 16384)
+      break;
+    head_lines.append(lower(h.name))
+        .append(": ")
+        .append(lower(h.value.substr(0, 200)))
+        .append("\n");
+  }
+  std::string lbody = lower(std::string_view(text).substr(0, std::min<size_t>(text.size(), 4096)));
+  VendorInput vin{lfrom, lsubject, head_lines, lbody};
+  const Vendor* vendor = detect(vin);
+
+  // Amazon SES notifications: JSON instead of a DSN.
+  if (dsn < 0 && contains(text, "notificationType")) {
+    std::vector<Recipient> rs;
+    if (parse_json_notification(text, rep, rs)) {
+      for (auto& r : rs) {
+        if (r.reason == "feedback")
+          r.advice = advise(r, rep);
+        else
+          finish_recipient(r, rep, nullptr, {});
+        rep.recipients.push_back(std::move(r));
+      }
+      return rep;
+    }
+    rep.vendor.clear();
+  }
+
+  // RFC 3464 delivery status notification.
+  if (dsn >= 0) {
+    rep.kind = Kind::kBounce;
+    rep.vendor = vendor ? std::string(vendor->name) : "rfc3464";
+    auto blocks = parse_field_blocks(m.parts[static_cast<size_t>(dsn)].decoded, false);
+    std::string_view rest;
+    std::string_view section = cut_section(text, vendor, &rest);
+    auto text_rcpts = recipients_from_text(section, {rep.original.from, rep.from});
+    // Some MTAs write several recipients into one block without blank lines between them:
+    // a repeated Final-Recipient / Original-Recipient starts the next recipient.
+    {
+      std::vector<FieldBlock> split;
+      for (auto& b : blocks) {
+        FieldBlock cur;
+        bool has_final = false, has_orig = false;
+        for (auto& f : b.fields) {
+          bool is_final = f.name == "final-recipient", is_orig = f.name == "original-recipient";
+          if ((is_final && has_final) || (is_orig && has_orig)) {
+            split.push_back(std::move(cur));
+            cur = FieldBlock{};
+            has_final = has_orig = false;
+          }
+          has_final |= is_final;
+          has_orig |= is_orig;
+          cur.fields.push_back(f);
+        }
+        if (!cur.fields.empty())
+          split.push_back(std::move(cur));
+      }
+      blocks = std::move(split);
+    }
+    for (const auto& b : blocks) {
+      if (auto* v = field(b, "reporting-mta"); v && rep.reporting_mta.empty())
+        rep.reporting_mta = typed_value(*v);
+      if (auto* v = field(b, "arrival-date"); v && rep.arrival_date.empty())
+        rep.arrival_date = *v;
+      const std::string* fin = field(b, "final-recipient");
+      const std::string* orig = field(b, "original-recipient");
+      if (!fin && !orig)
+        continue;
+      if (rep.recipients.size() >= kMaxRecipients)
+        break;
+      Recipient r;
+      r.address = typed_address(fin ? *fin : *orig);
+      if (orig) {
+        std::string o = typed_address(*orig);
+        if (o != r.address)
+          r.original_recipient = o;
+        if (r.address.empty())
+          r.address = o;
+      }
+      if (auto* v = field(b, "action"))
+        r.action = lower(trim(*v));
+      if (auto* v = field(b, "status")) {
+        r.status = find_status(*v);
+      }
+      if (auto* v = field(b, "remote-mta"))
+        r.remote_mta = lower(typed_value(*v));
+      if (auto* v = field(b, "diagnostic-code")) {
+        std::string type;
+        r.diagnostic = collapse(typed_value(*v, &type));
+        r.diagnostic_type = type.empty() ? "" : type;
+        for (char& c : r.diagnostic_type)
+          c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      }
+      if (auto* v = field(b, "last-attempt-date"))
+        r.last_attempt_date = *v;
+      // Fill a missing or bare diagnostic from the human-readable part.
+      if (r.diagnostic.empty() || r.diagnostic.size() < 16) {
+        for (const auto& tr : text_rcpts) {
+          if (tr.address == r.address) {
+            std::string c = collapse(tr.block);
+            r.diagnostic = r.diagnostic.empty() ? c : r.diagnostic + " " + c;
+            break;
+          }
+        }
+        if (r.diagnostic.empty() && text_rcpts.empty())
+          r.diagnostic = collapse(section);
+      }
+      rep.recipients.push_back(std::move(r));
+    }
+    if (!rep.recipients.empty()) {
+      // Exchange and others write the transcript into the DSN part only; copy the human text's
+      // phrase when the DSN diagnostic carries none.
+      for (auto& r : rep.recipients) {
+        std::string_view context;
+        for (const auto& tr : text_rcpts)
+          if (tr.address == r.address)
+            context = tr.block;
+        finish_recipient(r, rep, vendor, context);
+      }
+      return rep;
+    }
+    // A delivery-status part without usable recipients: fall through to the text reading.
+  }
+
+  // Auto-replies before text bounces: they are not failures, but some say "could not".
+  bool bounce_like = vendor != nullptr || looks_like_bounce(vin);
+  if (!bounce_like && is_auto_reply(m, lsubject)) {
+    rep.kind = Kind::kVacation;
+    rep.vendor = "rfc3834";
+    Recipient r;
+    r.address = rep.from;
+    r.action = "failed";
+    r.reason = "vacation";
+    r.diagnostic = collapse(std::string_view(text).substr(0, std::min<size_t>(text.size(), 512)));
+    r.advice = advise(r, rep);
+    rep.recipients.push_back(std::move(r));
+    return rep;
+  }
+  if (!bounce_like)
+    return rep;  // kNotBounce
+
+  // Non-standard (plain-text) bounce.
+  std::string_view rest;
+  std::string_view section = cut_section(text, vendor, &rest);
+  if (rep.original.from.empty() && rest.size() > 0) {
+    // Inline original: header lines right after the marker.
+    std::string_view r = rest;
+    while (!r.empty() && (r.front() == '\r' || r.front() == '\n' || r.front() == ' '))
+      r.remove_prefix(1);
+    auto blocks = parse_field_blocks(r.substr(0, std::min<size_t>(r.size(), 16384)), true);
+    if (!blocks.empty())
+      rep.original = original_from_fields(blocks[0]);
+  }
+  std::vector<std::string> exclude = {rep.original.from, rep.from,
+                                      mime::extract_address(header_value(m, "To"))};
+  std::vector<TextRecipient> found;
+  // Exim and others name the failed addresses in a header.
+  std::string failed = header_value(m, "X-Failed-Recipients");
+  auto text_rcpts = recipients_from_text(section, exclude);
+  if (!failed.empty()) {
+    for (const auto& f : addresses_in(failed)) {
+      TextRecipient tr{f.address, {}};
+      for (const auto& t : text_rcpts)
+        if (t.address == f.address)
+          tr.block = t.block;
+      if (tr.block.empty())
+        tr.block = std::string(section);
+      found.push_back(std::move(tr));
+    }
+  } else {
+    found = std::move(text_rcpts);
+  }
+  if (found.empty() && !rep.original.to.empty())
+    found.push_back({rep.original.to, std::string(section)});
+  if (found.empty())
+    found.push_back({"", std::string(section)});
+  rep.kind = Kind::kBounce;
+  rep.vendor = vendor ? std::string(vendor->name) : "text";
+  for (auto& tr : found) {
+    Recipient r;
+    r.address = tr.address;
+    r.diagnostic = collapse(tr.block);
+    // One recipient: the whole section may hold the explanation (above the address line).
+    if (found.size() == 1) {
+      std::string whole = collapse(section);
+      if (whole.size() > r.diagnostic.size())
+        r.diagnostic = whole;
+    }
+    std::string ld = lower(r.diagnostic);
+    if (contains(lsubject, "delayed") || contains(lsubject, "delay") ||
+        contains(ld, "will continue to be attempted") || contains(ld, "still being retried") ||
+        contains(ld, "has not yet been delivered"))
+      r.action = "delayed";
+    rep.recipients.push_back(std::move(r));
+  }
+  for (auto& r : rep.recipients)
+    finish_recipient(r, rep, vendor, {});
+  return rep;
+}
+
+}  // namespace mailsift::bounce

@@ -1,0 +1,406 @@
+// Unit tests of the bounce parser, and the accuracy test over Sisimai's public bounce set
+// (../shared/testdata/bounces: expected.tsv, expected-per-recipient.tsv, not-bounces/).
+//
+// The accuracy test prints every figure, split into a development subset and a held-out subset
+// (every fourth file by name), and asserts floors a little under what the parser reaches so a
+// regression fails. MAILSIFT_BOUNCE_VERBOSE=dev prints the development subset's mismatches
+// (=all: every mismatch).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bounce/advice.h"
+#include "bounce/bounce.h"
+#include "bounce/reason.h"
+
+namespace fs = std::filesystem;
+using namespace mailsift::bounce;
+
+namespace {
+
+std::string crlf(std::string s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n')
+      out += "\r\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+const char* kDsn =
+    "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\n"
+    "To: alice@example.com\n"
+    "Subject: Undelivered Mail Returned to Sender\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n"
+    "\n"
+    "--B\n"
+    "Content-Type: text/plain\n"
+    "\n"
+    "This is the mail system at host mx.example.org.\n"
+    "\n"
+    "<bob@example.net>: host mx.example.net[192.0.2.1] said: 550 5.1.1 <bob@example.net>:\n"
+    "    Recipient address rejected: User unknown in local recipient table (in reply\n"
+    "    to RCPT TO command)\n"
+    "\n"
+    "--B\n"
+    "Content-Type: message/delivery-status\n"
+    "\n"
+    "Reporting-MTA: dns; mx.example.org\n"
+    "Arrival-Date: Mon, 2 Jan 2023 10:00:00 +0000\n"
+    "\n"
+    "Final-Recipient: rfc822; bob@example.net\n"
+    "Original-Recipient: rfc822;bob@example.net\n"
+    "Action: failed\n"
+    "Status: 5.1.1\n"
+    "Remote-MTA: dns; mx.example.net\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 <bob@example.net>: Recipient address rejected:\n"
+    "    User unknown in local recipient table\n"
+    "\n"
+    "--B\n"
+    "Content-Type: text/rfc822-headers\n"
+    "\n"
+    "From: Alice <alice@example.com>\n"
+    "To: bob@example.net\n"
+    "Subject: hello\n"
+    "Message-ID: <1@example.com>\n"
+    "Date: Mon, 2 Jan 2023 09:59:00 +0000\n"
+    "\n"
+    "--B--\n";
+
+TEST(Bounce, StandardDsn) {
+  auto r = parse(kDsn);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, Kind::kBounce);
+  EXPECT_EQ(r->reporting_mta, "mx.example.org");
+  ASSERT_EQ(r->recipients.size(), 1u);
+  const auto& x = r->recipients[0];
+  EXPECT_EQ(x.address, "bob@example.net");
+  EXPECT_EQ(x.status, "5.1.1");
+  EXPECT_EQ(x.reply_code, "550");
+  EXPECT_EQ(x.reason, "userunknown");
+  EXPECT_TRUE(x.hard_bounce);
+  EXPECT_EQ(x.remote_mta, "mx.example.net");
+  EXPECT_EQ(x.diagnostic_type, "SMTP");
+  EXPECT_EQ(r->original.from, "alice@example.com");
+  EXPECT_EQ(r->original.message_id, "<1@example.com>");
+  EXPECT_EQ(r->original.subject, "hello");
+}
+
+TEST(Bounce, LineEndingsDoNotMatter) {
+  auto lf = parse(kDsn);
+  auto cr = crlf(kDsn);
+  auto c = parse(cr);
+  std::string bare_cr = kDsn;
+  std::replace(bare_cr.begin(), bare_cr.end(), '\n', '\r');
+  auto b = parse(bare_cr);
+  ASSERT_TRUE(lf.ok() && c.ok());
+  ASSERT_EQ(c->recipients.size(), 1u);
+  EXPECT_EQ(c->recipients[0].reason, lf->recipients[0].reason);
+  EXPECT_EQ(c->recipients[0].status, "5.1.1");
+  if (b.ok() && !b->recipients.empty()) {
+    EXPECT_EQ(b->recipients[0].reason, "userunknown");
+  }
+}
+
+TEST(Bounce, QmailText) {
+  auto r = parse(
+      "From: MAILER-DAEMON@mail.example.org\nTo: alice@example.com\nSubject: failure notice\n\n"
+      "Hi. This is the qmail-send program at mail.example.org.\n"
+      "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+      "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+      "<carol@example.net>:\n"
+      "192.0.2.9 does not like recipient.\n"
+      "Remote host said: 552 5.2.2 <carol@example.net>... Mailbox full\n"
+      "Giving up on 192.0.2.9.\n\n"
+      "--- Below this line is a copy of the message.\n\n"
+      "From: alice@example.com\nMessage-ID: <2@example.com>\nSubject: hi\n\nbody\n");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, Kind::kBounce);
+  ASSERT_EQ(r->recipients.size(), 1u);
+  EXPECT_EQ(r->recipients[0].address, "carol@example.net");
+  EXPECT_EQ(r->recipients[0].reason, "mailboxfull");
+  EXPECT_EQ(r->recipients[0].status, "5.2.2");
+  EXPECT_FALSE(r->recipients[0].hard_bounce);
+  EXPECT_EQ(r->original.message_id, "<2@example.com>");
+}
+
+TEST(Bounce, AutoReplyIsVacation) {
+  auto r = parse(
+      "From: dave@example.net\nTo: alice@example.com\nAuto-Submitted: auto-replied\n"
+      "Subject: Out of office\n\nI am away until Monday.\n");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, Kind::kVacation);
+  ASSERT_EQ(r->recipients.size(), 1u);
+  EXPECT_EQ(r->recipients[0].reason, "vacation");
+}
+
+TEST(Bounce, ArfFeedback) {
+  auto r = parse(
+      "From: abuse@isp.example\nSubject: FW: spam\nMIME-Version: 1.0\n"
+      "Content-Type: multipart/report; report-type=feedback-report; boundary=\"X\"\n\n"
+      "--X\nContent-Type: text/plain\n\nThis is an abuse report.\n"
+      "--X\nContent-Type: message/feedback-report\n\n"
+      "Feedback-Type: abuse\nUser-Agent: Test/1.0\nVersion: 1\n"
+      "Original-Rcpt-To: <eve@isp.example>\n\n"
+      "--X\nContent-Type: message/rfc822\n\n"
+      "From: alice@example.com\nTo: eve@isp.example\nSubject: buy\nMessage-ID: <3@x>\n\nhi\n"
+      "--X--\n");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, Kind::kFeedback);
+  ASSERT_EQ(r->recipients.size(), 1u);
+  EXPECT_EQ(r->recipients[0].reason, "feedback");
+  EXPECT_EQ(r->recipients[0].feedback_type, "abuse");
+  EXPECT_EQ(r->recipients[0].address, "eve@isp.example");
+  EXPECT_EQ(r->original.from, "alice@example.com");
+}
+
+TEST(Bounce, OrdinaryMailIsNotABounce) {
+  auto r = parse("From: bob@example.net\nTo: alice@example.com\nSubject: lunch?\n\nNoon?\n");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, Kind::kNotBounce);
+  EXPECT_TRUE(r->recipients.empty());
+}
+
+TEST(Bounce, NotMailIsMalformed) {
+  auto r = parse("");
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(Reason, AuthCodesAndAdvice) {
+  EXPECT_EQ(status_reason("5.7.26"), "authfailure");
+  EXPECT_EQ(status_reason("5.7.23"), "authfailure");
+  EXPECT_EQ(status_reason("5.7.25"), "requireptr");
+  ReasonInput in{"5.7.26",
+                 "550",
+                 "550 5.7.26 This mail has been blocked because the sender is "
+                 "unauthenticated. DMARC policy",
+                 "DATA",
+                 "failed",
+                 "SMTP"};
+  EXPECT_EQ(classify(in), "authfailure");
+  Report rep;
+  rep.original.from = "alice@example.com";
+  Recipient r;
+  r.reason = "authfailure";
+  r.status = "5.7.23";
+  r.diagnostic = "SPF validation failed";
+  Advice a = advise(r, rep);
+  ASSERT_FALSE(a.checks.empty());
+  EXPECT_EQ(a.checks[0], "spf:example.com");
+}
+
+TEST(Reason, BlocklistNamed) {
+  Report rep;
+  Recipient r;
+  r.reason = "blocked";
+  r.diagnostic =
+      "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using "
+      "zen.spamhaus.org";
+  Advice a = advise(r, rep);
+  EXPECT_EQ(a.blocklist, "spamhaus");
+  EXPECT_NE(a.support.find("delisting"), std::string::npos);
+}
+
+TEST(Reason, FindCodes) {
+  EXPECT_EQ(find_status("said: 550 5.1.1 <a@b>"), "5.1.1");
+  EXPECT_EQ(find_status("host [192.0.2.1] said"), "");
+  EXPECT_EQ(find_status("Exim 4.72"), "");
+  EXPECT_EQ(find_reply_code("host x[192.0.2.1] said: 550-5.1.1 no"), "550");
+  EXPECT_EQ(find_status("5.7.26 unauthenticated"), "5.7.26");
+}
+
+// ---- accuracy over the shared set ----
+
+std::string shared_dir() {
+  const char* env = std::getenv("MAILSIFT_SOURCE_DIR");
+  std::string root = env ? env : MAILSIFT_SOURCE_DIR;
+  return root + "/../shared/testdata/bounces";
+}
+
+std::vector<std::string> split_tab(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : line) {
+    if (c == '\t') {
+      out.push_back(cur);
+      cur.clear();
+    } else if (c != '\r') {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+struct Tally {
+  int n = 0, ok = 0;
+  void add(bool good) {
+    ++n;
+    ok += good;
+  }
+  double pct() const { return n ? 100.0 * ok / n : 100.0; }
+};
+struct Figures {
+  Tally reason, recipients, status, reply, hard, not_bounce, feedback_type;
+};
+
+void print(const char* name, const Figures& f) {
+  std::printf(
+      "[%s] reason %d/%d (%.1f%%), recipients %d/%d (%.1f%%), status %d/%d (%.1f%%), "
+      "reply code %d/%d (%.1f%%), hard bounce %d/%d (%.1f%%), not-bounces rejected %d/%d, "
+      "feedback type %d/%d\n",
+      name, f.reason.ok, f.reason.n, f.reason.pct(), f.recipients.ok, f.recipients.n,
+      f.recipients.pct(), f.status.ok, f.status.n, f.status.pct(), f.reply.ok, f.reply.n,
+      f.reply.pct(), f.hard.ok, f.hard.n, f.hard.pct(), f.not_bounce.ok, f.not_bounce.n,
+      f.feedback_type.ok, f.feedback_type.n);
+}
+
+TEST(BounceAccuracy, SisimaiPublicSet) {
+  const std::string dir = shared_dir();
+  std::ifstream per(dir + "/expected-per-recipient.tsv");
+  std::ifstream files(dir + "/expected.tsv");
+  if (!per || !files)
+    GTEST_SKIP() << "no shared bounce set at " << dir;
+  const char* verbose_env = std::getenv("MAILSIFT_BOUNCE_VERBOSE");
+  std::string verbose = verbose_env ? verbose_env : "";
+
+  std::map<std::string, int> n_rcpts;
+  std::map<std::string, std::vector<std::vector<std::string>>> rows;
+  std::string line;
+  std::getline(files, line);
+  while (std::getline(files, line)) {
+    auto c = split_tab(line);
+    if (c.size() >= 5)
+      n_rcpts[c[0]] = c[4].empty() ? 0 : std::atoi(c[4].c_str());
+  }
+  std::getline(per, line);
+  while (std::getline(per, line)) {
+    auto c = split_tab(line);
+    if (c.size() >= 7)
+      rows[c[0]].push_back(c);
+  }
+  std::vector<std::string> paths;
+  for (const auto& [p, _] : rows)
+    paths.push_back(p);
+  std::sort(paths.begin(), paths.end());
+
+  Figures dev, hold, all;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const std::string& path = paths[i];
+    const bool holdout = i % 4 == 3;
+    Figures& f = holdout ? hold : dev;
+    const bool show = verbose == "all" || (verbose == "dev" && !holdout);
+    std::string raw = slurp(dir + "/" + path);
+    auto rep = parse(raw);
+    const auto& expect = rows[path];
+    if (expect[0][1] == "NOT-A-BOUNCE") {
+      bool good = rep.ok() && rep->kind == Kind::kNotBounce;
+      f.not_bounce.add(good);
+      all.not_bounce.add(good);
+      if (!good && show)
+        std::printf("MISS %s not-a-bounce\n", path.c_str());
+      continue;
+    }
+    int got_n = rep.ok() ? static_cast<int>(rep->recipients.size()) : -1;
+    bool rc_ok = got_n == n_rcpts[path];
+    f.recipients.add(rc_ok);
+    all.recipients.add(rc_ok);
+    if (!rc_ok && show)
+      std::printf("MISS %s recipients got %d want %d\n", path.c_str(), got_n, n_rcpts[path]);
+    for (const auto& e : expect) {
+      size_t idx = static_cast<size_t>(std::max(1, std::atoi(e[4].c_str())) - 1);
+      const Recipient* g =
+          rep.ok() && idx < rep->recipients.size() ? &rep->recipients[idx] : nullptr;
+      std::string greason = g ? g->reason : "(none)";
+      bool r_ok = greason == e[1];
+      f.reason.add(r_ok);
+      all.reason.add(r_ok);
+      if (!e[2].empty()) {
+        bool s_ok = g && g->status == e[2];
+        f.status.add(s_ok);
+        all.status.add(s_ok);
+        if (!s_ok && show)
+          std::printf("MISS %s#%zu status got %s want %s\n", path.c_str(), idx + 1,
+                      g ? g->status.c_str() : "-", e[2].c_str());
+      }
+      if (!e[3].empty()) {
+        bool c_ok = g && g->reply_code == e[3];
+        f.reply.add(c_ok);
+        all.reply.add(c_ok);
+        if (!c_ok && show)
+          std::printf("MISS %s#%zu reply got %s want %s\n", path.c_str(), idx + 1,
+                      g ? g->reply_code.c_str() : "-", e[3].c_str());
+      }
+      bool h_ok = g && (g->hard_bounce ? "true" : "false") == e[5];
+      f.hard.add(h_ok);
+      all.hard.add(h_ok);
+      if (!e[6].empty()) {
+        bool ft = g && g->feedback_type == e[6];
+        f.feedback_type.add(ft);
+        all.feedback_type.add(ft);
+      }
+      if (!r_ok && show)
+        std::printf("MISS %s#%zu reason got %s want %s | %s | %s\n", path.c_str(), idx + 1,
+                    greason.c_str(), e[1].c_str(), g ? g->status.c_str() : "",
+                    g ? g->diagnostic.substr(0, 240).c_str() : "");
+    }
+  }
+  // Ordinary mail must not be taken for a bounce.
+  for (const auto& entry : fs::directory_iterator(dir + "/not-bounces")) {
+    auto rep = parse(slurp(entry.path()));
+    bool good = !rep.ok() || rep->kind == Kind::kNotBounce;
+    all.not_bounce.add(good);
+    dev.not_bounce.add(good);
+    if (!good && !verbose.empty())
+      std::printf("MISS %s taken for a bounce\n", entry.path().filename().c_str());
+  }
+  print("dev", dev);
+  print("holdout", hold);
+  print("all", all);
+  RecordProperty("reason_pct", std::to_string(all.reason.pct()));
+
+  // Floors a little under the figures reached (README.md); raise them with the parser.
+  // Reached (2026-11-28): reason 266/316, recipients 292/298, status 272/305, reply code
+  // 209/228, hard bounce 293/316, feedback type 7/8.
+  EXPECT_GE(all.reason.ok, 260);
+  EXPECT_GE(all.recipients.ok, 288);
+  EXPECT_GE(all.status.ok, 266);
+  EXPECT_GE(all.reply.ok, 203);
+  EXPECT_GE(all.hard.ok, 287);
+  EXPECT_GE(all.feedback_type.ok, 7);
+  EXPECT_EQ(all.not_bounce.ok, all.not_bounce.n);
+}
+
+// Every sample parses without error and renders (no crash on any file).
+TEST(BounceAccuracy, EverySampleParses) {
+  const std::string dir = shared_dir() + "/maildir";
+  if (!fs::exists(dir))
+    GTEST_SKIP();
+  int n = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    auto rep = parse(slurp(entry.path()));
+    ASSERT_TRUE(rep.ok()) << entry.path();
+    EXPECT_FALSE(to_json(*rep).empty());
+    ++n;
+  }
+  EXPECT_GT(n, 100);
+}
+
+}  // namespace
