@@ -103,6 +103,15 @@ const std::vector<ParamSpec>& all_params() {
        "Score of USER_ALLOWLIST when the envelope sender is on the recipient's allow list."},
       {"policy.blocklist_score", T::kDouble, "50", 0, 1000,
        "Score of USER_BLOCKLIST when the envelope sender is on the recipient's block list."},
+
+      // Tenants (src/tenant, docs/tenants.md): resellers, domains, users, per-level policy,
+      // block/allow lists and API keys in their own SQLite file.
+      {"tenant.file", T::kString, "tenants.db", 0, 0,
+       "SQLite file of the tenant store (resellers, domains, users, policies, lists, API keys) "
+       "inside the data directory."},
+      {"tenant.learning_enabled", T::kBool, "true", 0, 0,
+       "Global default of the per-level `learning_enabled` policy (resellers, domains and users "
+       "may override it)."},
   };
   return kParams;
 }
