@@ -1,4 +1,5 @@
-// mailsift — the command-line tool: scan, learn and unlearn on the embedded store.
+// mailsift — the command-line tool: scan, learn and unlearn on the embedded store; tenants,
+// policies and block/allow lists (`tenant`, `lists`: src/tenant/tenant_cli.h).
 //
 // Exit codes (also in README):
 //   0  every input was processed
@@ -25,6 +26,7 @@
 #include "rules/rules.h"
 #include "scan/engine.h"
 #include "store/store.h"
+#include "tenant/tenant_cli.h"
 
 namespace {
 
@@ -158,6 +160,7 @@ int main(int argc, char** argv) {
   mailsift::cli::LogOptions log_options;
   auto* log_cmd = app.add_subcommand("log", "Search the decision log: what mailsiftd decided, when, for whom");
   mailsift::cli::add_log_options(*log_cmd, log_options);
+  mailsift::tenant::TenantCommands tenant_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -199,6 +202,7 @@ int main(int argc, char** argv) {
 
   if (data_dir.empty()) data_dir = "/var/lib/mailsift";
   if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, data_dir, std::cout, std::cerr);
+  if (tenant_commands.selected()) return tenant_commands.run(config, data_dir, std::cout, std::cerr);
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {

@@ -53,7 +53,7 @@ std::string iso_time(int64_t t) {
 
 std::string describe_match(const ListMatch& m) {
   std::string s = fmt::format("entry {} '{}' ({} {}) matched {}, since {}, by {}", m.entry.id,
-                              m.entry.pattern.value, to_string(m.entry.level), m.entry.owner,
+                              display(m.entry.pattern), to_string(m.entry.level), m.entry.owner,
                               m.matched, iso_time(m.entry.created_at), m.entry.created_by);
   if (!m.entry.note.empty())
     s += ", note: " + m.entry.note;
@@ -135,7 +135,7 @@ Result<ListCheckResult> evaluate_lists(TenantStore& store, const ListCheckScores
     bool voided = input.dmarc_failed_for_domain && m.entry.kind == ListKind::kAllow &&
                   domain_based(m.entry);
     if (voided)
-      ignored.push_back(fmt::format("entry {} '{}' ({} {})", m.entry.id, m.entry.pattern.value,
+      ignored.push_back(fmt::format("entry {} '{}' ({} {})", m.entry.id, display(m.entry.pattern),
                                     to_string(m.entry.level), m.entry.owner));
     std::string name = symbol_name(m.entry);
     std::string detail = describe_match(m);

@@ -210,6 +210,10 @@ Result<ListPattern> parse_list_entry(std::string_view text) {
   return ListPattern{EntryType::kDomain, s};
 }
 
+std::string display(const ListPattern& p) {
+  return p.type == EntryType::kDomainTree ? "*." + p.value : p.value;
+}
+
 std::string match_pattern(const ListPattern& pattern, const SenderFacts& facts) {
   switch (pattern.type) {
     case EntryType::kAddress: {

@@ -46,6 +46,9 @@ struct ListPattern {
 };
 
 Result<ListPattern> parse_list_entry(std::string_view text);
+// The pattern as a user writes it ("*.example.com" for kDomainTree, else value); re-parses to
+// the same pattern.
+std::string display(const ListPattern& p);
 
 // An IP address in 16 bytes (IPv4 as IPv4-mapped IPv6), for prefix matching.
 struct IpAddr {

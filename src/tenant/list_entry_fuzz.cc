@@ -21,9 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     return 0;
   }
-  std::string text = p->value;
-  if (p->type == EntryType::kDomainTree)
-    text = "*." + text;
+  std::string text = display(*p);
   auto again = parse_list_entry(text);
   if (!again.ok() || !(*again == *p))
     __builtin_trap();  // canonical form must be stable

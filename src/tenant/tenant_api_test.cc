@@ -50,7 +50,7 @@ class TenantApiTest : public ::testing::Test {
     json j = json::parse(res.body(), nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << target << ": not JSON: " << res.body();
     EXPECT_EQ(res[bhttp::field::content_type], "application/json");
-    return {res.result_int(), j};
+    return {static_cast<int>(res.result_int()), j};
   }
   Reply get(const std::string& t, const std::string& k) { return call(bhttp::verb::get, t, k); }
   Reply post(const std::string& t, const std::string& k, const std::string& b) {

@@ -350,7 +350,7 @@ int TenantCommands::Impl::run_lists(const Config& config, std::ostream& out, std
   TenantStore& s = *store;
   auto entry_line = [](const ListEntry& e) {
     std::string line = fmt::format("{}\t{}\t{} {}\t({} {})\tsince {} by {}", e.id, to_string(e.kind),
-                                   to_string(e.pattern.type), e.pattern.value, to_string(e.level),
+                                   to_string(e.pattern.type), display(e.pattern), to_string(e.level),
                                    e.owner, iso8601(e.created_at), e.created_by);
     if (e.expires_at)
       line += " until " + iso8601(*e.expires_at);
