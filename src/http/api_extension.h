@@ -18,8 +18,8 @@
 namespace mailsift::http {
 
 struct ApiCall {
-  std::string_view method;  // "GET", "POST", "DELETE", ...
-  std::string_view path;    // without the query string
+  std::string_view method;                                        // "GET", "POST", "DELETE", ...
+  std::string_view path;                                          // without the query string
   const std::vector<std::pair<std::string, std::string>>& query;  // decoded, in order
   std::string_view authorization;  // the Authorization header value, "" when absent
   std::string_view body;

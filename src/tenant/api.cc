@@ -21,7 +21,9 @@ ApiReply error(int status, ErrorKind kind, const std::string& message) {
   j["error"] = {{"kind", to_string(kind)}, {"message", message}};
   return {status, dump(j)};
 }
-ApiReply bad(const std::string& message) { return error(400, ErrorKind::kMalformed, message); }
+ApiReply bad(const std::string& message) {
+  return error(400, ErrorKind::kMalformed, message);
+}
 ApiReply not_found(const std::string& what) {
   return error(404, ErrorKind::kPermanent, fmt::format("no {}", what));
 }
@@ -41,7 +43,9 @@ ApiReply from_error(const Error& e) {
   }
   return error(500, e.kind, e.message);
 }
-ApiReply ok(const Json& j, int status = 200) { return {status, dump(j)}; }
+ApiReply ok(const Json& j, int status = 200) {
+  return {status, dump(j)};
+}
 ApiReply method_not_allowed(std::string_view allowed) {
   return error(405, ErrorKind::kPermanent, fmt::format("method not allowed; use {}", allowed));
 }
@@ -304,9 +308,8 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
       auto p = store_.get_policy(target->first, target->second);
       if (!p)
         return from_error(p.error());
-      return ok(Json{{"level", to_string(target->first)},
-                     {"id", target->second},
-                     {"policy", to_json(*p)}});
+      return ok(Json{
+          {"level", to_string(target->first)}, {"id", target->second}, {"policy", to_json(*p)}});
     }
     if (!post)
       return method_not_allowed("GET, POST");
@@ -336,8 +339,8 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
         if (value.is_null()) {
           p.spam_action.reset();
         } else {
-          auto a = value.is_string() ? spam_action_from_string(value.get<std::string>())
-                                     : std::nullopt;
+          auto a =
+              value.is_string() ? spam_action_from_string(value.get<std::string>()) : std::nullopt;
           if (!a)
             return bad("'spam_action' must be \"folder\", \"tag_subject\", \"reject\" or null");
           p.spam_action = a;
@@ -358,10 +361,10 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
         else
           return bad("'learning_enabled' must be true, false or null");
       } else {
-        return bad(fmt::format(
-            "unknown field '{}' (level, id, spam_action, spam_score, reject_score, "
-            "learning_enabled)",
-            key));
+        return bad(
+            fmt::format("unknown field '{}' (level, id, spam_action, spam_score, reject_score, "
+                        "learning_enabled)",
+                        key));
       }
     }
     if (auto st = validate(p); !st)

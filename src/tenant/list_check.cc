@@ -38,8 +38,8 @@ const char* type_suffix(EntryType t) {
 }
 
 std::string symbol_name(const ListEntry& e) {
-  return fmt::format("{}_{}_{}", level_prefix(e.level), e.kind == ListKind::kBlock ? "BLOCK" : "ALLOW",
-                     type_suffix(e.pattern.type));
+  return fmt::format("{}_{}_{}", level_prefix(e.level),
+                     e.kind == ListKind::kBlock ? "BLOCK" : "ALLOW", type_suffix(e.pattern.type));
 }
 
 std::string iso_time(int64_t t) {
@@ -83,8 +83,9 @@ std::vector<scan::SymbolInfo> list_symbols() {
   static const std::vector<std::pair<std::string, std::string>> kInfo = [] {
     std::vector<std::pair<std::string, std::string>> v;
     for (const char* level : {"USER", "DOMAIN", "RESELLER"}) {
-      const char* who = level[0] == 'U' ? "recipient's" : level[0] == 'D' ? "recipient domain's"
-                                                                           : "reseller's";
+      const char* who = level[0] == 'U'   ? "recipient's"
+                        : level[0] == 'D' ? "recipient domain's"
+                                          : "reseller's";
       for (const char* kind : {"BLOCK", "ALLOW"}) {
         for (const char* type : {"ADDR", "DOMAIN", "IP"}) {
           const char* what = type[0] == 'A'   ? "sender address"
@@ -121,10 +122,9 @@ Result<ListCheckResult> evaluate_lists(TenantStore& store, const ListCheckScores
   if (out.decision.deciding) {
     const ListMatch& m = matches[*out.decision.deciding];
     std::string name = symbol_name(m.entry);
-    out.symbols.push_back(scan::Symbol{name,
-                                       m.entry.kind == ListKind::kBlock ? scores.block
-                                                                        : scores.allow,
-                                       description(name), describe_match(m)});
+    out.symbols.push_back(
+        scan::Symbol{name, m.entry.kind == ListKind::kBlock ? scores.block : scores.allow,
+                     description(name), describe_match(m)});
     out.verdict = m.entry.kind;
   }
   std::vector<std::string> ignored;
@@ -132,8 +132,8 @@ Result<ListCheckResult> evaluate_lists(TenantStore& store, const ListCheckScores
     if (out.decision.deciding && i == *out.decision.deciding)
       continue;
     const ListMatch& m = matches[i];
-    bool voided = input.dmarc_failed_for_domain && m.entry.kind == ListKind::kAllow &&
-                  domain_based(m.entry);
+    bool voided =
+        input.dmarc_failed_for_domain && m.entry.kind == ListKind::kAllow && domain_based(m.entry);
     if (voided)
       ignored.push_back(fmt::format("entry {} '{}' ({} {})", m.entry.id, display(m.entry.pattern),
                                     to_string(m.entry.level), m.entry.owner));

@@ -178,8 +178,7 @@ Result<ListPattern> parse_list_entry(std::string_view text) {
     int max = ip->v4 ? 32 : 128;
     if (len_text.empty() || ec != std::errc() || p != len_text.data() + len_text.size() ||
         len < 0 || len > max)
-      return Error::malformed(
-          fmt::format("'{}': prefix length must be a number in 0..{}", s, max));
+      return Error::malformed(fmt::format("'{}': prefix length must be a number in 0..{}", s, max));
     clear_host_bits(*ip, ip->v4 ? len + 96 : len);
     return ListPattern{EntryType::kCidr, fmt::format("{}/{}", ip_text(*ip), len)};
   }
@@ -205,8 +204,8 @@ Result<ListPattern> parse_list_entry(std::string_view text) {
     return ListPattern{EntryType::kDomainTree, domain};
   }
   if (!valid_domain(s))
-    return Error::malformed(fmt::format(
-        "'{}' is not a list entry (use user@domain, domain, *.domain, IP or CIDR)", s));
+    return Error::malformed(
+        fmt::format("'{}' is not a list entry (use user@domain, domain, *.domain, IP or CIDR)", s));
   return ListPattern{EntryType::kDomain, s};
 }
 

@@ -12,7 +12,8 @@
 //   .example.com         kDomainTree same
 //   192.0.2.7 / 2001:db8::1          kIp    that client IP (IPv4-mapped IPv6 counts as IPv4)
 //   192.0.2.0/24 / 2001:db8::/32     kCidr  the client IP is inside that network; the canonical
-//                                           form has the host bits cleared (192.0.2.9/24 -> 192.0.2.0/24)
+//                                           form has the host bits cleared (192.0.2.9/24 ->
+//                                           192.0.2.0/24)
 // Domains must be LDH labels (IDNs in A-label form; "_" allowed), 1..253 bytes, no empty label,
 // last label not all digits; a dot is not required (intranet names).
 //

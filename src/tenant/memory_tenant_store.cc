@@ -92,8 +92,8 @@ class MemoryTenantStore final : public TenantStore {
     for (const auto& [_, x] : entries_) {
       if (x.level == e.level && x.owner == e.owner && x.kind == e.kind && x.pattern == e.pattern)
         return Error::permanent(fmt::format("{} is already on the {} list of {} {} (entry {})",
-                                            e.pattern.value, to_string(e.kind),
-                                            to_string(e.level), e.owner, x.id));
+                                            e.pattern.value, to_string(e.kind), to_string(e.level),
+                                            e.owner, x.id));
     }
     ListEntry stored = e;
     stored.id = ++last_id_;
@@ -181,7 +181,8 @@ Result<std::unique_ptr<TenantStore>> open_tenant_store(const std::string& uri) {
   if (uri.starts_with("sqlite:"))
     return open_sqlite_tenant_store(uri.substr(7));
   if (uri.empty() || uri.find("://") != std::string::npos)
-    return Error::config(fmt::format("unsupported tenant store '{}' (memory: or sqlite:PATH)", uri));
+    return Error::config(
+        fmt::format("unsupported tenant store '{}' (memory: or sqlite:PATH)", uri));
   return open_sqlite_tenant_store(uri);
 }
 

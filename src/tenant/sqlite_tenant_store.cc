@@ -97,15 +97,15 @@ class SqliteTenantStore final : public TenantStore {
   }
 
   Status open() {
-    int rc = sqlite3_open_v2(path_.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK)
       return fail(rc, "open");
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, 5000);
-    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL",
-                            "PRAGMA foreign_keys=ON"}) {
+    for (const char* sql :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
       if (auto s = exec(sql); !s)
         return s;
     }
@@ -233,8 +233,8 @@ class SqliteTenantStore final : public TenantStore {
     if (rc != SQLITE_ROW) {
       if ((rc & 0xff) == SQLITE_CONSTRAINT)
         return Error::permanent(fmt::format("{} is already on the {} list of {} {}",
-                                            e.pattern.value, to_string(e.kind),
-                                            to_string(e.level), e.owner));
+                                            e.pattern.value, to_string(e.kind), to_string(e.level),
+                                            e.owner));
       return fail(rc, "add list entry");
     }
     ListEntry stored = e;

@@ -88,7 +88,9 @@ std::optional<SpamAction> spam_action_from_string(std::string_view s) {
   return std::nullopt;
 }
 
-const char* to_string(ListKind k) { return k == ListKind::kBlock ? "block" : "allow"; }
+const char* to_string(ListKind k) {
+  return k == ListKind::kBlock ? "block" : "allow";
+}
 
 std::optional<ListKind> list_kind_from_string(std::string_view s) {
   if (s == "block")
@@ -122,7 +124,9 @@ PolicyDefaults PolicyDefaults::from_config(const Config& config) {
   return d;
 }
 
-std::string Provenance::describe() const { return fmt::format("{}:{}", to_string(level), id); }
+std::string Provenance::describe() const {
+  return fmt::format("{}:{}", to_string(level), id);
+}
 
 std::string EffectivePolicy::describe() const {
   return fmt::format("spam_action={}({}) spam_score={}({}) reject_score={}({}) learning={}({})",
@@ -207,9 +211,9 @@ Result<EffectivePolicy> effective_policy(TenantStore& s, const PolicyDefaults& d
 }
 
 Result<ListEntry> add_list_entry(TenantStore& s, const Clock& clock, Level level,
-                                 std::string_view owner, ListKind kind,
-                                 std::string_view entry_text, std::string_view created_by,
-                                 std::string_view note, std::optional<int64_t> expires_at) {
+                                 std::string_view owner, ListKind kind, std::string_view entry_text,
+                                 std::string_view created_by, std::string_view note,
+                                 std::optional<int64_t> expires_at) {
   if (level == Level::kGlobal)
     return Error::malformed("list entries belong to a reseller, domain or user");
   auto pattern = parse_list_entry(entry_text);
@@ -229,8 +233,8 @@ Result<ListEntry> add_list_entry(TenantStore& s, const Clock& clock, Level level
   return s.add_list_entry(e);
 }
 
-Result<ListDecision> match(TenantStore& s, std::string_view user_address,
-                           const SenderFacts& facts, int64_t now, bool ignore_domain_allows) {
+Result<ListDecision> match(TenantStore& s, std::string_view user_address, const SenderFacts& facts,
+                           int64_t now, bool ignore_domain_allows) {
   std::string address = normalise_address(user_address);
   std::string domain_name = address.substr(address.rfind('@') + 1);
   auto domain = s.get_domain(domain_name);

@@ -220,9 +220,9 @@ Result<EffectivePolicy> effective_policy(TenantStore& s, const PolicyDefaults& d
 
 // Parses `entry_text` (list_entry.h) and stores it for (level, owner) with created_at = clock().
 Result<ListEntry> add_list_entry(TenantStore& s, const Clock& clock, Level level,
-                                 std::string_view owner, ListKind kind,
-                                 std::string_view entry_text, std::string_view created_by,
-                                 std::string_view note, std::optional<int64_t> expires_at);
+                                 std::string_view owner, ListKind kind, std::string_view entry_text,
+                                 std::string_view created_by, std::string_view note,
+                                 std::optional<int64_t> expires_at);
 
 struct ListDecision {
   std::vector<ListMatch> matches;  // every unexpired match: most specific level first, then
@@ -252,7 +252,7 @@ std::string sha256_hex(std::string_view data);
 
 struct Principal {
   Role role = Role::kAdmin;
-  std::string reseller;  // for kReseller
+  std::string reseller;          // for kReseller
   std::string describe() const;  // "admin" or "reseller:acme" (used as created_by)
 };
 // kPermanent "unknown API key" when the key is not known.

@@ -163,9 +163,10 @@ TEST_F(TenantApiTest, PolicyMergeAndEffectiveWithProvenance) {
   EXPECT_EQ(e.body["learning_enabled"]["value"], false);
   EXPECT_EQ(e.body["reject_score"]["value"], 20.0);
   // null clears (inherit again), absent keeps.
-  ASSERT_EQ(post("/api/v1/policy", acme_, R"({"level":"domain","id":"acme.test","reject_score":null})")
-                .status,
-            200);
+  ASSERT_EQ(
+      post("/api/v1/policy", acme_, R"({"level":"domain","id":"acme.test","reject_score":null})")
+          .status,
+      200);
   auto own = get("/api/v1/policy?level=domain&id=acme.test", acme_);
   EXPECT_EQ(own.body["policy"]["spam_action"], "reject");
   EXPECT_TRUE(own.body["policy"]["reject_score"].is_null());
@@ -174,8 +175,9 @@ TEST_F(TenantApiTest, PolicyMergeAndEffectiveWithProvenance) {
 }
 
 TEST_F(TenantApiTest, ListsAndCheckSayWhoBlocksSinceWhen) {
-  auto added = post("/api/v1/lists", acme_,
-                    R"({"level":"user","id":"bob@acme.test","kind":"block","entry":"198.51.100.0/24",
+  auto added =
+      post("/api/v1/lists", acme_,
+           R"({"level":"user","id":"bob@acme.test","kind":"block","entry":"198.51.100.0/24",
                         "note":"ticket 42"})");
   ASSERT_EQ(added.status, 201) << added.body.dump();
   EXPECT_EQ(added.body["created_by"], "reseller:acme");

@@ -13,12 +13,12 @@ namespace {
 using testing::BackendFactory;
 
 MAILSIFT_TENANT_CONFORMANCE(Memory,
-                            (BackendFactory{"memory",
-                                            [](const std::string&)
-                                                -> Result<std::unique_ptr<TenantStore>> {
-                                              return make_memory_tenant_store();
-                                            },
-                                            nullptr}));
+                            (BackendFactory{
+                                "memory",
+                                [](const std::string&) -> Result<std::unique_ptr<TenantStore>> {
+                                  return make_memory_tenant_store();
+                                },
+                                nullptr}));
 
 MAILSIFT_TENANT_CONFORMANCE(
     Sqlite, (BackendFactory{

@@ -68,8 +68,8 @@ struct TenantCommands::Impl {
   CLI::App *lists_add, *lists_remove, *lists_show, *lists_check;
 
   bool json = false;
-  std::string id, name, reseller, domain, user, action, learning, label, entry, note, expires,
-      by, from, ip, dmarc;
+  std::string id, name, reseller, domain, user, action, learning, label, entry, note, expires, by,
+      from, ip, dmarc;
   std::vector<std::string> clear, sender_domains;
   double spam_score = 0, reject_score = 0;
   CLI::Option *spam_score_opt = nullptr, *reject_score_opt = nullptr;
@@ -101,8 +101,7 @@ struct TenantCommands::Impl {
     return exit_for(e);
   }
 
-  int run(const Config& config, const std::string& data_dir, std::ostream& out,
-          std::ostream& err);
+  int run(const Config& config, const std::string& data_dir, std::ostream& out, std::ostream& err);
   int run_lists(const Config& config, std::ostream& out, std::ostream& err);
 };
 
@@ -133,7 +132,8 @@ TenantCommands::TenantCommands(CLI::App& app) : impl_(std::make_unique<Impl>()) 
       ->check(CLI::IsMember({"folder", "tag_subject", "reject"}));
   m.spam_score_opt =
       m.policy_set->add_option("--spam-score", m.spam_score, "Spam (spam folder) threshold");
-  m.reject_score_opt = m.policy_set->add_option("--reject-score", m.reject_score, "Reject threshold");
+  m.reject_score_opt =
+      m.policy_set->add_option("--reject-score", m.reject_score, "Reject threshold");
   m.policy_set->add_option("--learning", m.learning, "Learning from this level's users")
       ->check(CLI::IsMember({"on", "off"}));
   m.policy_set->add_option("--clear", m.clear, "Inherit this field again (repeatable)")
@@ -177,15 +177,17 @@ TenantCommands::TenantCommands(CLI::App& app) : impl_(std::make_unique<Impl>()) 
 
 TenantCommands::~TenantCommands() = default;
 
-bool TenantCommands::selected() const { return impl_->tenant->parsed() || impl_->lists->parsed(); }
+bool TenantCommands::selected() const {
+  return impl_->tenant->parsed() || impl_->lists->parsed();
+}
 
 int TenantCommands::run(const Config& config, const std::string& data_dir, std::ostream& out,
                         std::ostream& err) {
   return impl_->run(config, data_dir, out, err);
 }
 
-int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
-                              std::ostream& out, std::ostream& err) {
+int TenantCommands::Impl::run(const Config& config, const std::string& data_dir, std::ostream& out,
+                              std::ostream& err) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {
@@ -302,8 +304,9 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
       if (!p)
         return fail(err, p.error());
       Json j{{"level", "reseller"}, {"id", o->second}, {"policy", to_json(*p)}};
-      return done(Ok{}, j, fmt::format("reseller {} (own values; unset = config): {}", o->second,
-                                       dump(to_json(*p))));
+      return done(Ok{}, j,
+                  fmt::format("reseller {} (own values; unset = config): {}", o->second,
+                              dump(to_json(*p))));
     }
     Result<bool> known = false;
     if (o->first == Level::kUser) {
@@ -327,8 +330,9 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
                         e->spam_score.from.describe());
     text += fmt::format("  reject_score      {:<12} from {}\n", e->reject_score.value,
                         e->reject_score.from.describe());
-    text += fmt::format("  learning_enabled  {:<12} from {}", e->learning_enabled.value ? "on" : "off",
-                        e->learning_enabled.from.describe());
+    text +=
+        fmt::format("  learning_enabled  {:<12} from {}", e->learning_enabled.value ? "on" : "off",
+                    e->learning_enabled.from.describe());
     return done(Ok{}, to_json(*e), text);
   }
   if (key_create->parsed()) {
@@ -349,9 +353,10 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
 int TenantCommands::Impl::run_lists(const Config& config, std::ostream& out, std::ostream& err) {
   TenantStore& s = *store;
   auto entry_line = [](const ListEntry& e) {
-    std::string line = fmt::format("{}\t{}\t{} {}\t({} {})\tsince {} by {}", e.id, to_string(e.kind),
-                                   to_string(e.pattern.type), display(e.pattern), to_string(e.level),
-                                   e.owner, iso8601(e.created_at), e.created_by);
+    std::string line =
+        fmt::format("{}\t{}\t{} {}\t({} {})\tsince {} by {}", e.id, to_string(e.kind),
+                    to_string(e.pattern.type), display(e.pattern), to_string(e.level), e.owner,
+                    iso8601(e.created_at), e.created_by);
     if (e.expires_at)
       line += " until " + iso8601(*e.expires_at);
     if (!e.note.empty())
@@ -371,8 +376,9 @@ int TenantCommands::Impl::run_lists(const Config& config, std::ostream& out, std
         return fail(err, t.error());
       until = *t;
     }
-    auto e = add_list_entry(s, clock, o->first, o->second, block ? ListKind::kBlock : ListKind::kAllow,
-                            entry, by.empty() ? who_runs() : by, note, until);
+    auto e =
+        add_list_entry(s, clock, o->first, o->second, block ? ListKind::kBlock : ListKind::kAllow,
+                       entry, by.empty() ? who_runs() : by, note, until);
     if (!e)
       return fail(err, e.error());
     out << (json ? dump(to_json(*e)) : "added " + entry_line(*e)) << "\n";
@@ -426,8 +432,9 @@ int TenantCommands::Impl::run_lists(const Config& config, std::ostream& out, std
       return kExitOk;
     }
     out << fmt::format("{}: {}\n", in.user,
-                       r->verdict ? fmt::format("{} ({})", to_string(*r->verdict), r->symbols[0].name)
-                                  : std::string("not listed"));
+                       r->verdict
+                           ? fmt::format("{} ({})", to_string(*r->verdict), r->symbols[0].name)
+                           : std::string("not listed"));
     for (size_t i = 0; i < r->decision.matches.size(); ++i) {
       const auto& m = r->decision.matches[i];
       bool deciding = r->decision.deciding && *r->decision.deciding == i;

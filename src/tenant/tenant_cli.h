@@ -2,9 +2,9 @@
 // block/allow lists on the tenant store in the data directory (config tenant.file).
 //
 //   mailsift tenant reseller add ID [--name NAME]        mailsift tenant reseller list
-//   mailsift tenant domain add NAME --reseller ID        mailsift tenant domain list [--reseller ID]
-//   mailsift tenant user add ADDRESS                     mailsift tenant user list [--domain NAME]
-//   mailsift tenant policy set (--reseller ID|--domain NAME|--user ADDRESS)
+//   mailsift tenant domain add NAME --reseller ID        mailsift tenant domain list [--reseller
+//   ID] mailsift tenant user add ADDRESS                     mailsift tenant user list [--domain
+//   NAME] mailsift tenant policy set (--reseller ID|--domain NAME|--user ADDRESS)
 //        [--action folder|tag_subject|reject] [--spam-score X] [--reject-score X]
 //        [--learning on|off] [--clear spam_action|spam_score|reject_score|learning_enabled ...]
 //   mailsift tenant policy show (--user ADDRESS|--domain NAME|--reseller ID)
@@ -42,8 +42,7 @@ class TenantCommands {
   // True when the parsed command line chose one of these commands.
   bool selected() const;
   // Runs it on <data_dir>/<tenant.file>; returns the exit code.
-  int run(const Config& config, const std::string& data_dir, std::ostream& out,
-          std::ostream& err);
+  int run(const Config& config, const std::string& data_dir, std::ostream& out, std::ostream& err);
 
  private:
   struct Impl;

@@ -116,8 +116,7 @@ TEST_P(TenantConformance, PolicySetGetClear) {
   EXPECT_EQ(*s->get_policy(Level::kUser, "bob@acme.test"), all);
   ASSERT_TRUE(s->set_policy(Level::kUser, "bob@acme.test", PolicyOverrides{}).ok());
   EXPECT_TRUE(s->get_policy(Level::kUser, "bob@acme.test")->empty());
-  EXPECT_EQ(s->set_policy(Level::kUser, "nobody@acme.test", p).error().kind,
-            ErrorKind::kPermanent);
+  EXPECT_EQ(s->set_policy(Level::kUser, "nobody@acme.test", p).error().kind, ErrorKind::kPermanent);
   EXPECT_EQ(s->set_policy(Level::kGlobal, "", p).error().kind, ErrorKind::kPermanent);
 }
 

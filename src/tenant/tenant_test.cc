@@ -32,10 +32,27 @@ TEST(ListEntry, ParsesEveryKindToCanonicalForm) {
 }
 
 TEST(ListEntry, RefusesGarbageWithClearMessages) {
-  for (const char* bad : {"", "  ", "@", "a@", "@@x", "a b@x.test", "x..test", "-x.test",
-                          "x-.test", "*.", ".", "192.0.2.0/33", "192.0.2.0/", "192.0.2.0/-1",
-                          "2001:db8::/129", "1.2.3.4/24/1", "300.1.1.1", "fe80::1%eth0",
-                          "a@b@c", "http://x.test", "x.test/8"}) {
+  for (const char* bad : {"",
+                          "  ",
+                          "@",
+                          "a@",
+                          "@@x",
+                          "a b@x.test",
+                          "x..test",
+                          "-x.test",
+                          "x-.test",
+                          "*.",
+                          ".",
+                          "192.0.2.0/33",
+                          "192.0.2.0/",
+                          "192.0.2.0/-1",
+                          "2001:db8::/129",
+                          "1.2.3.4/24/1",
+                          "300.1.1.1",
+                          "fe80::1%eth0",
+                          "a@b@c",
+                          "http://x.test",
+                          "x.test/8"}) {
     auto p = parse_list_entry(bad);
     EXPECT_FALSE(p.ok()) << "'" << bad << "' parsed as " << (p.ok() ? p->value : "");
     if (!p.ok()) {

@@ -47,6 +47,6 @@ class TenantConformance : public ::testing::TestWithParam<BackendFactory> {
 }  // namespace mailsift::tenant::testing
 
 #define MAILSIFT_TENANT_CONFORMANCE(instance_name, factory_expr)                              \
-  using ::mailsift::tenant::testing::TenantConformance;                                        \
+  using ::mailsift::tenant::testing::TenantConformance;                                       \
   INSTANTIATE_TEST_SUITE_P(instance_name, TenantConformance, ::testing::Values(factory_expr), \
                            [](const auto& info) { return info.param.name; })
