@@ -2,6 +2,7 @@
 // an effective policy onto the engine's thresholds.
 #include <gtest/gtest.h>
 
+#include "mime/message.h"
 #include "scan/engine.h"
 #include "tenant/list_check.h"
 #include "tenant/tenant.h"
@@ -172,6 +173,52 @@ TEST(EffectivePolicy, MapsOntoEngineThresholds) {
   EXPECT_EQ(a.choose(d.spam_score), scan::Action::kRewriteSubject);
   EXPECT_EQ(a.choose(d.spam_score - 0.1), scan::Action::kNoAction);
   EXPECT_NE(a.source.find("spam_action=tag_subject"), std::string::npos) << a.source;
+}
+
+}  // namespace
+}  // namespace mailsift::tenant
+
+namespace mailsift::tenant {
+namespace {
+
+// The scan::Check adapter reads the envelope, the header From domain and the DMARC oracle.
+TEST_F(ListFixture, CheckAdapterReadsTaskAndFailsClosedWithoutDmarc) {
+  list(Level::kDomain, "acme.test", ListKind::kAllow, "*.partner.test");
+  list(Level::kUser, "bob@acme.test", ListKind::kBlock, "2001:db8::/48");
+  auto msg = mime::parse("From: News <news@mail.partner.test>\r\nSubject: hi\r\n\r\nbody\r\n");
+  ASSERT_TRUE(msg.ok());
+  scan::Recipient rcpt{"bob@acme.test", "", ""};
+  scan::Envelope env;
+  env.mail_from = "bounce@esp.test";  // the header From domain is what matches
+  scan::ScanTask task{*msg, rcpt, {}, {}, {}, "", std::nullopt, &env};
+
+  ListCheck unknown(*s, ListCheckScores{}, clock);
+  EXPECT_EQ(unknown.phase(), scan::Phase::kPreFilter);
+  EXPECT_EQ(unknown.scope(), scan::CheckScope::kRecipient);
+  std::vector<scan::Symbol> out;
+  ASSERT_TRUE(unknown.run(task, out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].name, "DOMAIN_ALLOW_DOMAIN");
+  EXPECT_EQ(out[0].score, 0);
+  EXPECT_EQ(out[1].name, "ALLOW_DMARC_FAIL_IGNORED");
+
+  ListCheck pass(*s, ListCheckScores{}, clock, [](const scan::ScanTask&) { return false; });
+  out.clear();
+  ASSERT_TRUE(pass.run(task, out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].name, "DOMAIN_ALLOW_DOMAIN");
+  EXPECT_EQ(out[0].score, -50);
+
+  env.client_ip = "2001:db8:0:1::25";  // the user's own block wins over the domain's allow
+  out.clear();
+  ASSERT_TRUE(pass.run(task, out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].name, "USER_BLOCK_IP");
+  EXPECT_EQ(out[0].score, 50);
+  for (const auto& sym : out)
+    for (const auto& info : pass.symbols())
+      if (info.name == sym.name)
+        EXPECT_EQ(info.description, sym.description);
 }
 
 }  // namespace
