@@ -1,5 +1,6 @@
 // mailsift — the command-line tool: scan, learn and unlearn on the embedded store; explain
-// bounces (`mailsift bounce`, no store needed).
+// bounces (`mailsift bounce`, no store needed); tenants, policies and block/allow lists
+// (`tenant`, `lists`: src/tenant/tenant_cli.h); outbound account status (`account`).
 //
 // Exit codes (also in README):
 //   0  every input was processed
@@ -28,6 +29,7 @@
 #include "rules/rules.h"
 #include "scan/engine.h"
 #include "store/store.h"
+#include "tenant/tenant_cli.h"
 
 namespace {
 
@@ -167,6 +169,7 @@ int main(int argc, char** argv) {
   auto* bounce_cmd =
       app.add_subcommand("bounce", "Explain bounces: reason per recipient and what to do");
   mailsift::cli::add_bounce_options(*bounce_cmd, bounce_options);
+  mailsift::tenant::TenantCommands tenant_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -214,6 +217,7 @@ int main(int argc, char** argv) {
   if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, data_dir, std::cout, std::cerr);
   if (account_cmd->parsed())
     return mailsift::cli::run_account_command(account_options, config, data_dir, std::cout, std::cerr);
+  if (tenant_commands.selected()) return tenant_commands.run(config, data_dir, std::cout, std::cerr);
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {

@@ -258,6 +258,15 @@ const std::vector<ParamSpec>& all_params() {
        "Recipients of one content digest in 60 minutes that raise the same-content signal."},
       {"outbound.detect.grace_seconds", T::kInt, "3600", 0, 1e7,
        "After support re-activates a user, detection leaves it alone this long."},
+
+      // Tenants (src/tenant, docs/tenants.md): resellers, domains, users, per-level policy,
+      // block/allow lists and API keys in their own SQLite file.
+      {"tenant.file", T::kString, "tenants.db", 0, 0,
+       "SQLite file of the tenant store (resellers, domains, users, policies, lists, API keys) "
+       "inside the data directory."},
+      {"tenant.learning_enabled", T::kBool, "true", 0, 0,
+       "Global default of the per-level `learning_enabled` policy (resellers, domains and users "
+       "may override it)."},
   };
   return kParams;
 }

@@ -147,6 +147,17 @@ Response Handler::handle_unchecked(const Request& request) {
     return native_error(request, 400, ErrorKind::kMalformed, target.error().message);
   RouteMatch m = match_route(target->path);
   bool rspamd = is_rspamd_route(m.route);
+  if (m.route == Route::kNotFound && options_.extension &&
+      options_.extension->handles(target->path)) {
+    auto auth = request.find(bhttp::field::authorization);
+    std::string_view authorization =
+        auth == request.end() ? std::string_view()
+                              : std::string_view(auth->value().data(), auth->value().size());
+    ApiReply reply = options_.extension->handle(
+        ApiCall{std::string_view(request.method_string().data(), request.method_string().size()),
+                target->path, target->query, authorization, request.body()});
+    return make(request, reply.status, std::move(reply.body));
+  }
   if (m.route == Route::kNotFound)
     return native_error(request, 404, ErrorKind::kPermanent, "no such endpoint: " + target->path);
   if (request.method() != m.method) {

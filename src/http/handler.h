@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <string>
 
+#include "http/api_extension.h"
 #include "http/backend.h"
 #include "http/metrics.h"
 #include "http/request.h"
@@ -29,6 +30,9 @@ struct HandlerOptions {
   // `Password:` header (what `rspamc -P` sends) and answer 403 otherwise. Scans never need it.
   std::string controller_password;
   std::string server_header = "mailsift";
+  // Optional: serves paths no built-in route knows (the tenant management API). Not owned;
+  // must outlive the handler.
+  ApiExtension* extension = nullptr;
 };
 
 // HTTP status for a backend error kind.

@@ -33,6 +33,9 @@
 #include "http/http_server.h"
 #include "http/metrics.h"
 #include "http/service_backend.h"
+#ifdef MAILSIFT_WITH_TENANT
+#include "tenant/api.h"
+#endif
 #endif
 
 namespace {
@@ -327,6 +330,11 @@ int main(int argc, char** argv) {
   }
 
 #ifdef MAILSIFT_WITH_HTTP
+#ifdef MAILSIFT_WITH_TENANT
+  // Declared before the server: the server's handler points at the API until it is destroyed.
+  std::unique_ptr<mailsift::tenant::TenantStore> tenant_store;
+  std::unique_ptr<mailsift::tenant::TenantApi> tenant_api;
+#endif
   std::unique_ptr<mailsift::http::HttpServer> http_server;
   const std::string& http_listen = config.get_string("server.http_listen");
   if (!http_listen.empty()) {
@@ -340,6 +348,21 @@ int main(int argc, char** argv) {
     hopts.port = spec->port;
     hopts.max_body_bytes = static_cast<size_t>(config.get_int("mime.max_message_bytes"));
     hopts.metrics = &metrics;
+#ifdef MAILSIFT_WITH_TENANT
+    // Tenant management API (/api/v1/resellers, /domains, /users, /policy, /lists):
+    // docs/tenants.md. Its store is opened once; SIGHUP does not reopen it.
+    auto tenants = mailsift::tenant::open_sqlite_tenant_store(
+        (dir / config.get_string("tenant.file")).string());
+    if (!tenants) {
+      std::cerr << "mailsiftd: " << tenants.error().describe() << "\n";
+      return tenants.error().kind == mailsift::ErrorKind::kTemporary ? 3 : kExitUsage;
+    }
+    tenant_store = std::move(tenants).value();
+    tenant_api = std::make_unique<mailsift::tenant::TenantApi>(
+        *tenant_store, mailsift::tenant::PolicyDefaults::from_config(config),
+        mailsift::tenant::ListCheckScores::from_config(config), mailsift::tenant::system_clock());
+    hopts.handler.extension = tenant_api.get();
+#endif
     auto started = mailsift::http::HttpServer::start(io, hopts, backend);
     if (!started) {
       std::cerr << "mailsiftd: http: " << started.error().describe() << "\n";
