@@ -66,11 +66,14 @@ class GroupCommit final : public GroupCommitLog {
       if (closing_)
         return Error::temporary("decision log is closed");
     }
-    if (queue_.empty())
+    const bool was_empty = queue_.empty();
+    if (was_empty)
       oldest_ = Clock::now();
     queue_.push_back(d);
     ++queued_;
-    if (queue_.size() >= opt_.batch_max || opt_.flush_ms == 0)
+    // Wake the writer when its deadline starts (it sleeps untimed on an empty queue) and when
+    // a batch is full.
+    if (was_empty || queue_.size() >= opt_.batch_max || opt_.flush_ms == 0)
       work_.notify_one();
     return Ok{};
   }

@@ -154,6 +154,8 @@ TEST(GroupCommit, TimedFlushWithoutAnyCall) {
   GroupCommitOptions opt;
   opt.flush_ms = 20;
   auto log = make_group_commit_log(std::move(inner).value(), opt);
+  // Let the writer reach its idle wait first (a record() racing its start hid a lost wake-up).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_TRUE(log->record(sample(1)).ok());
   auto other = open_sqlite_log(dir.file());
   ASSERT_TRUE(other.ok());
@@ -163,6 +165,7 @@ TEST(GroupCommit, TimedFlushWithoutAnyCall) {
   while ((n = count_in(**other)) == 0 && std::chrono::steady_clock::now() < give_up)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(n, 1u);
+  EXPECT_EQ(log->stats().written, 1u);
 }
 
 TEST(GroupCommit, FullQueueBlocksRecordInsteadOfDropping) {
