@@ -1,29 +1,64 @@
 #!/usr/bin/env bash
-# The README's "run the main job": installs dependencies, builds the release CLI, makes sure the
-# demo store is trained, and scans sample messages with it, printing each verdict.
+# The README's "run the main job": installs dependencies, builds the release CLI and mailsiftd,
+# makes sure the demo store is trained, starts mailsiftd on loopback (milter 127.0.0.1:11332,
+# HTTP 127.0.0.1:11333) and scans sample messages through the daemon's HTTP API, printing each
+# recipient's verdict. The daemon is LEFT RUNNING (so Postfix or rspamc can be pointed at it);
+# `scripts/run.sh --stop` stops it.
 #
 #   scripts/run.sh [FILE...]     default: tests/data/sample-spam.eml tests/data/sample-ham.eml
+#   scripts/run.sh --stop        stop the daemon this script started
 #
-# The demo store lives in ${MAILSIFT_DATA_DIR:-<repo>/var/data}. When that directory is missing
-# or empty it is trained first from tests/data/train/{spam,ham}/ (handwritten mails shipped in
-# the repo); a failed training removes it again so the next run starts clean.
-# Exit status: the CLI's (0 ok, 1 some input failed, 2 usage/config, 3 store unavailable).
+# Idempotent: a daemon already started by this script on the same data dir is reused (restarted
+# when the binary was rebuilt since); the demo store is trained only when its directory is
+# missing or empty. State lives in ${MAILSIFT_DATA_DIR:-<repo>/var/data}; the daemon's pid file
+# and log are var/mailsiftd.pid and var/mailsiftd.log. MAILSIFT_MILTER_LISTEN and
+# MAILSIFT_HTTP_LISTEN (HOST:PORT) move the listeners.
+# Exit status: 0 every scan answered, 1 a scan failed, 2 the daemon did not start.
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$MAILSIFT_ROOT"
 
-scripts/deps.sh
-scripts/build.sh release mailsift
-bin="$(mailsift_bin)"
-[[ -x "$bin" ]] || die "no CLI at $bin after the build"
+var="$MAILSIFT_ROOT/var"
+pid_file="$var/mailsiftd.pid"
+log_file="$var/mailsiftd.log"
+http_listen="${MAILSIFT_HTTP_LISTEN:-127.0.0.1:11333}"
+milter_listen="${MAILSIFT_MILTER_LISTEN:-127.0.0.1:11332}"
 
-data_dir="${MAILSIFT_DATA_DIR:-$MAILSIFT_ROOT/var/data}"
-if [[ "$data_dir" == "$MAILSIFT_ROOT/var/"* ]]; then
-  # The demo store is local state, never part of a commit.
-  mkdir -p "$MAILSIFT_ROOT/var"
-  [[ -f "$MAILSIFT_ROOT/var/.gitignore" ]] || printf '*\n' >"$MAILSIFT_ROOT/var/.gitignore"
+running_pid() {  # the pid of our daemon when it is alive, else nothing
+  local pid
+  pid="$(cat "$pid_file" 2>/dev/null)" || return 1
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && grep -q mailsiftd "/proc/$pid/cmdline" 2>/dev/null &&
+    echo "$pid"
+}
+
+stop_daemon() {
+  local pid i
+  pid="$(running_pid)" || { rm -f "$pid_file"; return 0; }
+  log "stopping mailsiftd (pid $pid)"
+  kill -TERM "$pid"
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  rm -f "$pid_file"
+}
+
+if [[ "${1:-}" == --stop ]]; then
+  stop_daemon
+  exit 0
 fi
+
+scripts/deps.sh
+scripts/build.sh release mailsift mailsiftd
+bin="$(mailsift_bin)"
+daemon="$(build_dir release)/src/server/mailsiftd"
+[[ -x "$bin" && -x "$daemon" ]] || die "no CLI at $bin or daemon at $daemon after the build"
+
+data_dir="${MAILSIFT_DATA_DIR:-$var/data}"
+mkdir -p "$var"
+# The demo store, pid file and log are local state, never part of a commit.
+[[ -f "$var/.gitignore" ]] || printf '*\n' >"$var/.gitignore"
 mkdir -p "$data_dir"
 
 if [[ -z "$(ls -A "$data_dir")" ]]; then
@@ -37,6 +72,56 @@ if [[ -z "$(ls -A "$data_dir")" ]]; then
   fi
 fi
 
+ping_ok() { curl -fsS --max-time 2 "http://$http_listen/ping" 2>/dev/null | grep -q pong; }
+
+# Reuse our running daemon unless the binary is newer than it (then restart on the new one).
+if pid="$(running_pid)" && [[ ! "$daemon" -nt "$pid_file" ]] && ping_ok; then
+  log "mailsiftd already running (pid $pid), HTTP $http_listen, milter $milter_listen"
+else
+  stop_daemon
+  if ping_ok; then
+    die "something else answers on $http_listen (set MAILSIFT_HTTP_LISTEN to another HOST:PORT)"
+  fi
+  log "starting mailsiftd: milter $milter_listen, HTTP $http_listen, data $data_dir (log $log_file)"
+  nohup "$daemon" --data-dir "$data_dir" --set "server.http_listen=$http_listen" \
+    --set "server.milter_listen=inet:$milter_listen" >>"$log_file" 2>&1 </dev/null &
+  echo $! >"$pid_file"
+  for _ in $(seq 1 300); do
+    ping_ok && break
+    kill -0 "$(cat "$pid_file")" 2>/dev/null || break
+    sleep 0.1
+  done
+  if ! ping_ok; then
+    tail -20 "$log_file" >&2
+    rm -f "$pid_file"
+    echo "error: mailsiftd did not start (log above)" >&2
+    exit 2
+  fi
+fi
+
 (($# > 0)) || set -- tests/data/sample-spam.eml tests/data/sample-ham.eml
-log "scanning $* with the store in $data_dir"
-exec "$bin" --data-dir "$data_dir" scan "$@"
+log "scanning $* through http://$http_listen/api/v1/scan"
+rc=0
+for f in "$@"; do
+  if ! reply="$(curl -fsS --max-time 30 --data-binary "@$f" \
+      "http://$http_listen/api/v1/scan?rcpt=user@example.test&from=sender@example.net&ip=192.0.2.1")"; then
+    echo "$f: scan failed" >&2
+    rc=1
+    continue
+  fi
+  python3 - "$f" "$reply" <<'PY'
+import json, sys
+path, j = sys.argv[1], json.loads(sys.argv[2])
+print(f"{path}: decision {j.get('decision_id', '?')}")
+for r in j.get("recipients", []):
+    print(f"  {r['address']}: {r['action']} (score {r['score']:.2f}, spam at {r['required_score']:.2f})")
+    for s in r.get("symbols", []):
+        if s["score"] != 0:
+            print(f"    {s['name']:<28} {s['score']:+7.2f}  {s['description']}")
+if j.get("log_error"):
+    print(f"  decision log: {j['log_error']}")
+PY
+done
+echo "mailsiftd keeps running (pid $(cat "$pid_file")): milter $milter_listen, HTTP $http_listen;" \
+  "stop it with: scripts/run.sh --stop"
+exit "$rc"

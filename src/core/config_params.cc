@@ -267,6 +267,23 @@ const std::vector<ParamSpec>& all_params() {
       {"tenant.learning_enabled", T::kBool, "true", 0, 0,
        "Global default of the per-level `learning_enabled` policy (resellers, domains and users "
        "may override it)."},
+
+      // Decision log (mailsiftd). Read at start; changing them needs a restart.
+      {"decisions.flush_ms", T::kInt, "20", 0, 10000,
+       "Group commit: decisions are queued and committed by a background writer, one transaction "
+       "per batch, at most this many milliseconds after they were queued; a crash can lose the "
+       "decisions of that window (docs/decision-log.md). 0 = synchronous: every scan waits for "
+       "its own durable commit (~4 ms each on a shared disk)."},
+      {"decisions.batch_max", T::kInt, "256", 1, 100000,
+       "Group commit: most decisions per transaction; a full batch is written at once."},
+      {"decisions.queue_max", T::kInt, "4096", 1, 10000000,
+       "Group commit: decisions queued but not yet written before a scan waits for the writer "
+       "(back-pressure; decisions are never dropped)."},
+
+      {"policy.allowlist_score", T::kDouble, "-50", -1000, 0,
+       "Score of USER_ALLOWLIST when the envelope sender is on the recipient's allow list."},
+      {"policy.blocklist_score", T::kDouble, "50", 0, 1000,
+       "Score of USER_BLOCKLIST when the envelope sender is on the recipient's block list."},
   };
   return kParams;
 }

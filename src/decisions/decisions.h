@@ -8,8 +8,19 @@
 //
 // Failure semantics: record() and query() return kTemporary when the store cannot be reached or
 // written; a caller that must not lose a decision keeps it and retries (issue 9 queues durably).
-// A record() that returned Ok is durable. record() is idempotent by Decision::id (a retry after an
-// ambiguous failure never duplicates); a decision without an id is kMalformed.
+// record() is idempotent by Decision::id (a retry after an ambiguous failure never duplicates); a
+// decision without an id is kMalformed.
+//
+// Durability contract. The backends (SQLite, memory) are synchronous: a record() that returned
+// Ok is durable (SQLite: committed with synchronous=FULL). The group-commit wrapper
+// (make_group_commit_log, used by mailsiftd when decisions.flush_ms > 0) trades that for
+// throughput: its record() returning Ok means "queued"; a background writer commits the queue in
+// one transaction per batch (at most batch_max decisions, at least every flush_ms), so a queued
+// decision is durable within flush_ms plus one commit. What a crash (SIGKILL, power loss) can
+// lose is bounded by that window: the decisions queued since the last commit. Nothing is dropped
+// otherwise: a full queue blocks record() (back-pressure) until the writer catches up; a failed
+// batch write is counted, kept and retried; flush() and close()/destruction write everything
+// queued. flush() returning Ok makes every earlier Ok'd record() durable.
 //
 // Matching (every backend, see normalize.h): sender, recipient, user and domain compare
 // case-insensitively and ignore surrounding <>; a sender filter of "<>" finds the null sender;
@@ -26,6 +37,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -92,6 +104,12 @@ class DecisionLog {
  public:
   virtual ~DecisionLog() = default;
   virtual Status record(const Decision& decision) = 0;
+  // Several decisions; the SQLite backend writes them in one transaction (all or nothing), so a
+  // batch costs one commit. Default: record() each, stopping at the first error.
+  virtual Status record_batch(std::span<const Decision> decisions);
+  // Every record() that returned Ok before this call is durable once this returns Ok.
+  // Synchronous backends: nothing to do.
+  virtual Status flush() { return Ok{}; }
   virtual Result<std::vector<Decision>> query(const Query& query) = 0;
   // Removes decisions older than the cutoff; returns how many.
   virtual Result<size_t> expire(int64_t older_than_unix_ms) = 0;
@@ -106,6 +124,36 @@ struct SqliteLogOptions {
 };
 
 std::unique_ptr<DecisionLog> make_memory_log();
+
+// Group commit (see the durability contract above).
+struct GroupCommitOptions {
+  int flush_ms = 20;          // a queued decision is committed within this many milliseconds
+  size_t batch_max = 256;     // at most this many decisions per transaction; a full batch is
+                              // written at once
+  size_t queue_max = 4096;    // record() blocks while this many are queued (back-pressure)
+  int retry_max_ms = 1000;    // a failed batch is retried after 10 ms, doubling up to this
+};
+struct GroupCommitStats {
+  uint64_t queued = 0;        // accepted by record() so far
+  uint64_t written = 0;       // committed so far
+  uint64_t batches = 0;       // transactions committed
+  uint64_t write_errors = 0;  // failed batch writes (each is retried; nothing is dropped)
+  uint64_t blocked = 0;       // record() calls that waited for a full queue
+  uint64_t lost = 0;          // decisions still queued when close() gave up (also on stderr)
+  size_t pending = 0;         // queued now, not yet committed
+};
+// Wraps a synchronous log (the writer thread owns all writes to it; query() and expire() pass
+// through after a flush, so a caller reads its own writes).
+class GroupCommitLog : public DecisionLog {
+ public:
+  virtual GroupCommitStats stats() const = 0;
+  // Stops accepting (record() then fails kTemporary) and writes what is queued, retrying failed
+  // batches for up to `give_up_ms`; anything still unwritten is counted in `lost` and printed to
+  // stderr as JSON lines (never silently dropped). The destructor calls close(5000).
+  virtual Status close(int give_up_ms) = 0;
+};
+std::unique_ptr<GroupCommitLog> make_group_commit_log(std::unique_ptr<DecisionLog> inner,
+                                                      const GroupCommitOptions& options);
 Result<std::unique_ptr<DecisionLog>> open_sqlite_log(const std::string& path);
 Result<std::unique_ptr<DecisionLog>> open_sqlite_log(const std::string& path,
                                                      const SqliteLogOptions& options);

@@ -211,15 +211,29 @@ Fingerprint from_shingles(std::vector<uint64_t> shingles, const Params& p) {
   // h_i(x) = (a_i * x + b_i) >> 32 over 32-bit x: the multiply-add-shift universal family.
   const size_t n = p.num_hashes;
   const size_t padded = (n + kLanes - 1) / kLanes * kLanes;
-  std::vector<uint32_t> a_lo(padded), a_hi(padded);
-  std::vector<uint64_t> b(padded);
-  uint64_t state = 0x6d61696c73696674ULL;  // "mailsift": fixed, so signatures are comparable
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t a = splitmix64(state);
-    a_lo[i] = static_cast<uint32_t>(a);
-    a_hi[i] = static_cast<uint32_t>(a >> 32);
-    b[i] = splitmix64(state);
+  // The coefficients depend only on n: made once per thread and n, not per message.
+  struct Coefficients {
+    size_t n = 0;
+    std::vector<uint32_t> a_lo, a_hi;
+    std::vector<uint64_t> b;
+  };
+  thread_local Coefficients co;
+  if (co.n != n || co.a_lo.size() != padded) {
+    co.n = n;
+    co.a_lo.assign(padded, 0);
+    co.a_hi.assign(padded, 0);
+    co.b.assign(padded, 0);
+    uint64_t state = 0x6d61696c73696674ULL;  // "mailsift": fixed, so signatures are comparable
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t a = splitmix64(state);
+      co.a_lo[i] = static_cast<uint32_t>(a);
+      co.a_hi[i] = static_cast<uint32_t>(a >> 32);
+      co.b[i] = splitmix64(state);
+    }
   }
+  const std::vector<uint32_t>& a_lo = co.a_lo;
+  const std::vector<uint32_t>& a_hi = co.a_hi;
+  const std::vector<uint64_t>& b = co.b;
   std::vector<uint32_t> x(shingles.size());
   for (size_t k = 0; k < shingles.size(); ++k) {
     x[k] = static_cast<uint32_t>(shingles[k] ^ (shingles[k] >> 32));
@@ -266,8 +280,9 @@ Fingerprint fingerprint(const mime::Message& msg, const Params& p) {
     sink.text(msg.subject());
   for (const mime::TextPart& t : msg.texts)
     sink.text(t.text);
+  std::string lowered;  // one buffer for every URL
   for (const mime::Url& u : msg.urls) {
-    std::string lowered(u.url);
+    lowered.assign(u.url);
     for (char& c : lowered)
       c = lower(c);
     sink.url(lowered);

@@ -126,6 +126,8 @@ std::string Metrics::render() const {
     out += fmt::format("mailsift_scan_duration_seconds_count{{frontend=\"{}\"}} {}\n",
                        kFrontendNames[f], cumulative);
   }
+  if (extra_)
+    out += extra_();
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "core/result.h"
@@ -48,8 +49,12 @@ class Metrics {
 
   // Prometheus text exposition format 0.0.4, every family with HELP and TYPE.
   std::string render() const;
+  // More families appended to render() (e.g. the daemon's decision-log counters), already in
+  // Prometheus text format. Set once before the server starts; called on the rendering thread.
+  void set_extra(std::function<std::string()> extra) { extra_ = std::move(extra); }
 
  private:
+  std::function<std::string()> extra_;
   static constexpr size_t kActions = 5;
   static constexpr size_t kErrorKinds = 4;
   static constexpr size_t kOutcomes = 5;

@@ -90,6 +90,8 @@ Engine::Engine(const Config& config, store::Store& store) : config_(config), sto
   fuzzy::Params fp;
   fp.match_threshold = config.get_double("fuzzy.threshold");
   deps_ = std::make_unique<Deps>(store, fp);
+  default_policy_ = ActionPolicy::from_config(config);
+  fuzzy_enabled_ = config.get_bool("fuzzy.enabled");
 }
 
 Engine::~Engine() = default;
@@ -165,7 +167,7 @@ std::string chain_key(const std::vector<store::Scope>& chain) {
 }  // namespace
 
 Result<Verdict> Engine::scan(std::string_view raw, const Recipient& rcpt) {
-  RecipientRequest request{rcpt, ActionPolicy::from_config(config_)};
+  RecipientRequest request{rcpt, default_policy_};
   auto result = scan(raw, Envelope{}, std::span<const RecipientRequest>(&request, 1));
   if (!result) return result.error();
   Verdict v = std::move(result->recipients.front());
@@ -180,7 +182,7 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
   if (!parsed) return parsed.error();
   const mime::Message& msg = *parsed;
 
-  RecipientRequest global_request{Recipient{}, ActionPolicy::from_config(config_)};
+  RecipientRequest global_request{Recipient{}, default_policy_};
   if (recipients.empty()) recipients = std::span<const RecipientRequest>(&global_request, 1);
 
   // Derived once per message, whoever receives it.
@@ -188,7 +190,7 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
                 {}, {}, {}, std::nullopt, &envelope};
   task.features = learn::extract_features(msg);
   task.digest = learn::message_digest(msg);
-  if (config_.get_bool("fuzzy.enabled")) {
+  if (fuzzy_enabled_) {
     task.fingerprint = fuzzy::fingerprint(msg, deps_->fuzzy_params);
   }
 
@@ -199,13 +201,16 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
   std::vector<Symbol> message_symbols;
   std::vector<Error> message_errors;
   run_checks(message_checks, task, message_symbols, message_errors);
+  const size_t message_symbol_count = message_symbols.size();  // they lead every recipient's list
 
   MessageVerdict out;
   out.digest = task.digest;
   out.facts = msg.facts;
   // Recipients sharing a scope chain (same user, or no user in the same domain) share results.
   std::vector<std::pair<std::string, size_t>> done;  // chain key -> index in out.recipients
-  for (const RecipientRequest& request : recipients) {
+  for (size_t ri = 0; ri < recipients.size(); ++ri) {
+    const RecipientRequest& request = recipients[ri];
+    const bool last = ri + 1 == recipients.size();
     std::vector<store::Scope> chain = scope_chain(request.recipient);
     const std::string key = chain_key(chain);
     Verdict v;
@@ -214,16 +219,25 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
       v = out.recipients[same->second];
     } else {
       ScanTask rtask{msg, request.recipient, std::move(chain), {}, {}, {}, std::nullopt, &envelope};
-      rtask.features = task.features;  // copies: checks may not mutate shared state
-      rtask.fingerprint = task.fingerprint;
+      // Each recipient's checks get pristine copies (a check may mutate its task); the last
+      // recipient takes the originals instead, so the one-recipient case copies nothing.
+      if (last) {
+        rtask.features = std::move(task.features);
+        rtask.fingerprint = std::move(task.fingerprint);
+        v.symbols = std::move(message_symbols);
+        v.errors = std::move(message_errors);
+      } else {
+        rtask.features = task.features;
+        rtask.fingerprint = task.fingerprint;
+        v.symbols = message_symbols;
+        v.errors = message_errors;
+      }
       rtask.digest = task.digest;
-      v.symbols = message_symbols;
-      v.errors = message_errors;
       run_checks(recipient_checks, rtask, v.symbols, v.errors);
       v.spam_probability = rtask.spam_probability;
       // Score sets: with a voting classifier, content rules count for less (rules.weight_trained).
       if (v.spam_probability && rules_weight_trained_ != 1.0) {
-        for (size_t i = 0; i < message_symbols.size(); ++i) {
+        for (size_t i = 0; i < message_symbol_count; ++i) {
           Symbol& s = v.symbols[i];
           s.score *= rules_weight_trained_;
           s.detail = s.detail.empty() ? fmt::format("x{} with trained classifier", rules_weight_trained_)

@@ -122,6 +122,9 @@ class Engine {
   mime::Limits limits_;
   std::vector<std::unique_ptr<Check>> checks_;
   double rules_weight_trained_ = 1.0;
+  // Read from config once, not per message.
+  ActionPolicy default_policy_;
+  bool fuzzy_enabled_ = false;
   struct Deps;
   std::unique_ptr<Deps> deps_;
 };
