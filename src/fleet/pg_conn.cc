@@ -233,7 +233,8 @@ Result<std::unique_ptr<Connection>> Pool::connect() {
   std::string quoted = ident;
   PQfreemem(ident);
   auto set = conn->exec(fmt::format("SET search_path TO {}; SET statement_timeout = {}; "
-                                    "SET lock_timeout = {}; SET client_encoding = 'UTF8'",
+                                    "SET lock_timeout = {}; SET client_encoding = 'UTF8'; "
+                                    "SET client_min_messages = warning",
                                     quoted, timeout_ms_, timeout_ms_),
                         until);
   if (!set.ok())

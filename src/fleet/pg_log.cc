@@ -100,8 +100,8 @@ CREATE TABLE decision_partitions(
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 // Advisory lock keys (pg_advisory_xact_lock(bigint)): "msmigr" and "mspart" in ASCII.
-constexpr const char* kMigrationLock = "0x6d736d696772";
-constexpr const char* kPartitionLock = "0x6d7370617274";
+constexpr const char* kMigrationLock = "120342524290930";
+constexpr const char* kPartitionLock = "120342574101108";
 
 constexpr int64_t kDayMs = 86'400'000;
 
