@@ -198,6 +198,25 @@ TEST(PostgresLog, PartitionsPerDayCreatedOnDemandAndDroppedByExpire) {
   EXPECT_EQ(late->size(), 1u);
 }
 
+// The factory mailsiftd uses: decisions.backend picks the backend, postgres.* configure it.
+TEST(FleetFactory, DecisionLogBackendFromConfig) {
+  SKIP_WITHOUT_POSTGRES();
+  Config config;
+  ASSERT_TRUE(config.set("decisions.backend", "postgres").ok());
+  ASSERT_TRUE(config.set("postgres.dsn", g_pg->dsn()).ok());
+  ASSERT_TRUE(config.set("postgres.schema", "factory").ok());
+  auto log = open_configured_log(config, "/nonexistent");
+  ASSERT_TRUE(log.ok()) << log.error().describe();
+  ASSERT_TRUE((*log)->record(at("via-factory", kT0)).ok());
+  EXPECT_EQ(sql_value("SELECT count(*) FROM factory.decisions"), "1");
+  ASSERT_TRUE(config.set("decisions.backend", "memory").ok());
+  EXPECT_TRUE(open_configured_log(config, "/nonexistent").ok());
+  ASSERT_TRUE(config.set("decisions.backend", "mongodb").ok());
+  auto bad = open_configured_log(config, "/nonexistent");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, ErrorKind::kConfig);
+}
+
 TEST(PostgresLog, UnreachableServerIsTemporary) {
   PostgresOptions o;
   o.dsn = "host=127.0.0.1 port=" + std::to_string(testing::free_port()) +

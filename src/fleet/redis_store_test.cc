@@ -107,6 +107,30 @@ TEST(RedisStore, KeysCarryTheScope) {
   EXPECT_EQ(g_redis->command("HGET keys-test:msg:{d:example.com} d1"), "s000000000000002a");
 }
 
+// The factory mailsiftd and mailsift use: store.backend picks the backend, redis.* configure it.
+TEST(FleetFactory, StoreBackendFromConfig) {
+  SKIP_WITHOUT_REDIS();
+  Config config;
+  ASSERT_TRUE(config.set("store.backend", "redis").ok());
+  ASSERT_TRUE(config.set("redis.address", g_redis->address()).ok());
+  ASSERT_TRUE(config.set("redis.prefix", "factory:").ok());
+  ASSERT_TRUE(config.set("redis.timeout_ms", "300").ok());
+  auto s = open_configured_store(config, "/nonexistent");
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  ASSERT_TRUE((*s)->learn(req("f1", Class::kHam, {9})).ok());
+  EXPECT_EQ(g_redis->command("HGET factory:tot:{d:example.com} h"), "1");
+  EXPECT_EQ(redis_options(config).timeout_ms, 300);
+
+  ASSERT_TRUE(config.set("store.backend", "memory").ok());
+  EXPECT_TRUE(open_configured_store(config, "/nonexistent").ok());
+  for (const char* bad : {"postgres", "cassandra"}) {
+    ASSERT_TRUE(config.set("store.backend", bad).ok());
+    auto r = open_configured_store(config, "/nonexistent");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, ErrorKind::kConfig) << bad;
+  }
+}
+
 // A second redis-server replicating the first: writes through the primary reach the replica,
 // a store opened on the replica reads them, and a write there is refused as kTemporary.
 TEST(RedisStore, PrimaryAndReplica) {
