@@ -74,7 +74,8 @@ const std::vector<ParamSpec>& all_params() {
        "SQLite file name inside the data directory (embedded default store)."},
       {"store.backend", T::kString, "sqlite", 0, 0,
        "Learned-state store: sqlite (embedded, store.file in the data directory), memory "
-       "(tests; lost on exit) or redis (shared by a fleet, redis.*; docs/fleet.md)."},
+       "(tests; lost on exit), redis (shared by a fleet, redis.*) or postgres (shared, "
+       "postgres.*; docs/fleet.md)."},
 
       // Fleet backends (docs/fleet.md). Every call is bounded by its timeout; a server that is
       // down or slow makes the call kTemporary (tempfail), never a silent accept.

@@ -35,11 +35,9 @@ Result<std::unique_ptr<store::Store>> open_configured_store(const Config& config
   if (backend == "redis")
     return open_redis_store(redis_options(config));
   if (backend == "postgres")
-    return Error::config(
-        "store.backend = postgres is not implemented (docs/fleet.md); use redis for shared "
-        "learned state");
+    return open_postgres_store(postgres_options(config));
   return Error::config("store.backend: unknown backend '" + backend +
-                       "' (sqlite, memory, redis)");
+                       "' (sqlite, memory, redis, postgres)");
 }
 
 Result<std::unique_ptr<decisions::DecisionLog>> open_configured_log(const Config& config,

@@ -47,6 +47,10 @@ struct PostgresOptions {
 
 Result<std::unique_ptr<decisions::DecisionLog>> open_postgres_log(const PostgresOptions& options);
 
+// PostgreSQL store::Store (token counts upserted with ON CONFLICT, one transaction per learn;
+// tables store_* beside the decision log, own store_schema_migrations).
+Result<std::unique_ptr<store::Store>> open_postgres_store(const PostgresOptions& options);
+
 // The schema version the PostgreSQL decision log migrates to (schema_migrations.version).
 int postgres_log_schema_version();
 

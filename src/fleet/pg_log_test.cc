@@ -14,6 +14,7 @@
 #include "decisions/testing/conformance.h"
 #include "fleet/fleet.h"
 #include "fleet/testing/servers.h"
+#include "store/testing/conformance.h"
 
 namespace mailsift::fleet {
 namespace {
@@ -93,6 +94,31 @@ Result<std::unique_ptr<DecisionLog>> reopen(const std::string& dir) {
 
 MAILSIFT_DECISIONS_CONFORMANCE(Postgres, (decisions::testing::LogFactory{"postgres", open_fresh,
                                                                           reopen}));
+
+// The store conformance suite on the PostgreSQL Store, one schema per case as well.
+Result<std::unique_ptr<store::Store>> open_store_fresh(const std::string& dir) {
+  if (!g_pg)
+    return Error::temporary("no PostgreSQL server: " + g_skip_reason);
+  std::string schema;
+  {
+    std::lock_guard lock(g_schemas_mu);
+    schema = "store_" + std::to_string(g_schemas.size() + 1);
+    g_schemas[dir] = schema;
+  }
+  return open_postgres_store(options_for(schema));
+}
+
+Result<std::unique_ptr<store::Store>> reopen_store(const std::string& dir) {
+  std::string schema;
+  {
+    std::lock_guard lock(g_schemas_mu);
+    schema = g_schemas[dir];
+  }
+  return open_postgres_store(options_for(schema));
+}
+
+MAILSIFT_STORE_CONFORMANCE(PostgresStore, (store::testing::BackendFactory{
+                                              "postgres", open_store_fresh, reopen_store}));
 
 // Direct SQL for inspection.
 std::string sql_value(const std::string& sql) {
@@ -261,6 +287,16 @@ TEST(PostgresFaults, KilledHungAndRestartedServer) {
   ASSERT_TRUE(opened.ok()) << opened.error().describe();
   DecisionLog& log = **opened;
   ASSERT_TRUE(log.record(at("before", kT0)).ok());
+  // The PostgreSQL Store on the same server goes through the same faults.
+  auto opened_store = open_postgres_store(o);
+  ASSERT_TRUE(opened_store.ok()) << opened_store.error().describe();
+  store::Store& st = **opened_store;
+  const store::Scope sc{store::Level::kDomain, "example.com"};
+  auto learn = [&](const std::string& digest) {
+    return st.learn(store::LearnRequest{sc, digest, store::Class::kSpam, {1, 2}});
+  };
+  auto read = [&] { return st.token_counts(sc, std::vector<uint64_t>{1, 2}); };
+  ASSERT_TRUE(learn("s-before").ok());
 
   std::atomic<bool> stop{false};
   std::atomic<int> ok_calls{0}, temp_calls{0}, other{0};
@@ -299,9 +335,19 @@ TEST(PostgresFaults, KilledHungAndRestartedServer) {
   EXPECT_EQ(down.kind, ErrorKind::kTemporary);
   EXPECT_LE(down.ms, kBoundMs);
 
+  for (Timed t : {timed([&] { return learn("s-down"); }), timed(read)}) {
+    EXPECT_FALSE(t.ok);
+    EXPECT_EQ(t.kind, ErrorKind::kTemporary);
+    EXPECT_LE(t.ms, kBoundMs);
+  }
+
   ASSERT_TRUE(server.restart()) << server.reason();
   Timed up = timed([&] { return log.record(at("after-restart", kT0 + 1)); });
   EXPECT_TRUE(up.ok);
+  EXPECT_TRUE(learn("s-after").ok());
+  auto counts = read();
+  ASSERT_TRUE(counts.ok()) << counts.error().describe();
+  EXPECT_EQ((*counts)[0], (store::TokenCounts{0, 2})) << "s-before and s-after, not s-down";
   Query q;
   q.id = "before";
   auto before = log.query(q);
@@ -318,9 +364,16 @@ TEST(PostgresFaults, KilledHungAndRestartedServer) {
     std::printf("[postgres hung] call %d: temporary after %lld ms (timeout %d ms)\n", i,
                 static_cast<long long>(hung.ms), kTimeoutMs);
   }
+  Timed hung_store = timed(read);
+  EXPECT_FALSE(hung_store.ok);
+  EXPECT_EQ(hung_store.kind, ErrorKind::kTemporary);
+  EXPECT_LE(hung_store.ms, kBoundMs);
+  std::printf("[postgres hung] store read: temporary after %lld ms\n",
+              static_cast<long long>(hung_store.ms));
   server.resume();
   Timed again = timed([&] { return log.query(Query{}); });
   EXPECT_TRUE(again.ok);
+  EXPECT_TRUE(timed(read).ok);
 }
 
 }  // namespace
