@@ -1,6 +1,7 @@
 // mailsift::fleet — shared-state backends for a fleet of mailsiftd nodes (issue 9):
 // a Redis store::Store (learned token counts, learned-message records, fuzzy fingerprints) and a
-// PostgreSQL decisions::DecisionLog (time-partitioned, versioned migrations, retention).
+// PostgreSQL decisions::DecisionLog (time-partitioned, versioned migrations, retention), and a
+// PostgreSQL store::Store for installations that want one shared server only.
 //
 // Owns: the two backends, their connection handling (pools, connect/command timeouts,
 // reconnect), and the factories that pick a backend from configuration (store.backend,
@@ -59,7 +60,7 @@ RedisOptions redis_options(const Config& config);
 PostgresOptions postgres_options(const Config& config);
 
 // The store / decision log the configuration asks for: store.backend = sqlite (file
-// store.file in data_dir) | memory | redis; decisions.backend = sqlite (decisions.db in
+// store.file in data_dir) | memory | redis | postgres; decisions.backend = sqlite (decisions.db in
 // data_dir) | memory | postgres. kConfig for an unknown backend.
 Result<std::unique_ptr<store::Store>> open_configured_store(const Config& config,
                                                             const std::string& data_dir);
