@@ -32,6 +32,7 @@
 #include "core/config.h"
 #include "rules/rules.h"
 #include "scan/engine.h"
+#include "fleet/fleet.h"
 #include "store/store.h"
 #include "tenant/tenant_cli.h"
 
@@ -252,8 +253,8 @@ int main(int argc, char** argv) {
     std::cerr << fmt::format("mailsift: cannot create data dir {}: {}\n", data_dir, ec.message());
     return kExitUsage;
   }
-  auto opened = store::open_sqlite_store(
-      (std::filesystem::path(data_dir) / config.get_string("store.file")).string());
+  // store.backend: the embedded SQLite file by default, or the fleet's Redis (docs/fleet.md).
+  auto opened = mailsift::fleet::open_configured_store(config, data_dir);
   if (!opened) {
     std::cerr << "mailsift: " << opened.error().describe() << "\n";
     return opened.error().kind == ErrorKind::kTemporary ? kExitTemporary : kExitUsage;

@@ -72,6 +72,41 @@ const std::vector<ParamSpec>& all_params() {
       // Store.
       {"store.file", T::kString, "mailsift.db", 0, 0,
        "SQLite file name inside the data directory (embedded default store)."},
+      {"store.backend", T::kString, "sqlite", 0, 0,
+       "Learned-state store: sqlite (embedded, store.file in the data directory), memory "
+       "(tests; lost on exit), redis (shared by a fleet, redis.*) or postgres (shared, "
+       "postgres.*; docs/fleet.md)."},
+
+      // Fleet backends (docs/fleet.md). Every call is bounded by its timeout; a server that is
+      // down or slow makes the call kTemporary (tempfail), never a silent accept.
+      {"redis.address", T::kString, "redis://127.0.0.1:6379", 0, 0,
+       "Redis server of store.backend = redis: redis://HOST:PORT[/DB], HOST:PORT or "
+       "unix:/path. Point it at the primary (or a Sentinel/Cluster-aware proxy)."},
+      {"redis.timeout_ms", T::kInt, "200", 1, 60000,
+       "Connect timeout and per-command timeout for Redis, in milliseconds."},
+      {"redis.pool_size", T::kInt, "4", 1, 1024,
+       "Redis connections kept per process; a call waits up to redis.timeout_ms for one."},
+      {"redis.prefix", T::kString, "ms:", 0, 0,
+       "Prefix of every Redis key (several installations can share one server)."},
+      {"postgres.dsn", T::kString, "host=127.0.0.1 port=5432 dbname=mailsift", 0, 0,
+       "libpq connection string (or postgresql:// URI) of decisions.backend = postgres."},
+      {"postgres.timeout_ms", T::kInt, "2000", 1, 600000,
+       "Connect timeout and per-statement timeout (client and server side) for PostgreSQL, in "
+       "milliseconds."},
+      {"postgres.pool_size", T::kInt, "4", 1, 1024,
+       "PostgreSQL connections kept per process; a call waits up to postgres.timeout_ms for one."},
+      {"postgres.schema", T::kString, "mailsift", 0, 0,
+       "PostgreSQL schema holding mailsift's tables (created if missing; migrated on start)."},
+      {"postgres.partition_days", T::kInt, "1", 1, 366,
+       "Width in days of each time partition of the PostgreSQL decision log."},
+
+      // Decision log.
+      {"decisions.backend", T::kString, "sqlite", 0, 0,
+       "Decision log: sqlite (decisions.db in the data directory), memory (tests) or postgres "
+       "(shared by a fleet, postgres.*; docs/fleet.md)."},
+      {"decisions.retention_days", T::kInt, "0", 0, 36500,
+       "mailsiftd deletes decisions older than this many days (hourly; PostgreSQL drops whole "
+       "partitions); 0 keeps them forever."},
 
       // Daemon (mailsiftd) and per-recipient policy. Changing a listen address, the data
       // directory or the thread count needs a restart; everything else is

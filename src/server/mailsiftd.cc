@@ -22,6 +22,7 @@
 #include "outbound/guard.h"
 #include "outbound/policy_server.h"
 #include "outbound/store.h"
+#include "fleet/fleet.h"
 #include "policy/policy.h"
 #include "rules/rules.h"
 #include "server/log.h"
@@ -228,16 +229,18 @@ int main(int argc, char** argv) {
   }
   const std::filesystem::path dir(data_dir);
   mailsift::rules::set_compile_cache_dir((dir / "rules-cache").string());
-  auto store = mailsift::store::open_sqlite_store((dir / config.get_string("store.file")).string());
+  // store.backend / decisions.backend: embedded SQLite by default, Redis / PostgreSQL for a
+  // fleet (docs/fleet.md).
+  auto store = mailsift::fleet::open_configured_store(config, data_dir);
   if (!store) {
     std::cerr << "mailsiftd: store: " << store.error().describe() << "\n";
-    return kExitUnavailable;
+    return store.error().kind == mailsift::ErrorKind::kConfig ? kExitUsage : kExitUnavailable;
   }
-  auto decision_log = mailsift::decisions::open_sqlite_log(
-      (dir / mailsift::decisions::kDecisionsFileName).string());
+  auto decision_log = mailsift::fleet::open_configured_log(config, data_dir);
   if (!decision_log) {
     std::cerr << "mailsiftd: decision log: " << decision_log.error().describe() << "\n";
-    return kExitUnavailable;
+    return decision_log.error().kind == mailsift::ErrorKind::kConfig ? kExitUsage
+                                                                      : kExitUnavailable;
   }
 
   // Group commit unless decisions.flush_ms = 0 (synchronous: each record() is its own durable
@@ -415,6 +418,35 @@ int main(int argc, char** argv) {
   const char* http_state = "not built";
 #endif
 
+  // decisions.retention_days: expire old decisions at start and then hourly, on the scan pool
+  // (a slow store never blocks the I/O threads). The value in force at the time counts (SIGHUP).
+  asio::steady_timer retention_timer(io);
+  std::function<void()> retention_sweep;
+  retention_sweep = [&] {
+    const int64_t days = daemon.current()->config.get_int("decisions.retention_days");
+    if (days > 0) {
+      asio::post(scan_pool, [&log = **decision_log, days] {
+        const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+        auto removed = log.expire(now_ms - days * 86'400'000);
+        if (removed)
+          log_line("info", fmt::format("event=decisions_expired {} {}",
+                                       kv("removed", static_cast<int64_t>(*removed)),
+                                       kv("retention_days", days)));
+        else
+          log_line("warn", fmt::format("event=decisions_expire_failed {}",
+                                          kv("error", removed.error().describe())));
+      });
+    }
+    retention_timer.expires_after(std::chrono::hours(1));
+    retention_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec)
+        retention_sweep();
+    });
+  };
+  retention_sweep();
+
   asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
   asio::steady_timer drain_timer(io);
   std::chrono::steady_clock::time_point drain_deadline;
@@ -457,6 +489,7 @@ int main(int argc, char** argv) {
         return;
       }
       log_line("info", fmt::format("event=draining {}", kv("signal", static_cast<int64_t>(signo))));
+      retention_timer.cancel();
       if (milter)
         milter->stop();
       if (policy_server)

@@ -1,0 +1,57 @@
+// Backend choice from configuration: see fleet.h.
+#include <filesystem>
+
+#include "fleet/fleet.h"
+
+namespace mailsift::fleet {
+
+RedisOptions redis_options(const Config& config) {
+  RedisOptions o;
+  o.address = config.get_string("redis.address");
+  o.timeout_ms = static_cast<int>(config.get_int("redis.timeout_ms"));
+  o.pool_size = static_cast<int>(config.get_int("redis.pool_size"));
+  o.prefix = config.get_string("redis.prefix");
+  return o;
+}
+
+PostgresOptions postgres_options(const Config& config) {
+  PostgresOptions o;
+  o.dsn = config.get_string("postgres.dsn");
+  o.timeout_ms = static_cast<int>(config.get_int("postgres.timeout_ms"));
+  o.pool_size = static_cast<int>(config.get_int("postgres.pool_size"));
+  o.schema = config.get_string("postgres.schema");
+  o.partition_days = static_cast<int>(config.get_int("postgres.partition_days"));
+  return o;
+}
+
+Result<std::unique_ptr<store::Store>> open_configured_store(const Config& config,
+                                                            const std::string& data_dir) {
+  const std::string& backend = config.get_string("store.backend");
+  if (backend == "sqlite")
+    return store::open_sqlite_store(
+        (std::filesystem::path(data_dir) / config.get_string("store.file")).string());
+  if (backend == "memory")
+    return store::make_memory_store();
+  if (backend == "redis")
+    return open_redis_store(redis_options(config));
+  if (backend == "postgres")
+    return open_postgres_store(postgres_options(config));
+  return Error::config("store.backend: unknown backend '" + backend +
+                       "' (sqlite, memory, redis, postgres)");
+}
+
+Result<std::unique_ptr<decisions::DecisionLog>> open_configured_log(const Config& config,
+                                                                    const std::string& data_dir) {
+  const std::string& backend = config.get_string("decisions.backend");
+  if (backend == "sqlite")
+    return decisions::open_sqlite_log(
+        (std::filesystem::path(data_dir) / decisions::kDecisionsFileName).string());
+  if (backend == "memory")
+    return decisions::make_memory_log();
+  if (backend == "postgres")
+    return open_postgres_log(postgres_options(config));
+  return Error::config("decisions.backend: unknown backend '" + backend +
+                       "' (sqlite, memory, postgres)");
+}
+
+}  // namespace mailsift::fleet

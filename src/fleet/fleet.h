@@ -1,0 +1,70 @@
+// mailsift::fleet — shared-state backends for a fleet of mailsiftd nodes (issue 9):
+// a Redis store::Store (learned token counts, learned-message records, fuzzy fingerprints) and a
+// PostgreSQL decisions::DecisionLog (time-partitioned, versioned migrations, retention), and a
+// PostgreSQL store::Store for installations that want one shared server only.
+//
+// Owns: the two backends, their connection handling (pools, connect/command timeouts,
+// reconnect), and the factories that pick a backend from configuration (store.backend,
+// decisions.backend). Layout, schema and degraded mode: docs/fleet.md.
+//
+// Failure semantics: a server that is down, refuses, or does not answer within the configured
+// timeout gives kTemporary from the call (never a hang beyond timeout + connect timeout, never a
+// silent success); the next call reconnects. Bad addresses/DSNs are kConfig at open time only if
+// they cannot be parsed; an unreachable server at open time is kTemporary.
+// Thread-safety: both backends are safe to share between threads (connection pool inside).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/result.h"
+#include "decisions/decisions.h"
+#include "store/store.h"
+
+namespace mailsift::fleet {
+
+struct RedisOptions {
+  // "redis://HOST:PORT[/DB]", "HOST:PORT" or "unix:/path/to/socket".
+  std::string address = "redis://127.0.0.1:6379";
+  int timeout_ms = 200;  // connect timeout and per-command read/write timeout
+  int pool_size = 4;     // connections kept; callers beyond that wait up to timeout_ms
+  // Prefix of every key (several stores / test cases can share one server).
+  std::string prefix = "ms:";
+};
+
+Result<std::unique_ptr<store::Store>> open_redis_store(const RedisOptions& options);
+
+struct PostgresOptions {
+  // libpq connection string ("host=127.0.0.1 port=5432 dbname=mailsift user=mailsift") or URI.
+  std::string dsn = "host=127.0.0.1 port=5432 dbname=mailsift";
+  int timeout_ms = 2000;  // connect timeout and per-statement timeout (client side + server side)
+  int pool_size = 4;
+  // Schema holding the tables (created if missing); tests use one per case.
+  std::string schema = "mailsift";
+  // Partition span of the decision log (days per partition; 1 = daily).
+  int partition_days = 1;
+};
+
+Result<std::unique_ptr<decisions::DecisionLog>> open_postgres_log(const PostgresOptions& options);
+
+// PostgreSQL store::Store (token counts upserted with ON CONFLICT, one transaction per learn;
+// tables store_* beside the decision log, own store_schema_migrations).
+Result<std::unique_ptr<store::Store>> open_postgres_store(const PostgresOptions& options);
+
+// The schema version the PostgreSQL decision log migrates to (schema_migrations.version).
+int postgres_log_schema_version();
+
+// Options from configuration (redis.*, postgres.*).
+RedisOptions redis_options(const Config& config);
+PostgresOptions postgres_options(const Config& config);
+
+// The store / decision log the configuration asks for: store.backend = sqlite (file
+// store.file in data_dir) | memory | redis | postgres; decisions.backend = sqlite (decisions.db in
+// data_dir) | memory | postgres. kConfig for an unknown backend.
+Result<std::unique_ptr<store::Store>> open_configured_store(const Config& config,
+                                                            const std::string& data_dir);
+Result<std::unique_ptr<decisions::DecisionLog>> open_configured_log(const Config& config,
+                                                                    const std::string& data_dir);
+
+}  // namespace mailsift::fleet

@@ -1,0 +1,722 @@
+// Redis store::Store (hiredis). Key layout (docs/fleet.md), S = Scope::key(), P = prefix:
+//   P tok:{S}            hash  "<token hex16>h" / "<token hex16>s" -> count (absent = 0)
+//   P tot:{S}            hash  "h" / "s" -> messages learned per class
+//   P msg:{S}            hash  digest -> class char ('h'|'s') + the learned tokens (hex16 each)
+//   P fz:rec:{S}         hash  record id -> serialized FuzzyRecord
+//   P fz:rb:{S}          hash  record id -> the record's bands (hex16 each)
+//   P fz:dig:{S}:<dig>   set   record ids of one digest (one per reporter)
+//   P fz:band:{S}:<hex>  set   record ids having that band
+// The {S} hash tag puts every key of a scope in one Redis Cluster slot, so the Lua scripts that
+// touch several keys stay legal on a cluster. learn/unlearn/fuzzy_add/fuzzy_remove are Lua
+// scripts (EVALSHA, EVAL on NOSCRIPT): atomic on the server, idempotent by digest.
+//
+// Connections: a pool of hiredis contexts; each call checks one out (waiting at most timeout_ms),
+// a context with an I/O error is dropped and the next checkout reconnects. Every connect and
+// every command is bounded by timeout_ms (SO_RCVTIMEO/SO_SNDTIMEO).
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "fleet/fleet.h"
+
+namespace mailsift::fleet {
+namespace {
+
+using store::Class;
+using store::ClassTotals;
+using store::FuzzyRecord;
+using store::LearnOutcome;
+using store::LearnRequest;
+using store::Scope;
+using store::TokenCounts;
+
+// ---- Lua scripts ----------------------------------------------------------------------------
+
+// KEYS: tok, tot, msg. ARGV: digest, class ('h'|'s'), tokens (hex16 concatenated, unique),
+// mode ('learn' | 'unlearn'). Returns 0 learned, 1 already, 2 relearned, 3 unlearned, 4 not.
+constexpr const char* kLearnScript = R"lua(
+local function add(cls, toks, delta)
+  for i = 1, #toks, 16 do
+    local f = string.sub(toks, i, i + 15) .. cls
+    local v = tonumber(redis.call('HGET', KEYS[1], f) or '0') + delta
+    if v <= 0 then redis.call('HDEL', KEYS[1], f) else redis.call('HSET', KEYS[1], f, v) end
+  end
+  local t = tonumber(redis.call('HGET', KEYS[2], cls) or '0') + delta
+  if t <= 0 then redis.call('HDEL', KEYS[2], cls) else redis.call('HSET', KEYS[2], cls, t) end
+end
+local prev = redis.call('HGET', KEYS[3], ARGV[1])
+local cls = ARGV[2]
+if ARGV[4] == 'unlearn' then
+  if (not prev) or string.sub(prev, 1, 1) ~= cls then return 4 end
+  add(cls, string.sub(prev, 2), -1)
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  return 3
+end
+local outcome = 0
+if prev then
+  local pcls = string.sub(prev, 1, 1)
+  if pcls == cls then return 1 end
+  add(pcls, string.sub(prev, 2), -1)
+  outcome = 2
+end
+add(cls, ARGV[3], 1)
+redis.call('HSET', KEYS[3], ARGV[1], cls .. ARGV[3])
+return outcome
+)lua";
+
+// KEYS: rec, rb, dig set. ARGV: record id, blob, bands (hex16 concatenated, unique), band key
+// prefix ("P fz:band:{S}:").
+constexpr const char* kFuzzyAddScript = R"lua(
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old then
+  for i = 1, #old, 16 do redis.call('SREM', ARGV[4] .. string.sub(old, i, i + 15), ARGV[1]) end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[1])
+for i = 1, #ARGV[3], 16 do
+  redis.call('SADD', ARGV[4] .. string.sub(ARGV[3], i, i + 15), ARGV[1])
+end
+return 0
+)lua";
+
+// KEYS: rec, rb, dig set. ARGV: band key prefix. Returns the number of records removed.
+constexpr const char* kFuzzyRemoveScript = R"lua(
+local ids = redis.call('SMEMBERS', KEYS[3])
+for _, id in ipairs(ids) do
+  local old = redis.call('HGET', KEYS[2], id)
+  if old then
+    for i = 1, #old, 16 do redis.call('SREM', ARGV[1] .. string.sub(old, i, i + 15), id) end
+  end
+  redis.call('HDEL', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+end
+redis.call('DEL', KEYS[3])
+return #ids
+)lua";
+
+// ---- encoding -----------------------------------------------------------------------------
+
+std::string hex16(uint64_t v) {
+  return fmt::format("{:016x}", v);
+}
+
+std::vector<uint64_t> sorted_unique(std::span<const uint64_t> in) {
+  std::vector<uint64_t> v(in.begin(), in.end());
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+std::string hex_concat(const std::vector<uint64_t>& v) {
+  std::string out;
+  out.reserve(v.size() * 16);
+  for (uint64_t x : v)
+    out += hex16(x);
+  return out;
+}
+
+char cls_char(Class c) {
+  return c == Class::kHam ? 'h' : 's';
+}
+
+// Record id: unique per (digest, reporter) and unambiguous for any bytes in either.
+std::string record_id(const std::string& digest, const std::string& reporter) {
+  return std::to_string(digest.size()) + ":" + digest + reporter;
+}
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_str(std::string& out, const std::string& s) {
+  put_u64(out, s.size());
+  out += s;
+}
+
+// Blob: version byte 1, class byte, added_unix, digest, reporter, bands, signature.
+std::string encode_record(const FuzzyRecord& r) {
+  std::string out;
+  out.push_back(1);
+  out.push_back(cls_char(r.cls));
+  put_u64(out, static_cast<uint64_t>(r.added_unix));
+  put_str(out, r.message_digest);
+  put_str(out, r.reporter);
+  put_u64(out, r.bands.size());
+  for (uint64_t b : r.bands)
+    put_u64(out, b);
+  put_u64(out, r.signature.size());
+  for (uint32_t s : r.signature)
+    put_u64(out, s);
+  return out;
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view d) : d_(d) {}
+  bool u64(uint64_t& v) {
+    if (d_.size() - pos_ < 8)
+      return false;
+    v = 0;
+    for (int i = 0; i < 8; ++i)
+      v |= uint64_t{static_cast<unsigned char>(d_[pos_ + i])} << (8 * i);
+    pos_ += 8;
+    return true;
+  }
+  bool str(std::string& s) {
+    uint64_t n;
+    if (!u64(n) || d_.size() - pos_ < n)
+      return false;
+    s.assign(d_.substr(pos_, n));
+    pos_ += n;
+    return true;
+  }
+  bool byte(char& c) {
+    if (pos_ >= d_.size())
+      return false;
+    c = d_[pos_++];
+    return true;
+  }
+
+ private:
+  std::string_view d_;
+  size_t pos_ = 0;
+};
+
+bool decode_record(std::string_view blob, FuzzyRecord& r) {
+  Reader rd(blob);
+  char version, cls;
+  uint64_t added, n;
+  if (!rd.byte(version) || version != 1 || !rd.byte(cls) || !rd.u64(added) ||
+      !rd.str(r.message_digest) || !rd.str(r.reporter) || !rd.u64(n) || n > blob.size())
+    return false;
+  r.cls = cls == 'h' ? Class::kHam : Class::kSpam;
+  r.added_unix = static_cast<int64_t>(added);
+  r.bands.resize(n);
+  for (auto& b : r.bands)
+    if (!rd.u64(b))
+      return false;
+  if (!rd.u64(n) || n > blob.size())
+    return false;
+  r.signature.resize(n);
+  for (auto& s : r.signature) {
+    uint64_t v;
+    if (!rd.u64(v))
+      return false;
+    s = static_cast<uint32_t>(v);
+  }
+  return true;
+}
+
+// ---- connection pool ----------------------------------------------------------------------
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+struct CtxDeleter {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+using Ctx = std::unique_ptr<redisContext, CtxDeleter>;
+
+struct Address {
+  std::string host;
+  int port = 6379;
+  std::string unix_path;
+  int db = 0;
+};
+
+Result<Address> parse_address(const std::string& text) {
+  Address a;
+  std::string_view s = text;
+  if (s.substr(0, 5) == "unix:") {
+    a.unix_path = std::string(s.substr(5));
+    if (a.unix_path.empty())
+      return Error::config("redis address '" + text + "': empty socket path");
+    return a;
+  }
+  if (s.substr(0, 8) == "redis://")
+    s.remove_prefix(8);
+  if (auto slash = s.find('/'); slash != std::string_view::npos) {
+    std::string db(s.substr(slash + 1));
+    s = s.substr(0, slash);
+    if (!db.empty()) {
+      char* end = nullptr;
+      long v = std::strtol(db.c_str(), &end, 10);
+      if (*end || v < 0)
+        return Error::config("redis address '" + text + "': bad database number");
+      a.db = static_cast<int>(v);
+    }
+  }
+  auto colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0)
+    return Error::config("redis address '" + text + "': expected HOST:PORT");
+  a.host = std::string(s.substr(0, colon));
+  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']')
+    a.host = a.host.substr(1, a.host.size() - 2);
+  std::string port(s.substr(colon + 1));
+  char* end = nullptr;
+  long p = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end || p <= 0 || p > 65535)
+    return Error::config("redis address '" + text + "': bad port");
+  a.port = static_cast<int>(p);
+  return a;
+}
+
+class Pool;
+
+// A checked-out connection; returned to the pool on destruction (dropped if broken).
+class Conn {
+ public:
+  Conn(Pool* pool, Ctx ctx) : pool_(pool), ctx_(std::move(ctx)) {}
+  Conn(Conn&& o) noexcept
+      : pool_(std::exchange(o.pool_, nullptr)), ctx_(std::move(o.ctx_)), broken_(o.broken_) {}
+  Conn& operator=(Conn&&) = delete;
+  ~Conn();
+  redisContext* get() const { return ctx_.get(); }
+  void mark_broken() { broken_ = true; }
+
+ private:
+  Pool* pool_;
+  Ctx ctx_;
+  bool broken_ = false;
+};
+
+class Pool {
+ public:
+  Pool(Address address, int timeout_ms, int size)
+      : address_(std::move(address)), timeout_ms_(timeout_ms), size_(std::max(1, size)) {}
+
+  Result<Conn> checkout() {
+    Ctx ctx;
+    {
+      std::unique_lock lock(mu_);
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms_);
+      if (!cv_.wait_until(lock, deadline, [&] { return !idle_.empty() || open_ < size_; }))
+        return Error::temporary("redis: connection pool exhausted (timeout)");
+      if (!idle_.empty()) {
+        ctx = std::move(idle_.back());
+        idle_.pop_back();
+        return Conn(this, std::move(ctx));
+      }
+      ++open_;  // reserve a slot; connect outside the lock
+    }
+    auto made = connect();
+    if (!made.ok()) {
+      std::lock_guard lock(mu_);
+      --open_;
+      cv_.notify_one();
+      return made.error();
+    }
+    return Conn(this, std::move(made).value());
+  }
+
+  void give_back(Ctx ctx, bool broken) {
+    std::lock_guard lock(mu_);
+    if (broken || !ctx || ctx->err)
+      --open_;  // dropped: the next checkout reconnects
+    else
+      idle_.push_back(std::move(ctx));
+    cv_.notify_one();
+  }
+
+  int timeout_ms() const { return timeout_ms_; }
+
+ private:
+  Result<Ctx> connect() {
+    timeval tv{timeout_ms_ / 1000, (timeout_ms_ % 1000) * 1000};
+    Ctx c(address_.unix_path.empty()
+              ? redisConnectWithTimeout(address_.host.c_str(), address_.port, tv)
+              : redisConnectUnixWithTimeout(address_.unix_path.c_str(), tv));
+    if (!c)
+      return Error::temporary("redis: cannot allocate a connection");
+    if (c->err)
+      return Error::temporary(fmt::format("redis: connect {}: {}", describe(), c->errstr));
+    if (redisSetTimeout(c.get(), tv) != REDIS_OK)
+      return Error::temporary("redis: cannot set the command timeout");
+    redisEnableKeepAlive(c.get());
+    if (address_.db != 0) {
+      Reply r(static_cast<redisReply*>(redisCommand(c.get(), "SELECT %d", address_.db)));
+      if (!r || r->type == REDIS_REPLY_ERROR)
+        return Error::temporary(fmt::format("redis: SELECT {} failed", address_.db));
+    }
+    return c;
+  }
+  std::string describe() const {
+    return address_.unix_path.empty() ? fmt::format("{}:{}", address_.host, address_.port)
+                                      : address_.unix_path;
+  }
+
+  Address address_;
+  int timeout_ms_;
+  int size_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Ctx> idle_;
+  int open_ = 0;  // connections idle + checked out + being made
+};
+
+Conn::~Conn() {
+  if (pool_)
+    pool_->give_back(std::move(ctx_), broken_);
+}
+
+// One pipelined command: argv as binary-safe strings.
+using Command = std::vector<std::string>;
+
+class RedisStore final : public store::Store {
+ public:
+  RedisStore(RedisOptions options, Address address)
+      : options_(std::move(options)),
+        pool_(std::move(address), options_.timeout_ms, options_.pool_size) {}
+
+  // Checks that the server answers (open time).
+  Status ping() {
+    auto r = run({{"PING"}});
+    if (!r.ok())
+      return r.error();
+    return Ok{};
+  }
+
+  Result<std::vector<TokenCounts>> token_counts(const Scope& scope,
+                                                std::span<const uint64_t> tokens) override {
+    std::vector<TokenCounts> out(tokens.size());
+    if (tokens.empty())
+      return out;
+    constexpr size_t kChunk = 512;  // tokens per HMGET; all chunks go in one pipeline
+    const std::string key = k("tok:", scope);
+    std::vector<Command> cmds;
+    for (size_t i = 0; i < tokens.size(); i += kChunk) {
+      Command c{"HMGET", key};
+      for (size_t j = i; j < std::min(tokens.size(), i + kChunk); ++j) {
+        std::string h = hex16(tokens[j]);
+        c.push_back(h + "h");
+        c.push_back(h + "s");
+      }
+      cmds.push_back(std::move(c));
+    }
+    auto replies = run(cmds);
+    if (!replies.ok())
+      return replies.error();
+    size_t t = 0;
+    for (const Reply& r : *replies) {
+      if (r->type != REDIS_REPLY_ARRAY)
+        return Error::temporary("redis: unexpected HMGET reply");
+      for (size_t e = 0; e + 1 < r->elements; e += 2, ++t) {
+        out[t].ham = to_u32(r->element[e]);
+        out[t].spam = to_u32(r->element[e + 1]);
+      }
+    }
+    return out;
+  }
+
+  Result<ClassTotals> totals(const Scope& scope) override {
+    auto replies = run({{"HMGET", k("tot:", scope), "h", "s"}});
+    if (!replies.ok())
+      return replies.error();
+    const redisReply* r = (*replies)[0].get();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+      return Error::temporary("redis: unexpected HMGET reply");
+    return ClassTotals{to_u64(r->element[0]), to_u64(r->element[1])};
+  }
+
+  Result<LearnOutcome> learn(const LearnRequest& request) override {
+    auto out = learn_batch(std::span<const LearnRequest>(&request, 1));
+    if (!out.ok())
+      return out.error();
+    return (*out)[0];
+  }
+
+  // One pipeline of scripts: one round trip for the whole batch; each script is atomic.
+  Result<std::vector<LearnOutcome>> learn_batch(std::span<const LearnRequest> requests) override {
+    std::vector<Command> cmds;
+    for (const LearnRequest& r : requests)
+      cmds.push_back(learn_args(r.scope, r.message_digest, r.cls,
+                                hex_concat(sorted_unique(r.tokens)), "learn"));
+    auto replies = eval(learn_sha_, kLearnScript, cmds);
+    if (!replies.ok())
+      return replies.error();
+    std::vector<LearnOutcome> out;
+    for (const Reply& r : *replies) {
+      auto o = outcome(r.get());
+      if (!o.ok())
+        return o.error();
+      out.push_back(*o);
+    }
+    return out;
+  }
+
+  Result<LearnOutcome> unlearn(const Scope& scope, const std::string& message_digest,
+                               Class cls) override {
+    auto replies =
+        eval(learn_sha_, kLearnScript, {learn_args(scope, message_digest, cls, "", "unlearn")});
+    if (!replies.ok())
+      return replies.error();
+    return outcome((*replies)[0].get());
+  }
+
+  Status fuzzy_add(const Scope& scope, const FuzzyRecord& record) override {
+    return fuzzy_add_batch(scope, std::span<const FuzzyRecord>(&record, 1));
+  }
+
+  Status fuzzy_add_batch(const Scope& scope, std::span<const FuzzyRecord> records) override {
+    if (records.empty())
+      return Ok{};
+    std::vector<Command> cmds;
+    for (const FuzzyRecord& r : records) {
+      cmds.push_back({"3", k("fz:rec:", scope), k("fz:rb:", scope),
+                      k("fz:dig:", scope) + ":" + r.message_digest,
+                      record_id(r.message_digest, r.reporter), encode_record(r),
+                      hex_concat(sorted_unique(r.bands)), k("fz:band:", scope) + ":"});
+    }
+    auto replies = eval(fuzzy_add_sha_, kFuzzyAddScript, cmds);
+    if (!replies.ok())
+      return replies.error();
+    return check_all(*replies);
+  }
+
+  Status fuzzy_remove(const Scope& scope, const std::string& message_digest) override {
+    auto replies = eval(fuzzy_remove_sha_, kFuzzyRemoveScript,
+                        {{"3", k("fz:rec:", scope), k("fz:rb:", scope),
+                          k("fz:dig:", scope) + ":" + message_digest,
+                          k("fz:band:", scope) + ":"}});
+    if (!replies.ok())
+      return replies.error();
+    return check_all(*replies);
+  }
+
+  Result<std::vector<FuzzyRecord>> fuzzy_candidates(const Scope& scope,
+                                                    std::span<const uint64_t> bands,
+                                                    size_t limit) override {
+    std::vector<FuzzyRecord> out;
+    const auto unique_bands = sorted_unique(bands);
+    if (limit == 0 || unique_bands.empty())
+      return out;
+    // Round trip 1: the members of every band set.
+    const std::string band_prefix = k("fz:band:", scope) + ":";
+    std::vector<Command> cmds;
+    for (uint64_t b : unique_bands)
+      cmds.push_back({"SMEMBERS", band_prefix + hex16(b)});
+    auto replies = run(cmds);
+    if (!replies.ok())
+      return replies.error();
+    std::map<std::string, int> shared;
+    for (const Reply& r : *replies) {
+      if (r->type != REDIS_REPLY_ARRAY)
+        return Error::temporary("redis: unexpected SMEMBERS reply");
+      for (size_t i = 0; i < r->elements; ++i)
+        ++shared[std::string(r->element[i]->str, r->element[i]->len)];
+    }
+    if (shared.empty())
+      return out;
+    // Round trip 2: the records. Order by shared bands, then (digest, reporter) after decoding.
+    Command get{"HMGET", k("fz:rec:", scope)};
+    std::vector<int> counts;
+    for (const auto& [id, n] : shared) {
+      get.push_back(id);
+      counts.push_back(n);
+    }
+    auto recs = run({get});
+    if (!recs.ok())
+      return recs.error();
+    const redisReply* arr = (*recs)[0].get();
+    if (arr->type != REDIS_REPLY_ARRAY || arr->elements != counts.size())
+      return Error::temporary("redis: unexpected HMGET reply");
+    std::vector<std::pair<int, FuzzyRecord>> found;
+    for (size_t i = 0; i < arr->elements; ++i) {
+      const redisReply* e = arr->element[i];
+      if (e->type != REDIS_REPLY_STRING)
+        continue;  // removed between the two round trips
+      FuzzyRecord rec;
+      if (decode_record(std::string_view(e->str, e->len), rec))
+        found.emplace_back(counts[i], std::move(rec));
+    }
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+      if (a.first != b.first)
+        return a.first > b.first;
+      return std::tie(a.second.message_digest, a.second.reporter) <
+             std::tie(b.second.message_digest, b.second.reporter);
+    });
+    for (size_t i = 0; i < found.size() && i < limit; ++i)
+      out.push_back(std::move(found[i].second));
+    return out;
+  }
+
+ private:
+  // "<prefix><kind>{<scope key>}"
+  std::string k(const char* kind, const Scope& scope) const {
+    return options_.prefix + kind + "{" + scope.key() + "}";
+  }
+
+  Command learn_args(const Scope& scope, const std::string& digest, Class cls,
+                     std::string tokens_hex, const char* mode) const {
+    return {"3", k("tok:", scope), k("tot:", scope), k("msg:", scope), digest,
+            std::string(1, cls_char(cls)), std::move(tokens_hex), mode};
+  }
+
+  static uint64_t to_u64(const redisReply* e) {
+    if (e->type == REDIS_REPLY_STRING)
+      return std::strtoull(e->str, nullptr, 10);
+    if (e->type == REDIS_REPLY_INTEGER)
+      return static_cast<uint64_t>(std::max<long long>(0, e->integer));
+    return 0;
+  }
+  static uint32_t to_u32(const redisReply* e) {
+    return static_cast<uint32_t>(std::min<uint64_t>(to_u64(e), UINT32_MAX));
+  }
+
+  static Result<LearnOutcome> outcome(const redisReply* r) {
+    if (r->type == REDIS_REPLY_ERROR)
+      return Error::temporary(std::string("redis: learn script: ") + r->str);
+    if (r->type != REDIS_REPLY_INTEGER || r->integer < 0 || r->integer > 4)
+      return Error::temporary("redis: unexpected learn script reply");
+    static constexpr LearnOutcome kOutcomes[] = {
+        LearnOutcome::kLearned, LearnOutcome::kAlreadyLearned, LearnOutcome::kRelearned,
+        LearnOutcome::kUnlearned, LearnOutcome::kNotLearned};
+    return kOutcomes[r->integer];
+  }
+
+  static Status check_all(const std::vector<Reply>& replies) {
+    for (const Reply& r : replies) {
+      if (r->type == REDIS_REPLY_ERROR)
+        return Error::temporary(std::string("redis: ") + r->str);
+    }
+    return Ok{};
+  }
+
+  // Runs a script for each argument list (numkeys first, then keys and args) in one pipeline.
+  // EVALSHA first; if the server lost its script cache (restart, failover), the NOSCRIPT
+  // replies are re-run with EVAL (safe: a NOSCRIPT command did nothing).
+  Result<std::vector<Reply>> eval(std::string& sha_slot, const char* script,
+                                  const std::vector<Command>& args) {
+    std::string sha;
+    {
+      std::lock_guard lock(sha_mu_);
+      sha = sha_slot;
+    }
+    if (sha.empty()) {
+      auto loaded = run({{"SCRIPT", "LOAD", script}});
+      if (!loaded.ok())
+        return loaded.error();
+      const redisReply* r = (*loaded)[0].get();
+      if (r->type != REDIS_REPLY_STRING)
+        return Error::temporary("redis: SCRIPT LOAD failed");
+      sha.assign(r->str, r->len);
+      std::lock_guard lock(sha_mu_);
+      sha_slot = sha;
+    }
+    std::vector<Command> cmds;
+    for (const Command& a : args) {
+      Command c{"EVALSHA", sha};
+      c.insert(c.end(), a.begin(), a.end());
+      cmds.push_back(std::move(c));
+    }
+    auto replies = run(cmds);
+    if (!replies.ok())
+      return replies;
+    std::vector<size_t> retry;
+    for (size_t i = 0; i < replies->size(); ++i) {
+      const redisReply* r = (*replies)[i].get();
+      if (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT"))
+        retry.push_back(i);
+    }
+    if (retry.empty())
+      return replies;
+    std::vector<Command> again;
+    for (size_t i : retry) {
+      Command c{"EVAL", script};
+      c.insert(c.end(), args[i].begin(), args[i].end());
+      again.push_back(std::move(c));
+    }
+    auto second = run(again);
+    if (!second.ok())
+      return second.error();
+    for (size_t j = 0; j < retry.size(); ++j)
+      (*replies)[retry[j]] = std::move((*second)[j]);
+    {
+      std::lock_guard lock(sha_mu_);
+      sha_slot.clear();  // reload next time
+    }
+    return replies;
+  }
+
+  // Sends every command, then reads every reply: one round trip. Any I/O error or timeout drops
+  // the connection and is kTemporary; server error replies are returned to the caller, except
+  // the ones that mean "not usable now" (LOADING, READONLY, MASTERDOWN, BUSY) → kTemporary.
+  Result<std::vector<Reply>> run(const std::vector<Command>& cmds) {
+    auto conn = pool_.checkout();
+    if (!conn.ok())
+      return conn.error();
+    redisContext* c = conn->get();
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const Command& cmd : cmds) {
+      argv.clear();
+      lens.clear();
+      for (const std::string& a : cmd) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+      }
+      if (redisAppendCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+          REDIS_OK) {
+        conn->mark_broken();
+        return Error::temporary(std::string("redis: ") + c->errstr);
+      }
+    }
+    std::vector<Reply> out;
+    out.reserve(cmds.size());
+    for (size_t i = 0; i < cmds.size(); ++i) {
+      void* raw = nullptr;
+      if (redisGetReply(c, &raw) != REDIS_OK || !raw) {
+        conn->mark_broken();
+        return Error::temporary(std::string("redis: ") +
+                                (c->err ? c->errstr : "no reply") +
+                                (c->err == REDIS_ERR_IO && errno == EAGAIN ? " (timeout)" : ""));
+      }
+      out.emplace_back(static_cast<redisReply*>(raw));
+    }
+    for (const Reply& r : out) {
+      if (r->type != REDIS_REPLY_ERROR)
+        continue;
+      std::string_view e(r->str, r->len);
+      for (std::string_view busy : {"LOADING", "READONLY", "MASTERDOWN", "BUSY", "TRYAGAIN",
+                                    "CLUSTERDOWN", "MOVED", "ASK"}) {
+        if (e.starts_with(busy))
+          return Error::temporary("redis: " + std::string(e));
+      }
+    }
+    return out;
+  }
+
+  RedisOptions options_;
+  Pool pool_;
+  std::mutex sha_mu_;
+  std::string learn_sha_, fuzzy_add_sha_, fuzzy_remove_sha_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<store::Store>> open_redis_store(const RedisOptions& options) {
+  auto address = parse_address(options.address);
+  if (!address.ok())
+    return address.error();
+  if (options.timeout_ms <= 0 || options.pool_size <= 0)
+    return Error::config("redis: timeout_ms and pool_size must be positive");
+  auto s = std::make_unique<RedisStore>(options, std::move(address).value());
+  Status up = s->ping();
+  if (!up.ok())
+    return up.error();
+  return std::unique_ptr<store::Store>(std::move(s));
+}
+
+}  // namespace mailsift::fleet

@@ -1,0 +1,278 @@
+// The Redis store against a real redis-server started by the test: the store conformance suite
+// unchanged, a primary + replica, and faults (server killed, server hung, restarted).
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "fleet/fleet.h"
+#include "fleet/testing/servers.h"
+#include "store/testing/conformance.h"
+
+namespace mailsift::fleet {
+namespace {
+
+using store::Class;
+using store::LearnOutcome;
+using store::LearnRequest;
+using store::Scope;
+using store::TokenCounts;
+using testing::RedisServer;
+
+// One server for the whole binary (CTest runs this binary as one test).
+RedisServer* g_redis = nullptr;
+std::string g_skip_reason;
+
+class RedisEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (!RedisServer::available(&g_skip_reason))
+      return;
+    g_redis = new RedisServer();
+    if (!g_redis->start()) {
+      g_skip_reason = "";
+      ADD_FAILURE() << "redis-server did not start: " << g_redis->reason();
+      delete g_redis;
+      g_redis = nullptr;
+    }
+  }
+  void TearDown() override {
+    delete g_redis;
+    g_redis = nullptr;
+  }
+};
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new RedisEnvironment);
+
+// Each fresh store gets its own key prefix, derived from the test's temp dir.
+std::string prefix_for(const std::string& dir) {
+  return "t" + std::to_string(std::hash<std::string>{}(dir)) + ":ms:";
+}
+
+Result<std::unique_ptr<store::Store>> open_for(const std::string& dir) {
+  if (!g_redis)
+    return Error::temporary("no redis server: " + g_skip_reason);
+  RedisOptions o;
+  o.address = g_redis->address();
+  o.prefix = prefix_for(dir);
+  o.timeout_ms = 2000;
+  return open_redis_store(o);
+}
+
+MAILSIFT_STORE_CONFORMANCE(Redis, (store::testing::BackendFactory{"redis", open_for, open_for}));
+
+#define SKIP_WITHOUT_REDIS()                                   \
+  do {                                                         \
+    if (!RedisServer::available(&g_skip_reason))               \
+      GTEST_SKIP() << g_skip_reason;                           \
+    ASSERT_NE(g_redis, nullptr) << "redis-server did not start"; \
+  } while (0)
+
+LearnRequest req(std::string digest, Class cls, std::vector<uint64_t> tokens) {
+  return LearnRequest{Scope{store::Level::kDomain, "example.com"}, std::move(digest), cls,
+                      std::move(tokens)};
+}
+
+TEST(RedisStore, BadAddressIsConfigError) {
+  RedisOptions o;
+  o.address = "nonsense";
+  auto s = open_redis_store(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind, ErrorKind::kConfig);
+  o.address = "127.0.0.1:99999";
+  s = open_redis_store(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind, ErrorKind::kConfig);
+}
+
+TEST(RedisStore, UnreachableServerAtOpenIsTemporary) {
+  RedisOptions o;
+  o.address = "127.0.0.1:" + std::to_string(testing::free_port());
+  o.timeout_ms = 200;
+  auto s = open_redis_store(o);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind, ErrorKind::kTemporary) << s.error().describe();
+}
+
+TEST(RedisStore, KeysCarryTheScope) {
+  SKIP_WITHOUT_REDIS();
+  RedisOptions o;
+  o.address = g_redis->address();
+  o.prefix = "keys-test:";
+  auto s = open_redis_store(o);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  ASSERT_TRUE((*s)->learn(req("d1", Class::kSpam, {0x2a})).ok());
+  EXPECT_EQ(g_redis->command("HGET keys-test:tok:{d:example.com} 000000000000002as"), "1");
+  EXPECT_EQ(g_redis->command("HGET keys-test:tot:{d:example.com} s"), "1");
+  EXPECT_EQ(g_redis->command("HGET keys-test:msg:{d:example.com} d1"), "s000000000000002a");
+}
+
+// The factory mailsiftd and mailsift use: store.backend picks the backend, redis.* configure it.
+TEST(FleetFactory, StoreBackendFromConfig) {
+  SKIP_WITHOUT_REDIS();
+  Config config;
+  ASSERT_TRUE(config.set("store.backend", "redis").ok());
+  ASSERT_TRUE(config.set("redis.address", g_redis->address()).ok());
+  ASSERT_TRUE(config.set("redis.prefix", "factory:").ok());
+  ASSERT_TRUE(config.set("redis.timeout_ms", "300").ok());
+  auto s = open_configured_store(config, "/nonexistent");
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  ASSERT_TRUE((*s)->learn(req("f1", Class::kHam, {9})).ok());
+  EXPECT_EQ(g_redis->command("HGET factory:tot:{d:example.com} h"), "1");
+  EXPECT_EQ(redis_options(config).timeout_ms, 300);
+
+  ASSERT_TRUE(config.set("store.backend", "memory").ok());
+  EXPECT_TRUE(open_configured_store(config, "/nonexistent").ok());
+  for (const char* bad : {"cassandra"}) {
+    ASSERT_TRUE(config.set("store.backend", bad).ok());
+    auto r = open_configured_store(config, "/nonexistent");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, ErrorKind::kConfig) << bad;
+  }
+}
+
+// A second redis-server replicating the first: writes through the primary reach the replica,
+// a store opened on the replica reads them, and a write there is refused as kTemporary.
+TEST(RedisStore, PrimaryAndReplica) {
+  SKIP_WITHOUT_REDIS();
+  RedisServer replica;
+  ASSERT_TRUE(replica.start(g_redis->port())) << replica.reason();
+  RedisOptions o;
+  o.address = g_redis->address();
+  o.prefix = "repl:";
+  auto primary_store = open_redis_store(o);
+  ASSERT_TRUE(primary_store.ok()) << primary_store.error().describe();
+  ASSERT_EQ(*(*primary_store)->learn(req("m1", Class::kSpam, {1, 2})), LearnOutcome::kLearned);
+  ASSERT_EQ(*(*primary_store)->learn(req("m2", Class::kHam, {2})), LearnOutcome::kLearned);
+  auto from_primary = (*primary_store)->token_counts(req("", Class::kHam, {}).scope,
+                                                     std::vector<uint64_t>{1, 2});
+  ASSERT_TRUE(from_primary.ok());
+  EXPECT_EQ(*from_primary, (std::vector<TokenCounts>{{0, 1}, {1, 1}}));
+  // Wait for the replica to catch up (initial sync, then the stream).
+  bool synced = false;
+  for (int i = 0; i < 500 && !synced; ++i) {
+    synced = replica.command("HGET repl:tot:{d:example.com} h") == "1";
+    if (!synced)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(synced) << "replica never received the writes";
+  o.address = replica.address();
+  auto replica_store = open_redis_store(o);
+  ASSERT_TRUE(replica_store.ok()) << replica_store.error().describe();
+  auto from_replica = (*replica_store)->token_counts(req("", Class::kHam, {}).scope,
+                                                     std::vector<uint64_t>{1, 2});
+  ASSERT_TRUE(from_replica.ok()) << from_replica.error().describe();
+  EXPECT_EQ(*from_replica, *from_primary);
+  auto t = (*replica_store)->totals(req("", Class::kHam, {}).scope);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, (store::ClassTotals{1, 1}));
+  // Writes on a replica are refused (READONLY): kTemporary, nothing changes.
+  auto w = (*replica_store)->learn(req("m3", Class::kSpam, {3}));
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.error().kind, ErrorKind::kTemporary) << w.error().describe();
+}
+
+// Every call made while the server is down or hung returns kTemporary within the timeout (plus
+// margin); nothing crashes; after a restart the same store object works again.
+struct Timed {
+  bool ok;
+  ErrorKind kind;
+  std::chrono::milliseconds took;
+};
+
+Timed timed_learn(store::Store& s, const std::string& digest) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = s.learn(req(digest, Class::kSpam, {7, 8}));
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+  return {r.ok(), r.ok() ? ErrorKind::kPermanent : r.error().kind, took};
+}
+
+Timed timed_read(store::Store& s) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = s.token_counts(req("", Class::kHam, {}).scope, std::vector<uint64_t>{7, 8});
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+  return {r.ok(), r.ok() ? ErrorKind::kPermanent : r.error().kind, took};
+}
+
+TEST(RedisFaults, KilledHungAndRestartedServer) {
+  SKIP_WITHOUT_REDIS();
+  RedisServer server;  // our own: this test kills it
+  ASSERT_TRUE(server.start()) << server.reason();
+  constexpr int kTimeoutMs = 250;
+  // Timeout + connect timeout (a call may reconnect first) + scheduling slack on a loaded box.
+  constexpr auto kBound = std::chrono::milliseconds(2 * kTimeoutMs + 400);
+  RedisOptions o;
+  o.address = server.address();
+  o.timeout_ms = kTimeoutMs;
+  o.pool_size = 2;
+  auto opened = open_redis_store(o);
+  ASSERT_TRUE(opened.ok()) << opened.error().describe();
+  store::Store& s = **opened;
+  ASSERT_TRUE(timed_learn(s, "before").ok);
+
+  // Traffic from several threads while the server dies.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok_calls{0}, temp_calls{0}, other_errors{0};
+  std::atomic<int64_t> worst_ms{0};
+  std::vector<std::thread> traffic;
+  for (int t = 0; t < 3; ++t) {
+    traffic.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        Timed r = (i % 2) ? timed_read(s) : timed_learn(s, "t" + std::to_string(t * 100000 + i));
+        (r.ok ? ok_calls : r.kind == ErrorKind::kTemporary ? temp_calls : other_errors)++;
+        int64_t ms = r.took.count();
+        int64_t prev = worst_ms.load();
+        while (ms > prev && !worst_ms.compare_exchange_weak(prev, ms)) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  server.kill();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  stop = true;
+  for (auto& th : traffic)
+    th.join();
+  EXPECT_GT(ok_calls.load(), 0);
+  EXPECT_GT(temp_calls.load(), 0);
+  EXPECT_EQ(other_errors.load(), 0);
+  EXPECT_LE(worst_ms.load(), kBound.count());
+  std::printf("[redis killed] ok=%d temporary=%d worst call=%lld ms (bound %lld ms)\n",
+              ok_calls.load(), temp_calls.load(), static_cast<long long>(worst_ms.load()),
+              static_cast<long long>(kBound.count()));
+
+  // Down: every call kTemporary, fast (connection refused).
+  Timed down = timed_read(s);
+  EXPECT_FALSE(down.ok);
+  EXPECT_EQ(down.kind, ErrorKind::kTemporary);
+  EXPECT_LE(down.took, kBound);
+
+  // Restart: the same store reconnects.
+  ASSERT_TRUE(server.restart()) << server.reason();
+  Timed up = timed_learn(s, "after-restart");
+  EXPECT_TRUE(up.ok);
+  auto c = s.token_counts(req("", Class::kHam, {}).scope, std::vector<uint64_t>{7});
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_EQ((*c)[0], (TokenCounts{0, 1}));  // no persistence (--save ''): only the new learn
+
+  // Hung (SIGSTOP): the connection is open but nothing answers; the command timeout bounds it.
+  server.pause();
+  for (int i = 0; i < 3; ++i) {
+    Timed hung = i % 2 ? timed_read(s) : timed_learn(s, "hung" + std::to_string(i));
+    EXPECT_FALSE(hung.ok);
+    EXPECT_EQ(hung.kind, ErrorKind::kTemporary);
+    EXPECT_GE(hung.took.count(), kTimeoutMs - 20);
+    EXPECT_LE(hung.took, kBound);
+    std::printf("[redis hung] call %d: temporary after %lld ms (timeout %d ms)\n", i,
+                static_cast<long long>(hung.took.count()), kTimeoutMs);
+  }
+  server.resume();
+  Timed again = timed_read(s);
+  EXPECT_TRUE(again.ok);
+}
+
+}  // namespace
+}  // namespace mailsift::fleet
