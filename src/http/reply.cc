@@ -98,6 +98,10 @@ std::string native_scan_json(const server::ScanOutcome& outcome, double seconds)
   for (const server::Header& h : outcome.add_headers)
     j["add_headers"].push_back({{"name", h.name}, {"value", h.value}});
   j["remove_headers"] = outcome.remove_headers;
+  if (outcome.authentication_results) {
+    j["authentication_results"] = *outcome.authentication_results;
+    j["forged_authentication_results"] = outcome.forged_authentication_results;
+  }
   if (outcome.log_error)
     j["log_error"] = *outcome.log_error;
   j["time"] = seconds;
@@ -169,9 +173,11 @@ std::string rspamd_check_json(const server::ScanOutcome& outcome, const RequestP
     j["message-id"] = message_id;
   j["time_real"] = seconds;
   ordered_json milter = ordered_json::object();
-  if (!outcome.add_headers.empty()) {
+  if (!outcome.add_headers.empty() || outcome.authentication_results) {
     // Rspamd: {"Name": {"value": v, "order": 0}}; a name added twice becomes an array.
     ordered_json add = ordered_json::object();
+    if (outcome.authentication_results)
+      add["Authentication-Results"] = {{"value", *outcome.authentication_results}, {"order", 0}};
     for (const server::Header& h : outcome.add_headers) {
       ordered_json entry = {{"value", h.value}, {"order", 0}};
       auto it = add.find(h.name);
@@ -190,6 +196,13 @@ std::string rspamd_check_json(const server::ScanOutcome& outcome, const RequestP
     for (const std::string& name : outcome.remove_headers)
       remove[name] = 0;  // 0 = every instance
     milter["remove_headers"] = std::move(remove);
+  }
+  if (!outcome.forged_authentication_results.empty()) {
+    // Rspamd's shape holds one index per name: one forged copy by its index, several: all.
+    if (!milter.contains("remove_headers")) milter["remove_headers"] = ordered_json::object();
+    milter["remove_headers"]["Authentication-Results"] =
+        outcome.forged_authentication_results.size() == 1 ? outcome.forged_authentication_results[0]
+                                                          : 0;
   }
   if (!milter.empty())
     j["milter"] = std::move(milter);

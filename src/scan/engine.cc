@@ -103,8 +103,10 @@ Result<std::shared_ptr<const rules::RuleSet>> Engine::load_rules(const Config& c
 }
 
 Result<std::unique_ptr<Engine>> Engine::create(const Config& config, store::Store& store,
-                                               std::shared_ptr<const rules::RuleSet> rules) {
+                                               std::shared_ptr<const rules::RuleSet> rules,
+                                               std::vector<std::unique_ptr<Check>> extra_checks) {
   std::unique_ptr<Engine> engine(new Engine(config, store));
+  for (auto& c : extra_checks) engine->checks_.push_back(std::move(c));
   if (config.get_bool("rules.enabled")) {
     if (!rules) {
       auto loaded = load_rules(config);
@@ -200,11 +202,18 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
   }
   std::vector<Symbol> message_symbols;
   std::vector<Error> message_errors;
-  run_checks(message_checks, task, message_symbols, message_errors);
+  // Only the rule set's symbols are re-weighted with a voting classifier (score sets); other
+  // message checks (authentication) keep their scores.
+  std::vector<char> is_rule_symbol;
+  for (Check* c : message_checks) {
+    run_checks({c}, task, message_symbols, message_errors);
+    is_rule_symbol.resize(message_symbols.size(), c->name() == "rules");
+  }
   const size_t message_symbol_count = message_symbols.size();  // they lead every recipient's list
 
   MessageVerdict out;
   out.digest = task.digest;
+  out.annotations = task.annotations;
   out.facts = msg.facts;
   // Recipients sharing a scope chain (same user, or no user in the same domain) share results.
   std::vector<std::pair<std::string, size_t>> done;  // chain key -> index in out.recipients
@@ -238,6 +247,7 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
       // Score sets: with a voting classifier, content rules count for less (rules.weight_trained).
       if (v.spam_probability && rules_weight_trained_ != 1.0) {
         for (size_t i = 0; i < message_symbol_count; ++i) {
+          if (!is_rule_symbol[i]) continue;
           Symbol& s = v.symbols[i];
           s.score *= rules_weight_trained_;
           s.detail = s.detail.empty() ? fmt::format("x{} with trained classifier", rules_weight_trained_)
@@ -257,6 +267,14 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
     v.facts = msg.facts;
     v.required_score = request.policy.add_header;
     v.action = request.policy.choose(v.score);
+    // A check's decision by itself (DMARC policy, mapped by config) sets the least action.
+    if (task.floor.kind == ActionFloor::kSpamFolder && v.action == Action::kNoAction) {
+      v.action = Action::kAddHeader;
+      v.floor_reason = task.floor.reason;
+    } else if (task.floor.kind == ActionFloor::kReject && v.action != Action::kReject) {
+      v.action = Action::kReject;
+      v.floor_reason = task.floor.reason;
+    }
     const bool temporary_failure =
         std::any_of(v.errors.begin(), v.errors.end(),
                     [](const Error& e) { return e.kind == ErrorKind::kTemporary; });

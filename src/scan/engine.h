@@ -16,6 +16,7 @@
 // Not thread-safe: one Engine per thread (rule scratch space); they may share a Store.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,6 +45,7 @@ struct Verdict {
   std::vector<Error> errors;  // checks that could not run
   double required_score = 0;  // the add-header threshold, for X-Spam-Status style output
   int64_t elapsed_us = 0;     // engine time for this message (parse to verdict)
+  std::string floor_reason;   // set when a check's action floor decided the action
 
   bool is_spam() const { return action != Action::kNoAction && action != Action::kSoftReject; }
   // Multi-line human explanation: action, score, every symbol with score and description.
@@ -76,6 +78,8 @@ struct MessageVerdict {
   std::string digest;
   std::vector<std::string> facts;
   int64_t elapsed_us = 0;
+  // Message-level results of checks, e.g. "authentication-results" (the header value).
+  std::map<std::string, std::string> annotations;
 };
 
 struct LearnResult {
@@ -88,9 +92,12 @@ class Engine {
  public:
   // Loads the rule set named by config (rules.file, or the shipped default), unless `rules` is
   // given: compiled rules are immutable and shared by every engine (one per worker thread).
+  // `extra_checks` join the pipeline (e.g. authentication, built by the daemon with its own
+  // resolver per engine); the engine does not know what they are.
   static Result<std::unique_ptr<Engine>> create(
       const Config& config, store::Store& store,
-      std::shared_ptr<const rules::RuleSet> rules = nullptr);
+      std::shared_ptr<const rules::RuleSet> rules = nullptr,
+      std::vector<std::unique_ptr<Check>> extra_checks = {});
   // The rule set config names, compiled (for sharing across engines).
   static Result<std::shared_ptr<const rules::RuleSet>> load_rules(const Config& config);
   ~Engine();

@@ -410,6 +410,11 @@ class Connection final : public ConnectionBase,
         if (count > 0)
           add(milter::encode_delete_headers(name, count), name);
       }
+      // Forged Authentication-Results claiming our authserv-id, highest index first so the
+      // lower indices stay valid (CHGHEADER with an empty value deletes that instance).
+      for (uint32_t index : out.forged_authentication_results)
+        add(milter::encode_change_header(index, "Authentication-Results", ""),
+            "Authentication-Results");
       if (out.new_subject) {
         if (msg.header_count("Subject") > 0) {
           add(milter::encode_change_header(1, "Subject", neg.wire_header_value(*out.new_subject)),
@@ -421,6 +426,11 @@ class Connection final : public ConnectionBase,
       }
     }
     if (neg.has_action(milter::action::kAddHeaders)) {
+      // Ours goes on top, where RFC 8601 readers look first (INSHEADER at index 0).
+      if (out.authentication_results)
+        add(milter::encode_insert_header(0, "Authentication-Results",
+                                         neg.wire_header_value(*out.authentication_results)),
+            "Authentication-Results");
       for (const auto& h : out.add_headers) {
         add(milter::encode_add_header(h.name, neg.wire_header_value(h.value)), h.name);
       }

@@ -1,6 +1,10 @@
 #include "server/service.h"
 
+#include "auth/auth_check.h"
+#include "auth/authres.h"
+
 #include <fmt/format.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -145,7 +149,16 @@ struct ScanService::Impl {
     std::lock_guard<std::mutex> lock(engines_mu);
     auto& slot = engines[std::this_thread::get_id()];
     if (!slot) {
-      auto created = scan::Engine::create(config, store, rules);
+      // Authentication (SPF/DKIM/DMARC/ARC/iprev/DNSBL) needs DNS: one resolver per engine,
+      // i.e. per worker thread (c-ares channels are single-threaded).
+      std::vector<std::unique_ptr<scan::Check>> extra;
+      if (config.get_bool("auth.enabled")) {
+        auto auth = auth::make_auth_check(config);
+        if (!auth)
+          return auth.error();
+        extra.push_back(std::move(auth).value());
+      }
+      auto created = scan::Engine::create(config, store, rules, std::move(extra));
       if (!created)
         return created.error();
       slot = std::move(created).value();
@@ -320,6 +333,11 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
   if (!scanned)
     return scanned.error();
 
+  const std::map<std::string, std::string> verdict_annotations = scanned->annotations;
+  // "fail <from-domain> <disposition>" when DMARC failed: an allow-list entry must not let a
+  // spoof of the allowed sender through (docs/per-recipient.md).
+  const auto dmarc = verdict_annotations.find("dmarc");
+  const bool dmarc_failed = dmarc != verdict_annotations.end() && dmarc->second.rfind("fail ", 0) == 0;
   const double allow_score = impl.config.get_double("policy.allowlist_score");
   const double block_score = impl.config.get_double("policy.blocklist_score");
   for (size_t i = 0; i < out.recipients.size(); ++i) {
@@ -330,6 +348,12 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
       r.verdict.action = scan::Action::kSoftReject;
     } else if (!r.address.empty()) {
       r.sender_listing = policy::classify_sender(r.policy, request.envelope.mail_from);
+      if (r.sender_listing == policy::SenderListing::kAllowed && dmarc_failed) {
+        r.sender_listing = policy::SenderListing::kNone;
+        r.verdict.symbols.push_back({"ALLOW_DMARC_FAIL_IGNORED", 0,
+                                     "allow-list entry ignored: the sender fails DMARC",
+                                     dmarc->second});
+      }
       apply_sender_listing(r.verdict, r.policy, r.sender_listing, request.envelope.mail_from,
                            allow_score, block_score);
     }
@@ -397,6 +421,21 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
   for (const char* own : kOwnHeaderNames) {
     if (find_raw_header(incoming, own))
       out.remove_headers.push_back(own);
+  }
+  if (auto ar = verdict_annotations.find("authentication-results");
+      ar != verdict_annotations.end()) {
+    out.authentication_results = ar->second;
+    const std::string our_id = auth::authserv_id_of(ar->second);
+    uint32_t index = 0;
+    std::vector<uint32_t> forged;
+    for (const auto& h : incoming) {
+      if (h.name.size() != 22 || strncasecmp(h.name.c_str(), "Authentication-Results", 22) != 0)
+        continue;
+      ++index;
+      if (auth::claims_authserv_id(h.value, our_id))
+        forged.push_back(index);
+    }
+    out.forged_authentication_results.assign(forged.rbegin(), forged.rend());
   }
   const bool all_rewrite = std::all_of(out.recipients.begin(), out.recipients.end(), [](auto& r) {
     return r.verdict.action == scan::Action::kRewriteSubject;

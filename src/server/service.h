@@ -74,6 +74,11 @@ struct ScanOutcome {
   std::vector<RecipientOutcome> recipients;
   std::vector<Header> add_headers;          // X-Spam-*, X-Mailsift-* for delivered copies
   std::vector<std::string> remove_headers;  // our header names forged on the incoming copy
+  // Authentication-Results fields claiming our authserv-id (forged: RFC 8601 §5), as 1-based
+  // indices among the incoming fields of that name, highest first (delete in this order).
+  std::vector<uint32_t> forged_authentication_results;
+  // Our Authentication-Results value (inserted at the top of the header), when auth ran.
+  std::optional<std::string> authentication_results;
   std::optional<std::string> log_error;
   // Set when the whole message is refused (every recipient rejected) or tempfailed: the one
   // end-of-data reply. Unset = deliver with add_headers/remove_headers (and new_subject).
