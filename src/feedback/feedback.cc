@@ -281,15 +281,21 @@ Result<Response> FeedbackService::report(const Request& request) {
         spam_after >= options_.block_sender_after) {
       auto b = lists_->block_sender(user, r.sender,
                                     fmt::format("reported as spam {} times", spam_after));
-      if (!b)
+      if (!b && b.error().kind == ErrorKind::kTemporary)
         return b.error();
-      r.sender_blocked = true;
+      // e.g. the user is not in the tenant directory: the report still counts, the list
+      // entry could not be made, and the response says why.
+      if (!b)
+        r.list_note = "sender not blocked: " + b.error().message;
+      r.sender_blocked = b.ok();
     }
     if (lists_ && fx.sender_ham) {
       auto a = lists_->allow_sender(user, r.sender, "marked as not spam");
-      if (!a)
+      if (!a && a.error().kind == ErrorKind::kTemporary)
         return a.error();
-      r.sender_allowed = true;
+      if (!a)
+        r.list_note = "sender not allowed: " + a.error().message;
+      r.sender_allowed = a.ok();
     }
   }
 

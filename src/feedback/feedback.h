@@ -194,6 +194,7 @@ struct Response {
   std::string sender;
   bool sender_blocked = false;  // this report blocked the sender for the user
   bool sender_allowed = false;  // "not spam" allowed the sender for the user
+  std::string list_note;        // why a block/allow entry could not be made (e.g. unknown user)
   std::string correction;       // "missed_spam", "false_positive" or ""
   double threshold_shift = 0;   // the user's add-header shift after this report
   bool trusted_sender = false;

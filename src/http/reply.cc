@@ -199,7 +199,8 @@ std::string rspamd_check_json(const server::ScanOutcome& outcome, const RequestP
   }
   if (!outcome.forged_authentication_results.empty()) {
     // Rspamd's shape holds one index per name: one forged copy by its index, several: all.
-    if (!milter.contains("remove_headers")) milter["remove_headers"] = ordered_json::object();
+    if (!milter.contains("remove_headers"))
+      milter["remove_headers"] = ordered_json::object();
     milter["remove_headers"]["Authentication-Results"] =
         outcome.forged_authentication_results.size() == 1 ? outcome.forged_authentication_results[0]
                                                           : 0;

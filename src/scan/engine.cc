@@ -37,36 +37,47 @@ const char* to_string(Action a) {
 
 std::vector<store::Scope> scope_chain(const Recipient& rcpt) {
   std::vector<store::Scope> chain{store::Scope::global()};
-  if (!rcpt.reseller.empty()) chain.push_back({store::Level::kReseller, rcpt.reseller});
+  if (!rcpt.reseller.empty())
+    chain.push_back({store::Level::kReseller, rcpt.reseller});
   std::string domain = rcpt.domain;
-  if (domain.empty()) domain = std::string(mime::address_domain(rcpt.user));
-  if (!domain.empty()) chain.push_back({store::Level::kDomain, domain});
-  if (!rcpt.user.empty()) chain.push_back({store::Level::kUser, rcpt.user});
+  if (domain.empty())
+    domain = std::string(mime::address_domain(rcpt.user));
+  if (!domain.empty())
+    chain.push_back({store::Level::kDomain, domain});
+  if (!rcpt.user.empty())
+    chain.push_back({store::Level::kUser, rcpt.user});
   return chain;
 }
 
-store::Scope learn_scope(const Recipient& rcpt) { return scope_chain(rcpt).back(); }
+store::Scope learn_scope(const Recipient& rcpt) {
+  return scope_chain(rcpt).back();
+}
 
 std::string default_rules_path() {
   // A build tree run finds the source checkout's rules; an install finds the shared copy.
   const std::string in_tree = std::string(MAILSIFT_SOURCE_RULES) + "/default.rules";
-  if (std::filesystem::exists(in_tree)) return in_tree;
+  if (std::filesystem::exists(in_tree))
+    return in_tree;
   return std::string(MAILSIFT_RULES_DIR) + "/default.rules";
 }
 
 std::string Verdict::explain() const {
   std::string out = fmt::format("action: {}\nscore: {:.2f} (spam at {:.2f})\n", to_string(action),
                                 score, required_score);
-  if (spam_probability) out += fmt::format("spam probability: {:.6f}\n", *spam_probability);
+  if (spam_probability)
+    out += fmt::format("spam probability: {:.6f}\n", *spam_probability);
   for (const auto& s : symbols) {
     out += fmt::format("  {:<28} {:+7.2f}  {}", s.name, s.score, s.description);
-    if (!s.detail.empty()) out += fmt::format(" [{}]", s.detail);
+    if (!s.detail.empty())
+      out += fmt::format(" [{}]", s.detail);
     out += "\n";
   }
-  for (const auto& e : errors) out += fmt::format("  error: {}\n", e.describe());
+  for (const auto& e : errors)
+    out += fmt::format("  error: {}\n", e.describe());
   if (!facts.empty()) {
     out += "facts:";
-    for (const auto& f : facts) out += " " + f;
+    for (const auto& f : facts)
+      out += " " + f;
     out += "\n";
   }
   return out;
@@ -98,7 +109,8 @@ Engine::~Engine() = default;
 
 Result<std::shared_ptr<const rules::RuleSet>> Engine::load_rules(const Config& config) {
   std::string path = config.get_string("rules.file");
-  if (path.empty()) path = default_rules_path();
+  if (path.empty())
+    path = default_rules_path();
   return rules::RuleSet::load_file(path);
 }
 
@@ -106,17 +118,21 @@ Result<std::unique_ptr<Engine>> Engine::create(const Config& config, store::Stor
                                                std::shared_ptr<const rules::RuleSet> rules,
                                                std::vector<std::unique_ptr<Check>> extra_checks) {
   std::unique_ptr<Engine> engine(new Engine(config, store));
-  for (auto& c : extra_checks) engine->checks_.push_back(std::move(c));
+  for (auto& c : extra_checks)
+    engine->checks_.push_back(std::move(c));
   if (config.get_bool("rules.enabled")) {
     if (!rules) {
       auto loaded = load_rules(config);
-      if (!loaded) return loaded.error();
+      if (!loaded)
+        return loaded.error();
       rules = std::move(loaded).value();
     }
     engine->checks_.push_back(make_rules_check(std::move(rules)));
   }
-  if (config.get_bool("bayes.enabled")) engine->checks_.push_back(make_bayes_check(config, store));
-  if (config.get_bool("fuzzy.enabled")) engine->checks_.push_back(make_fuzzy_check(config, store));
+  if (config.get_bool("bayes.enabled"))
+    engine->checks_.push_back(make_bayes_check(config, store));
+  if (config.get_bool("fuzzy.enabled"))
+    engine->checks_.push_back(make_fuzzy_check(config, store));
   std::stable_sort(engine->checks_.begin(), engine->checks_.end(),
                    [](const auto& a, const auto& b) { return a->phase() < b->phase(); });
   return engine;
@@ -142,9 +158,12 @@ ActionPolicy ActionPolicy::from_config(const Config& config) {
 }
 
 Action ActionPolicy::choose(double score) const {
-  if (reject_enabled && score >= reject) return Action::kReject;
-  if (rewrite_subject_enabled && score >= rewrite_subject) return Action::kRewriteSubject;
-  if (score >= add_header) return Action::kAddHeader;
+  if (reject_enabled && score >= reject)
+    return Action::kReject;
+  if (rewrite_subject_enabled && score >= rewrite_subject)
+    return Action::kRewriteSubject;
+  if (score >= add_header)
+    return Action::kAddHeader;
   return Action::kNoAction;
 }
 
@@ -155,14 +174,16 @@ void run_checks(const std::vector<Check*>& checks, ScanTask& task, std::vector<S
   for (Check* check : checks) {
     Status st = check->run(task, symbols);
     if (!st) {
-      errors.push_back(Error{st.error().kind, fmt::format("{}: {}", check->name(), st.error().message)});
+      errors.push_back(
+          Error{st.error().kind, fmt::format("{}: {}", check->name(), st.error().message)});
     }
   }
 }
 
 std::string chain_key(const std::vector<store::Scope>& chain) {
   std::string key;
-  for (const auto& s : chain) key += s.key() + "\n";
+  for (const auto& s : chain)
+    key += s.key() + "\n";
   return key;
 }
 
@@ -171,7 +192,8 @@ std::string chain_key(const std::vector<store::Scope>& chain) {
 Result<Verdict> Engine::scan(std::string_view raw, const Recipient& rcpt) {
   RecipientRequest request{rcpt, default_policy_};
   auto result = scan(raw, Envelope{}, std::span<const RecipientRequest>(&request, 1));
-  if (!result) return result.error();
+  if (!result)
+    return result.error();
   Verdict v = std::move(result->recipients.front());
   v.elapsed_us = result->elapsed_us;
   return v;
@@ -181,15 +203,23 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
                                     std::span<const RecipientRequest> recipients) {
   const auto started = std::chrono::steady_clock::now();
   auto parsed = parse(raw);
-  if (!parsed) return parsed.error();
+  if (!parsed)
+    return parsed.error();
   const mime::Message& msg = *parsed;
 
   RecipientRequest global_request{Recipient{}, default_policy_};
-  if (recipients.empty()) recipients = std::span<const RecipientRequest>(&global_request, 1);
+  if (recipients.empty())
+    recipients = std::span<const RecipientRequest>(&global_request, 1);
 
   // Derived once per message, whoever receives it.
-  ScanTask task{msg, recipients.front().recipient, scope_chain(recipients.front().recipient),
-                {}, {}, {}, std::nullopt, &envelope};
+  ScanTask task{msg,
+                recipients.front().recipient,
+                scope_chain(recipients.front().recipient),
+                {},
+                {},
+                {},
+                std::nullopt,
+                &envelope};
   task.features = learn::extract_features(msg);
   task.digest = learn::message_digest(msg);
   if (fuzzy_enabled_) {
@@ -223,7 +253,8 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
     std::vector<store::Scope> chain = scope_chain(request.recipient);
     const std::string key = chain_key(chain);
     Verdict v;
-    auto same = std::find_if(done.begin(), done.end(), [&](const auto& d) { return d.first == key; });
+    auto same =
+        std::find_if(done.begin(), done.end(), [&](const auto& d) { return d.first == key; });
     if (same != done.end()) {
       v = out.recipients[same->second];
     } else {
@@ -247,18 +278,22 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
       // Score sets: with a voting classifier, content rules count for less (rules.weight_trained).
       if (v.spam_probability && rules_weight_trained_ != 1.0) {
         for (size_t i = 0; i < message_symbol_count; ++i) {
-          if (!is_rule_symbol[i]) continue;
+          if (!is_rule_symbol[i])
+            continue;
           Symbol& s = v.symbols[i];
           s.score *= rules_weight_trained_;
-          s.detail = s.detail.empty() ? fmt::format("x{} with trained classifier", rules_weight_trained_)
-                                      : fmt::format("{}; x{} with trained classifier", s.detail,
-                                                    rules_weight_trained_);
+          s.detail =
+              s.detail.empty()
+                  ? fmt::format("x{} with trained classifier", rules_weight_trained_)
+                  : fmt::format("{}; x{} with trained classifier", s.detail, rules_weight_trained_);
         }
       }
       v.score = 0;
-      for (const auto& s : v.symbols) v.score += s.score;
+      for (const auto& s : v.symbols)
+        v.score += s.score;
       std::sort(v.symbols.begin(), v.symbols.end(), [](const Symbol& a, const Symbol& b) {
-        if (std::fabs(a.score) != std::fabs(b.score)) return std::fabs(a.score) > std::fabs(b.score);
+        if (std::fabs(a.score) != std::fabs(b.score))
+          return std::fabs(a.score) > std::fabs(b.score);
         return a.name < b.name;
       });
       done.emplace_back(key, out.recipients.size());
@@ -287,18 +322,21 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
   out.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
                        std::chrono::steady_clock::now() - started)
                        .count();
-  for (auto& v : out.recipients) v.elapsed_us = out.elapsed_us;
+  for (auto& v : out.recipients)
+    v.elapsed_us = out.elapsed_us;
   return out;
 }
 
 Result<LearnResult> Engine::learn(std::string_view raw, store::Class cls, const Recipient& rcpt) {
   auto parsed = parse(raw);
-  if (!parsed) return parsed.error();
+  if (!parsed)
+    return parsed.error();
   LearnResult result{store::LearnOutcome::kNotLearned, learn_scope(rcpt),
                      learn::message_digest(*parsed)};
   auto outcome =
       deps_->classifier.learn(result.scope, result.digest, cls, learn::extract_features(*parsed));
-  if (!outcome) return outcome.error();
+  if (!outcome)
+    return outcome.error();
   result.outcome = *outcome;
   if (config_.get_bool("fuzzy.remember_on_learn")) {
     fuzzy::Fingerprint fp = fuzzy::fingerprint(*parsed, deps_->fuzzy_params);
@@ -307,7 +345,8 @@ Result<LearnResult> Engine::learn(std::string_view raw, store::Class cls, const 
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
       Status st = deps_->fuzzy.remember(result.scope, result.digest, cls, "", fp, now);
-      if (!st) return st.error();
+      if (!st)
+        return st.error();
     }
   }
   return result;
@@ -354,7 +393,8 @@ std::vector<Result<LearnResult>> Engine::learn_batch(std::span<const std::string
   }
   auto outcomes = store_.learn_batch(requests);
   Status fuzzy_status = Ok{};
-  if (outcomes.ok()) fuzzy_status = store_.fuzzy_add_batch(scope, fingerprints);
+  if (outcomes.ok())
+    fuzzy_status = store_.fuzzy_add_batch(scope, fingerprints);
   for (size_t i = 0; i < requests.size(); ++i) {
     Result<LearnResult>& r = results[request_of[i]];
     if (!outcomes.ok()) {
@@ -368,18 +408,20 @@ std::vector<Result<LearnResult>> Engine::learn_batch(std::span<const std::string
   return results;
 }
 
-Result<LearnResult> Engine::unlearn(std::string_view raw, store::Class cls,
-                                    const Recipient& rcpt) {
+Result<LearnResult> Engine::unlearn(std::string_view raw, store::Class cls, const Recipient& rcpt) {
   auto parsed = parse(raw);
-  if (!parsed) return parsed.error();
+  if (!parsed)
+    return parsed.error();
   LearnResult result{store::LearnOutcome::kNotLearned, learn_scope(rcpt),
                      learn::message_digest(*parsed)};
   auto outcome = deps_->classifier.unlearn(result.scope, result.digest, cls);
-  if (!outcome) return outcome.error();
+  if (!outcome)
+    return outcome.error();
   result.outcome = *outcome;
   if (result.outcome == store::LearnOutcome::kUnlearned) {
     Status st = deps_->fuzzy.forget(result.scope, result.digest);
-    if (!st) return st.error();
+    if (!st)
+      return st.error();
   }
   return result;
 }

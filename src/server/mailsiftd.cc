@@ -9,20 +9,24 @@
 // Runs as whatever user starts it; see docs/operations.md for the unprivileged setup.
 #include <fmt/format.h>
 
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "decisions/decisions.h"
+#include "dkim/dkim.h"
+#include "dns/cares_resolver.h"
+#include "feedback/feedback.h"
+#include "feedback/feedback_api.h"
+#include "fleet/fleet.h"
 #include "outbound/guard.h"
 #include "outbound/policy_server.h"
 #include "outbound/store.h"
-#include "fleet/fleet.h"
 #include "policy/policy.h"
 #include "rules/rules.h"
 #include "server/log.h"
@@ -187,6 +191,45 @@ class MetricsObserver final : public server::MilterObserver {
 };
 #endif
 
+#ifdef MAILSIFT_WITH_TENANT
+// "Block this sender for this user" from the feedback service, as a user-level entry in the
+// tenant block/allow lists (created_by "feedback", with the reason as note).
+class TenantSenderLists final : public mailsift::feedback::SenderLists {
+ public:
+  explicit TenantSenderLists(mailsift::tenant::TenantStore& store) : store_(store) {}
+  mailsift::Status block_sender(const mailsift::scan::Recipient& user, const std::string& address,
+                                const std::string& reason) override {
+    return add(user, address, mailsift::tenant::ListKind::kBlock, reason);
+  }
+  mailsift::Status allow_sender(const mailsift::scan::Recipient& user, const std::string& address,
+                                const std::string& reason) override {
+    return add(user, address, mailsift::tenant::ListKind::kAllow, reason);
+  }
+
+ private:
+  mailsift::Status add(const mailsift::scan::Recipient& user, const std::string& address,
+                       mailsift::tenant::ListKind kind, const std::string& reason) {
+    auto pattern = mailsift::tenant::parse_list_entry(address);
+    if (!pattern)
+      return pattern.error();
+    mailsift::tenant::ListEntry e;
+    e.level = mailsift::tenant::Level::kUser;
+    e.owner = user.user;
+    e.kind = kind;
+    e.pattern = *pattern;
+    e.created_at = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+    e.created_by = "feedback";
+    e.note = reason;
+    auto added = store_.add_list_entry(e);
+    if (!added)
+      return added.error();
+    return mailsift::Ok{};
+  }
+  mailsift::tenant::TenantStore& store_;
+};
+#endif
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -240,7 +283,7 @@ int main(int argc, char** argv) {
   if (!decision_log) {
     std::cerr << "mailsiftd: decision log: " << decision_log.error().describe() << "\n";
     return decision_log.error().kind == mailsift::ErrorKind::kConfig ? kExitUsage
-                                                                      : kExitUnavailable;
+                                                                     : kExitUnavailable;
   }
 
   // Group commit unless decisions.flush_ms = 0 (synchronous: each record() is its own durable
@@ -320,8 +363,8 @@ int main(int argc, char** argv) {
       std::cerr << "mailsiftd: " << gc.error().describe() << "\n";
       return kExitUsage;
     }
-    auto os = mailsift::outbound::open_sqlite_store(
-        (dir / config.get_string("outbound.file")).string());
+    auto os =
+        mailsift::outbound::open_sqlite_store((dir / config.get_string("outbound.file")).string());
     if (!os) {
       std::cerr << "mailsiftd: outbound store: " << os.error().describe() << "\n";
       return kExitUnavailable;
@@ -377,6 +420,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<mailsift::tenant::TenantStore> tenant_store;
   std::unique_ptr<mailsift::tenant::TenantApi> tenant_api;
 #endif
+  std::unique_ptr<mailsift::feedback::FeedbackStore> feedback_store;
+  std::unique_ptr<mailsift::scan::Engine> feedback_engine;
+  std::unique_ptr<mailsift::feedback::EngineLearner> feedback_learner;
+  std::unique_ptr<mailsift::feedback::SenderLists> feedback_lists;
+  std::unique_ptr<mailsift::feedback::FeedbackService> feedback_service;
+  std::unique_ptr<mailsift::feedback::FeedbackApi> feedback_api;
   std::unique_ptr<mailsift::http::HttpServer> http_server;
   const std::string& http_listen = config.get_string("server.http_listen");
   if (!http_listen.empty()) {
@@ -405,6 +454,59 @@ int main(int argc, char** argv) {
         mailsift::tenant::ListCheckScores::from_config(config), mailsift::tenant::system_clock());
     hopts.handler.extension = tenant_api.get();
 #endif
+    // Users' "mark as spam" / "not spam" (docs/feedback.md): its own store, its own engine
+    // (an Engine is single-threaded; the learner serialises it), block/allow entries into the
+    // tenant lists, DKIM for the trusted-bulk-sender rule when authentication is on.
+    auto fstore = mailsift::feedback::open_sqlite_store((dir / "feedback.db").string());
+    if (!fstore) {
+      std::cerr << "mailsiftd: feedback: " << fstore.error().describe() << "\n";
+      return fstore.error().kind == mailsift::ErrorKind::kTemporary ? 3 : kExitUsage;
+    }
+    feedback_store = std::move(fstore).value();
+    auto fengine = mailsift::scan::Engine::create(config, **store);
+    if (!fengine) {
+      std::cerr << "mailsiftd: feedback engine: " << fengine.error().describe() << "\n";
+      return kExitUsage;
+    }
+    feedback_engine = std::move(fengine).value();
+    feedback_learner = std::make_unique<mailsift::feedback::EngineLearner>(*feedback_engine);
+#ifdef MAILSIFT_WITH_TENANT
+    feedback_lists = std::make_unique<TenantSenderLists>(*tenant_store);
+#endif
+    mailsift::feedback::DkimPassDomains dkim_domains;
+    if (config.get_bool("auth.enabled")) {
+      auto dns_options = mailsift::dns::cares_options_from_config(config);
+      if (!dns_options) {
+        std::cerr << "mailsiftd: " << dns_options.error().describe() << "\n";
+        return kExitUsage;
+      }
+      auto resolver = mailsift::dns::CaresResolver::create(*dns_options);
+      if (!resolver) {
+        std::cerr << "mailsiftd: " << resolver.error().describe() << "\n";
+        return kExitUsage;
+      }
+      std::shared_ptr<mailsift::dns::Resolver> shared_resolver(std::move(*resolver));
+      dkim_domains = [shared_resolver](std::string_view raw) {
+        std::vector<std::string> pass;
+        const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        for (const auto& r : mailsift::dkim::verify(raw, *shared_resolver, now))
+          if (r.result == mailsift::dkim::Status::kPass && !r.weak)
+            pass.push_back(r.domain);
+        return pass;
+      };
+    }
+    feedback_service = std::make_unique<mailsift::feedback::FeedbackService>(
+        mailsift::feedback::Options::from_config(config), *feedback_store, *feedback_learner,
+        feedback_lists.get(), dkim_domains, [] {
+          return std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+              .count();
+        });
+    feedback_api = std::make_unique<mailsift::feedback::FeedbackApi>(
+        *feedback_service, log_owner.get(), hopts.handler.extension);
+    hopts.handler.extension = feedback_api.get();
     auto started = mailsift::http::HttpServer::start(io, hopts, backend);
     if (!started) {
       std::cerr << "mailsiftd: http: " << started.error().describe() << "\n";
@@ -436,7 +538,7 @@ int main(int argc, char** argv) {
                                        kv("retention_days", days)));
         else
           log_line("warn", fmt::format("event=decisions_expire_failed {}",
-                                          kv("error", removed.error().describe())));
+                                       kv("error", removed.error().describe())));
       });
     }
     retention_timer.expires_after(std::chrono::hours(1));

@@ -337,7 +337,8 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
   // "fail <from-domain> <disposition>" when DMARC failed: an allow-list entry must not let a
   // spoof of the allowed sender through (docs/per-recipient.md).
   const auto dmarc = verdict_annotations.find("dmarc");
-  const bool dmarc_failed = dmarc != verdict_annotations.end() && dmarc->second.rfind("fail ", 0) == 0;
+  const bool dmarc_failed =
+      dmarc != verdict_annotations.end() && dmarc->second.rfind("fail ", 0) == 0;
   const double allow_score = impl.config.get_double("policy.allowlist_score");
   const double block_score = impl.config.get_double("policy.blocklist_score");
   for (size_t i = 0; i < out.recipients.size(); ++i) {

@@ -1,0 +1,170 @@
+#include "feedback/feedback_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "mime/message.h"
+
+namespace mailsift::feedback {
+namespace {
+
+using nlohmann::ordered_json;
+
+http::ApiReply error_reply(const Error& e) {
+  int status = 500;
+  switch (e.kind) {
+    case ErrorKind::kMalformed:
+      status = 400;
+      break;
+    case ErrorKind::kPermanent:
+      status = 422;
+      break;
+    case ErrorKind::kTemporary:
+      status = 503;
+      break;
+    case ErrorKind::kConfig:
+      status = 500;
+      break;
+  }
+  ordered_json j;
+  j["error"] = {{"kind", to_string(e.kind)}, {"message", e.message}};
+  return {status, j.dump()};
+}
+
+std::string param(const http::ApiCall& call, std::string_view name) {
+  for (const auto& [k, v] : call.query)
+    if (k == name)
+      return v;
+  return {};
+}
+
+std::string lower(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::string response_json(const Response& r) {
+  ordered_json j;
+  j["kind"] = to_string(r.kind);
+  j["digest"] = r.digest;
+  if (!r.reference.empty())
+    j["reference"] = r.reference;
+  j["duplicate"] = r.duplicate;
+  j["user_outcome"] = r.user_outcome;
+  j["fingerprint_stored"] = r.fingerprint_stored;
+  j["campaign_reporters"] = r.campaign_reporters;
+  j["promoted_domain"] = r.promoted_domain;
+  j["promoted_global"] = r.promoted_global;
+  if (!r.promotion_note.empty())
+    j["promotion_note"] = r.promotion_note;
+  j["reporter_reliability"] = r.reporter_reliability;
+  j["sender"] = r.sender;
+  j["sender_blocked"] = r.sender_blocked;
+  j["sender_allowed"] = r.sender_allowed;
+  if (!r.list_note.empty())
+    j["list_note"] = r.list_note;
+  j["correction"] = r.correction;
+  j["threshold_shift"] = r.threshold_shift;
+  j["trusted_sender"] = r.trusted_sender;
+  if (r.unsubscribe) {
+    j["unsubscribe"] = {{"http", r.unsubscribe->http},
+                        {"mailto", r.unsubscribe->mailto},
+                        {"one_click", r.unsubscribe->one_click}};
+  }
+  j["consent"] = to_string(r.consent);
+  j["prompt_consent"] = r.prompt_consent;
+  j["shared"] = r.shared;
+  return j.dump();
+}
+
+std::string user_state_json(const UserState& s) {
+  ordered_json j;
+  j["user"] = s.user;
+  j["consent"] = to_string(s.consent);
+  j["reports"] = s.spam_reports + s.ham_reports;
+  j["spam_reports"] = s.spam_reports;
+  j["ham_reports"] = s.ham_reports;
+  j["reliability"] = s.reporter.reliability();
+  j["missed_spam"] = s.corrections.missed_spam;
+  j["false_positives"] = s.corrections.false_positive;
+  j["threshold_shift"] = s.threshold_shift;
+  return j.dump();
+}
+
+bool FeedbackApi::handles(std::string_view path) const {
+  return path == "/api/v1/report/spam" || path == "/api/v1/report/ham" ||
+         path == "/api/v1/report/user" || path == "/api/v1/consent" ||
+         (next_ && next_->handles(path));
+}
+
+http::ApiReply FeedbackApi::handle(const http::ApiCall& call) {
+  const std::string_view path = call.path;
+  const bool ours = path == "/api/v1/report/spam" || path == "/api/v1/report/ham" ||
+                    path == "/api/v1/report/user" || path == "/api/v1/consent";
+  if (!ours) {
+    if (next_)
+      return next_->handle(call);
+    return error_reply(Error::permanent("no such endpoint"));
+  }
+  const std::string user = lower(param(call, "user"));
+  if (user.empty() || user.find('@') == std::string::npos)
+    return error_reply(Error::malformed("parameter user=<mailbox address> is required"));
+  if (path == "/api/v1/report/user") {
+    if (call.method != "GET")
+      return {405, R"({"error":{"kind":"permanent","message":"use GET"}})"};
+    auto st = service_.user_state(user);
+    if (!st)
+      return error_reply(st.error());
+    return {200, user_state_json(*st)};
+  }
+  if (call.method != "POST")
+    return {405, R"({"error":{"kind":"permanent","message":"use POST"}})"};
+  if (path == "/api/v1/consent") {
+    auto c = parse_consent(param(call, "state"));
+    if (!c)
+      return error_reply(Error::malformed("state must be accepted, declined or unknown"));
+    if (auto s = service_.set_consent(user, *c); !s)
+      return error_reply(s.error());
+    ordered_json j{{"user", user}, {"consent", to_string(*c)}};
+    return {200, j.dump()};
+  }
+  if (call.body.empty())
+    return error_reply(Error::malformed("message body is missing"));
+  Request req;
+  req.user.user = user;
+  req.user.domain = lower(param(call, "domain"));
+  req.user.reseller = param(call, "reseller");
+  req.kind = path == "/api/v1/report/spam" ? Kind::kSpam : Kind::kHam;
+  req.raw = std::string(call.body);
+  // A report by reference: the decision it names must have been for this user.
+  if (log_) {
+    auto parsed = mime::parse(req.raw);
+    if (parsed) {
+      if (const auto* h = parsed->header("X-Mailsift-Id"); h && !h->value.empty()) {
+        decisions::Query q;
+        q.id = h->value;
+        q.limit = 1;
+        auto found = log_->query(q);
+        if (!found)
+          return error_reply(found.error());
+        if (!found->empty()) {
+          bool mine = false;
+          for (const auto& r : found->front().recipients)
+            if (lower(r.address) == user || lower(r.user) == user)
+              mine = true;
+          if (!mine)
+            return error_reply(Error::permanent("message reference " + h->value +
+                                                " was not delivered to " + user));
+        }
+      }
+    }
+  }
+  auto r = service_.report(req);
+  if (!r)
+    return error_reply(r.error());
+  return {200, response_json(*r)};
+}
+
+}  // namespace mailsift::feedback

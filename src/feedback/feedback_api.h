@@ -1,0 +1,39 @@
+// mailsift::feedback::FeedbackApi — the HTTP face of FeedbackService, plugged into mailsiftd's
+// HTTP server through http::ApiExtension (the handler asks it about paths it does not know).
+//
+//   POST /api/v1/report/spam?user=U   body: the message as the user has it  -> Response JSON
+//   POST /api/v1/report/ham?user=U
+//   POST /api/v1/consent?user=U&state=accepted|declined|unknown
+//   GET  /api/v1/report/user?user=U   -> the user's feedback state
+// Optional domain= and reseller= name the user's tenant scopes. Paths it does not own go to
+// `next` (the tenant API) when set.
+//
+// Failure semantics: kMalformed -> 400, kPermanent -> 422 (e.g. the message's X-Mailsift-Id
+// belongs to another user's decision), kTemporary -> 503 (retry: nothing was counted), with
+// {"error":{"kind","message"}} as the rest of the native API.
+#pragma once
+
+#include "decisions/decisions.h"
+#include "feedback/feedback.h"
+#include "http/api_extension.h"
+
+namespace mailsift::feedback {
+
+class FeedbackApi final : public http::ApiExtension {
+ public:
+  // `log` (optional) lets a report by reference be checked against the decision's recipients.
+  FeedbackApi(FeedbackService& service, decisions::DecisionLog* log, http::ApiExtension* next)
+      : service_(service), log_(log), next_(next) {}
+  bool handles(std::string_view path) const override;
+  http::ApiReply handle(const http::ApiCall& call) override;
+
+ private:
+  FeedbackService& service_;
+  decisions::DecisionLog* log_;
+  http::ApiExtension* next_;
+};
+
+std::string response_json(const Response& r);
+std::string user_state_json(const UserState& s);
+
+}  // namespace mailsift::feedback
