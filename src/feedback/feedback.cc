@@ -113,9 +113,13 @@ Status FeedbackService::set_consent(const std::string& user, Consent consent) {
   return store_.set_consent(lower(user), consent, now_ms_());
 }
 
+double threshold_shift_for(const Options& options, const Corrections& c) {
+  double shift = options.threshold_step * static_cast<double>(c.false_positive - c.missed_spam);
+  return std::clamp(shift, -options.threshold_max_shift, options.threshold_max_shift);
+}
+
 double FeedbackService::shift_for(const Corrections& c) const {
-  double shift = options_.threshold_step * static_cast<double>(c.false_positive - c.missed_spam);
-  return std::clamp(shift, -options_.threshold_max_shift, options_.threshold_max_shift);
+  return threshold_shift_for(options_, c);
 }
 
 Result<double> FeedbackService::threshold_shift(const std::string& user) {

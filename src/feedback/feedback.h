@@ -252,6 +252,10 @@ class FeedbackService {
   std::function<int64_t()> now_ms_;
 };
 
+// A user's threshold shift from their corrections: step * (false positives - missed spam),
+// bounded by ±threshold_max_shift.
+double threshold_shift_for(const Options& options, const Corrections& corrections);
+
 // List-Unsubscribe (RFC 2369) and List-Unsubscribe-Post (RFC 8058) header values → targets.
 Unsubscribe parse_list_unsubscribe(std::string_view list_unsubscribe, std::string_view post);
 

@@ -87,7 +87,8 @@ struct ScanTask {
   std::optional<double> spam_probability;  // set by the classifier check, for the verdict
   const Envelope* envelope = nullptr;      // never null while checks run
   // Message-level results a front end needs besides symbols (e.g. "authentication-results": the
-  // header value). Written by message checks only; the engine copies them into the verdict.
+  // header value, "dmarc": "fail <domain> <disposition>"). Written by message checks only; the
+  // engine copies them into the verdict and into each recipient check's task (read-only there).
   std::map<std::string, std::string> annotations;
   ActionFloor floor;  // raised (never lowered) by message checks
 };

@@ -273,6 +273,8 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
         v.errors = message_errors;
       }
       rtask.digest = task.digest;
+      // Recipient checks may read message results (e.g. the DMARC outcome for allow lists).
+      rtask.annotations = task.annotations;
       run_checks(recipient_checks, rtask, v.symbols, v.errors);
       v.spam_probability = rtask.spam_probability;
       // Score sets: with a voting classifier, content rules count for less (rules.weight_trained).

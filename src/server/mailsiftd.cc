@@ -40,6 +40,8 @@
 #include "http/service_backend.h"
 #ifdef MAILSIFT_WITH_TENANT
 #include "tenant/api.h"
+#include "tenant/list_check.h"
+#include "tenant/policy_provider.h"
 #endif
 #endif
 
@@ -89,6 +91,10 @@ class Daemon {
  public:
   Daemon(mailsift::store::Store& store, mailsift::decisions::DecisionLog& log)
       : store_(store), log_(log) {}
+#ifdef MAILSIFT_WITH_TENANT
+  void set_tenants(mailsift::tenant::TenantStore* tenants) { tenants_ = tenants; }
+#endif
+  void set_feedback(mailsift::feedback::FeedbackStore* feedback) { feedback_ = feedback; }
 
   Result<std::shared_ptr<Generation>> build(const Config& config) {
     auto gen = std::make_shared<Generation>();
@@ -102,7 +108,44 @@ class Daemon {
         return loaded.error();
       gen->policies = std::move(loaded).value();
     }
-    auto service = server::ScanService::create(config, store_, log_, *gen->policies);
+    server::ScanService::CheckFactory extra_checks;
+    std::function<Result<double>(const std::string&)> shift;
+    if (feedback_) {
+      const auto fopts = mailsift::feedback::Options::from_config(config);
+      mailsift::feedback::FeedbackStore* fstore = feedback_;
+      shift = [fstore, fopts](const std::string& user) -> Result<double> {
+        auto c = fstore->corrections(user);
+        if (!c)
+          return c.error();
+        return mailsift::feedback::threshold_shift_for(fopts, *c);
+      };
+    }
+#ifdef MAILSIFT_WITH_TENANT
+    if (tenants_) {
+      gen->policies = std::make_unique<mailsift::tenant::TenantPolicyProvider>(
+          std::move(gen->policies), *tenants_, mailsift::tenant::PolicyDefaults::from_config(config),
+          shift);
+      mailsift::tenant::TenantStore* tenants = tenants_;
+      const auto scores = mailsift::tenant::ListCheckScores::from_config(config);
+      const bool auth = config.get_bool("auth.enabled");
+      extra_checks = [tenants, scores, auth]() -> Result<std::vector<std::unique_ptr<mailsift::scan::Check>>> {
+        // Without authentication there is no DMARC result: address/domain allow entries then
+        // do not count (an allow list must never let a spoof through).
+        mailsift::tenant::ListCheck::DmarcOracle oracle;
+        if (auth) {
+          oracle = [](const mailsift::scan::ScanTask& t) -> std::optional<bool> {
+            auto it = t.annotations.find("dmarc");
+            return it != t.annotations.end() && it->second.rfind("fail ", 0) == 0;
+          };
+        }
+        std::vector<std::unique_ptr<mailsift::scan::Check>> checks;
+        checks.push_back(std::make_unique<mailsift::tenant::ListCheck>(
+            *tenants, scores, mailsift::tenant::system_clock(), oracle));
+        return checks;
+      };
+    }
+#endif
+    auto service = server::ScanService::create(config, store_, log_, *gen->policies, extra_checks);
     if (!service)
       return service.error();
     gen->service = std::move(service).value();
@@ -128,6 +171,10 @@ class Daemon {
 
  private:
   mailsift::store::Store& store_;
+#ifdef MAILSIFT_WITH_TENANT
+  mailsift::tenant::TenantStore* tenants_ = nullptr;
+#endif
+  mailsift::feedback::FeedbackStore* feedback_ = nullptr;
   mailsift::decisions::DecisionLog& log_;
   std::mutex mu_;
   std::shared_ptr<Generation> current_;
@@ -300,7 +347,34 @@ int main(int argc, char** argv) {
     log_owner = std::move(wrapped);
   }
 
+  // Tenants (docs/tenants.md) and users' feedback (docs/feedback.md) are opened before the scan
+  // service: recipients' policies, block/allow lists and feedback threshold shifts come from them.
+#ifdef MAILSIFT_WITH_TENANT
+  std::unique_ptr<mailsift::tenant::TenantStore> tenant_store;
+  {
+    auto tenants = mailsift::tenant::open_sqlite_tenant_store(
+        (dir / config.get_string("tenant.file")).string());
+    if (!tenants) {
+      std::cerr << "mailsiftd: " << tenants.error().describe() << "\n";
+      return tenants.error().kind == mailsift::ErrorKind::kTemporary ? 3 : kExitUsage;
+    }
+    tenant_store = std::move(tenants).value();
+  }
+#endif
+  std::unique_ptr<mailsift::feedback::FeedbackStore> feedback_store;
+  {
+    auto fstore = mailsift::feedback::open_sqlite_store((dir / "feedback.db").string());
+    if (!fstore) {
+      std::cerr << "mailsiftd: feedback: " << fstore.error().describe() << "\n";
+      return fstore.error().kind == mailsift::ErrorKind::kTemporary ? 3 : kExitUsage;
+    }
+    feedback_store = std::move(fstore).value();
+  }
   Daemon daemon(**store, *log_owner);
+#ifdef MAILSIFT_WITH_TENANT
+  daemon.set_tenants(tenant_store.get());
+#endif
+  daemon.set_feedback(feedback_store.get());
   auto first = daemon.build(config);
   if (!first) {
     std::cerr << "mailsiftd: " << first.error().describe() << "\n";
@@ -417,10 +491,8 @@ int main(int argc, char** argv) {
 #ifdef MAILSIFT_WITH_HTTP
 #ifdef MAILSIFT_WITH_TENANT
   // Declared before the server: the server's handler points at the API until it is destroyed.
-  std::unique_ptr<mailsift::tenant::TenantStore> tenant_store;
   std::unique_ptr<mailsift::tenant::TenantApi> tenant_api;
 #endif
-  std::unique_ptr<mailsift::feedback::FeedbackStore> feedback_store;
   std::unique_ptr<mailsift::scan::Engine> feedback_engine;
   std::unique_ptr<mailsift::feedback::EngineLearner> feedback_learner;
   std::unique_ptr<mailsift::feedback::SenderLists> feedback_lists;
@@ -442,13 +514,6 @@ int main(int argc, char** argv) {
 #ifdef MAILSIFT_WITH_TENANT
     // Tenant management API (/api/v1/resellers, /domains, /users, /policy, /lists):
     // docs/tenants.md. Its store is opened once; SIGHUP does not reopen it.
-    auto tenants = mailsift::tenant::open_sqlite_tenant_store(
-        (dir / config.get_string("tenant.file")).string());
-    if (!tenants) {
-      std::cerr << "mailsiftd: " << tenants.error().describe() << "\n";
-      return tenants.error().kind == mailsift::ErrorKind::kTemporary ? 3 : kExitUsage;
-    }
-    tenant_store = std::move(tenants).value();
     tenant_api = std::make_unique<mailsift::tenant::TenantApi>(
         *tenant_store, mailsift::tenant::PolicyDefaults::from_config(config),
         mailsift::tenant::ListCheckScores::from_config(config), mailsift::tenant::system_clock());
@@ -457,12 +522,6 @@ int main(int argc, char** argv) {
     // Users' "mark as spam" / "not spam" (docs/feedback.md): its own store, its own engine
     // (an Engine is single-threaded; the learner serialises it), block/allow entries into the
     // tenant lists, DKIM for the trusted-bulk-sender rule when authentication is on.
-    auto fstore = mailsift::feedback::open_sqlite_store((dir / "feedback.db").string());
-    if (!fstore) {
-      std::cerr << "mailsiftd: feedback: " << fstore.error().describe() << "\n";
-      return fstore.error().kind == mailsift::ErrorKind::kTemporary ? 3 : kExitUsage;
-    }
-    feedback_store = std::move(fstore).value();
     auto fengine = mailsift::scan::Engine::create(config, **store);
     if (!fengine) {
       std::cerr << "mailsiftd: feedback engine: " << fengine.error().describe() << "\n";

@@ -134,6 +134,7 @@ struct ScanService::Impl {
   std::atomic<uint64_t> log_failures{0};
   std::mutex engines_mu;
   std::map<std::thread::id, std::unique_ptr<scan::Engine>> engines;
+  ScanService::CheckFactory extra_checks;
 
   Impl(const Config& c, store::Store& s, decisions::DecisionLog& l, policy::PolicyProvider& p)
       : config(c), store(s), log(l), policies(p) {}
@@ -152,6 +153,12 @@ struct ScanService::Impl {
       // Authentication (SPF/DKIM/DMARC/ARC/iprev/DNSBL) needs DNS: one resolver per engine,
       // i.e. per worker thread (c-ares channels are single-threaded).
       std::vector<std::unique_ptr<scan::Check>> extra;
+      if (extra_checks) {
+        auto made = extra_checks();
+        if (!made)
+          return made.error();
+        extra = std::move(made).value();
+      }
       if (config.get_bool("auth.enabled")) {
         auto auth = auth::make_auth_check(config);
         if (!auth)
@@ -205,8 +212,10 @@ ScanService::~ScanService() = default;
 
 Result<std::unique_ptr<ScanService>> ScanService::create(const Config& config, store::Store& store,
                                                          decisions::DecisionLog& log,
-                                                         policy::PolicyProvider& policies) {
+                                                         policy::PolicyProvider& policies,
+                                                         CheckFactory extra_checks) {
   auto impl = std::make_unique<Impl>(config, store, log, policies);
+  impl->extra_checks = std::move(extra_checks);
   impl->generation = g_next_generation.fetch_add(1);
   impl->node = config.get_string("server.node_name");
   if (impl->node.empty())

@@ -103,9 +103,13 @@ inline constexpr const char* kOwnHeaderNames[] = {"X-Spam-Flag",   "X-Spam-Score
 
 class ScanService {
  public:
+  // Builds the checks a deployment adds to every engine (one engine per worker thread), e.g.
+  // the tenant block/allow-list check; authentication is added from config (auth.enabled).
+  using CheckFactory = std::function<Result<std::vector<std::unique_ptr<scan::Check>>>()>;
   static Result<std::unique_ptr<ScanService>> create(const Config& config, store::Store& store,
                                                      decisions::DecisionLog& log,
-                                                     policy::PolicyProvider& policies);
+                                                     policy::PolicyProvider& policies,
+                                                     CheckFactory extra_checks = nullptr);
   ~ScanService();
 
   Result<ScanOutcome> scan(const ScanRequest& request);
