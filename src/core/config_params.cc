@@ -314,11 +314,6 @@ const std::vector<ParamSpec>& all_params() {
       {"decisions.queue_max", T::kInt, "4096", 1, 10000000,
        "Group commit: decisions queued but not yet written before a scan waits for the writer "
        "(back-pressure; decisions are never dropped)."},
-
-      {"policy.allowlist_score", T::kDouble, "-50", -1000, 0,
-       "Score of USER_ALLOWLIST when the envelope sender is on the recipient's allow list."},
-      {"policy.blocklist_score", T::kDouble, "50", 0, 1000,
-       "Score of USER_BLOCKLIST when the envelope sender is on the recipient's block list."},
   };
   return kParams;
 }

@@ -452,7 +452,7 @@ int main(int argc, char** argv) {
         node = host;
     }
     policy_service = std::make_unique<mailsift::outbound::PolicyService>(
-        *guard, **decision_log, mailsift::outbound::PolicyServiceOptions{node, {}});
+        *guard, *log_owner, mailsift::outbound::PolicyServiceOptions{node, {}});
     mailsift::outbound::PolicyServerOptions popts;
     popts.listen = policy_listen;
     popts.handler = [svc = policy_service.get()](const mailsift::outbound::PolicyRequest& r) {
@@ -586,7 +586,7 @@ int main(int argc, char** argv) {
   retention_sweep = [&] {
     const int64_t days = daemon.current()->config.get_int("decisions.retention_days");
     if (days > 0) {
-      asio::post(scan_pool, [&log = **decision_log, days] {
+      asio::post(scan_pool, [&log = *log_owner, days] {
         const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();

@@ -46,8 +46,8 @@ struct ListCheckInput {
 };
 
 struct ListCheckScores {
-  double block = 50;   // policy.blocklist_score
-  double allow = -50;  // policy.allowlist_score
+  double block = 100;   // policy.blocklist_score
+  double allow = -100;  // policy.allowlist_score
   static ListCheckScores from_config(const Config& config);
 };
 
