@@ -81,9 +81,9 @@ struct ScanTask {
   const mime::Message& message;
   const Recipient& recipient;
   std::vector<store::Scope> chain;
-  std::vector<uint64_t> features;  // classifier features (learn::extract_features)
-  fuzzy::Fingerprint fingerprint;  // near-duplicate signature
-  std::string digest;              // learn::message_digest
+  std::vector<uint64_t> features;          // classifier features (learn::extract_features)
+  fuzzy::Fingerprint fingerprint;          // near-duplicate signature
+  std::string digest;                      // learn::message_digest
   std::optional<double> spam_probability;  // set by the classifier check, for the verdict
   const Envelope* envelope = nullptr;      // never null while checks run
   // Message-level results a front end needs besides symbols (e.g. "authentication-results": the

@@ -92,9 +92,13 @@ class Daemon {
   Daemon(mailsift::store::Store& store, mailsift::decisions::DecisionLog& log)
       : store_(store), log_(log) {}
 #ifdef MAILSIFT_WITH_TENANT
-  void set_tenants(mailsift::tenant::TenantStore* tenants) { tenants_ = tenants; }
+  void set_tenants(mailsift::tenant::TenantStore* tenants) {
+    tenants_ = tenants;
+  }
 #endif
-  void set_feedback(mailsift::feedback::FeedbackStore* feedback) { feedback_ = feedback; }
+  void set_feedback(mailsift::feedback::FeedbackStore* feedback) {
+    feedback_ = feedback;
+  }
 
   Result<std::shared_ptr<Generation>> build(const Config& config) {
     auto gen = std::make_shared<Generation>();
@@ -123,12 +127,13 @@ class Daemon {
 #ifdef MAILSIFT_WITH_TENANT
     if (tenants_) {
       gen->policies = std::make_unique<mailsift::tenant::TenantPolicyProvider>(
-          std::move(gen->policies), *tenants_, mailsift::tenant::PolicyDefaults::from_config(config),
-          shift);
+          std::move(gen->policies), *tenants_,
+          mailsift::tenant::PolicyDefaults::from_config(config), shift);
       mailsift::tenant::TenantStore* tenants = tenants_;
       const auto scores = mailsift::tenant::ListCheckScores::from_config(config);
       const bool auth = config.get_bool("auth.enabled");
-      extra_checks = [tenants, scores, auth]() -> Result<std::vector<std::unique_ptr<mailsift::scan::Check>>> {
+      extra_checks = [tenants, scores,
+                      auth]() -> Result<std::vector<std::unique_ptr<mailsift::scan::Check>>> {
         // Without authentication there is no DMARC result: address/domain allow entries then
         // do not count (an allow list must never let a spoof through).
         mailsift::tenant::ListCheck::DmarcOracle oracle;
