@@ -108,7 +108,7 @@ TEST_F(ListFixture, BlockSymbolNamesLevelKindAndSince) {
   auto r = check({"bob@acme.test", "x@y.test", {}, "198.51.100.9", false});
   ASSERT_EQ(r.symbols.size(), 1u);
   EXPECT_EQ(r.symbols[0].name, "USER_BLOCK_IP");
-  EXPECT_EQ(r.symbols[0].score, 50);
+  EXPECT_EQ(r.symbols[0].score, ListCheckScores{}.block);
   EXPECT_EQ(r.verdict, ListKind::kBlock);
   EXPECT_NE(r.symbols[0].detail.find("since 2027-01-15T08:00:00Z"), std::string::npos)
       << r.symbols[0].detail;
@@ -122,7 +122,7 @@ TEST_F(ListFixture, AllowNeverSurvivesDmarcFailure) {
   auto pass = check({"bob@acme.test", "news@mail.partner.test", {}, "", false});
   ASSERT_EQ(pass.symbols.size(), 1u);
   EXPECT_EQ(pass.symbols[0].name, "DOMAIN_ALLOW_DOMAIN");
-  EXPECT_EQ(pass.symbols[0].score, -50);
+  EXPECT_EQ(pass.symbols[0].score, ListCheckScores{}.allow);
   // DMARC fails (or unknown): the allow is void and says so; nothing scores.
   auto fail = check({"bob@acme.test", "news@mail.partner.test", {}, "", true});
   EXPECT_FALSE(fail.verdict);
@@ -207,14 +207,14 @@ TEST_F(ListFixture, CheckAdapterReadsTaskAndFailsClosedWithoutDmarc) {
   ASSERT_TRUE(pass.run(task, out).ok());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].name, "DOMAIN_ALLOW_DOMAIN");
-  EXPECT_EQ(out[0].score, -50);
+  EXPECT_EQ(out[0].score, ListCheckScores{}.allow);
 
   env.client_ip = "2001:db8:0:1::25";  // the user's own block wins over the domain's allow
   out.clear();
   ASSERT_TRUE(pass.run(task, out).ok());
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].name, "USER_BLOCK_IP");
-  EXPECT_EQ(out[0].score, 50);
+  EXPECT_EQ(out[0].score, ListCheckScores{}.block);
   for (const auto& sym : out)
     for (const auto& info : pass.symbols())
       if (info.name == sym.name)
