@@ -6,6 +6,8 @@
 # p=reject spoof goes to the spam folder (not rejected) by default.
 # Usage: run.sh /path/to/mailsiftd /path/to/repo     Exit: 0 pass, 1 fail, 77 skip (no unbound).
 set -uo pipefail
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 MAILSIFTD="$1"
 ROOT="$2"
 UNBOUND=$(command -v unbound || ls /usr/sbin/unbound 2>/dev/null)
@@ -21,14 +23,7 @@ cleanup() {
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-passed=0 failed=0
-check() { local n="$1"; shift; if "$@"; then passed=$((passed+1)); echo "ok: $n"; else failed=$((failed+1)); echo "FAIL: $n" >&2; fi; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-read -r DNS_PORT MILTER_PORT HTTP_PORT < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
+read -r DNS_PORT MILTER_PORT HTTP_PORT < <(free_ports 3)
 
 # ---- unbound: the zones ----
 ED_KEY=$(sed -n 1p "$VECTORS" | cut -d' ' -f2-)

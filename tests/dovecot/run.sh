@@ -6,6 +6,8 @@
 # Usage: run.sh /path/to/mailsiftd /path/to/repo
 # Exit: 0 pass, 1 fail, 77 skipped (dovecot/sievec not installed, or not root).
 set -uo pipefail
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 MAILSIFTD="$1"
 ROOT="$2"
 DOVECOT=$(command -v dovecot || ls /usr/sbin/dovecot 2>/dev/null)
@@ -32,32 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0
-failed=0
-check() {
-  local name="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok: $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-  fi
-}
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-read -r IMAP_PORT MILTER_PORT HTTP_PORT < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
+read -r IMAP_PORT MILTER_PORT HTTP_PORT < <(free_ports 3)
 
 # ---- mailsiftd on an empty embedded store ----
 mkdir -p "$WORK/data"

@@ -6,6 +6,8 @@
 # message delivered to someone else (X-Mailsift-Id) is refused.
 # Usage: run.sh /path/to/mailsiftd /path/to/mailsift    Exit: 0 pass, 1 fail.
 set -uo pipefail
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 MAILSIFTD="$1"
 MAILSIFT="$2"
 WORK=$(mktemp -d /tmp/mailsift-feedback.XXXXXX)
@@ -15,14 +17,7 @@ cleanup() {
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-passed=0 failed=0
-check() { local n="$1"; shift; if "$@"; then passed=$((passed+1)); echo "ok: $n"; else failed=$((failed+1)); echo "FAIL: $n" >&2; fi; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
-read -r MILTER_PORT HTTP_PORT < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
+read -r MILTER_PORT HTTP_PORT < <(free_ports 2)
 mkdir -p "$WORK/data"
 "$MAILSIFT" --data-dir "$WORK/data" tenant reseller add acme --name Acme >/dev/null || exit 1
 "$MAILSIFT" --data-dir "$WORK/data" tenant domain add acme.test --reseller acme >/dev/null || exit 1
