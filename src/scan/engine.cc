@@ -169,7 +169,7 @@ Action ActionPolicy::choose(double score) const {
 
 namespace {
 
-void run_checks(const std::vector<Check*>& checks, ScanTask& task, std::vector<Symbol>& symbols,
+void run_checks(std::span<Check* const> checks, ScanTask& task, std::vector<Symbol>& symbols,
                 std::vector<Error>& errors) {
   for (Check* check : checks) {
     Status st = check->run(task, symbols);
@@ -236,7 +236,7 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
   // message checks (authentication) keep their scores.
   std::vector<char> is_rule_symbol;
   for (Check* c : message_checks) {
-    run_checks({c}, task, message_symbols, message_errors);
+    run_checks(std::span<Check* const>(&c, 1), task, message_symbols, message_errors);
     is_rule_symbol.resize(message_symbols.size(), c->name() == "rules");
   }
   const size_t message_symbol_count = message_symbols.size();  // they lead every recipient's list
