@@ -120,7 +120,9 @@ async function main() {
   await page.fill('#f-user', env('SEED_USER'));
   await page.click('#show');
   body = await text();
-  check('policy shows provenance', /spam action\s+\S+\s+(global|reseller|domain|user):/.test(body), body.slice(0, 400));
+  check('policy shows provenance (domain override, global default)',
+        /spam score\s+5\.5\s+domain:example\.org/.test(body) && /spam action\s+folder\s+global:config/.test(body),
+        body.slice(0, 400));
   check('lists show the seeded block entry', body.includes('blocked.example'));
   await screenshot(page, 'user-policy');
 

@@ -49,6 +49,7 @@ ms tenant domain add other.test --reseller other >/dev/null || exit 1
 ms tenant user add eve@other.test >/dev/null || exit 1
 ms lists add --user dave@example.org --block blocked.example --note "seeded by the e2e test" \
   >/dev/null || exit 1
+ms tenant policy set --domain example.org --spam-score 5.5 >/dev/null || exit 1
 KEY="$(ms tenant key create --reseller acme --label console-e2e)" || exit 1
 cat >"$WORK/mailsift.toml" <<EOF2
 [server]
