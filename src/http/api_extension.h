@@ -1,9 +1,9 @@
 // mailsift::http::ApiExtension — a seam for JSON API endpoints owned by another component.
 //
 // Owns: nothing; it lets a component (src/tenant's management API, src/console's HTML pages)
-// serve paths the HTTP layer does not know without depending on it. The Handler asks each request whose path matches no
-// built-in route whether the extension handles() it; if so the extension answers, with its own
-// method checks and authentication, from plain values (no Beast types).
+// serve paths the HTTP layer does not know without depending on it. The Handler asks each request
+// whose path matches no built-in route whether the extension handles() it; if so the extension
+// answers, with its own method checks and authentication, from plain values (no Beast types).
 //
 // Failure semantics: handle() must not throw (the Handler turns an exception into a 500
 // anyway) and returns a complete reply: status, body (JSON unless content_type says otherwise)
