@@ -112,7 +112,7 @@ async function main() {
   await page.fill('#f-message', fs.readFileSync(env('BOUNCE_FILE'), 'utf8'));
   await page.click('#diagnose');
   body = await text();
-  check('bounce diagnosis names the reason', /Reason\s+\S+/.test(body) && body.includes('For support'), body.slice(0, 300));
+  check('bounce diagnosis names the reason and advice', /Reason\s+userunknown/.test(body) && body.includes('bob@example.net') && body.includes('For support'), body.slice(0, 300));
   await screenshot(page, 'bounce');
 
   // 7. The user's effective policy and lists.
