@@ -45,7 +45,9 @@ class Mta {
   explicit Mta(uint16_t port) : socket_(io_) {
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
-  void send(const milter::Command& c) { asio::write(socket_, asio::buffer(milter::encode_command(c))); }
+  void send(const milter::Command& c) {
+    asio::write(socket_, asio::buffer(milter::encode_command(c)));
+  }
   Packet read() {
     unsigned char len[4];
     boost::system::error_code ec;
@@ -82,8 +84,11 @@ class SigningMilterTest : public ::testing::Test {
   void SetUp() override {
     set_log_quiet(true);
     ASSERT_TRUE(config_.set("dkim_sign.enabled", "true").ok());
-    ASSERT_TRUE(config_.set("dkim_sign.keys", "example.com:mx2026:" + kFixtures + "private-rsa.pem, "
-                                                  "example.org:ed:" + kFixtures + "private-ed25519.pem")
+    ASSERT_TRUE(config_
+                    .set("dkim_sign.keys", "example.com:mx2026:" + kFixtures +
+                                               "private-rsa.pem, "
+                                               "example.org:ed:" +
+                                               kFixtures + "private-ed25519.pem")
                     .ok());
     store_ = store::make_memory_store();
     log_ = decisions::make_memory_log();
@@ -281,7 +286,8 @@ TEST(SigningStep, WhichMailGetsWhat) {
   req.raw = kMessage;
   req.envelope.outbound = false;
   ScanOutcome inbound;
-  inbound.authentication_results = "mx.example.net; spf=pass smtp.mailfrom=joe@example.com; arc=none";
+  inbound.authentication_results =
+      "mx.example.net; spf=pass smtp.mailfrom=joe@example.com; arc=none";
   EXPECT_FALSE(add_signatures(signer, req, inbound, 1780000000));
   EXPECT_TRUE(inbound.prepend_headers.empty());
   signer.set_arc(e.key, "example.net", "arc");

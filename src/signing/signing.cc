@@ -133,7 +133,8 @@ Field split_field(std::string_view field) {
   f.field = std::string(field);
   size_t colon = field.find(':');
   f.name = std::string(trim(field.substr(0, colon)));
-  std::string_view v = colon == std::string_view::npos ? std::string_view() : field.substr(colon + 1);
+  std::string_view v =
+      colon == std::string_view::npos ? std::string_view() : field.substr(colon + 1);
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
     v.remove_prefix(1);
   while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
@@ -155,7 +156,8 @@ Result<std::vector<KeyEntry>> parse_key_table(std::string_view text) {
     size_t a = e.find(':');
     size_t b = a == std::string_view::npos ? a : e.find(':', a + 1);
     if (b == std::string_view::npos)
-      return Error::config(fmt::format("dkim_sign.keys: entry '{}' is not DOMAIN:SELECTOR:PATH", e));
+      return Error::config(
+          fmt::format("dkim_sign.keys: entry '{}' is not DOMAIN:SELECTOR:PATH", e));
     KeyEntry k;
     k.domain = lower(trim(e.substr(0, a)));
     while (!k.domain.empty() && k.domain.back() == '.')
@@ -290,15 +292,16 @@ Result<std::shared_ptr<const Signer>> Signer::from_config(const Config& config) 
     base.relaxed_body = b == "relaxed";
     base.expiration = config.get_int("dkim_sign.expire_seconds");  // relative until signing
   }
-  auto signer =
-      std::make_shared<Signer>(std::move(keys), std::move(base), config.get_bool("dkim_sign.subdomains"));
+  auto signer = std::make_shared<Signer>(std::move(keys), std::move(base),
+                                         config.get_bool("dkim_sign.subdomains"));
   if (config.get_bool("arc_seal.enabled")) {
     const std::string& domain = config.get_string("arc_seal.domain");
     const std::string& selector = config.get_string("arc_seal.selector");
     const std::string& path = config.get_string("arc_seal.key");
     if (!valid_label_text(lower(domain)) || !valid_label_text(selector) || path.empty())
-      return Error::config("arc_seal.enabled needs arc_seal.domain, arc_seal.selector and "
-                           "arc_seal.key");
+      return Error::config(
+          "arc_seal.enabled needs arc_seal.domain, arc_seal.selector and "
+          "arc_seal.key");
     auto key = load_key_file(path);
     if (!key)
       return Error::config(fmt::format("arc_seal.key: {}", key.error().message));
@@ -362,8 +365,9 @@ Result<std::optional<std::vector<Field>>> Signer::arc_seal(std::string_view raw,
     return std::optional<std::vector<Field>>();
   size_t semi = authentication_results.find(';');
   std::string_view id = trim(authentication_results.substr(0, semi));
-  std::string_view results =
-      semi == std::string_view::npos ? std::string_view() : trim(authentication_results.substr(semi + 1));
+  std::string_view results = semi == std::string_view::npos
+                                 ? std::string_view()
+                                 : trim(authentication_results.substr(semi + 1));
   // This hop's chain validation, as our A-R states it (src/auth writes "arc=<cv>").
   arc::ChainResult chain;
   chain.cv = arc::ChainStatus::kNone;
@@ -388,9 +392,9 @@ Result<std::optional<std::vector<Field>>> Signer::arc_seal(std::string_view raw,
   auto sealed = arc::seal(raw, *arc_key_, options, id, text, now_unix, chain);
   if (!sealed)
     return sealed.error();
-  return std::optional<std::vector<Field>>(std::vector<Field>{
-      split_field(sealed->seal), split_field(sealed->message_signature),
-      split_field(sealed->authentication_results)});
+  return std::optional<std::vector<Field>>(
+      std::vector<Field>{split_field(sealed->seal), split_field(sealed->message_signature),
+                         split_field(sealed->authentication_results)});
 }
 
 }  // namespace mailsift::signing

@@ -31,9 +31,13 @@ const char kMessage[] =
     "\r\n"
     "We lost the game.  Are you hungry yet?\r\n";
 
-std::string fixture(const char* file) { return shared(std::string("dkim/mailauth/fixtures/") + file); }
+std::string fixture(const char* file) {
+  return shared(std::string("dkim/mailauth/fixtures/") + file);
+}
 
-dkim::SigningKey key_of(const char* file) { return load_key_file(fixture(file)).value(); }
+dkim::SigningKey key_of(const char* file) {
+  return load_key_file(fixture(file)).value();
+}
 
 Signer signer_for(const char* file, const std::string& domain = "example.com",
                   bool subdomains = true) {
@@ -69,8 +73,8 @@ TEST(SigningKeyTable, ParsesEntriesAndRejectsBadOnes) {
   EXPECT_EQ((*t)[1].domain, "b.example");
   EXPECT_EQ((*t)[1].path, "/k/b.key");
   EXPECT_TRUE(parse_key_table("").value().empty());
-  for (const char* bad : {"example.com:s1", "example.com::/k", "ex ample.com:s:/k",
-                          "a..b:s:/k", "a.example:s:/k,a.example:t:/k2", "a.example:s/x:/k"}) {
+  for (const char* bad : {"example.com:s1", "example.com::/k", "ex ample.com:s:/k", "a..b:s:/k",
+                          "a.example:s:/k,a.example:t:/k2", "a.example:s/x:/k"}) {
     auto r = parse_key_table(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().kind, ErrorKind::kConfig) << bad;
@@ -87,9 +91,7 @@ TEST(SigningKeyFile, BadFilesAreConfigErrorsNamingThePath) {
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
   close(fd);
-  {
-    std::ofstream(path) << "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n";
-  }
+  { std::ofstream(path) << "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"; }
   auto garbage = load_key_file(path);
   ASSERT_FALSE(garbage.ok());
   EXPECT_EQ(garbage.error().kind, ErrorKind::kConfig);
@@ -136,10 +138,11 @@ TEST(SigningDkim, RsaAndEd25519SignaturesVerify) {
     EXPECT_EQ(f.name, "DKIM-Signature");
     EXPECT_NE(f.value.find("c=relaxed/relaxed"), std::string::npos);
     EXPECT_NE(f.value.find("d=example.com"), std::string::npos);
-    EXPECT_NE(f.value.find(std::string("a=") + (std::string(file).find("ed25519") != std::string::npos
-                                                     ? "ed25519-sha256"
-                                                     : "rsa-sha256")),
-              std::string::npos);
+    EXPECT_NE(
+        f.value.find(std::string("a=") + (std::string(file).find("ed25519") != std::string::npos
+                                              ? "ed25519-sha256"
+                                              : "rsa-sha256")),
+        std::string::npos);
     EXPECT_EQ(f.value.find('\r'), std::string::npos);  // milter form: "\n\t" folds
     FakeResolver dns;
     publish(dns, key_of(file), "s1._domainkey.example.com");
@@ -150,7 +153,8 @@ TEST(SigningDkim, RsaAndEd25519SignaturesVerify) {
     // Relaxed/relaxed survives what MTAs do to whitespace: refolded headers, trailing spaces,
     // runs of blanks, extra empty lines at the end.
     std::string changed = f.field + kMessage;
-    changed = replace_all(changed, "Subject: Is dinner ready?", "Subject:   Is dinner\r\n\tready?  ");
+    changed =
+        replace_all(changed, "Subject: Is dinner ready?", "Subject:   Is dinner\r\n\tready?  ");
     changed = replace_all(changed, "the game.  Are", "the game. \t Are");
     changed += "\r\n\r\n";
     results = verify(changed, dns);
@@ -180,7 +184,8 @@ TEST(SigningDkim, FromIsOversignedAndNoLengthTag) {
   std::string forged = (*field)->field + "From: Mallory <m@evil.example>\r\n" + kMessage;
   EXPECT_NE(verify(forged, dns)[0].result, dkim::Status::kPass);
   // Content appended to the body breaks it (no l=).
-  EXPECT_EQ(verify((*field)->field + kMessage + "Buy now!\r\n", dns)[0].result, dkim::Status::kFail);
+  EXPECT_EQ(verify((*field)->field + kMessage + "Buy now!\r\n", dns)[0].result,
+            dkim::Status::kFail);
 }
 
 TEST(SigningDkim, ConfiguredHeaderSetAndCanonicalisation) {
@@ -229,13 +234,15 @@ TEST(SigningDkim, DomainChoice) {
                    .value()
                    .has_value());
   // A look-alike is not a subdomain.
-  EXPECT_FALSE(signer_for("private-rsa.pem")
-                   .dkim_sign(replace_all(kMessage, "joe@example.com", "joe@badexample.com"), "", kNow)
-                   .value()
-                   .has_value());
+  EXPECT_FALSE(
+      signer_for("private-rsa.pem")
+          .dkim_sign(replace_all(kMessage, "joe@example.com", "joe@badexample.com"), "", kNow)
+          .value()
+          .has_value());
   // No key for the From domain: nothing, even if the envelope domain has one.
   std::string other = replace_all(kMessage, "joe@example.com", "joe@other.example");
-  EXPECT_FALSE(signer_for("private-rsa.pem").dkim_sign(other, "joe@example.com", kNow)->has_value());
+  EXPECT_FALSE(
+      signer_for("private-rsa.pem").dkim_sign(other, "joe@example.com", kNow)->has_value());
   // A From without a usable address: the envelope sender's domain decides.
   std::string noaddr = replace_all(kMessage, "Joe <joe@example.com>", "undisclosed");
   auto fallback = signer_for("private-rsa.pem").dkim_sign(noaddr, "bounce@example.com", kNow);
