@@ -158,9 +158,9 @@ for who in "alice@sender.example:rsa-sha256:sender.example" "bob@ed.sender.examp
   IFS=: read -r addr alg dom <<<"$who"
   printf 'From: Someone <%s>\r\nTo: carol@remote.example\r\nSubject: Quarterly figures\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <q-%s>\r\n\r\nThe figures are attached.\r\n' "$addr" "$addr" >"$WORK/out.eml"
   scan "outbound=1&ip=192.0.2.10&helo=mail.football.example.com&from=$addr&rcpt=carol@remote.example" "$WORK/out.eml" >"$WORK/out.json"
-  check "$alg: outbound message gets a DKIM-Signature d=$dom" grep -q "d=$dom" <(jq_py '[h["value"] for h in d.get("prepend_headers",[]) if h["name"]=="DKIM-Signature"]' <"$WORK/out.json")
+  check "$alg: outbound message gets a DKIM-Signature d=$dom" grep -q "d=$dom" <<<"$(jq_py '[h["value"] for h in d.get("prepend_headers",[]) if h["name"]=="DKIM-Signature"]' <"$WORK/out.json")"
   curl -fsS --data-binary @"$WORK/out.eml" -H "From: $addr" -H 'IP: 192.0.2.10' -H 'Rcpt: carol@remote.example' -H 'Outbound: 1' "http://127.0.0.1:$HTTP_PORT/checkv2" >"$WORK/rspamd.json"
-  check "$alg: Rspamd-shaped reply carries dkim-signature" grep -q "d=$dom" <(jq_py 'd.get("dkim-signature","")' <"$WORK/rspamd.json")
+  check "$alg: Rspamd-shaped reply carries dkim-signature" grep -q "d=$dom" <<<"$(jq_py 'd.get("dkim-signature","")' <"$WORK/rspamd.json")"
   prepend "$WORK/out.json" "$WORK/out.eml" >"$WORK/signed.eml"
   J=$(scan "ip=192.0.2.10&helo=mail.football.example.com&from=$addr&rcpt=carol@remote.example" "$WORK/signed.eml")
   AR=$(echo "$J" | jq_py 'd["authentication_results"]')
@@ -176,12 +176,12 @@ done
 # 4. Inbound: mailsiftd seals it (ARC set on top, cv=none); the next hop's check says arc=pass.
 scan "ip=192.0.2.10&helo=mail.football.example.com&from=joe@football.example.com&rcpt=suzie@shopping.example.net" "$WORK/good.eml" >"$WORK/in.json"
 check "inbound message gets ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results" test "$(jq_py '",".join(h["name"] for h in d.get("prepend_headers",[]))' <"$WORK/in.json")" = "ARC-Seal,ARC-Message-Signature,ARC-Authentication-Results"
-check "our seal: i=1 cv=none" grep -q "cv=none" <(jq_py 'd["prepend_headers"][0]["value"]' <"$WORK/in.json")
+check "our seal: i=1 cv=none" grep -q "cv=none" <<<"$(jq_py 'd["prepend_headers"][0]["value"]' <"$WORK/in.json")"
 prepend "$WORK/in.json" "$WORK/good.eml" >"$WORK/sealed.eml"
 J=$(scan "ip=192.0.2.10&helo=mail.football.example.com&from=joe@football.example.com&rcpt=suzie@shopping.example.net" "$WORK/sealed.eml")
 AR=$(echo "$J" | jq_py 'd["authentication_results"]')
 check "re-checked: the ARC chain we sealed validates (arc=pass)" grep -q "arc=pass" <<<"$AR"
-check "re-checked: the second seal records cv=pass" grep -q "cv=pass" <(echo "$J" | jq_py 'd["prepend_headers"][0]["value"]')
+check "re-checked: the second seal records cv=pass" grep -q "cv=pass" <<<"$(echo "$J" | jq_py 'd["prepend_headers"][0]["value"]')"
 
 echo "auth: $passed passed, $failed failed"
 [ "$failed" = 0 ]
