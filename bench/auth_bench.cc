@@ -169,19 +169,22 @@ int main(int argc, char** argv) {
                 failures ? "  (SOME FAILED: figure invalid)" : "");
   }
   for (int alg = 0; alg < 2; ++alg) {
-    signing::KeyEntry e;
-    e.domain = "sender0.test";
-    e.selector = alg ? "ed" : "rsa";
-    e.key = alg ? ed : rsa;
-    signing::Signer s({e}, {}, true);
-    std::vector<std::string> unsigned_msgs;
-    for (size_t i = 0; i < bodies.size(); ++i) {
-      std::string m = messages[i].substr(messages[i].find("\r\nFrom: ") + 2);
-      unsigned_msgs.push_back(m);
+    std::vector<signing::KeyEntry> keyed;  // every domain with this algorithm's key
+    for (int d = 0; d < kDomains; ++d) {
+      signing::KeyEntry e;
+      e.domain = "sender" + std::to_string(d) + ".test";
+      e.selector = alg ? "ed" : "rsa";
+      e.key = alg ? ed : rsa;
+      keyed.push_back(std::move(e));
     }
+    signing::Signer s(std::move(keyed), {}, true);
+    std::vector<std::string> unsigned_msgs;
+    for (const std::string& m : messages)
+      unsigned_msgs.push_back(m.substr(m.find("\r\nFrom: ") + 2));
     size_t failures = 0;
     double v = per_cpu_second(seconds, [&](size_t n) {
-      failures += !s.dkim_sign(unsigned_msgs[n % unsigned_msgs.size()], "", now).ok();
+      auto f = s.dkim_sign(unsigned_msgs[n % unsigned_msgs.size()], "", now);
+      failures += !f.ok() || !f->has_value();  // every message must really be signed
     });
     std::printf("dkim sign     %-9s %10.0f /CPU-s%s\n", alg ? "ed25519" : "rsa-2048", v,
                 failures ? "  (SOME FAILED: figure invalid)" : "");
@@ -252,7 +255,7 @@ int main(int argc, char** argv) {
       auto v = engine->scan(m, env, {});
       if (v.ok())
         for (const auto& r : v->recipients)
-          for (const auto& s : r.verdict.symbols)
+          for (const auto& s : r.symbols)
             dmarc_pass += s.name == "DMARC_POLICY_ALLOW";
     };
     for (size_t i = 0; i < messages.size(); ++i)
