@@ -166,6 +166,36 @@ const std::vector<ParamSpec>& all_params() {
       {"auth.dmarc_quarantine_action", T::kString, "spam_folder", 0, 0,
        "What a failing DMARC p=quarantine does: spam_folder (default) or none."},
 
+      // Signing in mailsiftd (src/signing, docs/signing.md): DKIM on outbound mail, ARC seals on
+      // inbound mail. Keys are read at start and on SIGHUP; a bad key fails the (re)load.
+      {"dkim_sign.enabled", T::kBool, "false", 0, 0,
+       "DKIM-sign outbound mail (authenticated or ORIGINATING) that is not refused, with the key "
+       "of its From domain (else the envelope sender's domain) from dkim_sign.keys."},
+      {"dkim_sign.keys", T::kString, "", 0, 0,
+       "Key table: DOMAIN:SELECTOR:PATH entries separated by commas or newlines; PATH is a PEM "
+       "private key (RSA or Ed25519) or a base64 Ed25519 seed. Example: "
+       "\"example.com:s2026:/etc/mailsift/dkim/example.com.pem\"."},
+      {"dkim_sign.subdomains", T::kBool, "true", 0, 0,
+       "Mail from a subdomain without its own entry is signed with the nearest listed parent's "
+       "key (d= the parent: aligned for relaxed DMARC, not for adkim=s)."},
+      {"dkim_sign.headers", T::kString, "", 0, 0,
+       "Colon-separated header fields to sign (must include From); empty = From, Reply-To, "
+       "Subject, Date, To, Cc, Message-ID, In-Reply-To, References, MIME-Version, Content-Type, "
+       "Content-Transfer-Encoding, List-*, Sender. Each is signed as often as it occurs and From "
+       "once more (over-signing)."},
+      {"dkim_sign.canonicalization", T::kString, "relaxed/relaxed", 0, 0,
+       "c= header/body canonicalisation: relaxed/relaxed (default), relaxed/simple, "
+       "simple/relaxed or simple/simple."},
+      {"dkim_sign.expire_seconds", T::kInt, "0", 0, 31536000,
+       "x= this many seconds after signing; 0 = no expiry."},
+      {"arc_seal.enabled", T::kBool, "false", 0, 0,
+       "ARC-seal (RFC 8617) inbound mail that is delivered after authentication ran "
+       "(auth.enabled), with our Authentication-Results as the ARC-Authentication-Results."},
+      {"arc_seal.domain", T::kString, "", 0, 0, "d= of our ARC-Message-Signature and ARC-Seal."},
+      {"arc_seal.selector", T::kString, "", 0, 0, "s= of our ARC-Message-Signature and ARC-Seal."},
+      {"arc_seal.key", T::kString, "", 0, 0,
+       "Path of the ARC private key (PEM RSA/Ed25519 or a base64 Ed25519 seed)."},
+
       // Learning from users' "mark as spam" / "not spam" (src/feedback, docs/feedback.md).
       {"feedback.user_learning", T::kBool, "true", 0, 0,
        "Learn a user's reports into that user's own scope."},

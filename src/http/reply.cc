@@ -102,6 +102,12 @@ std::string native_scan_json(const server::ScanOutcome& outcome, double seconds)
     j["authentication_results"] = *outcome.authentication_results;
     j["forged_authentication_results"] = outcome.forged_authentication_results;
   }
+  if (!outcome.prepend_headers.empty()) {
+    // DKIM-Signature (outbound) or the ARC set (inbound): insert at the very top, in this order.
+    j["prepend_headers"] = ordered_json::array();
+    for (const server::Header& h : outcome.prepend_headers)
+      j["prepend_headers"].push_back({{"name", h.name}, {"value", h.value}});
+  }
   if (outcome.log_error)
     j["log_error"] = *outcome.log_error;
   j["time"] = seconds;
@@ -207,6 +213,11 @@ std::string rspamd_check_json(const server::ScanOutcome& outcome, const RequestP
   }
   if (!milter.empty())
     j["milter"] = std::move(milter);
+  for (const server::Header& h : outcome.prepend_headers) {
+    // Rspamd's reply carries its DKIM signature as "dkim-signature" (the value to add).
+    if (h.name == "DKIM-Signature")
+      j["dkim-signature"] = h.value;
+  }
   return dump(j);
 }
 

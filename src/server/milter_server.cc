@@ -431,6 +431,9 @@ class Connection final : public ConnectionBase,
         add(milter::encode_insert_header(0, "Authentication-Results",
                                          neg.wire_header_value(*out.authentication_results)),
             "Authentication-Results");
+      // DKIM-Signature / ARC set above it: each INSHEADER at 0 goes on top, so bottom first.
+      for (auto h = out.prepend_headers.rbegin(); h != out.prepend_headers.rend(); ++h)
+        add(milter::encode_insert_header(0, h->name, neg.wire_header_value(h->value)), h->name);
       for (const auto& h : out.add_headers) {
         add(milter::encode_add_header(h.name, neg.wire_header_value(h.value)), h.name);
       }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "server/raw_headers.h"
+#include "server/signing_step.h"
 
 namespace mailsift::server {
 namespace {
@@ -135,6 +136,7 @@ struct ScanService::Impl {
   std::mutex engines_mu;
   std::map<std::thread::id, std::unique_ptr<scan::Engine>> engines;
   ScanService::CheckFactory extra_checks;
+  std::shared_ptr<const signing::Signer> signer;  // DKIM/ARC keys, loaded per (re)load
 
   Impl(const Config& c, store::Store& s, decisions::DecisionLog& l, policy::PolicyProvider& p)
       : config(c), store(s), log(l), policies(p) {}
@@ -226,6 +228,11 @@ Result<std::unique_ptr<ScanService>> ScanService::create(const Config& config, s
       return rules.error();
     impl->rules = std::move(rules).value();
   }
+  // Signing keys are read here, so a bad key file fails the start or the SIGHUP reload.
+  auto signer = signing::Signer::from_config(config);
+  if (!signer)
+    return signer.error();
+  impl->signer = std::move(signer).value();
   // Build this thread's engine now so a broken configuration fails at start/reload, not on
   // the first message.
   auto first = impl->engine();
@@ -458,8 +465,13 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
       out.new_subject = tag + value;
   }
 
+  // DKIM signing (outbound) / ARC sealing (inbound), after the message passed.
+  std::optional<std::string> signing_error = add_signatures(*impl.signer, request, out, when / 1000);
+
   // The decision record: what every recipient got, as the client saw it.
   decisions::Decision d = impl.base_decision(out.decision_id, when, request.envelope);
+  if (signing_error)
+    d.errors.push_back(*signing_error);
   if (const RawHeader* mid = find_raw_header(incoming, "Message-ID")) {
     for (char c : mid->value) {
       if (c != ' ' && c != '\t' && c != '\n')

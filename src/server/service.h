@@ -79,6 +79,10 @@ struct ScanOutcome {
   std::vector<uint32_t> forged_authentication_results;
   // Our Authentication-Results value (inserted at the top of the header), when auth ran.
   std::optional<std::string> authentication_results;
+  // Signing (src/signing, docs/signing.md): DKIM-Signature on outbound mail, or the ARC set
+  // (ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results) on inbound mail. Top to
+  // bottom as they must appear: inserted above everything, Authentication-Results included.
+  std::vector<Header> prepend_headers;
   std::optional<std::string> log_error;
   // Set when the whole message is refused (every recipient rejected) or tempfailed: the one
   // end-of-data reply. Unset = deliver with add_headers/remove_headers (and new_subject).

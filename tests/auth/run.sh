@@ -3,7 +3,10 @@
 # local-data on 127.0.0.1, private port) serving SPF, DKIM keys (the RFC 8463 example, from
 # ../shared), DMARC, PTR and a DNS blocklist. Checks the verdict symbols and the
 # Authentication-Results mailsiftd writes, the removal of a forged one, and that a DMARC
-# p=reject spoof goes to the spam folder (not rejected) by default.
+# p=reject spoof goes to the spam folder (not rejected) by default. Signing: outbound mail gets a
+# DKIM-Signature (rsa-2048 and ed25519 keys made here, public halves published in the zone) that
+# verifies through the real resolver when scanned again, and an inbound message gets an ARC set
+# whose chain validates (arc=pass) when re-checked.
 # Usage: run.sh /path/to/mailsiftd /path/to/repo     Exit: 0 pass, 1 fail, 77 skip (no unbound).
 set -uo pipefail
 # shellcheck source=../lib.sh
@@ -24,6 +27,15 @@ cleanup() {
 }
 trap cleanup EXIT
 read -r DNS_PORT MILTER_PORT HTTP_PORT < <(free_ports 3)
+
+# ---- signing keys (docs/signing.md): fresh keys, public halves go into the zone ----
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rsa.pem" 2>/dev/null
+openssl genpkey -algorithm ed25519 -out "$WORK/ed.pem" 2>/dev/null
+RSA_PUB=$(openssl pkey -in "$WORK/rsa.pem" -pubout -outform DER 2>/dev/null | base64 -w0)
+# RFC 8463: p= is the raw 32-byte key, the tail of the SubjectPublicKeyInfo.
+ED_PUB=$(openssl pkey -in "$WORK/ed.pem" -pubout -outform DER 2>/dev/null | tail -c 32 | base64 -w0)
+# TXT character-strings are at most 255 octets: split the RSA record.
+RSA_TXT=$(printf 'v=DKIM1; k=rsa; p=%s' "$RSA_PUB" | fold -w 250 | sed 's/.*/"&"/' | paste -sd' ')
 
 # ---- unbound: the zones ----
 ED_KEY=$(sed -n 1p "$VECTORS" | cut -d' ' -f2-)
@@ -57,6 +69,12 @@ server:
   local-data: '_dmarc.bank.example. 300 IN TXT "v=DMARC1; p=reject"'
   local-data: '66.113.0.203.bl.test. 300 IN A 127.0.0.2'
   local-data: '2.0.0.127.bl.test. 300 IN A 127.0.0.2'
+  local-zone: "sender.example." static
+  local-data: 'sender.example. 300 IN TXT "v=spf1 ip4:192.0.2.0/24 -all"'
+  local-data: '_dmarc.sender.example. 300 IN TXT "v=DMARC1; p=reject; adkim=s"'
+  local-data: 's2026._domainkey.sender.example. 300 IN TXT $RSA_TXT'
+  local-data: 'ed2026._domainkey.ed.sender.example. 300 IN TXT "v=DKIM1; k=ed25519; p=$ED_PUB"'
+  local-data: 'arc1._domainkey.sender.example. 300 IN TXT $RSA_TXT'
 remote-control:
   control-enable: no
 EOF2
@@ -80,6 +98,14 @@ servers = "127.0.0.1:$DNS_PORT"
 timeout_ms = 1000
 [dnsbl]
 lists = "bl=bl.test:ip:3"
+[dkim_sign]
+enabled = true
+keys = "sender.example:s2026:$WORK/rsa.pem, ed.sender.example:ed2026:$WORK/ed.pem"
+[arc_seal]
+enabled = true
+domain = "sender.example"
+selector = "arc1"
+key = "$WORK/rsa.pem"
 EOF2
 "$MAILSIFTD" --config "$WORK/mailsift.toml" >"$WORK/mailsiftd.log" 2>&1 &
 MS_PID=$!
@@ -116,6 +142,46 @@ check "spoof: DMARC reject policy" grep -q DMARC_POLICY_REJECT <<<"$SYMS"
 check "spoof: blocklisted client IP" grep -q RBL_BL <<<"$SYMS"
 check "spoof: spam folder by default, not reject" test "$ACTION" = "add header"
 check "spoof: A-R dmarc=fail" bash -c "echo '$J' | grep -q 'dmarc=fail'"
+
+# 3. Outbound: signed by mailsiftd; the signed message verifies through unbound (rsa, ed25519).
+# prepend_headers values fold with "\n\t": the MTA writes them with CRLF.
+prepend() {  # prepend JSON-FILE MESSAGE-FILE -> the message with the fields on top
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+out = b"".join((h["name"] + ": " + h["value"].replace("\n", "\r\n") + "\r\n").encode()
+               for h in d.get("prepend_headers", []))
+sys.stdout.buffer.write(out + open(sys.argv[2], "rb").read())
+PY
+}
+for who in "alice@sender.example:rsa-sha256:sender.example" "bob@ed.sender.example:ed25519-sha256:ed.sender.example"; do
+  IFS=: read -r addr alg dom <<<"$who"
+  printf 'From: Someone <%s>\r\nTo: carol@remote.example\r\nSubject: Quarterly figures\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <q-%s>\r\n\r\nThe figures are attached.\r\n' "$addr" "$addr" >"$WORK/out.eml"
+  scan "outbound=1&ip=192.0.2.10&helo=mail.football.example.com&from=$addr&rcpt=carol@remote.example" "$WORK/out.eml" >"$WORK/out.json"
+  check "$alg: outbound message gets a DKIM-Signature d=$dom" grep -q "d=$dom" <<<"$(jq_py '[h["value"] for h in d.get("prepend_headers",[]) if h["name"]=="DKIM-Signature"]' <"$WORK/out.json")"
+  curl -fsS --data-binary @"$WORK/out.eml" -H "From: $addr" -H 'IP: 192.0.2.10' -H 'Rcpt: carol@remote.example' -H 'Outbound: 1' "http://127.0.0.1:$HTTP_PORT/checkv2" >"$WORK/rspamd.json"
+  check "$alg: Rspamd-shaped reply carries dkim-signature" grep -q "d=$dom" <<<"$(jq_py 'd.get("dkim-signature","")' <"$WORK/rspamd.json")"
+  prepend "$WORK/out.json" "$WORK/out.eml" >"$WORK/signed.eml"
+  J=$(scan "ip=192.0.2.10&helo=mail.football.example.com&from=$addr&rcpt=carol@remote.example" "$WORK/signed.eml")
+  AR=$(echo "$J" | jq_py 'd["authentication_results"]')
+  echo "signed ($alg): $AR" | tr -s '\n\t' '  '; echo
+  check "$alg: our signature verifies through unbound" grep -q "dkim=pass header.d=$dom" <<<"$AR"
+  check "$alg: DMARC (adkim=s) passes on it" grep -q "dmarc=pass" <<<"$AR"
+  check "$alg: inbound scan of it adds no DKIM-Signature" test "$(echo "$J" | jq_py 'len([h for h in d.get("prepend_headers",[]) if h["name"]=="DKIM-Signature"])')" = 0
+  sed 's/attached/missing/' "$WORK/signed.eml" >"$WORK/tampered.eml"
+  AR=$(scan "ip=192.0.2.10&helo=mail.football.example.com&from=$addr&rcpt=carol@remote.example" "$WORK/tampered.eml" | jq_py 'd["authentication_results"]')
+  check "$alg: a changed body fails" grep -q "dkim=fail" <<<"$AR"
+done
+
+# 4. Inbound: mailsiftd seals it (ARC set on top, cv=none); the next hop's check says arc=pass.
+scan "ip=192.0.2.10&helo=mail.football.example.com&from=joe@football.example.com&rcpt=suzie@shopping.example.net" "$WORK/good.eml" >"$WORK/in.json"
+check "inbound message gets ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results" test "$(jq_py '",".join(h["name"] for h in d.get("prepend_headers",[]))' <"$WORK/in.json")" = "ARC-Seal,ARC-Message-Signature,ARC-Authentication-Results"
+check "our seal: i=1 cv=none" grep -q "cv=none" <<<"$(jq_py 'd["prepend_headers"][0]["value"]' <"$WORK/in.json")"
+prepend "$WORK/in.json" "$WORK/good.eml" >"$WORK/sealed.eml"
+J=$(scan "ip=192.0.2.10&helo=mail.football.example.com&from=joe@football.example.com&rcpt=suzie@shopping.example.net" "$WORK/sealed.eml")
+AR=$(echo "$J" | jq_py 'd["authentication_results"]')
+check "re-checked: the ARC chain we sealed validates (arc=pass)" grep -q "arc=pass" <<<"$AR"
+check "re-checked: the second seal records cv=pass" grep -q "cv=pass" <<<"$(echo "$J" | jq_py 'd["prepend_headers"][0]["value"]')"
 
 echo "auth: $passed passed, $failed failed"
 [ "$failed" = 0 ]
