@@ -203,6 +203,7 @@ std::string detect_command(std::string_view lower_text) {
     std::string_view needle, command;
   };
   static constexpr C kCommands[] = {{"rcpt to", "RCPT"},
+                                    {"smtp:rcpt", "RCPT"},
                                     {"rcpt command", "RCPT"},
                                     {">>> rcpt", "RCPT"},
                                     {"[rcpt_to]", "RCPT"},
@@ -450,6 +451,30 @@ void fill_from_diagnostic(Recipient& r) {
     r.remote_mta = detect_remote_host(ld);
 }
 
+// True when the server's reply starts by naming the recipient itself ("550 <a@b>: ...",
+// "550 5.1.1 a@b... ..."): servers answer RCPT TO that way (Postfix, Sendmail, Exim, Messaging
+// Server); a refusal after DATA names the message, not one recipient.
+bool reply_names_recipient(std::string_view diagnostic, std::string_view reply_code,
+                           std::string_view address) {
+  if (reply_code.empty() || address.empty())
+    return false;
+  std::string ld = lower(diagnostic);
+  size_t p = ld.find(reply_code);
+  if (p == std::string::npos)
+    return false;
+  std::string_view rest = std::string_view(ld).substr(p + reply_code.size());
+  auto skip = [&rest](std::string_view chars) {
+    while (!rest.empty() && chars.find(rest.front()) != std::string_view::npos)
+      rest.remove_prefix(1);
+  };
+  skip(" -");
+  std::string status = find_status(rest.substr(0, std::min<size_t>(rest.size(), 8)));
+  if (!status.empty() && rest.substr(0, status.size()) == status)
+    rest.remove_prefix(status.size());
+  skip(" -<\"'");
+  return rest.substr(0, address.size()) == address;
+}
+
 // `context` is the human-readable text about this recipient (may be empty): it often names the
 // refused SMTP command ("in reply to RCPT TO command") when the DSN diagnostic does not.
 void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
@@ -457,6 +482,12 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
   fill_from_diagnostic(r);
   if (r.command.empty() && !context.empty())
     r.command = detect_command(lower(context));
+  // Implicit signs come after the explicit ones of both texts: Postfix writes "Recipient address
+  // rejected" only for RCPT TO, and a reply naming the recipient answers RCPT TO.
+  if (r.command.empty() &&
+      (reply_names_recipient(r.diagnostic, r.reply_code, r.address) ||
+       contains(lower(r.diagnostic), "recipient address rejected")))
+    r.command = "RCPT";
   if (vendor && r.reason.empty()) {
     std::string ld = lower(r.diagnostic);
     for (const auto& [phrase, reason] : vendor->phrases) {

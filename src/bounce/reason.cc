@@ -233,7 +233,9 @@ const std::vector<Phrases>& table() {
         "addressee unknown",
         "unknown address",
         "bad destination mailbox address",
-        "recipient address rejected: user unknown"},
+        "recipient address rejected: user unknown",
+        // Counts only at RCPT (classify): the server refused this recipient, giving no reason.
+        "recipient address rejected."},
        {{"<", "> not found"},
         {"<", ">... blocked by "},
         {"account ", " does not exist at the organization"},
@@ -581,6 +583,7 @@ const std::vector<Phrases>& table() {
         "your network is temporary blacklisted",
         "your server requires confirmation",
         "client host rejected",
+        "client host blocked",
         "listed on spamhaus",
         "blocklisted",
         "on our block list",
@@ -748,7 +751,7 @@ const std::vector<Phrases>& table() {
         "executable files are not allowed in compressed files",
         "unauthenticated senders not allowed", "verification failure",
         "you are not authorized to send mail, authentication is required",
-        "must issue a starttls command first", "tls required", "encryption required"},
+        "must issue a starttls command first", "turn on smtp authentication", "tls required", "encryption required"},
        {{"authentication failed; server ", " said: "},
         {"authentification invalide", "305"},
         {"authentification requise", "402"},
@@ -761,7 +764,7 @@ const std::vector<Phrases>& table() {
        {},
        {"mailbox for "}},
       {"syntaxerror",
-       {"syntax error", "command unrecognized", "bad sequence of commands", "unrecognized command",
+       {"syntax error", "malformed address", "command unrecognized", "bad sequence of commands", "unrecognized command",
         "invalid command", "line too long"},
        {},
        {}},
@@ -978,8 +981,10 @@ std::string classify(const ReasonInput& in) {
       // specific; without one, the words alone count only when the recipient was refused
       // (RCPT): the same words after DATA are a filter's verdict.
       if (byst == "userunknown") {
+        // A filter's own wording ("refused due to recipient preferences") under a 5.1.1 is
+        // the filter speaking, unless the text also says the user does not exist.
         hit = !(phr("mailboxfull") || phr("blocked") || phr("hasmoved") || phr("rejected") ||
-                phr("notaccept"));
+                phr("notaccept") || (phr("filtered") && !phr("userunknown")));
       } else if (in.command == "RCPT" ||
                  (in.status.size() > 3 && in.status.substr(1, 3) == ".1.")) {
         // X.1.Y is "addressing status" (RFC 3463): the recipient address itself was refused,

@@ -37,7 +37,9 @@ const std::vector<Vendor>& vendors() {
        {"this is an automatically generated delivery status notification",
         "delivery to the following recipient failed"},
        {"----- original message -----", "----- message header follows -----"},
-       {}},
+       {},
+       // Gmail's fixed wording after it gave up retrying the connection.
+       {{"did not accept our requests to connect", "expired"}}},
       {"office365",
        {"@microsoft.com", "@office365.com", "@outlook.com", "@hotmail.com"},
        {},
