@@ -549,6 +549,28 @@ bool is_auto_reply(const mime::Message& m, std::string_view lsubject) {
   return false;
 }
 
+// Offset of delivery-status fields inside a text ("Final-Recipient:" or "Original-Recipient:"
+// at a line start, followed by "Action:" or "Status:"), npos when there are none.
+size_t embedded_dsn(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find_first_of("\r\n", pos);
+    size_t end = nl == std::string_view::npos ? text.size() : nl;
+    std::string_view line = text.substr(pos, end - pos);
+    if (istarts(line, "final-recipient:") || istarts(line, "original-recipient:") ||
+        istarts(line, "reporting-mta:")) {
+      std::string after = lower(text.substr(pos, std::min<size_t>(text.size() - pos, 4096)));
+      if (contains(after, "\naction:") || contains(after, "\nstatus:") ||
+          contains(after, "\raction:") || contains(after, "\rstatus:"))
+        return pos;
+    }
+    if (nl == std::string_view::npos)
+      break;
+    pos = nl + 1;
+  }
+  return std::string_view::npos;
+}
+
 // First readable text of a part list: text/plain preferred, else any text.
 int first_text_part(const mime::Message& m, int skip_below = -1) {
   int fallback = -1;
@@ -739,12 +761,22 @@ Result<Report> parse(std::string_view raw) {
   }
 
   // RFC 3464 delivery status notification.
+  // Delivery-status fields written into the text itself (a broken boundary line, or MTAs that
+  // send the report inline): read them as the report, and the text before them as the prose.
+  std::string_view dsn_fields;
+  std::string prose = text;
   if (dsn >= 0) {
+    dsn_fields = m.parts[static_cast<size_t>(dsn)].decoded;
+  } else if (size_t at = embedded_dsn(text); at != std::string::npos) {
+    dsn_fields = std::string_view(text).substr(at);
+    prose = text.substr(0, at);
+  }
+  if (!dsn_fields.empty()) {
     rep.kind = Kind::kBounce;
     rep.vendor = vendor ? std::string(vendor->name) : "rfc3464";
-    auto blocks = parse_field_blocks(m.parts[static_cast<size_t>(dsn)].decoded, false);
+    auto blocks = parse_field_blocks(dsn_fields, false);
     std::string_view rest;
-    std::string_view section = cut_section(text, vendor, &rest);
+    std::string_view section = cut_section(prose, vendor, &rest);
     auto text_rcpts = recipients_from_text(section, {rep.original.from, rep.from});
     // Some MTAs write several recipients into one block without blank lines between them:
     // a repeated Final-Recipient / Original-Recipient starts the next recipient.
@@ -791,8 +823,13 @@ Result<Report> parse(std::string_view raw) {
       }
       if (auto* v = field(b, "action"))
         r.action = lower(trim(*v));
+      std::string status_comment;
       if (auto* v = field(b, "status")) {
         r.status = find_status(*v);
+        // "Status: 4.0.0 (host name lookup failure)": the comment is a diagnostic too.
+        size_t open = v->find('('), close = v->rfind(')');
+        if (open != std::string::npos && close != std::string::npos && close > open + 1)
+          status_comment = collapse(std::string_view(*v).substr(open + 1, close - open - 1));
       }
       if (auto* v = field(b, "remote-mta"))
         r.remote_mta = lower(typed_value(*v));
@@ -805,6 +842,10 @@ Result<Report> parse(std::string_view raw) {
       }
       if (auto* v = field(b, "last-attempt-date"))
         r.last_attempt_date = *v;
+      if (r.diagnostic.empty() && !status_comment.empty() &&
+          !contains(lower(status_comment), "permanent failure") &&
+          !contains(lower(status_comment), "temporary failure"))
+        r.diagnostic = status_comment;
       // Fill a missing or bare diagnostic from the human-readable part.
       if (r.diagnostic.empty() || r.diagnostic.size() < 16) {
         for (const auto& tr : text_rcpts) {
