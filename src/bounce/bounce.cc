@@ -5,6 +5,7 @@
 
 #include "bounce/advice.h"
 #include "bounce/notification.h"
+#include "bounce/provider_codes.h"
 #include "bounce/reason.h"
 #include "bounce/vendors.h"
 #include "mime/message.h"
@@ -488,6 +489,9 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
       (reply_names_recipient(r.diagnostic, r.reply_code, r.address) ||
        contains(lower(r.diagnostic), "recipient address rejected")))
     r.command = "RCPT";
+  // A provider's documented error code says more than its generic wording.
+  if (r.reason.empty())
+    r.reason = provider_code_reason(r.diagnostic);
   if (vendor && r.reason.empty()) {
     std::string ld = lower(r.diagnostic);
     for (const auto& [phrase, reason] : vendor->phrases) {
