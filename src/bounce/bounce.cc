@@ -229,6 +229,13 @@ std::string detect_command(std::string_view lower_text) {
       cmd = c.command;
     }
   }
+  // A transcript or an envelope summary names MAIL FROM before RCPT TO; a server that accepted
+  // MAIL and refused later refused RCPT (or after), so the later command is the refused one.
+  if (cmd == "MAIL") {
+    size_t rcpt = lower_text.find("rcpt to", best);
+    if (rcpt != std::string_view::npos)
+      cmd = "RCPT";
+  }
   return std::string(cmd);
 }
 
@@ -553,6 +560,34 @@ bool is_auto_reply(const mime::Message& m, std::string_view lsubject) {
   return false;
 }
 
+// The first text/* body inside raw MIME the parser could not split (a boundary parameter on an
+// unfolded line, say): from the blank line after its Content-Type to the next "--" line. The
+// whole input when there is no such part.
+std::string salvage_text(std::string_view raw) {
+  auto lines = split_lines(raw);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!istarts(lines[i], "content-type:"))
+      continue;
+    std::string v = lower(trim(lines[i].substr(13)));
+    if (v.rfind("text/", 0) != 0 || v.rfind("text/rfc822-headers", 0) == 0)
+      continue;
+    size_t b = i + 1;
+    while (b < lines.size() && !trim(lines[b]).empty())
+      ++b;
+    std::string out;
+    for (size_t k = b + 1; k < lines.size() && out.size() < kMaxSection; ++k) {
+      if (lines[k].substr(0, 2) == "--" && lines[k].size() > 8 &&
+          lines[k].find(' ') == std::string_view::npos)
+        break;
+      out.append(lines[k]);
+      out.push_back('\n');
+    }
+    if (!trim(out).empty())
+      return out;
+  }
+  return std::string(raw);
+}
+
 // Offset of delivery-status fields inside a text ("Final-Recipient:" or "Original-Recipient:"
 // at a line start, followed by "Action:" or "Status:"), npos when there are none.
 size_t embedded_dsn(std::string_view text) {
@@ -733,7 +768,7 @@ Result<Report> parse(std::string_view raw) {
   // rather than nothing.
   if (trim(text).empty()) {
     std::string_view d = m.parts[0].raw_body;
-    text = std::string(d.substr(0, std::min(d.size(), kMaxSection)));
+    text = salvage_text(d.substr(0, std::min(d.size(), kMaxSection)));
   }
   std::string head_lines;
   for (const auto& h : m.parts[0].headers) {
