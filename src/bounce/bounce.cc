@@ -483,6 +483,29 @@ bool reply_names_recipient(std::string_view diagnostic, std::string_view reply_c
   return rest.substr(0, address.size()) == address;
 }
 
+// The text the classifier reads. A DSN's Diagnostic-Code often keeps only the first line of a
+// multi-line reply, or drops Postfix's "(in reply to RCPT TO command)"; when the human-readable
+// block about the same recipient quotes the same reply, read that fuller block instead, without
+// the transcript's "<<<" / ">>>" arrows.
+std::string classification_text(const std::string& diagnostic, std::string_view context) {
+  if (context.empty() || diagnostic.size() < 16)
+    return diagnostic;
+  std::string full;
+  for (std::string_view w : split_lines(context)) {
+    w = trim(w);
+    while (w.substr(0, 3) == "<<<" || w.substr(0, 3) == ">>>")
+      w = trim(w.substr(3));
+    if (!full.empty())
+      full.push_back(' ');
+    full.append(w);
+  }
+  full = collapse(full);
+  std::string key = lower(std::string_view(diagnostic).substr(0, 40));
+  if (full.size() > diagnostic.size() && contains(lower(full), key))
+    return full;
+  return diagnostic;
+}
+
 // `context` is the human-readable text about this recipient (may be empty): it often names the
 // refused SMTP command ("in reply to RCPT TO command") when the DSN diagnostic does not.
 void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
@@ -512,7 +535,8 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
   if (r.action.empty())
     r.action = (!r.status.empty() && r.status[0] == '4') ? "delayed" : "failed";
   if (r.reason.empty()) {
-    ReasonInput in{r.status, r.reply_code, r.diagnostic, r.command, r.action, r.diagnostic_type};
+    std::string text = classification_text(r.diagnostic, context);
+    ReasonInput in{r.status, r.reply_code, text, r.command, r.action, r.diagnostic_type};
     r.reason = classify(in);
     // The vendor's fixed meaning when its text said nothing the classifier knows.
     if (vendor && !vendor->default_reason.empty() &&
