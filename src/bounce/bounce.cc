@@ -388,6 +388,19 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
       hits.push_back({f.address, i, leading});
     }
   }
+  // "Your message To: a@b Subject: ... did not reach the following recipient(s):" — addresses
+  // above such an announcement summarise the original; the failed ones follow it.
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string ll = lower(lines[i]);
+    if (contains(ll, "following recipient") || contains(ll, "following address") ||
+        contains(ll, "following destination")) {
+      bool after = std::any_of(hits.begin(), hits.end(), [i](const Hit& h) { return h.line >= i; });
+      if (after)
+        hits.erase(std::remove_if(hits.begin(), hits.end(), [i](const Hit& h) { return h.line < i; }),
+                   hits.end());
+      break;
+    }
+  }
   bool any_leading = std::any_of(hits.begin(), hits.end(), [](const Hit& h) { return h.leading; });
   std::vector<Hit> chosen;
   for (const auto& h : hits) {

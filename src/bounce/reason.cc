@@ -104,7 +104,7 @@ const std::vector<Phrases>& table() {
         "is not permitted to relay through this server without authentication",
         "mail server requires authentication when attempting to send to a non-local e-mail address",
         "not a gateway", "not allowed to relay", "not local host", "not permitted to relay",
-        "not relaying", "relay access denied", "relay denied", "relay not allowed",
+        "not relaying", "no relaying", "relay access denied", "relay denied", "relay not allowed",
         "relay not permitted", "relaying denied", "relaying mail to ",
         "specified domain is not allowed", "that domain isn't in my list of allowed rcpthost",
         "unable to relay", "we do not relay"},
@@ -234,6 +234,7 @@ const std::vector<Phrases>& table() {
         "unknown address",
         "bad destination mailbox address",
         "recipient address rejected: user unknown",
+        "the recipient name is not recognized",
         // Counts only at RCPT (classify): the server refused this recipient, giving no reason.
         "recipient address rejected."},
        {{"<", "> not found"},
