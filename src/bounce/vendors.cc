@@ -108,7 +108,8 @@ const std::vector<Vendor>& vendors() {
         {"wasn't able to establish an smtp connection", "networkerror"},
         {"couldn't find any host named", "hostunknown"},
         {"no host by that name", "hostunknown"},
-        {"this message has been in the queue too long", "expired"},
+        // Not "this message has been in the queue too long": qmail appends it to whatever the
+        // remote host said, which the classifier reads first (it still ends in expired).
         {"sorry, no mailbox here by that name", "userunknown"},
         {"mailbox has been disabled", "suspend"},
         {"message is looping", "networkerror"}}},
