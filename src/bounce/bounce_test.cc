@@ -220,6 +220,8 @@ TEST(Reason, FindCodes) {
   EXPECT_EQ(find_status("Exim 4.72"), "");
   EXPECT_EQ(find_reply_code("host x[192.0.2.1] said: 550-5.1.1 no"), "550");
   EXPECT_EQ(find_status("5.7.26 unauthenticated"), "5.7.26");
+  EXPECT_EQ(find_reply_code("<a@b.example>: 501: 5.1.8 Sender address rejected"), "501");
+  EXPECT_EQ(find_reply_code("at 10:30: 550 no"), "550");
 }
 
 // ---- generalisation: one synthetic bounce per category of failure fixed (none is a sample) ----
