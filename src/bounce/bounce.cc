@@ -440,8 +440,22 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
 // Status and reply code from a diagnostic, command and remote host from its wording.
 void fill_from_diagnostic(Recipient& r) {
   std::string ld = lower(r.diagnostic);
-  if (r.reply_code.empty())
+  if (r.reply_code.empty()) {
     r.reply_code = find_reply_code(r.diagnostic);
+    // Sendmail wraps the remote's reply in its own: "554 <a@b>... 550 Host unknown". The code
+    // right after the "<address>..." is the remote server's, and the one the sender needs.
+    size_t at = r.reply_code.empty() ? std::string::npos : r.diagnostic.find(r.reply_code);
+    if (at != std::string::npos) {
+      std::string_view after = std::string_view(r.diagnostic).substr(at + 3);
+      size_t dots = after.find("... ");
+      if (dots != std::string_view::npos && dots < 200 &&
+          after.substr(0, dots).find(' ', 1) == std::string_view::npos) {
+        std::string inner = find_reply_code(after.substr(dots + 4, 4));
+        if (!inner.empty() && inner[0] != '2')
+          r.reply_code = inner;
+      }
+    }
+  }
   std::string in_text = find_status(r.diagnostic);
   // The code right after the SMTP reply code is the remote server's own; earlier ones may be a
   // relay's summary ("5.1.0 - Unknown address error 550-'5.2.2 ... Mailbox full'").

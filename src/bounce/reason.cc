@@ -1163,7 +1163,8 @@ std::string find_reply_code(std::string_view t) {
         t[i + 3] != '\n' && t[i + 3] != '\t' && t[i + 3] != ',' && t[i + 3] != ';' &&
         t[i + 3] != ')' && t[i + 3] != ']' &&
         // "501: 5.1.8 Sender address rejected" (Yahoo and others put a colon after the code)
-        !(t[i + 3] == ':' && i + 4 < t.size() && t[i + 4] == ' '))
+        !(t[i + 3] == ':' && i + 4 < t.size() && t[i + 4] == ' ' &&
+          (i == 0 || std::isspace(static_cast<unsigned char>(t[i - 1])))))
       continue;
     // "ERROR_CODE :550," style: a code after a colon stands alone too, but not a time (12:550).
     if (i > 0 && t[i - 1] == ':' && i > 1 && std::isdigit(static_cast<unsigned char>(t[i - 2])))
