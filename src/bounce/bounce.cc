@@ -457,6 +457,22 @@ void fill_from_diagnostic(Recipient& r) {
     }
   }
   std::string in_text = find_status(r.diagnostic);
+  // A relay's summary quoting the remote's last reply in angle brackets ("554 4.4.7 Message
+  // expired ... <421 4.4.2 Connection timed out>"): the quoted reply is the real cause.
+  for (size_t lt = r.diagnostic.find('<'); lt != std::string::npos;
+       lt = r.diagnostic.find('<', lt + 1)) {
+    std::string_view q = std::string_view(r.diagnostic).substr(lt + 1, 16);
+    std::string code = find_reply_code(q.substr(0, 4));
+    if (code.empty() || q.substr(0, 3) != code || code[0] == '2')
+      continue;
+    std::string st = find_status(q.substr(3));
+    if (!st.empty() && q.substr(4, st.size()) == st) {
+      r.reply_code = code;
+      r.status = st;
+      in_text.clear();
+      break;
+    }
+  }
   // The code right after the SMTP reply code is the remote server's own; earlier ones may be a
   // relay's summary ("5.1.0 - Unknown address error 550-'5.2.2 ... Mailbox full'").
   if (!r.reply_code.empty()) {

@@ -401,6 +401,18 @@ TEST(Generalise, InnerReplyOfAWrappedSendmailReply) {
   EXPECT_EQ(r->recipients[0].reason, "hostunknown");
 }
 
+TEST(Generalise, QuotedRemoteReplyInsideARelaySummary) {
+  auto r = parse(make_dsn("Delivery failed for jo@slow.example.",
+                          "Final-Recipient: rfc822; jo@slow.example\nAction: failed\n"
+                          "Status: 4.4.7\nDiagnostic-Code: smtp; 554 4.4.7 Message expired: "
+                          "gave up after 2 days.<451 4.3.0 Mail server temporarily rejected "
+                          "message>\n"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->recipients.size(), 1u);
+  EXPECT_EQ(r->recipients[0].reply_code, "451");
+  EXPECT_EQ(r->recipients[0].status, "4.3.0");
+}
+
 TEST(Generalise, GenericPhrases) {
   auto c = [](const char* status, const char* code, const char* text) {
     return classify(ReasonInput{status, code, text, "", "failed", "SMTP"});
@@ -567,12 +579,12 @@ TEST(BounceAccuracy, SisimaiPublicSet) {
   RecordProperty("reason_pct", std::to_string(all.reason.pct()));
 
   // Floors a little under the figures reached (README.md); raise them with the parser.
-  // Reached (2026-11-28, branch bounces): reason 290/316, recipients 294/298, status 278/305,
-  // reply code 220/228, hard bounce 299/316, feedback type 7/8.
+  // Reached (2026-11-28, branch bounces): reason 290/316, recipients 294/298, status 280/305,
+  // reply code 222/228, hard bounce 299/316, feedback type 7/8.
   EXPECT_GE(all.reason.ok, 286);
   EXPECT_GE(all.recipients.ok, 290);
-  EXPECT_GE(all.status.ok, 272);
-  EXPECT_GE(all.reply.ok, 215);
+  EXPECT_GE(all.status.ok, 275);
+  EXPECT_GE(all.reply.ok, 217);
   EXPECT_GE(all.hard.ok, 292);
   EXPECT_GE(all.feedback_type.ok, 7);
   EXPECT_EQ(all.not_bounce.ok, all.not_bounce.n);
