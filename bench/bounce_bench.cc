@@ -206,8 +206,7 @@ int main(int argc, char** argv) {
       if (!e[3].empty()) {
         reply.add(g && g->reply_code == e[3]);
         if (!g || g->reply_code != e[3])
-          mismatches.push_back(where + " reply got " + (g ? g->reply_code : "-") + " want " +
-                               e[3]);
+          mismatches.push_back(where + " reply got " + (g ? g->reply_code : "-") + " want " + e[3]);
       }
       hard.add(g && (g->hard_bounce ? "true" : "false") == e[5]);
       if (!e[6].empty())
@@ -249,11 +248,12 @@ int main(int argc, char** argv) {
   std::printf("  %-36s %d\n", "crashes", crashes);
   std::printf("  %-36s %d\n", "parse errors", errors);
   double cpu = t1 - t0;
-  std::printf("\nthroughput: %zu parses in %.3f CPU-s = %.0f bounces per CPU-second "
-              "(parse + to_json, in memory; %.1f MB/CPU-s)\n",
-              parsed, cpu, static_cast<double>(parsed) / cpu,
-              static_cast<double>(bytes) * static_cast<double>(parsed) /
-                  static_cast<double>(samples.size()) / cpu / 1e6);
+  std::printf(
+      "\nthroughput: %zu parses in %.3f CPU-s = %.0f bounces per CPU-second "
+      "(parse + to_json, in memory; %.1f MB/CPU-s)\n",
+      parsed, cpu, static_cast<double>(parsed) / cpu,
+      static_cast<double>(bytes) * static_cast<double>(parsed) /
+          static_cast<double>(samples.size()) / cpu / 1e6);
 
   // Confusion table: rows expected, columns got (numbered to keep the table narrow).
   std::vector<std::string> ls(labels.begin(), labels.end());

@@ -203,22 +203,14 @@ std::string detect_command(std::string_view lower_text) {
   struct C {
     std::string_view needle, command;
   };
-  static constexpr C kCommands[] = {{"rcpt to", "RCPT"},
-                                    {"smtp:rcpt", "RCPT"},
-                                    {"rcpt command", "RCPT"},
-                                    {">>> rcpt", "RCPT"},
-                                    {"[rcpt_to]", "RCPT"},
-                                    {"does not like recipient", "RCPT"},
-                                    {"mail from", "MAIL"},
-                                    {">>> mail", "MAIL"},
-                                    {"end of data", "DATA"},
-                                    {"after data", "DATA"},
-                                    {"data command", "DATA"},
-                                    {">>> data", "DATA"},
-                                    {"message body", "DATA"},
-                                    {"ehlo", "EHLO"},
-                                    {"helo", "HELO"},
-                                    {"initial connection", "CONN"},
+  static constexpr C kCommands[] = {{"rcpt to", "RCPT"},      {"smtp:rcpt", "RCPT"},
+                                    {"rcpt command", "RCPT"}, {">>> rcpt", "RCPT"},
+                                    {"[rcpt_to]", "RCPT"},    {"does not like recipient", "RCPT"},
+                                    {"mail from", "MAIL"},    {">>> mail", "MAIL"},
+                                    {"end of data", "DATA"},  {"after data", "DATA"},
+                                    {"data command", "DATA"}, {">>> data", "DATA"},
+                                    {"message body", "DATA"}, {"ehlo", "EHLO"},
+                                    {"helo", "HELO"},         {"initial connection", "CONN"},
                                     {"starttls", "STARTTLS"}};
   size_t best = std::string_view::npos;
   std::string_view cmd;
@@ -396,8 +388,9 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
         contains(ll, "following destination")) {
       bool after = std::any_of(hits.begin(), hits.end(), [i](const Hit& h) { return h.line >= i; });
       if (after)
-        hits.erase(std::remove_if(hits.begin(), hits.end(), [i](const Hit& h) { return h.line < i; }),
-                   hits.end());
+        hits.erase(
+            std::remove_if(hits.begin(), hits.end(), [i](const Hit& h) { return h.line < i; }),
+            hits.end());
       break;
     }
   }
@@ -558,9 +551,8 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
     r.command = detect_command(lower(context));
   // Implicit signs come after the explicit ones of both texts: Postfix writes "Recipient address
   // rejected" only for RCPT TO, and a reply naming the recipient answers RCPT TO.
-  if (r.command.empty() &&
-      (reply_names_recipient(r.diagnostic, r.reply_code, r.address) ||
-       contains(lower(r.diagnostic), "recipient address rejected")))
+  if (r.command.empty() && (reply_names_recipient(r.diagnostic, r.reply_code, r.address) ||
+                            contains(lower(r.diagnostic), "recipient address rejected")))
     r.command = "RCPT";
   // A provider's documented error code says more than its generic wording.
   if (r.reason.empty())

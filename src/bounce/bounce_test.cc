@@ -267,11 +267,16 @@ TEST(Generalise, PostfixRecipientAddressRejectedIsRcpt) {
 }
 
 TEST(Generalise, FilterWordingBeatsBadMailboxStatus) {
-  ReasonInput in{"5.1.1", "550", "550 5.1.1 Refused due to recipient preferences", "", "failed",
-                 "SMTP"};
+  ReasonInput in{"5.1.1", "550",    "550 5.1.1 Refused due to recipient preferences",
+                 "",      "failed", "SMTP"};
   EXPECT_EQ(classify(in), "filtered");
-  ReasonInput unknown{"5.1.1", "550", "550 5.1.1 user unknown; refused due to recipient "
-                                      "preferences", "", "failed", "SMTP"};
+  ReasonInput unknown{"5.1.1",
+                      "550",
+                      "550 5.1.1 user unknown; refused due to recipient "
+                      "preferences",
+                      "",
+                      "failed",
+                      "SMTP"};
   EXPECT_EQ(classify(unknown), "userunknown");
 }
 
@@ -378,8 +383,9 @@ TEST(Generalise, QmailGiveUpTrailerDoesNotHideTheRemoteReply) {
         "I'm not going to try again; this message has been in the queue too long.\n\n"
         "--- Below this line is a copy of the message.\n\nFrom: alice@example.com\n\nhi\n");
   };
-  auto r = qmail("Remote host said: 421 4.7.1 Mail from 192.0.2.7 is deferred because of the "
-                 "sending MTA's poor reputation\n");
+  auto r = qmail(
+      "Remote host said: 421 4.7.1 Mail from 192.0.2.7 is deferred because of the "
+      "sending MTA's poor reputation\n");
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->recipients.size(), 1u);
   EXPECT_EQ(r->recipients[0].reason, "badreputation");
@@ -390,11 +396,12 @@ TEST(Generalise, QmailGiveUpTrailerDoesNotHideTheRemoteReply) {
 }
 
 TEST(Generalise, InnerReplyOfAWrappedSendmailReply) {
-  auto r = parse(make_dsn("----- Transcript of session follows -----\n"
-                          "554 <hal@gone.example>... 550 Host unknown (Authoritative answer)",
-                          "Final-Recipient: rfc822; hal@gone.example\nAction: failed\n"
-                          "Status: 5.1.2\nDiagnostic-Code: smtp; 554 <hal@gone.example>... 550 "
-                          "Host unknown (Authoritative answer)\n"));
+  auto r =
+      parse(make_dsn("----- Transcript of session follows -----\n"
+                     "554 <hal@gone.example>... 550 Host unknown (Authoritative answer)",
+                     "Final-Recipient: rfc822; hal@gone.example\nAction: failed\n"
+                     "Status: 5.1.2\nDiagnostic-Code: smtp; 554 <hal@gone.example>... 550 "
+                     "Host unknown (Authoritative answer)\n"));
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->recipients.size(), 1u);
   EXPECT_EQ(r->recipients[0].reply_code, "550");

@@ -55,7 +55,8 @@ std::string_view orange(int code) {
   }
 }
 
-// Cox: "AUP#<CODE>" with letter codes (https://www.cox.com/residential/support/email-error-codes.html).
+// Cox: "AUP#<CODE>" with letter codes
+// (https://www.cox.com/residential/support/email-error-codes.html).
 std::string_view cox(std::string_view code) {
   if (code.substr(0, 4) == "IPBL" || code == "CXBL" || code == "CDRBL")
     return "blocked";  // sending IP on Cox's or a public blocklist
