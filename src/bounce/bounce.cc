@@ -781,6 +781,22 @@ Result<Report> parse(std::string_view raw) {
       rep.original = original_from_fields(blocks[0]);
   }
 
+  // A mail client's one-click unsubscribe (Apple Mail marks it "X-Apple-Unsubscribe: true"):
+  // the sender of this message opts out of the list it is addressed to. It also carries
+  // "Auto-Submitted: auto-replied", so it must be recognised before auto-replies.
+  if (arf < 0 && lower(trim(header_value(m, "X-Apple-Unsubscribe"))) == "true") {
+    rep.kind = Kind::kFeedback;
+    rep.vendor = "unsubscribe";
+    Recipient r;
+    r.address = rep.from;
+    r.feedback_type = "opt-out";
+    r.reason = "feedback";
+    r.action = "failed";
+    r.advice = advise(r, rep);
+    rep.recipients.push_back(std::move(r));
+    return rep;
+  }
+
   // ARF feedback report (RFC 5965).
   if (arf >= 0) {
     rep.kind = Kind::kFeedback;
