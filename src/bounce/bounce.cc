@@ -5,6 +5,7 @@
 
 #include "bounce/advice.h"
 #include "bounce/notification.h"
+#include "bounce/provider_codes.h"
 #include "bounce/reason.h"
 #include "bounce/vendors.h"
 #include "mime/message.h"
@@ -202,21 +203,14 @@ std::string detect_command(std::string_view lower_text) {
   struct C {
     std::string_view needle, command;
   };
-  static constexpr C kCommands[] = {{"rcpt to", "RCPT"},
-                                    {"rcpt command", "RCPT"},
-                                    {">>> rcpt", "RCPT"},
-                                    {"[rcpt_to]", "RCPT"},
-                                    {"does not like recipient", "RCPT"},
-                                    {"mail from", "MAIL"},
-                                    {">>> mail", "MAIL"},
-                                    {"end of data", "DATA"},
-                                    {"after data", "DATA"},
-                                    {"data command", "DATA"},
-                                    {">>> data", "DATA"},
-                                    {"message body", "DATA"},
-                                    {"ehlo", "EHLO"},
-                                    {"helo", "HELO"},
-                                    {"initial connection", "CONN"},
+  static constexpr C kCommands[] = {{"rcpt to", "RCPT"},      {"smtp:rcpt", "RCPT"},
+                                    {"rcpt command", "RCPT"}, {">>> rcpt", "RCPT"},
+                                    {"[rcpt_to]", "RCPT"},    {"does not like recipient", "RCPT"},
+                                    {"mail from", "MAIL"},    {">>> mail", "MAIL"},
+                                    {"end of data", "DATA"},  {"after data", "DATA"},
+                                    {"data command", "DATA"}, {">>> data", "DATA"},
+                                    {"message body", "DATA"}, {"ehlo", "EHLO"},
+                                    {"helo", "HELO"},         {"initial connection", "CONN"},
                                     {"starttls", "STARTTLS"}};
   size_t best = std::string_view::npos;
   std::string_view cmd;
@@ -226,6 +220,13 @@ std::string detect_command(std::string_view lower_text) {
       best = p;
       cmd = c.command;
     }
+  }
+  // A transcript or an envelope summary names MAIL FROM before RCPT TO; a server that accepted
+  // MAIL and refused later refused RCPT (or after), so the later command is the refused one.
+  if (cmd == "MAIL") {
+    size_t rcpt = lower_text.find("rcpt to", best);
+    if (rcpt != std::string_view::npos)
+      cmd = "RCPT";
   }
   return std::string(cmd);
 }
@@ -379,6 +380,20 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
       hits.push_back({f.address, i, leading});
     }
   }
+  // "Your message To: a@b Subject: ... did not reach the following recipient(s):" — addresses
+  // above such an announcement summarise the original; the failed ones follow it.
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string ll = lower(lines[i]);
+    if (contains(ll, "following recipient") || contains(ll, "following address") ||
+        contains(ll, "following destination")) {
+      bool after = std::any_of(hits.begin(), hits.end(), [i](const Hit& h) { return h.line >= i; });
+      if (after)
+        hits.erase(
+            std::remove_if(hits.begin(), hits.end(), [i](const Hit& h) { return h.line < i; }),
+            hits.end());
+      break;
+    }
+  }
   bool any_leading = std::any_of(hits.begin(), hits.end(), [](const Hit& h) { return h.leading; });
   std::vector<Hit> chosen;
   for (const auto& h : hits) {
@@ -418,9 +433,39 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
 // Status and reply code from a diagnostic, command and remote host from its wording.
 void fill_from_diagnostic(Recipient& r) {
   std::string ld = lower(r.diagnostic);
-  if (r.reply_code.empty())
+  if (r.reply_code.empty()) {
     r.reply_code = find_reply_code(r.diagnostic);
+    // Sendmail wraps the remote's reply in its own: "554 <a@b>... 550 Host unknown". The code
+    // right after the "<address>..." is the remote server's, and the one the sender needs.
+    size_t at = r.reply_code.empty() ? std::string::npos : r.diagnostic.find(r.reply_code);
+    if (at != std::string::npos) {
+      std::string_view after = std::string_view(r.diagnostic).substr(at + 3);
+      size_t dots = after.find("... ");
+      if (dots != std::string_view::npos && dots < 200 &&
+          after.substr(0, dots).find(' ', 1) == std::string_view::npos) {
+        std::string inner = find_reply_code(after.substr(dots + 4, 4));
+        if (!inner.empty() && inner[0] != '2')
+          r.reply_code = inner;
+      }
+    }
+  }
   std::string in_text = find_status(r.diagnostic);
+  // A relay's summary quoting the remote's last reply in angle brackets ("554 4.4.7 Message
+  // expired ... <421 4.4.2 Connection timed out>"): the quoted reply is the real cause.
+  for (size_t lt = r.diagnostic.find('<'); lt != std::string::npos;
+       lt = r.diagnostic.find('<', lt + 1)) {
+    std::string_view q = std::string_view(r.diagnostic).substr(lt + 1, 16);
+    std::string code = find_reply_code(q.substr(0, 4));
+    if (code.empty() || q.substr(0, 3) != code || code[0] == '2')
+      continue;
+    std::string st = find_status(q.substr(3));
+    if (!st.empty() && q.substr(4, st.size()) == st) {
+      r.reply_code = code;
+      r.status = st;
+      in_text.clear();
+      break;
+    }
+  }
   // The code right after the SMTP reply code is the remote server's own; earlier ones may be a
   // relay's summary ("5.1.0 - Unknown address error 550-'5.2.2 ... Mailbox full'").
   if (!r.reply_code.empty()) {
@@ -450,6 +495,53 @@ void fill_from_diagnostic(Recipient& r) {
     r.remote_mta = detect_remote_host(ld);
 }
 
+// True when the server's reply starts by naming the recipient itself ("550 <a@b>: ...",
+// "550 5.1.1 a@b... ..."): servers answer RCPT TO that way (Postfix, Sendmail, Exim, Messaging
+// Server); a refusal after DATA names the message, not one recipient.
+bool reply_names_recipient(std::string_view diagnostic, std::string_view reply_code,
+                           std::string_view address) {
+  if (reply_code.empty() || address.empty())
+    return false;
+  std::string ld = lower(diagnostic);
+  size_t p = ld.find(reply_code);
+  if (p == std::string::npos)
+    return false;
+  std::string_view rest = std::string_view(ld).substr(p + reply_code.size());
+  auto skip = [&rest](std::string_view chars) {
+    while (!rest.empty() && chars.find(rest.front()) != std::string_view::npos)
+      rest.remove_prefix(1);
+  };
+  skip(" -");
+  std::string status = find_status(rest.substr(0, std::min<size_t>(rest.size(), 8)));
+  if (!status.empty() && rest.substr(0, status.size()) == status)
+    rest.remove_prefix(status.size());
+  skip(" -<\"'");
+  return rest.substr(0, address.size()) == address;
+}
+
+// The text the classifier reads. A DSN's Diagnostic-Code often keeps only the first line of a
+// multi-line reply, or drops Postfix's "(in reply to RCPT TO command)"; when the human-readable
+// block about the same recipient quotes the same reply, read that fuller block instead, without
+// the transcript's "<<<" / ">>>" arrows.
+std::string classification_text(const std::string& diagnostic, std::string_view context) {
+  if (context.empty() || diagnostic.size() < 16)
+    return diagnostic;
+  std::string full;
+  for (std::string_view w : split_lines(context)) {
+    w = trim(w);
+    while (w.substr(0, 3) == "<<<" || w.substr(0, 3) == ">>>")
+      w = trim(w.substr(3));
+    if (!full.empty())
+      full.push_back(' ');
+    full.append(w);
+  }
+  full = collapse(full);
+  std::string key = lower(std::string_view(diagnostic).substr(0, 40));
+  if (full.size() > diagnostic.size() && contains(lower(full), key))
+    return full;
+  return diagnostic;
+}
+
 // `context` is the human-readable text about this recipient (may be empty): it often names the
 // refused SMTP command ("in reply to RCPT TO command") when the DSN diagnostic does not.
 void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
@@ -457,6 +549,14 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
   fill_from_diagnostic(r);
   if (r.command.empty() && !context.empty())
     r.command = detect_command(lower(context));
+  // Implicit signs come after the explicit ones of both texts: Postfix writes "Recipient address
+  // rejected" only for RCPT TO, and a reply naming the recipient answers RCPT TO.
+  if (r.command.empty() && (reply_names_recipient(r.diagnostic, r.reply_code, r.address) ||
+                            contains(lower(r.diagnostic), "recipient address rejected")))
+    r.command = "RCPT";
+  // A provider's documented error code says more than its generic wording.
+  if (r.reason.empty())
+    r.reason = provider_code_reason(r.diagnostic);
   if (vendor && r.reason.empty()) {
     std::string ld = lower(r.diagnostic);
     for (const auto& [phrase, reason] : vendor->phrases) {
@@ -470,7 +570,8 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
   if (r.action.empty())
     r.action = (!r.status.empty() && r.status[0] == '4') ? "delayed" : "failed";
   if (r.reason.empty()) {
-    ReasonInput in{r.status, r.reply_code, r.diagnostic, r.command, r.action, r.diagnostic_type};
+    std::string text = classification_text(r.diagnostic, context);
+    ReasonInput in{r.status, r.reply_code, text, r.command, r.action, r.diagnostic_type};
     r.reason = classify(in);
     // The vendor's fixed meaning when its text said nothing the classifier knows.
     if (vendor && !vendor->default_reason.empty() &&
@@ -516,6 +617,56 @@ bool is_auto_reply(const mime::Message& m, std::string_view lsubject) {
     if (istarts(lsubject, s) || contains(lsubject, std::string(": ") + std::string(s)))
       return true;
   return false;
+}
+
+// The first text/* body inside raw MIME the parser could not split (a boundary parameter on an
+// unfolded line, say): from the blank line after its Content-Type to the next "--" line. The
+// whole input when there is no such part.
+std::string salvage_text(std::string_view raw) {
+  auto lines = split_lines(raw);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!istarts(lines[i], "content-type:"))
+      continue;
+    std::string v = lower(trim(lines[i].substr(13)));
+    if (v.rfind("text/", 0) != 0 || v.rfind("text/rfc822-headers", 0) == 0)
+      continue;
+    size_t b = i + 1;
+    while (b < lines.size() && !trim(lines[b]).empty())
+      ++b;
+    std::string out;
+    for (size_t k = b + 1; k < lines.size() && out.size() < kMaxSection; ++k) {
+      if (lines[k].substr(0, 2) == "--" && lines[k].size() > 8 &&
+          lines[k].find(' ') == std::string_view::npos)
+        break;
+      out.append(lines[k]);
+      out.push_back('\n');
+    }
+    if (!trim(out).empty())
+      return out;
+  }
+  return std::string(raw);
+}
+
+// Offset of delivery-status fields inside a text ("Final-Recipient:" or "Original-Recipient:"
+// at a line start, followed by "Action:" or "Status:"), npos when there are none.
+size_t embedded_dsn(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find_first_of("\r\n", pos);
+    size_t end = nl == std::string_view::npos ? text.size() : nl;
+    std::string_view line = text.substr(pos, end - pos);
+    if (istarts(line, "final-recipient:") || istarts(line, "original-recipient:") ||
+        istarts(line, "reporting-mta:")) {
+      std::string after = lower(text.substr(pos, std::min<size_t>(text.size() - pos, 4096)));
+      if (contains(after, "\naction:") || contains(after, "\nstatus:") ||
+          contains(after, "\raction:") || contains(after, "\rstatus:"))
+        return pos;
+    }
+    if (nl == std::string_view::npos)
+      break;
+    pos = nl + 1;
+  }
+  return std::string_view::npos;
 }
 
 // First readable text of a part list: text/plain preferred, else any text.
@@ -630,6 +781,22 @@ Result<Report> parse(std::string_view raw) {
       rep.original = original_from_fields(blocks[0]);
   }
 
+  // A mail client's one-click unsubscribe (Apple Mail marks it "X-Apple-Unsubscribe: true"):
+  // the sender of this message opts out of the list it is addressed to. It also carries
+  // "Auto-Submitted: auto-replied", so it must be recognised before auto-replies.
+  if (arf < 0 && lower(trim(header_value(m, "X-Apple-Unsubscribe"))) == "true") {
+    rep.kind = Kind::kFeedback;
+    rep.vendor = "unsubscribe";
+    Recipient r;
+    r.address = rep.from;
+    r.feedback_type = "opt-out";
+    r.reason = "feedback";
+    r.action = "failed";
+    r.advice = advise(r, rep);
+    rep.recipients.push_back(std::move(r));
+    return rep;
+  }
+
   // ARF feedback report (RFC 5965).
   if (arf >= 0) {
     rep.kind = Kind::kFeedback;
@@ -676,7 +843,7 @@ Result<Report> parse(std::string_view raw) {
   // rather than nothing.
   if (trim(text).empty()) {
     std::string_view d = m.parts[0].raw_body;
-    text = std::string(d.substr(0, std::min(d.size(), kMaxSection)));
+    text = salvage_text(d.substr(0, std::min(d.size(), kMaxSection)));
   }
   std::string head_lines;
   for (const auto& h : m.parts[0].headers) {
@@ -708,12 +875,22 @@ Result<Report> parse(std::string_view raw) {
   }
 
   // RFC 3464 delivery status notification.
+  // Delivery-status fields written into the text itself (a broken boundary line, or MTAs that
+  // send the report inline): read them as the report, and the text before them as the prose.
+  std::string_view dsn_fields;
+  std::string prose = text;
   if (dsn >= 0) {
+    dsn_fields = m.parts[static_cast<size_t>(dsn)].decoded;
+  } else if (size_t at = embedded_dsn(text); at != std::string::npos) {
+    dsn_fields = std::string_view(text).substr(at);
+    prose = text.substr(0, at);
+  }
+  if (!dsn_fields.empty()) {
     rep.kind = Kind::kBounce;
     rep.vendor = vendor ? std::string(vendor->name) : "rfc3464";
-    auto blocks = parse_field_blocks(m.parts[static_cast<size_t>(dsn)].decoded, false);
+    auto blocks = parse_field_blocks(dsn_fields, false);
     std::string_view rest;
-    std::string_view section = cut_section(text, vendor, &rest);
+    std::string_view section = cut_section(prose, vendor, &rest);
     auto text_rcpts = recipients_from_text(section, {rep.original.from, rep.from});
     // Some MTAs write several recipients into one block without blank lines between them:
     // a repeated Final-Recipient / Original-Recipient starts the next recipient.
@@ -760,8 +937,13 @@ Result<Report> parse(std::string_view raw) {
       }
       if (auto* v = field(b, "action"))
         r.action = lower(trim(*v));
+      std::string status_comment;
       if (auto* v = field(b, "status")) {
         r.status = find_status(*v);
+        // "Status: 4.0.0 (host name lookup failure)": the comment is a diagnostic too.
+        size_t open = v->find('('), close = v->rfind(')');
+        if (open != std::string::npos && close != std::string::npos && close > open + 1)
+          status_comment = collapse(std::string_view(*v).substr(open + 1, close - open - 1));
       }
       if (auto* v = field(b, "remote-mta"))
         r.remote_mta = lower(typed_value(*v));
@@ -774,6 +956,10 @@ Result<Report> parse(std::string_view raw) {
       }
       if (auto* v = field(b, "last-attempt-date"))
         r.last_attempt_date = *v;
+      if (r.diagnostic.empty() && !status_comment.empty() &&
+          !contains(lower(status_comment), "permanent failure") &&
+          !contains(lower(status_comment), "temporary failure"))
+        r.diagnostic = status_comment;
       // Fill a missing or bare diagnostic from the human-readable part.
       if (r.diagnostic.empty() || r.diagnostic.size() < 16) {
         for (const auto& tr : text_rcpts) {

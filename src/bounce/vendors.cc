@@ -37,7 +37,9 @@ const std::vector<Vendor>& vendors() {
        {"this is an automatically generated delivery status notification",
         "delivery to the following recipient failed"},
        {"----- original message -----", "----- message header follows -----"},
-       {}},
+       {},
+       // Gmail's fixed wording after it gave up retrying the connection.
+       {{"did not accept our requests to connect", "expired"}}},
       {"office365",
        {"@microsoft.com", "@office365.com", "@outlook.com", "@hotmail.com"},
        {},
@@ -106,7 +108,8 @@ const std::vector<Vendor>& vendors() {
         {"wasn't able to establish an smtp connection", "networkerror"},
         {"couldn't find any host named", "hostunknown"},
         {"no host by that name", "hostunknown"},
-        {"this message has been in the queue too long", "expired"},
+        // Not "this message has been in the queue too long": qmail appends it to whatever the
+        // remote host said, which the classifier reads first (it still ends in expired).
         {"sorry, no mailbox here by that name", "userunknown"},
         {"mailbox has been disabled", "suspend"},
         {"message is looping", "networkerror"}}},
