@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace mailsift::doctor {
 namespace {
@@ -263,8 +263,8 @@ Result<Clusters> load_clusters_file(const std::string& path) {
       ks << kin.rdbuf();
       auto key = dkim::SigningKey::from_pem(ks.str());
       if (!key)
-        return Error::config("cluster '" + c.name + "' selector " + s.name + ": " +
-                             kp.string() + ": " + key.error().message);
+        return Error::config("cluster '" + c.name + "' selector " + s.name + ": " + kp.string() +
+                             ": " + key.error().message);
       s.key = std::move(key).value();
     }
   }

@@ -44,10 +44,10 @@ struct Selector {
 
 struct Cluster {
   std::string name;
-  std::vector<std::string> mx;        // host names, lower case, no trailing dot, in preference order
-  std::vector<Network> outbound;      // sending IPs and networks
-  std::string spf_include;            // e.g. "_spf.cluster1.example.net"; "" = recommend ip4:/ip6:
-  std::string dmarc_rua;              // e.g. "mailto:dmarc@example.net"; "" = no rua in advice
+  std::vector<std::string> mx;    // host names, lower case, no trailing dot, in preference order
+  std::vector<Network> outbound;  // sending IPs and networks
+  std::string spf_include;        // e.g. "_spf.cluster1.example.net"; "" = recommend ip4:/ip6:
+  std::string dmarc_rua;          // e.g. "mailto:dmarc@example.net"; "" = no rua in advice
   std::map<std::string, std::string> ptr;  // outbound IP -> the PTR name it should have
   std::vector<Selector> dkim;
 };

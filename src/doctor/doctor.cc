@@ -60,7 +60,9 @@ bool is_spf_record(std::string_view txt) {
   return txt.size() == 6 || txt[6] == ' ';
 }
 
-const char* rcode_text(const Answer& a) { return dns::to_string(a.rcode); }
+const char* rcode_text(const Answer& a) {
+  return dns::to_string(a.rcode);
+}
 
 std::string temp_message(std::string_view what, const Answer& a) {
   return fmt::format("could not check (temporary): {} lookup failed ({})", what, rcode_text(a));
@@ -120,8 +122,8 @@ Finding check_mx(std::string_view domain, const Cluster& c, const Answer& a) {
                             missing.size(), c.mx.size());
     f.publish = missing;
   } else {
-    f.message = fmt::format("MX points at cluster {}'s {} host(s) and nothing else", c.name,
-                            c.mx.size());
+    f.message =
+        fmt::format("MX points at cluster {}'s {} host(s) and nothing else", c.name, c.mx.size());
   }
   return f;
 }
@@ -190,9 +192,9 @@ Finding check_spf(dns::Resolver& r, std::string_view domain, const Cluster& c, c
   }
   if (records.size() > 1) {
     f.status = Status::kFail;
-    f.message = fmt::format(
-        "{} SPF records: every receiver's SPF check is permerror; publish exactly one",
-        records.size());
+    f.message =
+        fmt::format("{} SPF records: every receiver's SPF check is permerror; publish exactly one",
+                    records.size());
     for (const auto& rec : records)
       f.remove.push_back(txt_line(domain, rec));
     f.publish = {txt_line(domain, recommended_spf(c, records.front()))};
@@ -226,9 +228,9 @@ Finding check_spf(dns::Resolver& r, std::string_view domain, const Cluster& c, c
         perm.push_back(o.problem);
         break;
       default:
-        not_pass.push_back(fmt::format("{} gets spf={}{}", ip, spf::to_string(o.result),
-                                       o.mechanism.empty() ? " (no mechanism matched)"
-                                                           : " (" + o.mechanism + ")"));
+        not_pass.push_back(fmt::format(
+            "{} gets spf={}{}", ip, spf::to_string(o.result),
+            o.mechanism.empty() ? " (no mechanism matched)" : " (" + o.mechanism + ")"));
     }
   }
   report.spf_lookups = lookups;
@@ -306,8 +308,9 @@ Finding check_dkim(dns::Resolver& r, std::string_view domain, const Selector& s)
   }
   if (a.records.empty()) {
     f.status = Status::kFail;
-    f.message = fmt::format("no DKIM key published at {}{}: mail signed with selector {} fails DKIM",
-                            name, via, s.name);
+    f.message =
+        fmt::format("no DKIM key published at {}{}: mail signed with selector {} fails DKIM", name,
+                    via, s.name);
     f.publish = {publish};
     return f;
   }
@@ -323,7 +326,8 @@ Finding check_dkim(dns::Resolver& r, std::string_view domain, const Selector& s)
   auto parsed = dkim::detail::parse_key_record(a.records.front());
   if (!parsed) {
     f.status = Status::kFail;
-    f.message = fmt::format("key record at {}{} is unusable: {}", name, via, parsed.error().message);
+    f.message =
+        fmt::format("key record at {}{} is unusable: {}", name, via, parsed.error().message);
     f.remove = {txt_line(at, a.records.front())};
     f.publish = {publish};
     return f;
@@ -331,25 +335,24 @@ Finding check_dkim(dns::Resolver& r, std::string_view domain, const Selector& s)
   if (parsed->revoked || !parsed->key.pkey ||
       EVP_PKEY_eq(parsed->key.pkey.get(), s.key->pkey()) != 1) {
     f.status = Status::kFail;
-    f.message = fmt::format("key published at {}{} {} the signing key {}: signatures fail", name,
-                            via, parsed->revoked ? "is revoked, not" : "does not match",
-                            s.key_file);
+    f.message =
+        fmt::format("key published at {}{} {} the signing key {}: signatures fail", name, via,
+                    parsed->revoked ? "is revoked, not" : "does not match", s.key_file);
     f.remove = {txt_line(at, a.records.front())};
     f.publish = {publish};
     return f;
   }
-  const std::string kind =
-      s.key->ed25519() ? "ed25519" : fmt::format("rsa {} bits", s.key->bits());
+  const std::string kind = s.key->ed25519() ? "ed25519" : fmt::format("rsa {} bits", s.key->bits());
   if (parsed->testing) {
     f.status = Status::kWarn;
-    f.message = fmt::format("key at {}{} matches ({}) but has t=y: receivers ignore failures",
-                            name, via, kind);
+    f.message = fmt::format("key at {}{} matches ({}) but has t=y: receivers ignore failures", name,
+                            via, kind);
     f.remove = {txt_line(at, a.records.front())};
     f.publish = {publish};
     return f;
   }
-  f.message = fmt::format("key at {}{} is published and matches the signing key ({})", name, via,
-                          kind);
+  f.message =
+      fmt::format("key at {}{} is published and matches the signing key ({})", name, via, kind);
   return f;
 }
 
@@ -482,8 +485,8 @@ Finding check_dmarc(dns::Resolver& r, std::string_view domain, const Cluster* c)
     drop_tag("sp");
   }
   if (rec->pct < 100) {
-    issues.push_back(fmt::format("pct={}: the policy applies to {}% of failing mail only",
-                                 rec->pct, rec->pct));
+    issues.push_back(
+        fmt::format("pct={}: the policy applies to {}% of failing mail only", rec->pct, rec->pct));
     drop_tag("pct");
   }
   if (!rec->warnings.empty()) {
@@ -507,8 +510,8 @@ Finding check_dmarc(dns::Resolver& r, std::string_view domain, const Cluster* c)
       if (ra.temporary_failure())
         continue;  // advisory only: do not fail the finding on it
       if (dmarc_records(ra).empty()) {
-        issues.push_back(fmt::format("{} has not authorised reports for {} ({} missing)", host,
-                                     domain, auth));
+        issues.push_back(
+            fmt::format("{} has not authorised reports for {} ({} missing)", host, domain, auth));
         f.publish.push_back(txt_line(auth, "v=DMARC1"));
       }
     }
@@ -652,17 +655,21 @@ Report diagnose(dns::Resolver& resolver, const Clusters& clusters, std::string_v
       std::vector<std::string> names;
       for (const auto& c : clusters.clusters)
         names.push_back(c.name);
-      add({"cluster", Status::kFail,
+      add({"cluster",
+           Status::kFail,
            fmt::format("no cluster named '{}' (known: {})", options.cluster, join(names, ", ")),
-           {}, {}});
+           {},
+           {}});
     } else {
       rep.cluster_source = "option";
     }
   } else if (mx.temporary_failure()) {
-    add({"cluster", Status::kTempError,
+    add({"cluster",
+         Status::kTempError,
          "could not check (temporary): cannot tell the cluster, MX lookup failed (" +
              std::string(rcode_text(mx)) + ")",
-         {}, {}});
+         {},
+         {}});
   } else {
     // The cluster with the most of the domain's MX hosts; a tie is not a decision.
     size_t best = 0;
@@ -684,17 +691,18 @@ Report diagnose(dns::Resolver& resolver, const Clusters& clusters, std::string_v
       cluster = best_clusters.front();
       rep.cluster_source = "mx";
     } else {
-      std::string found = rep.mx_found.empty()
-                              ? (mx.rcode == dns::Rcode::kNxDomain ? "the domain does not exist"
-                                                                   : "no MX records")
-                              : "MX found: " + join(rep.mx_found, ", ");
-      std::string why = best_clusters.empty()
-                            ? "its MX points at no known cluster"
-                            : "its MX points at several clusters equally";
-      add({"cluster", Status::kFail,
+      std::string found =
+          rep.mx_found.empty()
+              ? (mx.rcode == dns::Rcode::kNxDomain ? "the domain does not exist" : "no MX records")
+              : "MX found: " + join(rep.mx_found, ", ");
+      std::string why = best_clusters.empty() ? "its MX points at no known cluster"
+                                              : "its MX points at several clusters equally";
+      add({"cluster",
+           Status::kFail,
            fmt::format("cannot tell which cluster {} belongs to: {} ({}); use --cluster", domain,
                        why, found),
-           {}, {}});
+           {},
+           {}});
     }
   }
   if (cluster != nullptr) {
@@ -741,8 +749,8 @@ std::string render_json(const Report& r) {
   nlohmann::ordered_json j;
   j["domain"] = r.domain;
   j["cluster"] = r.cluster.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.cluster);
-  j["cluster_source"] =
-      r.cluster_source.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(r.cluster_source);
+  j["cluster_source"] = r.cluster_source.empty() ? nlohmann::ordered_json()
+                                                 : nlohmann::ordered_json(r.cluster_source);
   j["status"] = to_string(r.status);
   j["mx_found"] = r.mx_found;
   if (r.spf_lookups >= 0) {

@@ -28,19 +28,19 @@ enum class Status { kPass, kWarn, kTempError, kFail };
 const char* to_string(Status s);
 
 struct Finding {
-  std::string check;    // "cluster", "mx", "spf", "dkim:<selector>", "dmarc", "ptr:<ip>"
+  std::string check;  // "cluster", "mx", "spf", "dkim:<selector>", "dmarc", "ptr:<ip>"
   Status status = Status::kPass;
-  std::string message;  // one line
+  std::string message;               // one line
   std::vector<std::string> publish;  // warn/fail: zone-file lines to publish
   std::vector<std::string> remove;   // warn/fail: zone-file lines to remove (stale MX, extra SPF)
 };
 
 struct Report {
   std::string domain;
-  std::string cluster;         // "" when it could not be determined
-  std::string cluster_source;  // "option" (--cluster), "mx" or ""
+  std::string cluster;                // "" when it could not be determined
+  std::string cluster_source;         // "option" (--cluster), "mx" or ""
   std::vector<std::string> mx_found;  // "10 mx1.example.net", as published
-  int spf_lookups = -1;        // DNS-querying terms counted by check_host (max over IPs); -1 unknown
+  int spf_lookups = -1;  // DNS-querying terms counted by check_host (max over IPs); -1 unknown
   int spf_void_lookups = -1;
   std::vector<Finding> findings;
   Status status = Status::kPass;  // worst finding

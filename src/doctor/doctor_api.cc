@@ -60,7 +60,8 @@ http::ApiReply DoctorApi::handle(const http::ApiCall& call) {
                    "domain " + domain + " is not one of reseller " + who->reseller + "'s domains");
   }
   if (clusters_ == nullptr || resolver_ == nullptr)
-    return error(500, ErrorKind::kConfig, "the domain doctor is not configured (doctor.clusters_file)");
+    return error(500, ErrorKind::kConfig,
+                 "the domain doctor is not configured (doctor.clusters_file)");
   Options options;
   for (const auto& [k, v] : call.query)
     if (k == "cluster")
