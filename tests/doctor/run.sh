@@ -4,7 +4,8 @@
 # one (bad.test, cluster c2: stale MX, SPF missing an IP, mismatched DKIM key, DMARC p=none, PTR
 # missing / not forward-confirmed), a domain on no known cluster and one whose lookups are REFUSED.
 # DKIM keys are generated here with openssl; the clusters file points at them.
-# Usage: run.sh /path/to/mailsift     Exit: 0 pass, 1 fail, 77 skip (no unbound / openssl).
+# With mailsiftd as second argument, also GET /api/v1/doctor/DOMAIN with tenant API keys.
+# Usage: run.sh /path/to/mailsift [/path/to/mailsiftd]     Exit: 0 pass, 1 fail, 77 skip (no unbound / openssl).
 set -uo pipefail
 # shellcheck source=../lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -14,8 +15,9 @@ UNBOUND=$(command -v unbound || ls /usr/sbin/unbound 2>/dev/null)
 command -v openssl >/dev/null || { echo "SKIP: openssl is needed"; exit 77; }
 
 WORK=$(mktemp -d /tmp/mailsift-doctor.XXXXXX)
-UB_PID=""
+UB_PID="" MS_PID=""
 cleanup() {
+  [ -n "$MS_PID" ] && kill -TERM "$MS_PID" 2>/dev/null && wait "$MS_PID" 2>/dev/null
   [ -n "$UB_PID" ] && kill -TERM "$UB_PID" 2>/dev/null && wait "$UB_PID" 2>/dev/null
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
@@ -176,6 +178,37 @@ check "refused: could not check (temporary)" grep -q "TEMP  mx .*could not check
 # 5. Configuration errors are exit 2.
 "$MAILSIFT" --config "$WORK/mailsift.toml" --set doctor.clusters_file=/nonexistent doctor good.test >/dev/null 2>&1
 check "missing clusters file: exit 2" test "$?" = 2
+
+# 6. Over HTTP in mailsiftd: admin any domain, a reseller only its own, no key 401.
+if [ -n "${2:-}" ]; then
+  MAILSIFTD="$2"
+  read -r MILTER_PORT HTTP_PORT < <(free_ports 2)
+  mkdir -p "$WORK/data"
+  T() { "$MAILSIFT" --data-dir "$WORK/data" tenant "$@"; }
+  T reseller add acme --name Acme >/dev/null && T domain add good.test --reseller acme >/dev/null &&
+    T reseller add other --name Other >/dev/null && T domain add bad.test --reseller other >/dev/null ||
+    { echo "FAIL: tenant setup"; exit 1; }
+  ADMIN=$(T key create --admin --label test) && ACME=$(T key create --reseller acme --label test) ||
+    { echo "FAIL: key create"; exit 1; }
+  cp "$WORK/mailsift.toml" "$WORK/daemon.toml"
+  printf '[server]\nmilter_listen = "127.0.0.1:%s"\nhttp_listen = "127.0.0.1:%s"\nthreads = 1\ndata_dir = "%s"\n' \
+    "$MILTER_PORT" "$HTTP_PORT" "$WORK/data" >>"$WORK/daemon.toml"
+  "$MAILSIFTD" --config "$WORK/daemon.toml" >"$WORK/mailsiftd.log" 2>&1 &
+  MS_PID=$!
+  wait_port "$HTTP_PORT" || { echo "FAIL: mailsiftd did not start"; cat "$WORK/mailsiftd.log"; exit 1; }
+  URL="http://127.0.0.1:$HTTP_PORT/api/v1/doctor"
+  code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+  check "http: no key 401" test "$(code "$URL/good.test")" = 401
+  check "http: unknown key 401" test "$(code -H "Authorization: Bearer msk_nope" "$URL/good.test")" = 401
+  check "http: reseller, other reseller's domain 403" test "$(code -H "Authorization: Bearer $ACME" "$URL/bad.test")" = 403
+  J=$(curl -fsS -H "Authorization: Bearer $ACME" "$URL/good.test")
+  check "http: reseller, own domain: pass" test "$(jq_py 'd["status"]' <<<"$J")" = pass
+  J=$(curl -fsS -H "Authorization: Bearer $ADMIN" "$URL/bad.test")
+  echo "$J" | cut -c1-300
+  check "http: admin, any domain: fail with findings" test "$(jq_py 'd["status"], len(d["findings"])' <<<"$J")" = "fail 6"
+  J=$(curl -fsS -H "Authorization: Bearer $ADMIN" "$URL/good.test?cluster=c2")
+  check "http: ?cluster=c2" test "$(jq_py 'd["cluster"], d["cluster_source"]' <<<"$J")" = "c2 option"
+fi
 
 echo "doctor: $passed passed, $failed failed"
 [ "$failed" = 0 ]
