@@ -80,6 +80,11 @@ Result<Network> parse_network(std::string_view text) {
   std::string s(text);
   s.erase(std::remove_if(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); }),
           s.end());
+  // inet_pton stops at a NUL: only address characters may reach it.
+  if (s.empty() || !std::all_of(s.begin(), s.end(), [](unsigned char c) {
+        return std::isxdigit(c) || c == '.' || c == ':' || c == '/';
+      }))
+    return Error::config("not an IP address or network: '" + s + "'");
   Network n;
   std::string addr = s;
   int prefix = -1;

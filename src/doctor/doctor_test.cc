@@ -339,6 +339,7 @@ TEST(DoctorClusters, ParsesNetworksAndRejectsBadFiles) {
   EXPECT_FALSE(parse_network("198.51.100.1/30"));  // host bits
   EXPECT_FALSE(parse_network("10.0.0.0/33"));
   EXPECT_FALSE(parse_network("mx.example"));
+  EXPECT_FALSE(parse_network(std::string_view("1.2.3.4\0x", 9)));  // no NUL smuggling
   EXPECT_FALSE(parse_clusters("[[cluster]]\nname=\"a\"\nmx=[\"m.a.test\"]\n"));  // no outbound
   EXPECT_FALSE(parse_clusters(
       "[[cluster]]\nname=\"a\"\nmx=[\"m.a.test\"]\noutbound=[\"1.2.3.4\"]\ntypo=1\n"));
