@@ -28,6 +28,7 @@
 
 #include "cli/account_command.h"
 #include "cli/bounce_command.h"
+#include "cli/doctor_command.h"
 #include "cli/log_command.h"
 #include "core/config.h"
 #include "rules/rules.h"
@@ -198,6 +199,8 @@ int main(int argc, char** argv) {
   auto* bounce_cmd =
       app.add_subcommand("bounce", "Explain bounces: reason per recipient and what to do");
   mailsift::cli::add_bounce_options(*bounce_cmd, bounce_options);
+  mailsift::cli::DoctorOptions doctor_options;  // domain doctor (docs/doctor.md)
+  auto* doctor_cmd = mailsift::cli::add_doctor_command(app, doctor_options);
   mailsift::tenant::TenantCommands tenant_commands(app);
 
   try {
@@ -242,6 +245,9 @@ int main(int argc, char** argv) {
   if (bounce_cmd->parsed())
     return mailsift::cli::run_bounce_command(bounce_options, std::cout, std::cerr);
 
+  // The domain doctor needs the clusters file and DNS only: no store.
+  if (doctor_cmd->parsed())
+    return mailsift::cli::run_doctor_command(doctor_options, config, std::cout, std::cerr);
   if (data_dir.empty()) data_dir = "/var/lib/mailsift";
   if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, data_dir, std::cout, std::cerr);
   if (account_cmd->parsed())

@@ -251,6 +251,12 @@ const std::vector<ParamSpec>& all_params() {
        "\"zen.spamhaus.org:ip:4:127.0.0.2=SBL;127.0.0.4=XBL/5, dbl.spamhaus.org:domain:3\". "
        "Empty checks no list. Syntax and answer handling: src/dnsbl/README.md."},
 
+      // Domain doctor (docs/doctor.md): `mailsift doctor` and GET /api/v1/doctor/DOMAIN.
+      {"doctor.clusters_file", T::kString, "", 0, 0,
+       "TOML file describing the provider's clusters (name, MX hosts, outbound IPs/networks, "
+       "SPF include, DKIM selectors with their PEM signing keys) for the domain doctor; empty "
+       "disables it. Format: docs/doctor.md; example: deploy/clusters.example.toml."},
+
       // Outbound (authenticated senders): account status, sending limits, compromised-account
       // detection, the Postfix policy delegation listener (docs/outbound.md). Limits of 0 mean
       // unlimited; all windows slide (per minute / ten minutes / last-seen time).

@@ -23,6 +23,9 @@
 #include "dns/cares_resolver.h"
 #include "feedback/feedback.h"
 #include "feedback/feedback_api.h"
+#ifdef MAILSIFT_WITH_TENANT
+#include "doctor/doctor_api.h"
+#endif
 #include "fleet/fleet.h"
 #include "outbound/guard.h"
 #include "outbound/policy_server.h"
@@ -506,6 +509,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<mailsift::feedback::SenderLists> feedback_lists;
   std::unique_ptr<mailsift::feedback::FeedbackService> feedback_service;
   std::unique_ptr<mailsift::feedback::FeedbackApi> feedback_api;
+#ifdef MAILSIFT_WITH_TENANT
+  // Domain doctor (docs/doctor.md): its clusters, its own resolver, its API extension.
+  std::unique_ptr<mailsift::doctor::Clusters> doctor_clusters;
+  std::unique_ptr<mailsift::dns::Resolver> doctor_resolver;
+  std::unique_ptr<mailsift::doctor::DoctorApi> doctor_api;
+#endif
 #if defined(MAILSIFT_WITH_CONSOLE) && defined(MAILSIFT_WITH_TENANT)
   std::unique_ptr<mailsift::console::Console> console;
 #endif
@@ -577,6 +586,28 @@ int main(int argc, char** argv) {
     feedback_api = std::make_unique<mailsift::feedback::FeedbackApi>(
         *feedback_service, log_owner.get(), hopts.handler.extension);
     hopts.handler.extension = feedback_api.get();
+#ifdef MAILSIFT_WITH_TENANT
+    // GET /api/v1/doctor/DOMAIN (tenant API keys). The clusters file is read once, at start.
+    if (const auto& cf = config.get_string("doctor.clusters_file"); !cf.empty()) {
+      auto clusters = mailsift::doctor::load_clusters_file(cf);
+      auto dopts = mailsift::dns::cares_options_from_config(config);
+      if (!clusters || !dopts) {
+        std::cerr << "mailsiftd: doctor: "
+                  << (clusters ? dopts.error() : clusters.error()).describe() << "\n";
+        return kExitUsage;
+      }
+      auto res = mailsift::dns::CaresResolver::create(*dopts);
+      if (!res) {
+        std::cerr << "mailsiftd: doctor: " << res.error().describe() << "\n";
+        return kExitUsage;
+      }
+      doctor_clusters = std::make_unique<mailsift::doctor::Clusters>(std::move(clusters).value());
+      doctor_resolver = std::move(res).value();
+    }
+    doctor_api = std::make_unique<mailsift::doctor::DoctorApi>(
+        *tenant_store, doctor_clusters.get(), doctor_resolver.get(), hopts.handler.extension);
+    hopts.handler.extension = doctor_api.get();
+#endif
 #if defined(MAILSIFT_WITH_CONSOLE) && defined(MAILSIFT_WITH_TENANT)
     // Support web console under /console/ (docs/console.md). Keep it the outermost extension:
     // its case-lookup, doctor and train pages call the extensions chained before it.
