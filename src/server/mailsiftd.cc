@@ -33,11 +33,13 @@
 #include "server/milter_server.h"
 #include "server/service.h"
 #include "store/store.h"
+#include "support/draft_service.h"
 
 #ifdef MAILSIFT_WITH_HTTP
 #include "http/http_server.h"
 #include "http/metrics.h"
 #include "http/service_backend.h"
+#include "support/api.h"
 #ifdef MAILSIFT_WITH_TENANT
 #include "tenant/api.h"
 #include "tenant/list_check.h"
@@ -82,6 +84,8 @@ struct Generation {
   Config config;
   std::unique_ptr<mailsift::policy::PolicyProvider> policies;
   std::unique_ptr<server::ScanService> service;
+  // Support's explain-draft: the same checks and policies over a log that drops decisions.
+  std::unique_ptr<mailsift::support::DraftScanner> draft;
 #ifdef MAILSIFT_WITH_HTTP
   std::unique_ptr<mailsift::http::ServiceBackend> backend;
 #endif
@@ -154,6 +158,11 @@ class Daemon {
     if (!service)
       return service.error();
     gen->service = std::move(service).value();
+    auto draft =
+        mailsift::support::DraftScanner::create(config, store_, *gen->policies, extra_checks);
+    if (!draft)
+      return draft.error();
+    gen->draft = std::move(draft).value();
 #ifdef MAILSIFT_WITH_HTTP
     gen->backend = std::make_unique<mailsift::http::ServiceBackend>(*gen->service, store_);
 #endif
@@ -503,6 +512,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<mailsift::feedback::SenderLists> feedback_lists;
   std::unique_ptr<mailsift::feedback::FeedbackService> feedback_service;
   std::unique_ptr<mailsift::feedback::FeedbackApi> feedback_api;
+  std::unique_ptr<mailsift::support::SupportApi> support_api;
   std::unique_ptr<mailsift::http::HttpServer> http_server;
   const std::string& http_listen = config.get_string("server.http_listen");
   if (!http_listen.empty()) {
@@ -571,6 +581,33 @@ int main(int argc, char** argv) {
     feedback_api = std::make_unique<mailsift::feedback::FeedbackApi>(
         *feedback_service, log_owner.get(), hopts.handler.extension);
     hopts.handler.extension = feedback_api.get();
+#ifdef MAILSIFT_WITH_TENANT
+    // Support's case lookup and explain-draft (docs/support.md), chained before the others.
+    {
+      mailsift::support::SupportApiOptions sopts;
+      sopts.log = log_owner.get();
+      sopts.tenants = tenant_store.get();
+      sopts.outbound = outbound_store.get();  // null without the policy listener
+      if (auto gc = mailsift::outbound::GuardConfig::from_config(config))
+        sopts.guard = *gc;
+      sopts.policy_defaults = mailsift::tenant::PolicyDefaults::from_config(config);
+      auto symbols = mailsift::support::builtin_symbol_descriptions(config, **store);
+      if (!symbols) {
+        std::cerr << "mailsiftd: support: " << symbols.error().describe() << "\n";
+        return kExitUsage;
+      }
+      sopts.symbols = std::move(symbols).value();
+      sopts.now_ms = &mailsift::outbound::Guard::system_now_ms;
+      // HOOK(ipwatch): sopts.ip_state and sopts.outbound_ips from the outbound IP monitor.
+      sopts.draft_scan = [&daemon](std::string_view raw, const mailsift::scan::Envelope& env) {
+        auto g = daemon.current();
+        return g->draft->scan(raw, env);
+      };
+      support_api = std::make_unique<mailsift::support::SupportApi>(std::move(sopts),
+                                                                    hopts.handler.extension);
+      hopts.handler.extension = support_api.get();
+    }
+#endif
     auto started = mailsift::http::HttpServer::start(io, hopts, backend);
     if (!started) {
       std::cerr << "mailsiftd: http: " << started.error().describe() << "\n";
