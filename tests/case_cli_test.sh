@@ -25,6 +25,7 @@ M tenant domain add acme.test --reseller acme >/dev/null
 M tenant user add bob@acme.test >/dev/null
 M tenant policy set --domain acme.test --action reject >/dev/null
 M lists add --user bob@acme.test --block @bad.example >/dev/null
+M account disable bob@acme.test --reason "auto: burst" --by test >/dev/null
 check "tenants seeded" test $? -eq 0
 
 # 15:17Z is 10:17 EST. D3 is outside the 30m window. B1 bounces O1 (null sender to bob).
@@ -63,6 +64,7 @@ check "local time" contains "$out" "2026-11-27 10:17:00 EST"
 check "policy provenance" contains "$out" "spam_action=reject from domain:acme.test"
 check "block entry" contains "$out" "block entry 1 'bad.example' (user bob@acme.test) matches"
 check "window excludes D3" test "$(grep -c 'decision D3' <<<"$out")" -eq 0
+check "account status" contains "$out" "bob@acme.test is sending_disabled (bob@acme.test): auto: burst"
 check "outbound ip seam" contains "$out" "not monitored in this build"
 check "searched range" contains "$out" "[2026-11-27T14:45:00.000Z, 2026-11-27T15:45:00.000Z]"
 
@@ -111,12 +113,13 @@ before="$(sqlite3 "$D/decisions.db" 'select count(*) from decisions' 2>/dev/null
 printf 'From: bob@acme.test\r\nTo: x@far.example\r\nSubject: hello\r\n\r\nSee you tomorrow.\r\n' > "$WORK/draft.eml"
 draft="$(M explain-draft --user bob@acme.test --reseller acme "$WORK/draft.eml")"
 check "draft exits 0" test $? -eq 0
-check "draft verdict" contains "$draft" "Draft as sent by bob@acme.test (reseller acme): would be sent"
+check "draft verdict" contains "$draft" "Draft as sent by bob@acme.test (reseller acme): would be refused at MAIL FROM: the account is sending_disabled (auto: burst)"
 check "draft read-only" contains "$draft" "Nothing was logged, learned or counted."
 after="$(sqlite3 "$D/decisions.db" 'select count(*) from decisions' 2>/dev/null || echo n/a)"
 check "draft not logged" test "$before" = "$after"
+M account activate bob@acme.test --by test >/dev/null
 djson="$(M explain-draft --user bob@acme.test --json - < "$WORK/draft.eml")"
-check "draft json" python3 -c 'import json,sys; j=json.loads(sys.argv[1]); assert j["logged"] is False and j["user"] == "bob@acme.test"' "$djson"
+check "draft json" python3 -c 'import json,sys; j=json.loads(sys.argv[1]); assert j["logged"] is False and j["user"] == "bob@acme.test" and j["would"].startswith("would be sent"), j' "$djson"
 
 echo "case_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -54,7 +54,8 @@ Result<Stores> open_stores(const Config& config, const std::string& data_dir, bo
   } else if (need_log) {
     s.log = decisions::make_memory_log();  // empty: the answer says what was searched
   }
-  auto tenants = tenant::open_sqlite_tenant_store((dir / config.get_string("tenant.file")).string());
+  auto tenants =
+      tenant::open_sqlite_tenant_store((dir / config.get_string("tenant.file")).string());
   if (!tenants)
     return tenants.error();
   s.tenants = std::move(tenants).value();

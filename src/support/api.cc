@@ -18,7 +18,9 @@ http::ApiReply error(int status, ErrorKind kind, std::string message) {
 }
 
 http::ApiReply error_reply(const Error& e) {
-  const int status = e.kind == ErrorKind::kTemporary ? 503 : e.kind == ErrorKind::kPermanent ? 422 : 400;
+  const int status = e.kind == ErrorKind::kTemporary   ? 503
+                     : e.kind == ErrorKind::kPermanent ? 422
+                                                       : 400;
   return error(status, e.kind, e.message);
 }
 
@@ -68,9 +70,9 @@ http::ApiReply SupportApi::handle_unchecked(const http::ApiCall& call) {
   const std::string user = param(call, "user");
   const bool restricted = who->role == tenant::Role::kReseller;
   if (restricted && !reseller.empty() && reseller != who->reseller)
-    return error(403, ErrorKind::kPermanent,
-                 fmt::format("key of reseller {} may not look up reseller {}", who->reseller,
-                             reseller));
+    return error(
+        403, ErrorKind::kPermanent,
+        fmt::format("key of reseller {} may not look up reseller {}", who->reseller, reseller));
   if (restricted && !user.empty()) {
     auto access = tenant::authorize(*options_.tenants, *who,
                                     {tenant::Level::kUser, tenant::normalise_address(user)});

@@ -66,9 +66,9 @@ RecipientOutcomeText describe_recipient(const decisions::Decision& d,
         stage_words(r.stage), r.smtp_reply.empty() ? "(reply not logged)" : r.smtp_reply);
   } else if (r.action == "add header") {
     out.outcome = "spam_folder";
-    out.summary = fmt::format("{} the spam folder (score {:.2f})",
-                              outbound ? "accepted and sent, marked as spam for" : "delivered to",
-                              r.score);
+    out.summary =
+        fmt::format("{} the spam folder (score {:.2f})",
+                    outbound ? "accepted and sent, marked as spam for" : "delivered to", r.score);
     if (r.policy_source.find("(wanted reject)") != std::string::npos)
       out.summary +=
           "; the recipient's policy wanted reject, but another recipient of the same message "
@@ -79,9 +79,9 @@ RecipientOutcomeText describe_recipient(const decisions::Decision& d,
   } else if (r.action == "no action") {
     if (outbound) {
       out.outcome = "accepted";
-      out.summary = r.stage == "data" ? fmt::format("scanned and sent (score {:.2f})", r.score)
-                                      : fmt::format("accepted by the outbound policy {}",
-                                                    stage_words(r.stage));
+      out.summary = r.stage == "data"
+                        ? fmt::format("scanned and sent (score {:.2f})", r.score)
+                        : fmt::format("accepted by the outbound policy {}", stage_words(r.stage));
     } else {
       out.outcome = "delivered";
       out.summary = fmt::format("delivered to the inbox (score {:.2f})", r.score);
@@ -136,7 +136,8 @@ CaseCheck account_check(outbound::OutboundStore* store, const outbound::GuardCon
     return c;
   }
   auto ro = read_only(*store);
-  outbound::Guard guard(*ro, config, now_ms ? now_ms : outbound::Guard::Clock(&outbound::Guard::system_now_ms));
+  outbound::Guard guard(*ro, config,
+                        now_ms ? now_ms : outbound::Guard::Clock(&outbound::Guard::system_now_ms));
   const auto who = outbound::Identity::from(user, "", reseller);
   auto usage = guard.usage(who);
   if (!usage) {
@@ -180,8 +181,7 @@ CaseCheck account_check(outbound::OutboundStore* store, const outbound::GuardCon
       "\nrecipients last 24h {}, failed {}; recipients per message limit {}; detection score "
       "{:.2f}{}",
       usage->recipients_last_day, usage->failed_last_day, config.recipients_per_message,
-      usage->detect_score,
-      usage->detect_signals.empty() ? "" : " (" + usage->detect_signals + ")");
+      usage->detect_score, usage->detect_signals.empty() ? "" : " (" + usage->detect_signals + ")");
   c.status = warn ? "warn" : "ok";
   c.answer = text;
   c.data = {{"user", who.user},
@@ -221,18 +221,18 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
   using Kind = decisions::LocalTimeResolution::Kind;
   if (resolved->kind == Kind::kNonexistent) {
     auto err = decisions::parse_time(q.at, rep.zone);  // its message explains the gap
-    return Error::malformed(err ? fmt::format("{} does not exist in {} (clocks skipped it)", q.at,
-                                              rep.zone)
-                                : err.error().message);
+    return Error::malformed(
+        err ? fmt::format("{} does not exist in {} (clocks skipped it)", q.at, rep.zone)
+            : err.error().message);
   }
   rep.instants_ms.push_back(resolved->earlier_unix_ms);
   if (resolved->kind == Kind::kAmbiguous) {
     rep.ambiguous = true;
     rep.instants_ms.push_back(resolved->later_unix_ms);
-    rep.notes.push_back(fmt::format(
-        "{} happens twice in {} (clocks went back): searched around both {} and {}", q.at,
-        rep.zone, decisions::format_utc_iso(resolved->earlier_unix_ms),
-        decisions::format_utc_iso(resolved->later_unix_ms)));
+    rep.notes.push_back(
+        fmt::format("{} happens twice in {} (clocks went back): searched around both {} and {}",
+                    q.at, rep.zone, decisions::format_utc_iso(resolved->earlier_unix_ms),
+                    decisions::format_utc_iso(resolved->later_unix_ms)));
   }
   for (int64_t t : rep.instants_ms)
     rep.ranges.push_back({t - rep.window_ms, t + rep.window_ms + 1});
@@ -270,8 +270,8 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
       const std::string owner = reseller_of_domain((*u)->domain);
       if (!q.reseller.empty() && owner != tenant::lower(q.reseller)) {
         rep.user_known = false;
-        rep.notes.push_back(fmt::format("user \"{}\" does not belong to reseller \"{}\"", user,
-                                        q.reseller));
+        rep.notes.push_back(
+            fmt::format("user \"{}\" does not belong to reseller \"{}\"", user, q.reseller));
       }
     }
   }
@@ -370,9 +370,10 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
                                   user.empty() ? "" : "SASL login " + user));
   if (!sender.empty())
     filters.push_back(fmt::format("bounces: inbound null-sender (<>) mail to {}", sender));
-  rep.searched = fmt::format("{}: UTC {}; {}{}", deps.store_description, ranges_text,
-                             filters.empty() ? "no filter given" : fmt::format("{}", fmt::join(filters, "; ")),
-                             reseller.empty() ? "" : "; scoped to reseller " + reseller);
+  rep.searched =
+      fmt::format("{}: UTC {}; {}{}", deps.store_description, ranges_text,
+                  filters.empty() ? "no filter given" : fmt::format("{}", fmt::join(filters, "; ")),
+                  reseller.empty() ? "" : "; scoped to reseller " + reseller);
   if (truncated)
     rep.notes.push_back(fmt::format(
         "more than {} decisions matched one query: the oldest were left out; narrow --window",
@@ -409,10 +410,11 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
     m.sender_matches = same_address(d->mail_from, sender);
     const bool by_user = outbound && in_scope_address(user, "") &&
                          (same_address(d->auth_user, user) ||
-                                      std::any_of(d->recipients.begin(), d->recipients.end(),
-                                                  [&](auto& r) { return same_address(r.user, user); }));
+                          std::any_of(d->recipients.begin(), d->recipients.end(),
+                                      [&](auto& r) { return same_address(r.user, user); }));
     if (outbound && !by_user &&
-        !(m.sender_matches && (reseller.empty() || reseller_of_domain(domain_of(sender)) == reseller)))
+        !(m.sender_matches &&
+          (reseller.empty() || reseller_of_domain(domain_of(sender)) == reseller)))
       continue;
     std::set<std::string> seen_auth, seen_hint;
     for (const auto& r : d->recipients) {
@@ -465,9 +467,8 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
                    });
   if (rep.messages.empty())
     rep.notes.push_back("no decision matched. Searched " + rep.searched);
-  else if (!sender.empty() &&
-           std::none_of(rep.messages.begin(), rep.messages.end(),
-                        [](const CaseMessage& m) { return m.sender_matches; }))
+  else if (!sender.empty() && std::none_of(rep.messages.begin(), rep.messages.end(),
+                                           [](const CaseMessage& m) { return m.sender_matches; }))
     rep.notes.push_back(fmt::format(
         "nothing from {} in the window; the messages below are the user's other mail then",
         sender));
@@ -501,17 +502,18 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
         const bool rejects = p->spam_action.value == tenant::SpamAction::kReject;
         if (rejects)
           c.status = "warn";
-        c.answer += fmt::format(
-            "{}: spam (score >= {} from {}) {} (spam_action={} from {}){}\n", mb,
-            p->spam_score.value, p->spam_score.from.describe(),
-            rejects ? "goes to the spam folder, and is REJECTED at SMTP"
-                    : p->spam_action.value == tenant::SpamAction::kTagSubject
-                          ? "goes to the spam folder with a tagged subject"
-                          : "goes to the spam folder, never rejected",
-            tenant::to_string(p->spam_action.value), p->spam_action.from.describe(),
-            rejects ? fmt::format(" at score >= {} (from {})", p->reject_score.value,
-                                  p->reject_score.from.describe())
-                    : "");
+        const char* what = rejects ? "goes to the spam folder; from the reject score on it is "
+                                     "REJECTED at SMTP (the sender gets a 550)"
+                           : p->spam_action.value == tenant::SpamAction::kTagSubject
+                               ? "goes to the spam folder with a tagged subject"
+                               : "goes to the spam folder, never rejected";
+        c.answer +=
+            fmt::format("{}: spam_action={} from {}: spam {} — spam score {} (from {}){}\n", mb,
+                        tenant::to_string(p->spam_action.value), p->spam_action.from.describe(),
+                        what, p->spam_score.value, p->spam_score.from.describe(),
+                        rejects ? fmt::format(", reject score {} (from {})", p->reject_score.value,
+                                              p->reject_score.from.describe())
+                                : "");
         c.data.push_back({{"mailbox", mb},
                           {"spam_action", tenant::to_string(p->spam_action.value)},
                           {"spam_action_from", p->spam_action.from.describe()},
@@ -577,12 +579,11 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
         }
       }
       if (c.answer.empty())
-        c.answer = fmt::format("no block or allow entry of {} (or its domain or reseller) touches "
-                               "{}, @{}{}",
-                               fmt::join(mailboxes, ", "), sender, domain_of(sender),
-                               client_ips.empty() ? ""
-                                                  : fmt::format(" or client IP {}",
-                                                                fmt::join(client_ips, ", ")));
+        c.answer = fmt::format(
+            "no block or allow entry of {} (or its domain or reseller) touches "
+            "{}, @{}{}",
+            fmt::join(mailboxes, ", "), sender, domain_of(sender),
+            client_ips.empty() ? "" : fmt::format(" or client IP {}", fmt::join(client_ips, ", ")));
       else if (c.answer.back() == '\n')
         c.answer.pop_back();
     }
@@ -603,11 +604,11 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
         parts.push_back(s);
         bad = bad || bad_auth_symbol(s);
       }
-      c.answer += fmt::format("{} from {}: {}\n", m.decision_id,
-                              m.mail_from.empty() ? "<>" : m.mail_from,
-                              parts.empty() ? "no SPF/DKIM/DMARC symbols logged (authentication "
-                                              "was off: auth.enabled)"
-                                            : fmt::format("{}", fmt::join(parts, " ")));
+      c.answer +=
+          fmt::format("{} from {}: {}\n", m.decision_id, m.mail_from.empty() ? "<>" : m.mail_from,
+                      parts.empty() ? "no SPF/DKIM/DMARC symbols logged (authentication "
+                                      "was off: auth.enabled)"
+                                    : fmt::format("{}", fmt::join(parts, " ")));
       c.data.push_back({{"decision_id", m.decision_id}, {"symbols", m.auth_results}});
     }
     if (!any_inbound) {
@@ -643,13 +644,11 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
         }
         if (st->listed)
           c.status = "warn";
-        c.answer += fmt::format("{}: {}{}{}\n", ip,
-                                st->listed ? fmt::format("LISTED on {}", fmt::join(st->lists, ", "))
-                                           : "not listed",
-                                st->checked_at_ms
-                                    ? ", checked " + decisions::format_utc_iso(st->checked_at_ms)
-                                    : "",
-                                st->detail.empty() ? "" : " (" + st->detail + ")");
+        c.answer += fmt::format(
+            "{}: {}{}{}\n", ip,
+            st->listed ? fmt::format("LISTED on {}", fmt::join(st->lists, ", ")) : "not listed",
+            st->checked_at_ms ? ", checked " + decisions::format_utc_iso(st->checked_at_ms) : "",
+            st->detail.empty() ? "" : " (" + st->detail + ")");
         c.data.push_back({{"ip", ip}, {"listed", st->listed}, {"lists", st->lists}});
       }
       c.answer.pop_back();
@@ -672,12 +671,14 @@ std::string render_case_text(const CaseReport& r) {
   for (const auto& n : r.notes)
     o += "Note: " + n + "\n";
   for (const auto& m : r.messages) {
-    o += fmt::format("\n{} {} ({}) decision {}\n", m.direction == "outbound" ? "Outbound" : "Inbound",
-                     m.time_local, decisions::format_utc_iso(m.time_unix_ms), m.decision_id);
-    o += fmt::format("  from {}{}{}{}\n", m.mail_from.empty() ? "<>" : m.mail_from,
-                     m.auth_user.empty() ? " (not authenticated)" : " (SASL login " + m.auth_user + ")",
-                     m.client_ip.empty() ? "" : ", client " + m.client_ip,
-                     m.helo.empty() ? "" : " helo " + m.helo);
+    o += fmt::format("\n{} {} ({}) decision {}\n",
+                     m.direction == "outbound" ? "Outbound" : "Inbound", m.time_local,
+                     decisions::format_utc_iso(m.time_unix_ms), m.decision_id);
+    o += fmt::format(
+        "  from {}{}{}{}\n", m.mail_from.empty() ? "<>" : m.mail_from,
+        m.auth_user.empty() ? " (not authenticated)" : " (SASL login " + m.auth_user + ")",
+        m.client_ip.empty() ? "" : ", client " + m.client_ip,
+        m.helo.empty() ? "" : " helo " + m.helo);
     if (!m.subject.empty() || !m.message_id.empty())
       o += fmt::format("  subject \"{}\"{}\n", m.subject,
                        m.message_id.empty() ? "" : " message-id " + m.message_id);
@@ -712,8 +713,12 @@ std::string render_case_text(const CaseReport& r) {
 
 ordered_json case_json(const CaseReport& r) {
   ordered_json j;
-  j["query"] = {{"reseller", r.query.reseller}, {"user", r.query.user}, {"from", r.query.from},
-                {"to", r.query.to},             {"at", r.query.at},     {"tz", r.zone},
+  j["query"] = {{"reseller", r.query.reseller},
+                {"user", r.query.user},
+                {"from", r.query.from},
+                {"to", r.query.to},
+                {"at", r.query.at},
+                {"tz", r.zone},
                 {"window", r.query.window}};
   ordered_json instants = ordered_json::array();
   for (int64_t t : r.instants_ms)
@@ -722,8 +727,8 @@ ordered_json case_json(const CaseReport& r) {
   j["ambiguous"] = r.ambiguous;
   ordered_json ranges = ordered_json::array();
   for (const auto& [a, b] : r.ranges)
-    ranges.push_back({{"since", decisions::format_utc_iso(a)},
-                      {"until", decisions::format_utc_iso(b - 1)}});
+    ranges.push_back(
+        {{"since", decisions::format_utc_iso(a)}, {"until", decisions::format_utc_iso(b - 1)}});
   j["ranges_utc"] = ranges;
   j["searched"] = r.searched;
   j["reseller_known"] = r.reseller_known;
@@ -775,7 +780,8 @@ ordered_json case_json(const CaseReport& r) {
   j["messages"] = msgs;
   ordered_json checks = ordered_json::array();
   for (const auto& c : r.checks)
-    checks.push_back({{"name", c.name}, {"status", c.status}, {"answer", c.answer}, {"data", c.data}});
+    checks.push_back(
+        {{"name", c.name}, {"status", c.status}, {"answer", c.answer}, {"data", c.data}});
   j["checks"] = checks;
   return j;
 }

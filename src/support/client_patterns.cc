@@ -87,9 +87,9 @@ std::vector<ClientHint> recognise_client_patterns(const decisions::Decision& d,
 
   if (inbound && unauthenticated && hosted(sender_domain))
     hit[0] = true;
-  if (unauthenticated && (contains_ci(reply, "relay access denied") ||
-                          contains_ci(reply, "relaying denied") ||
-                          (contains_ci(reply, "5.7.1") && contains_ci(reply, "relay"))))
+  if (unauthenticated &&
+      (contains_ci(reply, "relay access denied") || contains_ci(reply, "relaying denied") ||
+       (contains_ci(reply, "5.7.1") && contains_ci(reply, "relay"))))
     hit[1] = true;
   if (unauthenticated && !rcpt_domain.empty() && !hosted(rcpt_domain) &&
       (contains_ci(reply, "user unknown") || contains_ci(reply, "5.1.1") ||

@@ -10,9 +10,9 @@
 //   unknown_recipient_unauth    "User unknown"/5.1.1 for a recipient outside our domains in a
 //                               session without AUTH: the client delivered to our MX instead of
 //                               submitting.
-//   account_suspended           outbound refused: the account (or its domain/reseller) is suspended.
-//   sending_disabled            outbound refused: sending is disabled (held; "auto:" = detection).
-//   over_limit                  outbound refused or deferred by a sending limit.
+//   account_suspended           outbound refused: the account (or its domain/reseller) is
+//   suspended. sending_disabled            outbound refused: sending is disabled (held; "auto:" =
+//   detection). over_limit                  outbound refused or deferred by a sending limit.
 //   policy_internal             outbound deferred: the limits could not be checked (our side).
 // Failure semantics: pure; `is_hosted_domain` is the only dependency (a store failure there
 // counts as "not hosted", so a pattern needing a hosted domain simply does not match).

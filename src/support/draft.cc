@@ -43,8 +43,8 @@ Result<std::unique_ptr<DraftScanner>> DraftScanner::create(
     server::ScanService::CheckFactory extra_checks) {
   std::unique_ptr<DraftScanner> out(new DraftScanner());
   out->impl_ = std::make_unique<Impl>();
-  auto service =
-      server::ScanService::create(config, store, out->impl_->log, policies, std::move(extra_checks));
+  auto service = server::ScanService::create(config, store, out->impl_->log, policies,
+                                             std::move(extra_checks));
   if (!service)
     return service.error();
   out->impl_->service = std::move(service).value();
@@ -131,12 +131,13 @@ Result<DraftReport> explain_draft(const DraftDeps& deps, std::string_view user,
   } else if (!rep.verdict.smtp_reply.empty()) {
     rep.would = "would be refused after DATA with \"" + rep.verdict.smtp_reply + "\"";
   } else if (rep.account.status == "warn") {
-    rep.would = fmt::format("content verdict {}, but a sending limit is reached: further mail is "
-                            "refused until the counters drop",
-                            rep.verdict.action);
+    rep.would = fmt::format(
+        "content verdict {}, but a sending limit is reached: further mail is "
+        "refused until the counters drop",
+        rep.verdict.action);
   } else {
-    rep.would = fmt::format("would be sent (content verdict: {}, score {:.2f})",
-                            rep.verdict.action, rep.verdict.score);
+    rep.would = fmt::format("would be sent (content verdict: {}, score {:.2f})", rep.verdict.action,
+                            rep.verdict.score);
   }
   return rep;
 }
@@ -163,18 +164,18 @@ ordered_json draft_json(const DraftReport& r) {
   ordered_json syms = ordered_json::array();
   for (const auto& s : r.symbols)
     syms.push_back({{"name", s.name}, {"score", s.score}, {"description", s.description}});
-  return ordered_json{{"user", r.user},
-                      {"reseller", r.reseller},
-                      {"would", r.would},
-                      {"score", r.verdict.score},
-                      {"action", r.verdict.action},
-                      {"smtp_reply", r.verdict.smtp_reply},
-                      {"symbols", syms},
-                      {"errors", r.verdict.errors},
-                      {"account", {{"status", r.account.status},
-                                   {"answer", r.account.answer},
-                                   {"data", r.account.data}}},
-                      {"logged", false}};
+  return ordered_json{
+      {"user", r.user},
+      {"reseller", r.reseller},
+      {"would", r.would},
+      {"score", r.verdict.score},
+      {"action", r.verdict.action},
+      {"smtp_reply", r.verdict.smtp_reply},
+      {"symbols", syms},
+      {"errors", r.verdict.errors},
+      {"account",
+       {{"status", r.account.status}, {"answer", r.account.answer}, {"data", r.account.data}}},
+      {"logged", false}};
 }
 
 }  // namespace mailsift::support

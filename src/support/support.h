@@ -104,12 +104,12 @@ struct CaseDeps {
   outbound::OutboundStore* outbound = nullptr;  // nullptr: account check "not available"
   outbound::GuardConfig guard;
   tenant::PolicyDefaults policy_defaults;
-  const SymbolDescriptions* symbols = nullptr;  // nullptr: descriptions left empty
-  std::function<int64_t()> now_ms;              // UTC ms, for list expiry and counters
-  IpStateFn ip_state;                           // empty: "not monitored in this build"
-  std::vector<std::string> outbound_ips;        // the provider's sending IPs to ask about
+  const SymbolDescriptions* symbols = nullptr;     // nullptr: descriptions left empty
+  std::function<int64_t()> now_ms;                 // UTC ms, for list expiry and counters
+  IpStateFn ip_state;                              // empty: "not monitored in this build"
+  std::vector<std::string> outbound_ips;           // the provider's sending IPs to ask about
   std::string store_description = "decision log";  // named in "what was searched"
-  size_t max_decisions = 2000;                      // per query; more is reported as truncated
+  size_t max_decisions = 2000;                     // per query; more is reported as truncated
 };
 
 struct SymbolLine {
@@ -157,8 +157,8 @@ struct CaseCheck {
 
 struct CaseReport {
   CaseQuery query;
-  std::string zone;                      // canonical
-  std::vector<int64_t> instants_ms;      // one, or two for an ambiguous local time
+  std::string zone;                  // canonical
+  std::vector<int64_t> instants_ms;  // one, or two for an ambiguous local time
   bool ambiguous = false;
   int64_t window_ms = 0;
   std::vector<std::pair<int64_t, int64_t>> ranges;  // searched UTC [since, until)
@@ -184,8 +184,8 @@ struct DraftScanResult {
   std::vector<std::string> errors;
   std::string smtp_reply;  // what the submitting client would see, "" when accepted
 };
-using DraftScanFn = std::function<Result<DraftScanResult>(std::string_view raw,
-                                                          const scan::Envelope& envelope)>;
+using DraftScanFn =
+    std::function<Result<DraftScanResult>(std::string_view raw, const scan::Envelope& envelope)>;
 
 struct DraftDeps {
   DraftScanFn scan;

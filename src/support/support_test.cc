@@ -10,11 +10,11 @@
 #include "policy/policy.h"
 #include "scan/engine.h"
 #include "store/store.h"
-#include "tenant/list_check.h"
 #include "support/api.h"
 #include "support/client_patterns.h"
 #include "support/draft_service.h"
 #include "support/support.h"
+#include "tenant/list_check.h"
 
 namespace mailsift::support {
 namespace {
@@ -189,8 +189,7 @@ TEST_F(SupportTest, NonexistentTimeUnknownZoneAndBadWindowAreErrors) {
   auto gap = lookup("2026-03-08 02:30");
   ASSERT_FALSE(gap.ok());
   EXPECT_EQ(gap.error().kind, ErrorKind::kMalformed);
-  EXPECT_NE(gap.error().message.find("2026-03-08 02:30"), std::string::npos)
-      << gap.error().message;
+  EXPECT_NE(gap.error().message.find("2026-03-08 02:30"), std::string::npos) << gap.error().message;
   auto zone = lookup("2026-11-27 10:15", "America/Atlantis");
   ASSERT_FALSE(zone.ok());
   EXPECT_EQ(zone.error().kind, ErrorKind::kConfig);
@@ -224,8 +223,8 @@ TEST_F(SupportTest, AcceptedOutboundThenBouncedByNullSenderMail) {
                                     {rcpt("bob@acme.test", "bob@acme.test", "acme", "no action")},
                                     "", "203.0.113.9"))
                   .ok());
-  auto r = lookup("2026-11-27 10:15", "America/Toronto", "30m", "bob@acme.test",
-                  "carol@far.example");
+  auto r =
+      lookup("2026-11-27 10:15", "America/Toronto", "30m", "bob@acme.test", "carol@far.example");
   ASSERT_TRUE(r.ok());
   const CaseMessage* out = nullptr;
   for (const auto& m : r->messages)
@@ -254,8 +253,9 @@ TEST_F(SupportTest, ChecksShowPolicyProvenanceListsAndAccount) {
                                     {rcpt("bob@acme.test", "bob@acme.test", "acme", "reject")}))
                   .ok());
   outbound::Guard guard(*outbound_, outbound::GuardConfig{}, [] { return kT; });
-  ASSERT_TRUE(guard.set_status(outbound::Subject::user("bob@acme.test"), outbound::Level::kSuspended,
-                               "unpaid", "billing")
+  ASSERT_TRUE(guard
+                  .set_status(outbound::Subject::user("bob@acme.test"), outbound::Level::kSuspended,
+                              "unpaid", "billing")
                   .ok());
   auto r = lookup("2026-11-27 10:15");
   ASSERT_TRUE(r.ok());
@@ -287,7 +287,8 @@ TEST_F(SupportTest, OutboundIpSeamIsAsked) {
       return std::nullopt;
     return IpState{std::string(ip), true, {"zen.spamhaus.org"}, kT, ""};
   };
-  auto r = lookup_case(d, CaseQuery{"acme", "bob@acme.test", "", "", "2026-11-27 10:15", "UTC", "1m"});
+  auto r =
+      lookup_case(d, CaseQuery{"acme", "bob@acme.test", "", "", "2026-11-27 10:15", "UTC", "1m"});
   ASSERT_TRUE(r.ok());
   const auto& ip = check(*r, "outbound_ip");
   EXPECT_EQ(ip.status, "warn");
@@ -302,22 +303,23 @@ TEST_F(SupportTest, AccountCheckIsReadOnly) {
   ASSERT_TRUE(guard.check_rcpt({who, "i1", "x@far.example", "192.0.2.1", "r"}).ok());
   auto before = outbound_->get_value("ewma:user:bob@acme.test");
   ASSERT_TRUE(before.ok());
-  auto c = account_check(outbound_.get(), gc, [] { return kT + 5 * 3600 * 1000LL; },
-                         "bob@acme.test", "acme");
+  auto c = account_check(
+      outbound_.get(), gc, [] { return kT + 5 * 3600 * 1000LL; }, "bob@acme.test", "acme");
   EXPECT_EQ(c.status, "ok") << c.answer;
   EXPECT_EQ(c.data["scopes"][0]["messages_last_hour"], 0);  // 5 h later
   auto after = outbound_->get_value("ewma:user:bob@acme.test");
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(*before, *after) << "usage() folded the baseline into the real store";
-  auto c2 = account_check(outbound_.get(), gc, [] { return kT; }, "bob@acme.test", "acme");
+  auto c2 = account_check(
+      outbound_.get(), gc, [] { return kT; }, "bob@acme.test", "acme");
   EXPECT_EQ(c2.data["scopes"][0]["messages_last_hour"], 1);
 }
 
 TEST_F(SupportTest, ResellerScopeHidesOtherResellersMailboxes) {
-  ASSERT_TRUE(log_->record(decision("G1", kT, "inbound", "spammer@bad.example",
-                                    {rcpt("dave@globex.test", "dave@globex.test", "globex",
-                                          "no action")}))
-                  .ok());
+  ASSERT_TRUE(
+      log_->record(decision("G1", kT, "inbound", "spammer@bad.example",
+                            {rcpt("dave@globex.test", "dave@globex.test", "globex", "no action")}))
+          .ok());
   // Case of reseller acme naming globex's mailbox as recipient: nothing is shown.
   auto r = lookup("2026-11-27 10:15", "America/Toronto", "30m", "spammer@bad.example",
                   "dave@globex.test", "bob@acme.test", "acme");
@@ -374,13 +376,15 @@ struct PatternCase {
 TEST(ClientPatterns, EachPatternMatchesItsCaseOnly) {
   HostedDomainFn hosted = [](std::string_view d) { return d == "acme.test"; };
   auto in = [](std::string from, std::string to, std::string reply, std::string auth = "") {
-    return decision("X", kT, "inbound", from, {rcpt(to, "", "", reply.empty() ? "add header" : "reject", {}, reply, "rcpt")}, auth);
+    return decision("X", kT, "inbound", from,
+                    {rcpt(to, "", "", reply.empty() ? "add header" : "reject", {}, reply, "rcpt")},
+                    auth);
   };
   auto out = [](std::string symbol, std::string reply) {
-    return decision("X", kT, "outbound", "bob@acme.test",
-                    {rcpt("x@far.example", "bob@acme.test", "", "reject", {{symbol, 0}}, reply,
-                          "rcpt")},
-                    "bob@acme.test");
+    return decision(
+        "X", kT, "outbound", "bob@acme.test",
+        {rcpt("x@far.example", "bob@acme.test", "", "reject", {{symbol, 0}}, reply, "rcpt")},
+        "bob@acme.test");
   };
   const std::vector<PatternCase> cases = {
       {"unauthenticated_own_domain", in("bob@acme.test", "x@far.example", ""),
@@ -421,8 +425,7 @@ TEST_F(SupportTest, CaseShowsClientHintForUnauthenticatedOwnDomain) {
                                     {rcpt("carol@acme.test", "", "acme", "add header",
                                           {{"R_SPF_FAIL", 2}})}))
                   .ok());
-  auto r = lookup("2026-11-27 10:15", "America/Toronto", "30m", "bob@acme.test",
-                  "carol@acme.test");
+  auto r = lookup("2026-11-27 10:15", "America/Toronto", "30m", "bob@acme.test", "carol@acme.test");
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->messages.size(), 1u);
   ASSERT_FALSE(r->messages[0].hints.empty());
@@ -512,8 +515,9 @@ TEST(ExplainDraft, ScansAsOutboundWithoutLoggingOrCounting) {
   EXPECT_EQ(*sum, 0);
   // A suspended account: the draft would be refused.
   outbound::Guard guard(*ob, outbound::GuardConfig{}, [] { return kT; });
-  ASSERT_TRUE(guard.set_status(outbound::Subject::user("bob@acme.test"),
-                               outbound::Level::kSuspended, "abuse", "admin")
+  ASSERT_TRUE(guard
+                  .set_status(outbound::Subject::user("bob@acme.test"), outbound::Level::kSuspended,
+                              "abuse", "admin")
                   .ok());
   auto s = explain_draft(deps, "bob@acme.test", "acme", raw);
   ASSERT_TRUE(s.ok());
@@ -533,11 +537,10 @@ class SupportApiTest : public SupportTest {
     tenant::Clock clock = [] { return kT / 1000; };
     admin_ = tenant::create_api_key(*tenants_, clock, tenant::Role::kAdmin, "", "t")->key;
     acme_ = tenant::create_api_key(*tenants_, clock, tenant::Role::kReseller, "acme", "t")->key;
-    globex_ =
-        tenant::create_api_key(*tenants_, clock, tenant::Role::kReseller, "globex", "t")->key;
+    globex_ = tenant::create_api_key(*tenants_, clock, tenant::Role::kReseller, "globex", "t")->key;
     ASSERT_TRUE(log_->record(decision("D1", kT, "inbound", "spammer@bad.example",
-                                      {rcpt("bob@acme.test", "bob@acme.test", "acme",
-                                            "add header", {{"BAYES_SPAM", 7}})}))
+                                      {rcpt("bob@acme.test", "bob@acme.test", "acme", "add header",
+                                            {{"BAYES_SPAM", 7}})}))
                     .ok());
     SupportApiOptions o;
     o.log = log_.get();
@@ -547,7 +550,8 @@ class SupportApiTest : public SupportTest {
     o.now_ms = [] { return kT; };
     api_ = std::make_unique<SupportApi>(std::move(o), nullptr);
   }
-  std::pair<int, json> get(const std::string& key, std::vector<std::pair<std::string, std::string>> q,
+  std::pair<int, json> get(const std::string& key,
+                           std::vector<std::pair<std::string, std::string>> q,
                            std::string method = "GET", std::string path = "/api/v1/case") {
     const std::string auth = key.empty() ? "" : "Bearer " + key;
     http::ApiCall call{method, path, q, auth, ""};
@@ -556,8 +560,9 @@ class SupportApiTest : public SupportTest {
   }
   std::vector<std::pair<std::string, std::string>> query(std::string reseller,
                                                          std::string user = "bob@acme.test") {
-    return {{"reseller", reseller}, {"user", user}, {"from", "spammer@bad.example"},
-            {"to", "bob@acme.test"}, {"at", "2026-11-27 10:15"}, {"tz", "America/Toronto"}};
+    return {{"reseller", reseller},          {"user", user},
+            {"from", "spammer@bad.example"}, {"to", "bob@acme.test"},
+            {"at", "2026-11-27 10:15"},      {"tz", "America/Toronto"}};
   }
   std::string admin_, acme_, globex_;
   std::unique_ptr<SupportApi> api_;

@@ -77,9 +77,7 @@ class ReadOnlyStore final : public outbound::OutboundStore {
     return inner_.get_status(subject);
   }
   Status put_status(const outbound::AccountStatus&) override { return Ok{}; }
-  Result<std::vector<outbound::AccountStatus>> restricted() override {
-    return inner_.restricted();
-  }
+  Result<std::vector<outbound::AccountStatus>> restricted() override { return inner_.restricted(); }
   Status add_count(std::string_view, int64_t, int64_t, int64_t) override { return Ok{}; }
   Result<int64_t> sum_counts(std::string_view key, int64_t first, int64_t last) override {
     return inner_.sum_counts(key, first, last);
@@ -103,8 +101,7 @@ class ReadOnlyStore final : public outbound::OutboundStore {
   }
   Status put_value(std::string_view, std::string_view) override { return Ok{}; }
   Status add_alert(const outbound::Alert&) override { return Ok{}; }
-  Result<std::vector<outbound::Alert>> alerts(std::string_view subject_key,
-                                              size_t limit) override {
+  Result<std::vector<outbound::Alert>> alerts(std::string_view subject_key, size_t limit) override {
     return inner_.alerts(subject_key, limit);
   }
 
