@@ -596,3 +596,14 @@ TEST_F(SupportApiTest, AuthenticationAndResellerIsolation) {
 
 }  // namespace
 }  // namespace mailsift::support
+
+namespace mailsift::support {
+namespace {
+// docs/support.md prints the pattern table; keep them equal (like Config.DocsMatchTheTable).
+TEST(ClientPatterns, DocsMatchTheTable) {
+  const std::string docs = read_file(std::string(MAILSIFT_SOURCE_DIR) + "/docs/support.md");
+  const std::string table = render_client_pattern_table_markdown();
+  EXPECT_NE(docs.find(table), std::string::npos) << "docs/support.md needs:\n" << table;
+}
+}  // namespace
+}  // namespace mailsift::support
