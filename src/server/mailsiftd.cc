@@ -513,6 +513,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<mailsift::feedback::FeedbackService> feedback_service;
   std::unique_ptr<mailsift::feedback::FeedbackApi> feedback_api;
   std::unique_ptr<mailsift::support::SupportApi> support_api;
+  std::unique_ptr<mailsift::outbound::OutboundStore> support_outbound;  // without policy listener
   std::unique_ptr<mailsift::http::HttpServer> http_server;
   const std::string& http_listen = config.get_string("server.http_listen");
   if (!http_listen.empty()) {
@@ -587,7 +588,15 @@ int main(int argc, char** argv) {
       mailsift::support::SupportApiOptions sopts;
       sopts.log = log_owner.get();
       sopts.tenants = tenant_store.get();
-      sopts.outbound = outbound_store.get();  // null without the policy listener
+      sopts.outbound = outbound_store.get();
+      // Without the policy listener, the account check still reads the file the CLI writes.
+      if (const auto opath = dir / config.get_string("outbound.file");
+          !outbound_store && std::filesystem::exists(opath, ec)) {
+        if (auto os = mailsift::outbound::open_sqlite_store(opath.string())) {
+          support_outbound = std::move(os).value();
+          sopts.outbound = support_outbound.get();
+        }
+      }
       if (auto gc = mailsift::outbound::GuardConfig::from_config(config))
         sopts.guard = *gc;
       sopts.policy_defaults = mailsift::tenant::PolicyDefaults::from_config(config);

@@ -128,6 +128,11 @@ Result<DraftReport> explain_draft(const DraftDeps& deps, std::string_view user,
   if (!status.empty() && status != "active") {
     rep.would = fmt::format("would be refused at MAIL FROM: the account is {} ({})", status,
                             rep.account.data.value("reason", std::string()));
+  } else if (rep.account.status == "unavailable") {
+    rep.would = fmt::format(
+        "content verdict {} (score {:.2f}); the account status and limits could not be checked: "
+        "{}",
+        rep.verdict.action, rep.verdict.score, rep.account.answer);
   } else if (!rep.verdict.smtp_reply.empty()) {
     rep.would = "would be refused after DATA with \"" + rep.verdict.smtp_reply + "\"";
   } else if (rep.account.status == "warn") {

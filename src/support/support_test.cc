@@ -525,6 +525,11 @@ TEST(ExplainDraft, ScansAsOutboundWithoutLoggingOrCounting) {
             std::string::npos)
       << s->would;
   EXPECT_EQ(draft_json(*s)["logged"], false);
+  // No outbound store: the answer says the account was not checked (never "would be sent").
+  deps.outbound = nullptr;
+  auto u = explain_draft(deps, "bob@acme.test", "acme", raw);
+  ASSERT_TRUE(u.ok());
+  EXPECT_NE(u->would.find("could not be checked"), std::string::npos) << u->would;
   EXPECT_FALSE(explain_draft(deps, "", "", raw).ok());
 }
 
