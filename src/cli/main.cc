@@ -29,6 +29,7 @@
 #include "cli/account_command.h"
 #include "cli/bounce_command.h"
 #include "cli/doctor_command.h"
+#include "cli/case_command.h"
 #include "cli/log_command.h"
 #include "core/config.h"
 #include "rules/rules.h"
@@ -202,6 +203,9 @@ int main(int argc, char** argv) {
   mailsift::cli::DoctorOptions doctor_options;  // domain doctor (docs/doctor.md)
   auto* doctor_cmd = mailsift::cli::add_doctor_command(app, doctor_options);
   mailsift::tenant::TenantCommands tenant_commands(app);
+  // Support: case lookup and explain-draft (src/support, docs/support.md).
+  mailsift::cli::CaseCliOptions case_options;
+  auto [case_cmd, draft_cmd] = mailsift::cli::add_case_commands(app, case_options);
 
   try {
     app.parse(argc, argv);
@@ -252,6 +256,11 @@ int main(int argc, char** argv) {
   if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, data_dir, std::cout, std::cerr);
   if (account_cmd->parsed())
     return mailsift::cli::run_account_command(account_options, config, data_dir, std::cout, std::cerr);
+  if (case_cmd->parsed())
+    return mailsift::cli::run_case_command(case_options, config, data_dir, std::cout, std::cerr);
+  if (draft_cmd->parsed())
+    return mailsift::cli::run_explain_draft_command(case_options, config, data_dir, std::cout,
+                                                    std::cerr);
   if (tenant_commands.selected()) return tenant_commands.run(config, data_dir, std::cout, std::cerr);
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);

@@ -36,6 +36,7 @@
 #include "server/milter_server.h"
 #include "server/service.h"
 #include "store/store.h"
+#include "support/draft_service.h"
 
 #ifdef MAILSIFT_WITH_HTTP
 #include "http/http_server.h"
@@ -44,6 +45,7 @@
 #ifdef MAILSIFT_WITH_CONSOLE
 #include "console/console.h"
 #endif
+#include "support/api.h"
 #ifdef MAILSIFT_WITH_TENANT
 #include "tenant/api.h"
 #include "tenant/list_check.h"
@@ -88,6 +90,8 @@ struct Generation {
   Config config;
   std::unique_ptr<mailsift::policy::PolicyProvider> policies;
   std::unique_ptr<server::ScanService> service;
+  // Support's explain-draft: the same checks and policies over a log that drops decisions.
+  std::unique_ptr<mailsift::support::DraftScanner> draft;
 #ifdef MAILSIFT_WITH_HTTP
   std::unique_ptr<mailsift::http::ServiceBackend> backend;
 #endif
@@ -160,6 +164,11 @@ class Daemon {
     if (!service)
       return service.error();
     gen->service = std::move(service).value();
+    auto draft =
+        mailsift::support::DraftScanner::create(config, store_, *gen->policies, extra_checks);
+    if (!draft)
+      return draft.error();
+    gen->draft = std::move(draft).value();
 #ifdef MAILSIFT_WITH_HTTP
     gen->backend = std::make_unique<mailsift::http::ServiceBackend>(*gen->service, store_);
 #endif
@@ -518,6 +527,8 @@ int main(int argc, char** argv) {
 #if defined(MAILSIFT_WITH_CONSOLE) && defined(MAILSIFT_WITH_TENANT)
   std::unique_ptr<mailsift::console::Console> console;
 #endif
+  std::unique_ptr<mailsift::support::SupportApi> support_api;
+  std::unique_ptr<mailsift::outbound::OutboundStore> support_outbound;  // without policy listener
   std::unique_ptr<mailsift::http::HttpServer> http_server;
   const std::string& http_listen = config.get_string("server.http_listen");
   if (!http_listen.empty()) {
@@ -607,6 +618,41 @@ int main(int argc, char** argv) {
     doctor_api = std::make_unique<mailsift::doctor::DoctorApi>(
         *tenant_store, doctor_clusters.get(), doctor_resolver.get(), hopts.handler.extension);
     hopts.handler.extension = doctor_api.get();
+#endif
+#ifdef MAILSIFT_WITH_TENANT
+    // Support's case lookup and explain-draft (docs/support.md), chained before the others.
+    {
+      mailsift::support::SupportApiOptions sopts;
+      sopts.log = log_owner.get();
+      sopts.tenants = tenant_store.get();
+      sopts.outbound = outbound_store.get();
+      // Without the policy listener, the account check still reads the file the CLI writes.
+      if (const auto opath = dir / config.get_string("outbound.file");
+          !outbound_store && std::filesystem::exists(opath, ec)) {
+        if (auto os = mailsift::outbound::open_sqlite_store(opath.string())) {
+          support_outbound = std::move(os).value();
+          sopts.outbound = support_outbound.get();
+        }
+      }
+      if (auto gc = mailsift::outbound::GuardConfig::from_config(config))
+        sopts.guard = *gc;
+      sopts.policy_defaults = mailsift::tenant::PolicyDefaults::from_config(config);
+      auto symbols = mailsift::support::builtin_symbol_descriptions(config, **store);
+      if (!symbols) {
+        std::cerr << "mailsiftd: support: " << symbols.error().describe() << "\n";
+        return kExitUsage;
+      }
+      sopts.symbols = std::move(symbols).value();
+      sopts.now_ms = &mailsift::outbound::Guard::system_now_ms;
+      // HOOK(ipwatch): sopts.ip_state and sopts.outbound_ips from the outbound IP monitor.
+      sopts.draft_scan = [&daemon](std::string_view raw, const mailsift::scan::Envelope& env) {
+        auto g = daemon.current();
+        return g->draft->scan(raw, env);
+      };
+      support_api = std::make_unique<mailsift::support::SupportApi>(std::move(sopts),
+                                                                    hopts.handler.extension);
+      hopts.handler.extension = support_api.get();
+    }
 #endif
 #if defined(MAILSIFT_WITH_CONSOLE) && defined(MAILSIFT_WITH_TENANT)
     // Support web console under /console/ (docs/console.md). Keep it the outermost extension:
