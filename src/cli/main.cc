@@ -33,6 +33,7 @@
 #include "rules/rules.h"
 #include "scan/engine.h"
 #include "fleet/fleet.h"
+#include "ipwatch/ipwatch_cli.h"
 #include "store/store.h"
 #include "tenant/tenant_cli.h"
 
@@ -199,6 +200,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("bounce", "Explain bounces: reason per recipient and what to do");
   mailsift::cli::add_bounce_options(*bounce_cmd, bounce_options);
   mailsift::tenant::TenantCommands tenant_commands(app);
+  mailsift::ipwatch::IpwatchCommands ipwatch_commands(app);  // docs/outbound.md "Outbound IPs"
 
   try {
     app.parse(argc, argv);
@@ -247,6 +249,7 @@ int main(int argc, char** argv) {
   if (account_cmd->parsed())
     return mailsift::cli::run_account_command(account_options, config, data_dir, std::cout, std::cerr);
   if (tenant_commands.selected()) return tenant_commands.run(config, data_dir, std::cout, std::cerr);
+  if (ipwatch_commands.selected()) return ipwatch_commands.run(config, data_dir, std::cout, std::cerr);
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {
