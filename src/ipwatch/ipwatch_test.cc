@@ -457,7 +457,9 @@ TEST_F(MonitorTest, AllPoolsUnhealthyAnswersDefaultAndSaysSoLoudly) {
   EXPECT_TRUE(log_.has("error", "event=ipwatch_no_healthy_pool"));
   ASSERT_TRUE(m.run_round().ok());  // still all unhealthy: alerted once
   size_t n = 0;
-  for (const auto& a : *store_->alerts(50))
+  auto alerts = store_->alerts(50);
+  ASSERT_TRUE(alerts.ok());
+  for (const auto& a : *alerts)
     n += a.event == "all_pools_unhealthy";
   EXPECT_EQ(n, 1u);
   // Without a default transport the table answers NOTFOUND (Postfix's default_transport).
