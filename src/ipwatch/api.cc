@@ -84,8 +84,9 @@ ApiReply IpwatchApi::handle_unchecked(const http::ApiCall& call) {
     out["pools"] = json::array();
     for (const auto& p : pool_states(options_, *states))
       out["pools"].push_back(to_json(p));
-    const Choice c = choice_ ? choice_() : choose_pool(pool_states(options_, *states),
-                                                       options_.default_transport);
+    const Choice c = choice_
+                         ? choice_()
+                         : choose_pool(pool_states(options_, *states), options_.default_transport);
     out["answer"] = {{"transport", c.transport}, {"pool", c.pool}, {"all_unhealthy", c.fallback}};
     out["ips"] = json::array();
     for (const auto& s : *states) {
@@ -146,7 +147,8 @@ ApiReply IpwatchApi::handle_unchecked(const http::ApiCall& call) {
     std::optional<RequestState> state;
     std::string note, by = "admin-api";
     if (body.contains("state")) {
-      if (!body["state"].is_string() || !(state = parse_request_state(body["state"].get<std::string>())))
+      if (!body["state"].is_string() ||
+          !(state = parse_request_state(body["state"].get<std::string>())))
         return error(400, ErrorKind::kMalformed,
                      "state must be one of none, requested, delisted, rejected");
     }

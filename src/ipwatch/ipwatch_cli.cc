@@ -51,7 +51,8 @@ struct IpwatchCommands::Impl {
 
 IpwatchCommands::IpwatchCommands(CLI::App& app) : impl_(std::make_unique<Impl>()) {
   auto& o = *impl_;
-  o.root = app.add_subcommand("ipwatch", "Outbound IPs on DNS blocklists: status, history, delisting");
+  o.root =
+      app.add_subcommand("ipwatch", "Outbound IPs on DNS blocklists: status, history, delisting");
   o.root->require_subcommand(1);
   o.status = o.root->add_subcommand("status", "Pools, listings and delisting records");
   o.status->add_option("ip", o.ip, "One outbound IP");
@@ -136,12 +137,16 @@ int IpwatchCommands::run(const Config& config, const std::string& data_dir, std:
     }
     if (one.empty()) {
       for (const auto& p : pools)
-        out << fmt::format("pool {:<12} transport {:<16} {}\n", p.name, p.transport,
-                           p.healthy ? "healthy" : "UNHEALTHY (listed: " + fmt::format("{}", fmt::join(p.listed_ips, ",")) + ")");
+        out << fmt::format(
+            "pool {:<12} transport {:<16} {}\n", p.name, p.transport,
+            p.healthy
+                ? "healthy"
+                : "UNHEALTHY (listed: " + fmt::format("{}", fmt::join(p.listed_ips, ",")) + ")");
       out << fmt::format("new mail goes to: {}\n",
-                         c.fallback ? "NO HEALTHY POOL, answering " +
-                                          (c.transport.empty() ? std::string("NOTFOUND") : c.transport)
-                                    : "pool " + c.pool + " (" + c.transport + ")");
+                         c.fallback
+                             ? "NO HEALTHY POOL, answering " +
+                                   (c.transport.empty() ? std::string("NOTFOUND") : c.transport)
+                             : "pool " + c.pool + " (" + c.transport + ")");
     }
     for (const auto& s : *states) {
       if (!one.empty() && s.ip != one)
@@ -231,8 +236,7 @@ int IpwatchCommands::run(const Config& config, const std::string& data_dir, std:
     for (const auto& s : report->problems)
       out << "problem: " << s << "\n";
     for (const auto& s : monitor.states())
-      out << fmt::format("{} (pool {}): {}\n", s.ip, s.pool,
-                         s.healthy ? "not listed" : "LISTED");
+      out << fmt::format("{} (pool {}): {}\n", s.ip, s.pool, s.healthy ? "not listed" : "LISTED");
     return kExitOk;
   }
 

@@ -51,7 +51,8 @@ TEST(Options, RejectsBadPools) {
 TEST(Options, ListsFallBackToIpListsOfDnsbl) {
   Config c;
   ASSERT_TRUE(c.set("ipwatch.pools", "a=smtp_a:192.0.2.1").ok());
-  ASSERT_TRUE(c.set("dnsbl.lists", "zen.example:ip:4, dbl.example:domain:3, v4.example:ip4:1").ok());
+  ASSERT_TRUE(
+      c.set("dnsbl.lists", "zen.example:ip:4, dbl.example:domain:3, v4.example:ip4:1").ok());
   auto o = options_from_config(c);
   ASSERT_TRUE(o.ok()) << o.error().describe();
   ASSERT_EQ(o->lists.size(), 2u);
@@ -225,10 +226,11 @@ class MonitorTest : public ::testing::Test {
     resolver_.current = clean_.get();
   }
   Monitor make() {
-    return Monitor(options_, *store_, resolver_, [this] { return now_; },
-                   [this](std::string_view l, std::string_view f) {
-                     log_.lines.emplace_back(std::string(l), std::string(f));
-                   });
+    return Monitor(
+        options_, *store_, resolver_, [this] { return now_; },
+        [this](std::string_view l, std::string_view f) {
+          log_.lines.emplace_back(std::string(l), std::string(f));
+        });
   }
   Options options_;
   std::unique_ptr<Store> store_ = make_memory_store();
@@ -308,8 +310,7 @@ TEST_F(MonitorTest, DelistingClosesEpisodeAndRecord) {
                               "form sent, ticket 77", "jo", now_ + 10);
   ASSERT_TRUE(upd.ok()) << upd.error().describe();
   EXPECT_EQ(upd->state, RequestState::kRequested);
-  EXPECT_NE(upd->notes.find("jo: state none -> requested form sent, ticket 77"),
-            std::string::npos);
+  EXPECT_NE(upd->notes.find("jo: state none -> requested form sent, ticket 77"), std::string::npos);
   resolver_.current = clean_.get();
   now_ += 3600000;
   auto r = m.run_round();
@@ -477,17 +478,19 @@ TEST_F(MonitorTest, AllPoolsUnhealthyAnswersDefaultAndSaysSoLoudly) {
 
 TEST_F(MonitorTest, MapRepliesPermForOtherNamesAndMalformed) {
   auto m = make();
-  EXPECT_EQ(m.map_reply("other alice@x").substr(0, 8), sm::encode("PERM unknown map name (this server answers outbound_pool)").substr(0, 8));
+  EXPECT_EQ(m.map_reply("other alice@x").substr(0, 8),
+            sm::encode("PERM unknown map name (this server answers outbound_pool)").substr(0, 8));
   EXPECT_NE(m.map_reply("other alice@x").find("PERM unknown map name"), std::string::npos);
   EXPECT_NE(m.map_reply("nospace").find("PERM malformed"), std::string::npos);
 }
 
 TEST_F(MonitorTest, UpdateDelistingRefusesUnknownIps) {
-  auto r = update_delisting(*store_, options_, "198.51.100.1", RequestState::kRequested, "", "x", 1);
+  auto r =
+      update_delisting(*store_, options_, "198.51.100.1", RequestState::kRequested, "", "x", 1);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kPermanent);
-  EXPECT_FALSE(update_delisting(*store_, options_, "192.0.2.1", std::nullopt, "two\nlines", "x", 1)
-                   .ok());
+  EXPECT_FALSE(
+      update_delisting(*store_, options_, "192.0.2.1", std::nullopt, "two\nlines", "x", 1).ok());
 }
 
 // ---------------------------------------------------------------- socketmap server
@@ -495,7 +498,9 @@ TEST(MapServer, AnswersNetstringsOverTcp) {
   boost::asio::io_context io;
   MapServerOptions o;
   o.listen = "inet:127.0.0.1:0";
-  o.reply = [](std::string_view p) { return sm::reply(sm::Status::kOk, std::string("got ") + std::string(p)); };
+  o.reply = [](std::string_view p) {
+    return sm::reply(sm::Status::kOk, std::string("got ") + std::string(p));
+  };
   auto server = MapServer::start(io, o);
   ASSERT_TRUE(server.ok()) << server.error().describe();
   const uint16_t port = (*server)->port();
@@ -540,7 +545,8 @@ TEST(MapServer, RejectsBadListen) {
   boost::asio::io_context io;
   MapServerOptions o;
   o.reply = [](std::string_view) { return std::string(); };
-  for (const char* bad : {"", "127.0.0.1", "inet:host.example:10", "127.0.0.1:x", "127.0.0.1:70000"}) {
+  for (const char* bad :
+       {"", "127.0.0.1", "inet:host.example:10", "127.0.0.1:x", "127.0.0.1:70000"}) {
     o.listen = bad;
     auto s = MapServer::start(io, o);
     ASSERT_FALSE(s.ok()) << bad;
@@ -590,9 +596,16 @@ TEST_F(MonitorTest, ApiNeedsAdminAndServesStateAndDelisting) {
   auto one = call("GET", "/api/v1/outbound-ips/192.0.2.1", "Bearer admin-key");
   ASSERT_EQ(one.status, 200);
   EXPECT_EQ(nlohmann::json::parse(one.body)["history"].size(), 1u);
-  EXPECT_EQ(call("POST", "/api/v1/outbound-ips/192.0.2.1/delisting", "Bearer admin-key", "{\"state\":\"maybe\"}").status, 400);
-  EXPECT_EQ(call("POST", "/api/v1/outbound-ips/192.0.2.1/delisting", "Bearer admin-key", "[").status, 400);
-  EXPECT_EQ(call("POST", "/api/v1/outbound-ips/192.0.2.1/delisting", "Bearer admin-key", "{}").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/outbound-ips/192.0.2.1/delisting", "Bearer admin-key",
+                 "{\"state\":\"maybe\"}")
+                .status,
+            400);
+  EXPECT_EQ(
+      call("POST", "/api/v1/outbound-ips/192.0.2.1/delisting", "Bearer admin-key", "[").status,
+      400);
+  EXPECT_EQ(
+      call("POST", "/api/v1/outbound-ips/192.0.2.1/delisting", "Bearer admin-key", "{}").status,
+      400);
   auto upd = call("POST", "/api/v1/outbound-ips/192.0.2.1/delisting", "Bearer admin-key",
                   "{\"state\":\"requested\",\"note\":\"via portal\",\"by\":\"kim\"}");
   ASSERT_EQ(upd.status, 200) << upd.body;
@@ -600,7 +613,8 @@ TEST_F(MonitorTest, ApiNeedsAdminAndServesStateAndDelisting) {
   EXPECT_EQ(d["state"], "requested");
   EXPECT_EQ(d["updated_by"], "kim");
   EXPECT_EQ((*store_->delisting("192.0.2.1"))->state, RequestState::kRequested);
-  EXPECT_EQ(call("DELETE", "/api/v1/outbound-ips/192.0.2.1/delisting", "Bearer admin-key").status, 405);
+  EXPECT_EQ(call("DELETE", "/api/v1/outbound-ips/192.0.2.1/delisting", "Bearer admin-key").status,
+            405);
 }
 
 }  // namespace

@@ -14,7 +14,8 @@ using boost::system::error_code;
 using tcp = asio::ip::tcp;
 
 struct MapServer::State : std::enable_shared_from_this<MapServer::State> {
-  explicit State(asio::io_context& i, MapServerOptions o) : io(i), acceptor(i), options(std::move(o)) {}
+  explicit State(asio::io_context& i, MapServerOptions o)
+      : io(i), acceptor(i), options(std::move(o)) {}
   asio::io_context& io;
   tcp::acceptor acceptor;
   MapServerOptions options;
@@ -30,7 +31,9 @@ namespace {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(std::shared_ptr<MapServer::State> state, tcp::socket socket, uint64_t id)
-      : state_(std::move(state)), socket_(std::make_shared<tcp::socket>(std::move(socket))), id_(id) {}
+      : state_(std::move(state)),
+        socket_(std::make_shared<tcp::socket>(std::move(socket))),
+        id_(id) {}
   void start() {
     {
       std::lock_guard lock(state_->mu);
@@ -117,7 +120,8 @@ Result<std::unique_ptr<MapServer>> MapServer::start(asio::io_context& io,
     spec.remove_prefix(5);
   const auto colon = spec.rfind(':');
   if (colon == std::string_view::npos || colon == 0)
-    return Error::config("ipwatch.map_listen: expected inet:HOST:PORT, got '" + options.listen + "'");
+    return Error::config("ipwatch.map_listen: expected inet:HOST:PORT, got '" + options.listen +
+                         "'");
   std::string host(spec.substr(0, colon));
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
@@ -140,8 +144,8 @@ Result<std::unique_ptr<MapServer>> MapServer::start(asio::io_context& io,
   if (!ec)
     state->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    return Error::temporary("ipwatch.map_listen: cannot listen on " + state->options.listen +
-                            ": " + ec.message());
+    return Error::temporary("ipwatch.map_listen: cannot listen on " + state->options.listen + ": " +
+                            ec.message());
   state->accept();
   return std::unique_ptr<MapServer>(new MapServer(std::move(state)));
 }

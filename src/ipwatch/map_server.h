@@ -26,7 +26,7 @@
 namespace mailsift::ipwatch {
 
 struct MapServerOptions {
-  std::string listen;  // "inet:HOST:PORT" or "HOST:PORT"
+  std::string listen;                                          // "inet:HOST:PORT" or "HOST:PORT"
   std::function<std::string(std::string_view payload)> reply;  // encoded netstring
   size_t max_request = 1000;
 };

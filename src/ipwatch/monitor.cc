@@ -259,8 +259,8 @@ Result<RoundReport> Monitor::run_round() {
       trusted.push_back(options_.lists[i]);
     } else {
       untrusted[h.list] = fmt::format("{}: {}", text, h.detail);
-      report.problems.push_back(fmt::format("list {}: {} ({}), not read this round", h.list, text,
-                                            h.detail));
+      report.problems.push_back(
+          fmt::format("list {}: {} ({}), not read this round", h.list, text, h.detail));
     }
     std::string full = h.ok() ? text : fmt::format("{}: {}", text, h.detail);
     auto& last = list_health_[h.list];
@@ -290,9 +290,13 @@ Result<RoundReport> Monitor::run_round() {
     for (const auto& ip : pool.ips) {
       for (const auto& [list, why] : untrusted) {
         const bool was = is_open.count({ip, list}) > 0;
-        CheckRecord c{ip, list, now, dnsbl::to_string(dnsbl::Outcome::kNotChecked), "",
-                      fmt::format("list health {}; kept previous state ({})", why,
-                                  was ? "listed" : "not listed")};
+        CheckRecord c{
+            ip,
+            list,
+            now,
+            dnsbl::to_string(dnsbl::Outcome::kNotChecked),
+            "",
+            fmt::format("list health {}; kept previous state ({})", why, was ? "listed" : "not listed")};
         if (auto st = store_.put_check(c); !st)
           return st.error();
       }
@@ -344,9 +348,9 @@ Result<RoundReport> Monitor::run_round() {
             // Never read as a listing or as a delisting: the previous state stands.
             c.detail += fmt::format("; kept previous state ({})", was ? "listed" : "not listed");
             report.problems.push_back(fmt::format("{} on {}: {}", ip, r.list, c.detail));
-            log("warn", fmt::format("event=ipwatch_not_checked {} {} {} {}", kv("ip", ip),
-                                    kv("list", r.list), kv("outcome", c.outcome),
-                                    kv("detail", c.detail)));
+            log("warn",
+                fmt::format("event=ipwatch_not_checked {} {} {} {}", kv("ip", ip),
+                            kv("list", r.list), kv("outcome", c.outcome), kv("detail", c.detail)));
             break;
           }
         }
@@ -372,18 +376,17 @@ Result<RoundReport> Monitor::run_round() {
         fmt::format("event={} {}",
                     report.all_unhealthy ? "ipwatch_all_pools_unhealthy" : "ipwatch_pool_healthy",
                     kv("detail", detail)));
-    if (auto st = store_.add_alert({now, "", "",
-                                    report.all_unhealthy ? "all_pools_unhealthy" : "pool_healthy",
-                                    detail});
+    if (auto st = store_.add_alert(
+            {now, "", "", report.all_unhealthy ? "all_pools_unhealthy" : "pool_healthy", detail});
         !st)
       return st.error();
   }
-  log("info", fmt::format("event=ipwatch_round {} {} {} {} {}",
-                          kv("ips", std::to_string(states().size())),
-                          kv("lists", std::to_string(trusted.size())),
-                          kv("listed", std::to_string(report.listed.size())),
-                          kv("delisted", std::to_string(report.delisted.size())),
-                          kv("pool", choice.fallback ? "(none healthy)" : choice.pool)));
+  log("info",
+      fmt::format("event=ipwatch_round {} {} {} {} {}", kv("ips", std::to_string(states().size())),
+                  kv("lists", std::to_string(trusted.size())),
+                  kv("listed", std::to_string(report.listed.size())),
+                  kv("delisted", std::to_string(report.delisted.size())),
+                  kv("pool", choice.fallback ? "(none healthy)" : choice.pool)));
   return report;
 }
 
@@ -421,8 +424,8 @@ std::string Monitor::map_reply(std::string_view payload) {
   if (!req)
     return sm::reply(sm::Status::kPerm, "malformed request (expected NAME KEY)");
   if (req->name != options_.map_name)
-    return sm::reply(sm::Status::kPerm, fmt::format("unknown map name (this server answers {})",
-                                                    options_.map_name));
+    return sm::reply(sm::Status::kPerm,
+                     fmt::format("unknown map name (this server answers {})", options_.map_name));
   const Choice c = choose();
   if (c.fallback) {
     // Loud but bounded: one error line a minute while every pool is unhealthy.

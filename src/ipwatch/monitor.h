@@ -48,9 +48,9 @@ struct Listed {
 // What support (and the case lookup) needs about one outbound IP.
 struct IpState {
   std::string ip, pool;
-  bool healthy = true;          // on no list (as far as the last trusted answers say)
-  std::vector<Listed> listed;   // the lists it is on, since when
-  int64_t last_checked_ms = 0;  // newest check of any list
+  bool healthy = true;                // on no list (as far as the last trusted answers say)
+  std::vector<Listed> listed;         // the lists it is on, since when
+  int64_t last_checked_ms = 0;        // newest check of any list
   std::vector<std::string> problems;  // "LIST: not checked (...), kept previous state"
 };
 
@@ -123,7 +123,7 @@ class Monitor {
   Clock clock_;
   Log log_;
   std::map<std::string, std::string> list_health_;  // list -> last health text (round thread)
-  bool all_unhealthy_reported_ = false;              // round thread
+  bool all_unhealthy_reported_ = false;             // round thread
 
   mutable std::mutex mu_;
   std::vector<IpState> states_;

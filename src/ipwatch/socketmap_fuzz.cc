@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto d = sm::decode(in, 4096);
     if (d.status != sm::Decode::kComplete)
       break;
-    if (d.consumed == 0 || d.consumed > in.size() || sm::encode(d.payload) != in.substr(0, d.consumed))
+    if (d.consumed == 0 || d.consumed > in.size() ||
+        sm::encode(d.payload) != in.substr(0, d.consumed))
       std::abort();
     if (auto r = sm::parse_request(d.payload)) {
       if (r->name.empty() || r->key.empty() || r->name.find(' ') != std::string_view::npos)

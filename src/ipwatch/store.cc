@@ -164,8 +164,12 @@ class SqliteStore final : public Store {
   Result<bool> open_listing(const Episode& e) override {
     std::lock_guard lock(mu_);
     sqlite::Use u(open_);
-    u.text(1, e.ip).text(2, e.list).text(3, e.zone).i64(4, e.listed_at_ms).text(5, e.codes).text(
-        6, e.name);
+    u.text(1, e.ip)
+        .text(2, e.list)
+        .text(3, e.zone)
+        .i64(4, e.listed_at_ms)
+        .text(5, e.codes)
+        .text(6, e.name);
     int rc = u.step();
     if (rc != SQLITE_DONE)
       return db_->fail(rc, "open listing");
@@ -191,8 +195,12 @@ class SqliteStore final : public Store {
   Status put_check(const CheckRecord& c) override {
     std::lock_guard lock(mu_);
     sqlite::Use u(put_check_);
-    u.text(1, c.ip).text(2, c.list).i64(3, c.checked_at_ms).text(4, c.outcome).text(5, c.codes).text(
-        6, c.detail);
+    u.text(1, c.ip)
+        .text(2, c.list)
+        .i64(3, c.checked_at_ms)
+        .text(4, c.outcome)
+        .text(5, c.codes)
+        .text(6, c.detail);
     int rc = u.step();
     if (rc != SQLITE_DONE)
       return db_->fail(rc, "put check");
@@ -222,8 +230,11 @@ class SqliteStore final : public Store {
   Status put_delisting(const DelistingRecord& d) override {
     std::lock_guard lock(mu_);
     sqlite::Use u(put_delisting_);
-    u.text(1, d.ip).i64(2, d.listed_since_ms).text(3, d.lists).text(4, to_string(d.state)).text(
-        5, d.notes);
+    u.text(1, d.ip)
+        .i64(2, d.listed_since_ms)
+        .text(3, d.lists)
+        .text(4, to_string(d.state))
+        .text(5, d.notes);
     u.text(6, d.updated_by).i64(7, d.updated_at_ms);
     int rc = u.step();
     if (rc != SQLITE_DONE)
@@ -271,7 +282,8 @@ class SqliteStore final : public Store {
                      "ORDER BY id DESC LIMIT ?2"},
         {&history_all_,
          "SELECT " kEpisodeCols " FROM episodes WHERE ?1 = ?1 ORDER BY id DESC LIMIT ?2"},
-        {&history_ip_, "SELECT " kEpisodeCols " FROM episodes WHERE ip = ?1 ORDER BY id DESC LIMIT ?2"},
+        {&history_ip_,
+         "SELECT " kEpisodeCols " FROM episodes WHERE ip = ?1 ORDER BY id DESC LIMIT ?2"},
         {&put_check_,
          "INSERT OR REPLACE INTO checks(ip, list, checked_at_ms, outcome, codes, detail) "
          "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
@@ -282,8 +294,10 @@ class SqliteStore final : public Store {
         {&put_delisting_,
          "INSERT OR REPLACE INTO delistings(ip, listed_since_ms, lists, state, notes, updated_by, "
          "updated_at_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
-        {&add_alert_, "INSERT INTO alerts(at_ms, ip, list, event, detail) VALUES(?1, ?2, ?3, ?4, ?5)"},
-        {&get_alerts_, "SELECT at_ms, ip, list, event, detail FROM alerts ORDER BY id DESC LIMIT ?1"},
+        {&add_alert_,
+         "INSERT INTO alerts(at_ms, ip, list, event, detail) VALUES(?1, ?2, ?3, ?4, ?5)"},
+        {&get_alerts_,
+         "SELECT at_ms, ip, list, event, detail FROM alerts ORDER BY id DESC LIMIT ?1"},
     };
     for (const auto& [stmt, sql] : stmts)
       if (auto st = db_->prepare(*stmt, sql); !st)

@@ -26,8 +26,8 @@ struct Episode {
   int64_t id = 0;
   std::string ip, list, zone;
   int64_t listed_at_ms = 0;
-  std::string codes;  // answers, comma separated ("127.0.0.2,127.0.0.4")
-  std::string name;   // code names from the list's code map ("SBL,XBL"), may be empty
+  std::string codes;           // answers, comma separated ("127.0.0.2,127.0.0.4")
+  std::string name;            // code names from the list's code map ("SBL,XBL"), may be empty
   int64_t delisted_at_ms = 0;  // 0 while listed
 };
 

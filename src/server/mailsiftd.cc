@@ -528,7 +528,8 @@ int main(int argc, char** argv) {
           },
           [](std::string_view level, std::string_view fields) { log_line(level, fields); });
       if (auto st = ipwatch_monitor->load(); !st)
-        log_line("error", fmt::format("event=ipwatch_load_failed {}", kv("error", st.error().describe())));
+        log_line("error", fmt::format("event=ipwatch_load_failed {}",
+                                      kv("error", st.error().describe())));
       if (!iopts->map_listen.empty()) {
         mailsift::ipwatch::MapServerOptions mopts;
         mopts.listen = iopts->map_listen;
