@@ -43,8 +43,9 @@ TEST(Options, RejectsBadPools) {
                           "a b=t:192.0.2.1", "a=sm tp:192.0.2.1", "=t:192.0.2.1"}) {
     auto p = parse_pools(bad);
     EXPECT_FALSE(p.ok()) << bad;
-    if (!p.ok())
+    if (!p.ok()) {
       EXPECT_EQ(p.error().kind, ErrorKind::kConfig);
+    }
   }
 }
 
