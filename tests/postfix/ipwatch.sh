@@ -10,7 +10,7 @@
 # Shows: clean -> mail leaves from pool a (127.0.0.21); 127.0.0.21 listed -> from pool b
 # (127.0.0.22), history/alerts/API/CLI show it, support updates the delisting record; delisted ->
 # pool a again; both listed -> Postfix's own default_transport (127.0.0.1) and a loud log line;
-# mailsiftd down -> the mail is deferred.
+# mailsiftd down -> Postfix tempfails new recipients (451 4.3.0).
 # Usage: ipwatch.sh /path/to/mailsiftd /path/to/mailsift /path/to/repo
 # Exit: 0 pass, 1 fail, 77 skipped (no postfix/swaks/unbound, or not root).
 set -uo pipefail
@@ -267,17 +267,19 @@ check "all listed: Postfix's default_transport (127.0.0.1), never a pool address
 check "answering without a healthy pool is logged loudly" grep -q "level=error event=ipwatch_no_healthy_pool" "$WORK/mailsiftd.log"
 check "alerts in the store: listed, delisted, all_pools_unhealthy" bash -c "out=\$(\"$MAILSIFT\" --config '$WORK/mailsift.toml' --data-dir '$DATA' ipwatch status); grep -q ' listed $IP_A bl' <<<\"\$out\" && grep -q ' delisted $IP_A bl' <<<\"\$out\" && grep -q 'all_pools_unhealthy' <<<\"\$out\""
 
-# 6. mailsiftd down: the table lookup fails, Postfix defers the mail (never guesses a pool).
+# 6. mailsiftd down: the table lookup fails and Postfix's smtpd tempfails the recipient (451
+#    4.3.0): nothing is accepted that could leave from a guessed pool; the client retries.
 kill -TERM "$MS_PID" 2>/dev/null
 wait "$MS_PID" 2>/dev/null
 MS_PID=""
 "$SWAKS" --server "127.0.0.1:$SMTP_PORT" --helo client.test --timeout 15 --from down1@example.test \
   --to friend@dest.example --header "Subject: ipwatch down1" --body x >"$WORK/down1.out" 2>&1
-check "mailsiftd down: message accepted by smtpd" grep -q '250 2.0.0 Ok: queued' "$WORK/down1.out"
-sleep 4
-check "mailsiftd down: not delivered" bash -c "! grep -q 'ipwatch down1' '$WORK/sink.jsonl'"
-check "mailsiftd down: deferred in the queue (lookup failure)" bash -c "postqueue -c '$CONF' -p | grep -q 'down1@example.test'"
-grep -E "down1|socketmap|lookup" "$PF/maillog" | tail -3
+check "mailsiftd down: smtpd answers 451 4.3.0 Temporary lookup failure at RCPT" \
+  grep -q '451 4.3.0 <friend@dest.example>: Temporary lookup failure' "$WORK/down1.out"
+check "mailsiftd down: Postfix logs the socketmap lookup error" \
+  grep -q "warning: socketmap:inet:127.0.0.1:$MAP_PORT:outbound_pool lookup error" "$PF/maillog"
+sleep 1
+check "mailsiftd down: nothing delivered" bash -c "! grep -q 'ipwatch down1' '$WORK/sink.jsonl'"
 
 echo "ipwatch postfix integration: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then
