@@ -76,6 +76,17 @@ TEST(Options, PoolsWithoutListsIsAConfigError) {
   EXPECT_EQ(o.error().kind, ErrorKind::kConfig);
 }
 
+TEST(Options, WithoutPoolsListsAreNotRead) {
+  // Monitoring off: a dnsbl.lists problem is not ipwatch's (mailsiftd must still start).
+  Config c;
+  ASSERT_TRUE(c.set("dnsbl.lists", "dbl.example:domain:3").ok());
+  auto o = options_from_config(c);
+  ASSERT_TRUE(o.ok()) << o.error().describe();
+  EXPECT_TRUE(o->pools.empty());
+  ASSERT_TRUE(c.set("ipwatch.map_listen", "inet:127.0.0.1:10041").ok());
+  EXPECT_FALSE(options_from_config(c).ok());  // a map without pools is a mistake
+}
+
 // ---------------------------------------------------------------- codec
 TEST(Socketmap, DecodesCompleteIncompleteMalformed) {
   auto d = sm::decode("5:hello,rest");

@@ -95,6 +95,17 @@ Result<Options> options_from_config(const Config& config) {
   if (!pools)
     return pools.error();
   o.pools = std::move(pools).value();
+  o.interval_seconds = config.get_int("ipwatch.interval_seconds");
+  o.default_transport = config.get_string("ipwatch.default_transport");
+  o.map_listen = config.get_string("ipwatch.map_listen");
+  o.map_name = config.get_string("ipwatch.map_name");
+  o.file = config.get_string("ipwatch.file");
+  if (o.pools.empty()) {
+    // Monitoring off: the lists (maybe dnsbl.lists, checked by its own users) are not ours.
+    if (!o.map_listen.empty())
+      return Error::config("ipwatch.map_listen is set but ipwatch.pools is empty");
+    return o;
+  }
   const std::string& own = config.get_string("ipwatch.lists");
   auto lists = dnsbl::parse_lists(own.empty() ? config.get_string("dnsbl.lists") : own);
   if (!lists)
@@ -107,17 +118,10 @@ Result<Options> options_from_config(const Config& config) {
       return Error::config("ipwatch.lists: '" + l.name + "' is a " + dnsbl::to_string(l.kind) +
                            " list; outbound IPs are checked against ip/ip4 lists only");
   }
-  o.interval_seconds = config.get_int("ipwatch.interval_seconds");
-  o.default_transport = config.get_string("ipwatch.default_transport");
-  o.map_listen = config.get_string("ipwatch.map_listen");
-  o.map_name = config.get_string("ipwatch.map_name");
-  o.file = config.get_string("ipwatch.file");
-  if (!o.pools.empty() && o.lists.empty())
+  if (o.lists.empty())
     return Error::config(
         "ipwatch.pools is set but there is no ip/ip4 list to check (ipwatch.lists or "
         "dnsbl.lists)");
-  if (!o.map_listen.empty() && o.pools.empty())
-    return Error::config("ipwatch.map_listen is set but ipwatch.pools is empty");
   return o;
 }
 
