@@ -13,7 +13,10 @@
 #include "outbound/store.h"
 #include "policy/policy.h"
 #include "rules/rules.h"
+#include "ipwatch/options.h"
+#include "ipwatch/store.h"
 #include "support/draft_service.h"
+#include "support/ipwatch_state.h"
 #include "support/support.h"
 #include "tenant/policy_provider.h"
 
@@ -121,8 +124,25 @@ int run_case_command(const CaseCliOptions& o, const Config& config, const std::s
   deps.symbols = &*symbols;
   deps.now_ms = now_ms;
   deps.store_description = "decision log " + stores->log_path;
-  // HOOK(ipwatch): deps.ip_state / deps.outbound_ips come from the outbound IP monitor once
-  // it is merged; until then the check says "not monitored in this build".
+  // Outbound IPs: the last round mailsiftd's monitor recorded in ipwatch.db (the CLI runs none).
+  std::unique_ptr<ipwatch::Store> ipwatch_store;
+  if (auto iopts = ipwatch::options_from_config(config); iopts && !iopts->pools.empty()) {
+    const auto ipath = std::filesystem::path(data_dir) / iopts->file;
+    std::error_code ec;
+    if (std::filesystem::exists(ipath, ec)) {
+      auto st = ipwatch::open_sqlite_store(ipath.string());
+      if (!st)
+        return fail(err, st.error());
+      ipwatch_store = std::move(st).value();
+      deps.ip_state = support::ip_state_from_store(*ipwatch_store, *iopts);
+    } else {
+      // No round recorded yet: every IP answers "not monitored", never "not listed".
+      deps.ip_state = [](std::string_view) -> std::optional<support::IpState> { return {}; };
+    }
+    deps.outbound_ips = support::configured_outbound_ips(*iopts);
+  } else if (!iopts) {
+    return fail(err, iopts.error());
+  }
   support::CaseQuery q{o.reseller, o.user, o.from, o.to, o.at, o.tz, o.window};
   auto rep = support::lookup_case(deps, q);
   if (!rep)

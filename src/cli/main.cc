@@ -35,6 +35,7 @@
 #include "rules/rules.h"
 #include "scan/engine.h"
 #include "fleet/fleet.h"
+#include "ipwatch/ipwatch_cli.h"
 #include "store/store.h"
 #include "tenant/tenant_cli.h"
 
@@ -206,6 +207,7 @@ int main(int argc, char** argv) {
   // Support: case lookup and explain-draft (src/support, docs/support.md).
   mailsift::cli::CaseCliOptions case_options;
   auto [case_cmd, draft_cmd] = mailsift::cli::add_case_commands(app, case_options);
+  mailsift::ipwatch::IpwatchCommands ipwatch_commands(app);  // docs/outbound.md "Outbound IPs"
 
   try {
     app.parse(argc, argv);
@@ -262,6 +264,7 @@ int main(int argc, char** argv) {
     return mailsift::cli::run_explain_draft_command(case_options, config, data_dir, std::cout,
                                                     std::cerr);
   if (tenant_commands.selected()) return tenant_commands.run(config, data_dir, std::cout, std::cerr);
+  if (ipwatch_commands.selected()) return ipwatch_commands.run(config, data_dir, std::cout, std::cerr);
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) {

@@ -330,6 +330,30 @@ const std::vector<ParamSpec>& all_params() {
       {"outbound.detect.grace_seconds", T::kInt, "3600", 0, 1e7,
        "After support re-activates a user, detection leaves it alone this long."},
 
+      // Outbound IP protection (src/ipwatch, docs/outbound.md "Outbound IPs"): blocklist
+      // monitoring of the provider's sending IPs and pool steering through a Postfix socketmap.
+      {"ipwatch.pools", T::kString, "", 0, 0,
+       "The provider's outbound IPs in pools, in order of preference: "
+       "\"POOL=TRANSPORT:IP,IP;POOL2=TRANSPORT2:IP\" (';' or newlines between pools; TRANSPORT "
+       "is the master.cf smtp service that binds those IPs). Empty disables the monitor."},
+      {"ipwatch.lists", T::kString, "", 0, 0,
+       "DNS blocklists the outbound IPs are checked against, in the dnsbl.lists syntax (ip/ip4 "
+       "kinds only); empty means the ip/ip4 lists of dnsbl.lists."},
+      {"ipwatch.interval_seconds", T::kInt, "900", 5, 86400,
+       "Seconds between two checks of every outbound IP against every list (the first runs at "
+       "start)."},
+      {"ipwatch.default_transport", T::kString, "", 0, 0,
+       "Transport the lookup table answers when every pool is unhealthy (logged as an error); "
+       "empty answers NOTFOUND, so Postfix falls back to its own default_transport."},
+      {"ipwatch.map_listen", T::kString, "", 0, 0,
+       "Postfix socketmap listener (inet:HOST:PORT or HOST:PORT) answering the transport of a "
+       "healthy pool for sender_dependent_default_transport_maps; empty disables it."},
+      {"ipwatch.map_name", T::kString, "outbound_pool", 0, 0,
+       "The socketmap name Postfix asks for (socketmap:inet:HOST:PORT:NAME); other names get "
+       "PERM."},
+      {"ipwatch.file", T::kString, "ipwatch.db", 0, 0,
+       "SQLite file (in the data directory) of listing history, delisting records and alerts."},
+
       // Tenants (src/tenant, docs/tenants.md): resellers, domains, users, per-level policy,
       // block/allow lists and API keys in their own SQLite file.
       {"tenant.file", T::kString, "tenants.db", 0, 0,

@@ -27,6 +27,9 @@
 #include "doctor/doctor_api.h"
 #endif
 #include "fleet/fleet.h"
+#include "ipwatch/api.h"
+#include "ipwatch/map_server.h"
+#include "ipwatch/monitor.h"
 #include "outbound/guard.h"
 #include "outbound/policy_server.h"
 #include "outbound/store.h"
@@ -46,6 +49,7 @@
 #include "console/console.h"
 #endif
 #include "support/api.h"
+#include "support/ipwatch_state.h"
 #ifdef MAILSIFT_WITH_TENANT
 #include "tenant/api.h"
 #include "tenant/list_check.h"
@@ -486,6 +490,89 @@ int main(int argc, char** argv) {
     policy_server = std::move(started).value();
   }
 
+  // Outbound IP protection (docs/outbound.md "Outbound IPs"): the blocklist monitor runs on its
+  // own one-thread pool (DNS blocks it, never the I/O or scan threads) with its own resolver;
+  // the socketmap server answers Postfix from the monitor's in-memory snapshot. Read at start.
+  std::unique_ptr<mailsift::ipwatch::Store> ipwatch_store;
+  std::unique_ptr<mailsift::dns::Resolver> ipwatch_resolver;
+  std::unique_ptr<mailsift::ipwatch::Monitor> ipwatch_monitor;
+  std::unique_ptr<mailsift::ipwatch::MapServer> ipwatch_map;
+  std::optional<mailsift::ipwatch::Options> ipwatch_options;
+  asio::thread_pool ipwatch_pool(1);
+  asio::steady_timer ipwatch_timer(ipwatch_pool);
+  std::function<void()> ipwatch_round;
+  // Destroyed first (also on early error returns): stops the pool and waits for a round in
+  // progress (bounded by the DNS timeout) before the timer and the round function go away.
+  struct PoolJoin {
+    asio::thread_pool& pool;
+    ~PoolJoin() {
+      pool.stop();
+      pool.join();
+    }
+  } ipwatch_join{ipwatch_pool};
+  {
+    auto iopts = mailsift::ipwatch::options_from_config(config);
+    if (!iopts) {
+      std::cerr << "mailsiftd: " << iopts.error().describe() << "\n";
+      return kExitUsage;
+    }
+    if (!iopts->pools.empty()) {
+      auto is = mailsift::ipwatch::open_sqlite_store((dir / iopts->file).string());
+      if (!is) {
+        std::cerr << "mailsiftd: ipwatch store: " << is.error().describe() << "\n";
+        return kExitUnavailable;
+      }
+      ipwatch_store = std::move(is).value();
+      auto dns_options = mailsift::dns::cares_options_from_config(config);
+      if (!dns_options) {
+        std::cerr << "mailsiftd: " << dns_options.error().describe() << "\n";
+        return kExitUsage;
+      }
+      auto resolver = mailsift::dns::CaresResolver::create(*dns_options);
+      if (!resolver) {
+        std::cerr << "mailsiftd: ipwatch resolver: " << resolver.error().describe() << "\n";
+        return kExitUsage;
+      }
+      ipwatch_resolver = std::move(resolver).value();
+      ipwatch_options = *iopts;
+      ipwatch_monitor = std::make_unique<mailsift::ipwatch::Monitor>(
+          *iopts, *ipwatch_store, *ipwatch_resolver,
+          [] {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                .count();
+          },
+          [](std::string_view level, std::string_view fields) { log_line(level, fields); });
+      if (auto st = ipwatch_monitor->load(); !st)
+        log_line("error", fmt::format("event=ipwatch_load_failed {}",
+                                      kv("error", st.error().describe())));
+      if (!iopts->map_listen.empty()) {
+        mailsift::ipwatch::MapServerOptions mopts;
+        mopts.listen = iopts->map_listen;
+        mopts.reply = [m = ipwatch_monitor.get()](std::string_view p) { return m->map_reply(p); };
+        auto started = mailsift::ipwatch::MapServer::start(io, mopts);
+        if (!started) {
+          std::cerr << "mailsiftd: " << started.error().describe() << "\n";
+          return kExitUsage;
+        }
+        ipwatch_map = std::move(started).value();
+      }
+      const auto interval = std::chrono::seconds(iopts->interval_seconds);
+      ipwatch_round = [&, interval] {
+        auto report = ipwatch_monitor->run_round();
+        if (!report)
+          log_line("error", fmt::format("event=ipwatch_round_failed {}",
+                                        kv("error", report.error().describe())));
+        ipwatch_timer.expires_after(interval);
+        ipwatch_timer.async_wait([&](boost::system::error_code ec) {
+          if (!ec)
+            ipwatch_round();
+        });
+      };
+      asio::post(ipwatch_pool, [&] { ipwatch_round(); });
+    }
+  }
+
   std::unique_ptr<server::MilterServer> milter;
   const std::string& milter_listen = config.get_string("server.milter_listen");
   if (!milter_listen.empty()) {
@@ -524,6 +611,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<mailsift::dns::Resolver> doctor_resolver;
   std::unique_ptr<mailsift::doctor::DoctorApi> doctor_api;
 #endif
+  std::unique_ptr<mailsift::ipwatch::IpwatchApi> ipwatch_api;
 #if defined(MAILSIFT_WITH_CONSOLE) && defined(MAILSIFT_WITH_TENANT)
   std::unique_ptr<mailsift::console::Console> console;
 #endif
@@ -644,7 +732,10 @@ int main(int argc, char** argv) {
       }
       sopts.symbols = std::move(symbols).value();
       sopts.now_ms = &mailsift::outbound::Guard::system_now_ms;
-      // HOOK(ipwatch): sopts.ip_state and sopts.outbound_ips from the outbound IP monitor.
+      if (ipwatch_monitor) {  // blocklist state of our outbound IPs (src/ipwatch)
+        sopts.ip_state = mailsift::support::ip_state_from_monitor(*ipwatch_monitor);
+        sopts.outbound_ips = mailsift::support::configured_outbound_ips(*ipwatch_options);
+      }
       sopts.draft_scan = [&daemon](std::string_view raw, const mailsift::scan::Envelope& env) {
         auto g = daemon.current();
         return g->draft->scan(raw, env);
@@ -654,6 +745,29 @@ int main(int argc, char** argv) {
       hopts.handler.extension = support_api.get();
     }
 #endif
+    if (ipwatch_monitor) {
+      // /api/v1/outbound-ips (docs/outbound.md): admin keys of the tenant store only.
+      mailsift::ipwatch::IpwatchApi::Authenticate ipwatch_auth =
+          [](std::string_view) -> Result<mailsift::ipwatch::IpwatchApi::Access> {
+        return mailsift::ipwatch::IpwatchApi::Access::kUnknown;
+      ipwatch_auth = [ts = tenant_store.get()](std::string_view key)
+          -> Result<mailsift::ipwatch::IpwatchApi::Access> {
+        using Access = mailsift::ipwatch::IpwatchApi::Access;
+        auto who = mailsift::tenant::authenticate(*ts, key);
+        if (!who)
+          return who.error().kind == mailsift::ErrorKind::kTemporary ? Result<Access>(who.error())
+                                                                      : Access::kUnknown;
+        return who->role == mailsift::tenant::Role::kAdmin ? Access::kAdmin : Access::kNotAdmin;
+      ipwatch_api = std::make_unique<mailsift::ipwatch::IpwatchApi>(
+          *ipwatch_store, *ipwatch_options, [m = ipwatch_monitor.get()] { return m->choose(); },
+          ipwatch_auth,
+          [] {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                .count();
+          },
+          hopts.handler.extension);
+      hopts.handler.extension = ipwatch_api.get();
 #if defined(MAILSIFT_WITH_CONSOLE) && defined(MAILSIFT_WITH_TENANT)
     // Support web console under /console/ (docs/console.md). Keep it the outermost extension:
     // its case-lookup, doctor and train pages call the extensions chained before it.
@@ -752,6 +866,9 @@ int main(int argc, char** argv) {
       }
       log_line("info", fmt::format("event=draining {}", kv("signal", static_cast<int64_t>(signo))));
       retention_timer.cancel();
+      if (ipwatch_map)
+        ipwatch_map->stop();
+      asio::post(ipwatch_pool, [&] { ipwatch_timer.cancel(); });
       if (milter)
         milter->stop();
       if (policy_server)
