@@ -99,6 +99,13 @@ class Daemon {
   void set_feedback(mailsift::feedback::FeedbackStore* feedback) {
     feedback_ = feedback;
   }
+  // Outbound scans feed the Guard's high_score / same_content signals (src/aup, docs/outbound.md).
+  void set_outbound_reporter(server::ScanService::OutboundReporter reporter) {
+    std::lock_guard<std::mutex> lock(mu_);
+    outbound_reporter_ = reporter;
+    if (current_)
+      current_->service->set_outbound_reporter(std::move(reporter));
+  }
 
   Result<std::shared_ptr<Generation>> build(const Config& config) {
     auto gen = std::make_shared<Generation>();
@@ -154,6 +161,10 @@ class Daemon {
     if (!service)
       return service.error();
     gen->service = std::move(service).value();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      gen->service->set_outbound_reporter(outbound_reporter_);
+    }
 #ifdef MAILSIFT_WITH_HTTP
     gen->backend = std::make_unique<mailsift::http::ServiceBackend>(*gen->service, store_);
 #endif
@@ -183,6 +194,7 @@ class Daemon {
   mailsift::decisions::DecisionLog& log_;
   std::mutex mu_;
   std::shared_ptr<Generation> current_;
+  server::ScanService::OutboundReporter outbound_reporter_;
 };
 
 #ifdef MAILSIFT_WITH_HTTP
@@ -469,6 +481,17 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     policy_server = std::move(started).value();
+    // The outbound profile's verdicts (milter / HTTP end of data) feed detection.
+    daemon.set_outbound_reporter([g = guard.get()](const mailsift::scan::Envelope& e, double score,
+                                                   const std::string& digest, size_t rcpts) {
+      if (e.auth_user.empty())
+        return;
+      auto st = g->report_scanned(mailsift::outbound::Identity::from(e.auth_user, e.mail_from),
+                                  score, digest, static_cast<int64_t>(rcpts));
+      if (!st)
+        log_line("warn", fmt::format("event=outbound_report_failed {}",
+                                     kv("error", st.error().describe())));
+    });
   }
 
   std::unique_ptr<server::MilterServer> milter;
