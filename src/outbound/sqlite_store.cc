@@ -309,7 +309,8 @@ class SqliteStore final : public OutboundStore {
 }  // namespace
 
 Result<std::unique_ptr<OutboundStore>> open_sqlite_store(const std::string& path,
-                                                         int busy_timeout_ms) {
+                                                         int busy_timeout_ms, int flush_ms) {
+  (void)flush_ms;
   return SqliteStore::open(path, busy_timeout_ms);
 }
 
