@@ -454,8 +454,10 @@ int main(int argc, char** argv) {
       std::cerr << "mailsiftd: " << gc.error().describe() << "\n";
       return kExitUsage;
     }
-    auto os =
-        mailsift::outbound::open_sqlite_store((dir / config.get_string("outbound.file")).string());
+    // Write-behind counters (outbound.store.flush_ms); the CLI opens the same file directly.
+    auto os = mailsift::outbound::open_sqlite_store(
+        (dir / config.get_string("outbound.file")).string(), 5000,
+        static_cast<int>(config.get_int("outbound.store.flush_ms")));
     if (!os) {
       std::cerr << "mailsiftd: outbound store: " << os.error().describe() << "\n";
       return kExitUnavailable;
