@@ -27,7 +27,7 @@ Result<std::unique_ptr<OutboundStore>> open_write_behind(const std::string& dir)
 
 MAILSIFT_OUTBOUND_CONFORMANCE(SqliteWriteBehind,
                               (mailsift::outbound::testing::BackendFactory{
-                                  "sqlite-write-behind", mailsift::outbound::open_write_behind,
+                                  "sqlite_write_behind", mailsift::outbound::open_write_behind,
                                   nullptr}));
 
 namespace mailsift::outbound {
