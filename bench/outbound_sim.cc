@@ -119,10 +119,9 @@ int main(int argc, char** argv) {
       x.ip = mobile && chance(0.3) ? mob : home;
       const int64_t nr = chance(0.05) ? uni(10, 30) : uni(1, 4);
       for (int64_t r = 0; r < nr; ++r)
-        x.rcpts.push_back(chance(0.8) ? fmt::format("c{}-{}@contacts{}.example", u, uni(0, 39),
-                                                    uni(0, 9))
-                                      : fmt::format("n{}@elsewhere{}.example", uni(0, 1 << 30),
-                                                    uni(0, 999)));
+        x.rcpts.push_back(
+            chance(0.8) ? fmt::format("c{}-{}@contacts{}.example", u, uni(0, 39), uni(0, 9))
+                        : fmt::format("n{}@elsewhere{}.example", uni(0, 1 << 30), uni(0, 999)));
       x.score = std::uniform_real_distribution<double>(0, 3)(rng);
       x.digest = heavy && chance(0.05) ? newsletter : fmt::format("m-{}-{}", u, m);
       first_msg[u] = std::min(first_msg[u], x.at);
@@ -155,7 +154,8 @@ int main(int argc, char** argv) {
       t += uni(5, 20) * kSec;
     }
   }
-  std::stable_sort(msgs.begin(), msgs.end(), [](const Msg& a, const Msg& b) { return a.at < b.at; });
+  std::stable_sort(msgs.begin(), msgs.end(),
+                   [](const Msg& a, const Msg& b) { return a.at < b.at; });
 
   // ---- stores, guard, policy service (as mailsiftd builds them)
   std::filesystem::remove_all(o.dir);
@@ -272,7 +272,8 @@ int main(int argc, char** argv) {
   fmt::print("detection delay (attack messages sent before the hold):{}; worst {}; not held {}\n",
              per, worst, not_held);
   fmt::print("false holds among honest users: {}\n", false_holds);
-  fmt::print("cpu {:.2f} s, wall {:.2f} s: {:.0f} policy decisions per CPU-second ({:.0f}/s wall)\n",
-             cpu, wall, decisions / cpu, decisions / wall);
+  fmt::print(
+      "cpu {:.2f} s, wall {:.2f} s: {:.0f} policy decisions per CPU-second ({:.0f}/s wall)\n", cpu,
+      wall, decisions / cpu, decisions / wall);
   return (not_held == 0 && false_holds == 0 && errors == 0) ? 0 : 1;
 }

@@ -34,7 +34,8 @@ std::vector<std::string> split_list(const std::string& text) {
 
 class PhishingCheck final : public scan::Check {
  public:
-  explicit PhishingCheck(const AupConfig& c) : score_(c.phishing_score), names_(c.phishing_symbols) {}
+  explicit PhishingCheck(const AupConfig& c)
+      : score_(c.phishing_score), names_(c.phishing_symbols) {}
   std::string_view name() const override { return "aup_phishing"; }
   scan::Phase phase() const override { return scan::Phase::kPostFilter; }
   std::vector<scan::SymbolInfo> symbols() const override {
@@ -180,11 +181,11 @@ class MalwareCheck final : public scan::Check {
 constexpr std::string_view kExecutable[] = {
     "exe", "scr", "com", "pif", "bat", "cmd", "vbs", "vbe", "js",  "jse", "wsf", "wsh", "msi",
     "msp", "jar", "ps1", "hta", "lnk", "cpl", "reg", "dll", "iso", "img", "vhd", "appx"};
-constexpr std::string_view kMacro[] = {"docm", "dotm", "xlsm", "xltm", "xlam", "pptm",
-                                       "potm", "ppsm", "ppam", "sldm"};
+constexpr std::string_view kMacro[] = {"docm", "dotm", "xlsm", "xltm", "xlam",
+                                       "pptm", "potm", "ppsm", "ppam", "sldm"};
 constexpr std::string_view kExecutableTypes[] = {
-    "application/x-dosexec", "application/x-msdownload", "application/x-msdos-program",
-    "application/x-executable", "application/x-elf", "application/x-mach-binary",
+    "application/x-dosexec",     "application/x-msdownload", "application/x-msdos-program",
+    "application/x-executable",  "application/x-elf",        "application/x-mach-binary",
     "application/x-ms-shortcut", "application/hta"};
 
 template <size_t N>

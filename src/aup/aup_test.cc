@@ -13,8 +13,8 @@ namespace {
 
 // Runs one check on a message as the engine would, with `earlier` symbols already in the list
 // (what a post-filter sees).
-std::vector<scan::Symbol> run(scan::Check& check, const std::string& raw,
-                              const scan::Envelope& env, std::vector<scan::Symbol> earlier = {}) {
+std::vector<scan::Symbol> run(scan::Check& check, const std::string& raw, const scan::Envelope& env,
+                              std::vector<scan::Symbol> earlier = {}) {
   auto msg = mime::parse(raw);
   EXPECT_TRUE(msg.ok());
   scan::Recipient rcpt;
@@ -110,8 +110,9 @@ TEST(AupBulk, ListHeadersWithoutUnsubscribeFireWithUnsubscribeDoNot) {
   const std::string bulk =
       "From: a@example.com\r\nTo: b@d.example\r\nPrecedence: bulk\r\n\r\nsale\r\n";
   EXPECT_TRUE(has(run(*check, bulk, authenticated()), "AUP_BULK_NO_UNSUBSCRIBE"));
-  const std::string list = "From: a@example.com\r\nTo: b@d.example\r\nList-Id: <n.example.com>\r\n"
-                           "List-Unsubscribe: <mailto:u@example.com>\r\n\r\nnews\r\n";
+  const std::string list =
+      "From: a@example.com\r\nTo: b@d.example\r\nList-Id: <n.example.com>\r\n"
+      "List-Unsubscribe: <mailto:u@example.com>\r\n\r\nnews\r\n";
   EXPECT_FALSE(has(run(*check, list, authenticated()), "AUP_BULK_NO_UNSUBSCRIBE"));
 }
 
@@ -129,8 +130,7 @@ std::string with_attachment(const std::string& name, const std::string& type,
   return "From: a@example.com\r\nTo: b@d.example\r\nSubject: doc\r\nMIME-Version: 1.0\r\n"
          "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n"
          "Content-Type: text/plain\r\n\r\nsee attached\r\n--b1\r\nContent-Type: " +
-         type + "; name=\"" + name +
-         "\"\r\nContent-Disposition: attachment; filename=\"" + name +
+         type + "; name=\"" + name + "\"\r\nContent-Disposition: attachment; filename=\"" + name +
          "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64 + "\r\n--b1--\r\n";
 }
 
@@ -148,9 +148,9 @@ TEST(AupMalware, ExecutablesDoubleExtensionsAndMacroDocuments) {
             authenticated());
   ASSERT_TRUE(has(out, "AUP_MALWARE_ATTACHMENT"));
   EXPECT_NE(out.back().detail.find("macro document .xlsm"), std::string::npos);
-  EXPECT_TRUE(has(run(*check, with_attachment("run.js", "text/plain", "YWxlcnQoMSk="),
-                      authenticated()),
-                  "AUP_MALWARE_ATTACHMENT"));
+  EXPECT_TRUE(
+      has(run(*check, with_attachment("run.js", "text/plain", "YWxlcnQoMSk="), authenticated()),
+          "AUP_MALWARE_ATTACHMENT"));
 }
 
 TEST(AupMalware, OrdinaryAttachmentsPass) {
@@ -163,7 +163,8 @@ TEST(AupMalware, OrdinaryAttachmentsPass) {
 }
 
 TEST(AupMalware, VbaProjectInsideAnOfficeFile) {
-  const std::string ooxml = std::string("PK\x03\x04", 4) + "[Content_Types].xml word/vbaProject.bin";
+  const std::string ooxml =
+      std::string("PK\x03\x04", 4) + "[Content_Types].xml word/vbaProject.bin";
   EXPECT_NE(malware_reason("letter.docx",
                            "application/vnd.openxmlformats-officedocument.wordprocessingml."
                            "document",
@@ -172,8 +173,9 @@ TEST(AupMalware, VbaProjectInsideAnOfficeFile) {
                            ooxml),
             "");
   const std::string clean = std::string("PK\x03\x04", 4) + "[Content_Types].xml word/document.xml";
-  EXPECT_EQ(malware_reason("letter.docx", "", "application/vnd.openxmlformats-officedocument", clean),
-            "");
+  EXPECT_EQ(
+      malware_reason("letter.docx", "", "application/vnd.openxmlformats-officedocument", clean),
+      "");
 }
 
 TEST(AupDomains, Within) {

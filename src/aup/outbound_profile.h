@@ -53,8 +53,8 @@ struct OutboundDecision {
   enum Kind { kSend, kReject, kTempfail };
   Kind kind = kSend;
   double score = 0;
-  std::string reason;  // AUP symbol descriptions that fired, "; "-separated
-  int smtp_code = 0;   // 550 / 451 when not kSend
+  std::string reason;    // AUP symbol descriptions that fired, "; "-separated
+  int smtp_code = 0;     // 550 / 451 when not kSend
   std::string enhanced;  // "5.7.1"
   std::string text;      // reply text without the codes
 };

@@ -88,7 +88,9 @@ TEST_F(WriteBehindTest, StatusSetElsewhereIsSeenWithinTheFlushInterval) {
   }));
   // The daemon's own status change is written through at once.
   ASSERT_TRUE(
-      (*wb)->put_status({Subject::user("b@x"), Level::kSendingDisabled, "auto", 2, "d", true}).ok());
+      (*wb)
+          ->put_status({Subject::user("b@x"), Level::kSendingDisabled, "auto", 2, "d", true})
+          .ok());
   EXPECT_EQ((*(*cli)->get_status(Subject::user("b@x")))->level, Level::kSendingDisabled);
 }
 
@@ -101,7 +103,7 @@ TEST_F(WriteBehindTest, CountsAreDeltasAndClosingWritesWhatIsPending) {
     ASSERT_TRUE((*wb)->add_count("k", 1, 5, 0).ok());
     ASSERT_TRUE((*cli)->add_count("k", 1, 3, 0).ok());  // another process counts meanwhile
     EXPECT_EQ(*(*cli)->sum_counts("k", 1, 1), 3);       // not written yet
-  }  // closed: flushed
+  }                                                     // closed: flushed
   EXPECT_EQ(*(*cli)->sum_counts("k", 1, 1), 8);
 }
 
