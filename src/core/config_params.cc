@@ -329,6 +329,37 @@ const std::vector<ParamSpec>& all_params() {
        "Recipients of one content digest in 60 minutes that raise the same-content signal."},
       {"outbound.detect.grace_seconds", T::kInt, "3600", 0, 1e7,
        "After support re-activates a user, detection leaves it alone this long."},
+      // Outbound acceptable use policy (src/aup, docs/outbound-aup.md): authenticated mail is
+      // scored by the outbound profile (rules + AUP checks, no learned checks) and rejected at end
+      // of data at reject_score; never the spam folder.
+      {"outbound.aup.enabled", T::kBool, "true", 0, 0,
+       "Score authenticated (outbound) mail with the outbound profile: content rules plus the "
+       "acceptable use policy checks, rejected at end of data at outbound.aup.reject_score. "
+       "false: outbound mail is scored like inbound mail."},
+      {"outbound.aup.reject_score", T::kDouble, "10", -1000, 1000,
+       "Outbound score at which a message is refused at end of data (550 5.7.1 \"Message refused "
+       "by the provider's acceptable use policy: ...\"). Its score also feeds the "
+       "compromised-account high-score signal (outbound.detect.high_score)."},
+      {"outbound.aup.phishing_score", T::kDouble, "10", -1000, 1000,
+       "Score of AUP_PHISHING: an outbound message hit one of outbound.aup.phishing_symbols."},
+      {"outbound.aup.phishing_symbols", T::kString, "PHISHING_LINK", 0, 0,
+       "Rule-set symbols (comma-separated) that make an outbound message phishing."},
+      {"outbound.aup.forged_from_score", T::kDouble, "10", -1000, 1000,
+       "Score of AUP_FORGED_FROM: the From domain is neither the sending user's domain (or a "
+       "subdomain) nor one of its tenant domains."},
+      {"outbound.aup.bulk_score", T::kDouble, "6", -1000, 1000,
+       "Score of AUP_BULK_NO_UNSUBSCRIBE: bulk (outbound.aup.bulk_recipients recipients, "
+       "Precedence: bulk/list/junk, or List-Id) without a List-Unsubscribe header."},
+      {"outbound.aup.bulk_recipients", T::kInt, "50", 0, 1e9,
+       "Envelope or To/Cc recipients from which an outbound message is bulk (0 = never by "
+       "count)."},
+      {"outbound.aup.malware_score", T::kDouble, "10", -1000, 1000,
+       "Score of AUP_MALWARE_ATTACHMENT: an executable, double-extension or macro-document "
+       "attachment (by name, declared or sniffed type, VBA project inside)."},
+      {"outbound.store.flush_ms", T::kInt, "50", 0, 60000,
+       "The outbound store commits sending counters in one transaction at most this many "
+       "milliseconds after they change (group commit; status changes and alerts commit at "
+       "once). 0: every write is its own transaction. A crash loses at most this much counting."},
 
       // Outbound IP protection (src/ipwatch, docs/outbound.md "Outbound IPs"): blocklist
       // monitoring of the provider's sending IPs and pool steering through a Postfix socketmap.

@@ -167,6 +167,7 @@ class Guard {
   };
   std::mutex mu_;
   std::unordered_map<std::string, Message> messages_;  // by instance
+  int64_t last_prune_ms_ = 0;
 };
 
 // "192.0.2.0/24" / "2001:db8:1::/48"; "" when the address does not parse.

@@ -20,6 +20,8 @@ const std::vector<ReplySpec>& reply_table() {
        "Too many failed recipients: {pct}% of {n} in 24h for {who}"},
       {ReplyKind::kInternal, "internal", "451 4.3.0", "",
        "Temporary problem checking sending limits, try again later (ref {ref})"},
+      {ReplyKind::kAcceptableUse, "acceptable_use", "", "550 5.7.1",
+       "Message refused by the provider's acceptable use policy: {reason} (ref {ref})"},
   };
   return kTable;
 }

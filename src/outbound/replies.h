@@ -12,6 +12,7 @@
 //   distinct_per_day       451 4.7.1               550 5.7.1               Rate limit: N distinct recipients/day for WHO
 //   failed_ratio           451 4.7.1               550 5.7.1               Too many failed recipients: P% of N in 24h for WHO
 //   internal               451 4.3.0               -                       Temporary problem checking sending limits, try again later (ref REF)
+//   acceptable_use         -                       550 5.7.1               Message refused by the provider's acceptable use policy: REASON (ref REF)
 //
 // Account states are always rejects (a held account must not queue retries for days); limits
 // tempfail or reject per outbound.over_limit_action. WHO is the address, "domain D" or
@@ -33,6 +34,7 @@ enum class ReplyKind {
   kDistinctPerDay,
   kFailedRatio,
   kInternal,
+  kAcceptableUse,  // end of data: outbound content broke the AUP (src/aup)
 };
 
 struct ReplySpec {

@@ -9,13 +9,36 @@
 //   alerts(id, time_ms, subject, kind, score, detail)
 // WAL journal, synchronous=NORMAL (counters may lose the last commits on power loss, which only
 // makes limits a little more lenient; status changes from the CLI survive a daemon crash), busy
-// timeout so the CLI and the daemon share the file. Every call is one implicit transaction; no
-// snapshot cache: a status change by the CLI is seen by the daemon's next request.
+// timeout so the CLI and the daemon share the file. Statements are prepared once per connection.
+//
+// Two modes:
+//  * flush_ms = 0 (the CLI, tests): every call is its own transaction, nothing is cached; a
+//    status change by another process is seen by the next call.
+//  * flush_ms > 0 (mailsiftd, outbound.store.flush_ms): write-behind. Counters, sets and values
+//    live in memory (loaded per key from the file on first use, evicted when clean and unused
+//    for 10 minutes); changes are written by a background flusher in one transaction at most
+//    flush_ms after they happen, as deltas (counters: n = n + delta; sets: seen = max(seen, ..);
+//    values: last writer wins), so nothing another process added is overwritten. Statuses are
+//    cached for at most flush_ms (the cache is dropped at every flush tick); put_status and
+//    add_alert write through at once in their own transaction (a hold is durable when the call
+//    returns). What a crash can lose: at most flush_ms of counting (limits a little more
+//    lenient, as with synchronous=NORMAL). A failed flush keeps the changes in memory and
+//    retries at the next tick; the next write call returns the error once (kTemporary: the
+//    caller tempfails, never a silent accept). The CLI sees counters up to flush_ms late.
 #include <sqlite3.h>
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "outbound/store.h"
 
@@ -41,15 +64,19 @@ CREATE INDEX alerts_subject ON alerts(subject, time_ms);
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
+
+// A cached prepared statement in use: reset and unbound when the scope ends.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr);
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  ~Stmt() {
+    if (s_) {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
   }
-  ~Stmt() { sqlite3_finalize(s_); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
-  bool prepared() const { return rc_ == SQLITE_OK; }
   Stmt& bind(int i, int64_t v) {
     sqlite3_bind_int64(s_, i, v);
     return *this;
@@ -62,8 +89,11 @@ class Stmt {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
-  int step() { return sqlite3_step(s_); }
-  void reset() { sqlite3_reset(s_); }
+  int step() { return s_ ? sqlite3_step(s_) : SQLITE_ERROR; }
+  void reset() {
+    if (s_)
+      sqlite3_reset(s_);
+  }
   int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
   double dbl(int c) { return sqlite3_column_double(s_, c); }
   std::string text(int c) {
@@ -73,14 +103,57 @@ class Stmt {
 
  private:
   sqlite3_stmt* s_ = nullptr;
-  int rc_;
+};
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr auto kEvictAfter = std::chrono::minutes(10);
+
+struct CounterCache {
+  std::map<int64_t, int64_t> buckets;   // what this process believes (file + own deltas)
+  std::map<int64_t, int64_t> pending;   // deltas not yet written
+  int64_t prune_below = INT64_MIN;      // pending DELETE of older buckets
+  bool prune_pending = false;
+  SteadyClock::time_point used;
+  bool dirty() const { return !pending.empty() || prune_pending; }
+};
+
+struct SetCache {
+  std::unordered_map<std::string, int64_t> seen;
+  std::set<std::pair<int64_t, std::string>> by_time;  // (seen, member), oldest first
+  std::unordered_set<std::string> pending;             // members to upsert
+  int64_t prune_below = INT64_MIN;
+  bool prune_pending = false;
+  SteadyClock::time_point used;
+  bool dirty() const { return !pending.empty() || prune_pending; }
+};
+
+struct ValueCache {
+  std::optional<std::string> value;
+  bool pending = false;
+  SteadyClock::time_point used;
+  bool dirty() const { return pending; }
 };
 
 class SqliteStore final : public OutboundStore {
  public:
-  ~SqliteStore() override { sqlite3_close_v2(db_); }
+  ~SqliteStore() override {
+    if (flusher_.joinable()) {
+      {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+      }
+      cv_.notify_all();
+      flusher_.join();
+      std::lock_guard lock(mu_);
+      (void)flush_locked();  // last chance; a failure here loses at most flush_ms of counting
+    }
+    for (auto& [sql, stmt] : stmts_)
+      sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
 
-  static Result<std::unique_ptr<OutboundStore>> open(const std::string& path, int busy_ms) {
+  static Result<std::unique_ptr<OutboundStore>> open(const std::string& path, int busy_ms,
+                                                     int flush_ms) {
     auto s = std::unique_ptr<SqliteStore>(new SqliteStore);
     int rc = sqlite3_open_v2(path.c_str(), &s->db_,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -93,41 +166,63 @@ class SqliteStore final : public OutboundStore {
         return st.error();
     if (auto st = s->migrate(); !st)
       return st.error();
+    if (flush_ms > 0) {
+      // The flusher's upserts touch pages all over the counters/members B-trees: keep them
+      // in memory (64 MiB) rather than re-reading them from the file at every flush.
+      if (auto st = s->exec("PRAGMA cache_size=-65536"); !st)
+        return st.error();
+      s->flush_ms_ = flush_ms;
+      s->flusher_ = std::thread([p = s.get()] { p->flush_loop(); });
+    }
     return std::unique_ptr<OutboundStore>(std::move(s));
   }
 
   Result<std::optional<AccountStatus>> get_status(const Subject& subject) override {
     std::lock_guard lock(mu_);
-    Stmt q(db_, "SELECT level, reason, changed_at, changed_by, reversible FROM status "
-                "WHERE subject=?");
-    q.bind(1, subject.key());
+    std::string key = subject.key();
+    if (flush_ms_ > 0) {
+      if (auto it = status_cache_.find(key); it != status_cache_.end())
+        return it->second;
+    }
+    Stmt q(prep("SELECT level, reason, changed_at, changed_by, reversible FROM status "
+                "WHERE subject=?"));
+    q.bind(1, key);
     int rc = q.step();
-    if (rc == SQLITE_DONE)
-      return std::optional<AccountStatus>();
-    if (rc != SQLITE_ROW)
+    std::optional<AccountStatus> out;
+    if (rc == SQLITE_ROW) {
+      out = AccountStatus{subject, static_cast<Level>(q.i64(0)), q.text(1), q.i64(2), q.text(3),
+                          q.i64(4) != 0};
+    } else if (rc != SQLITE_DONE) {
       return err("get_status");
-    AccountStatus st{subject, static_cast<Level>(q.i64(0)), q.text(1), q.i64(2), q.text(3),
-                     q.i64(4) != 0};
-    return std::optional<AccountStatus>(std::move(st));
+    }
+    if (flush_ms_ > 0)
+      status_cache_.emplace(std::move(key), out);
+    return out;
   }
 
   Status put_status(const AccountStatus& st) override {
     std::lock_guard lock(mu_);
-    Stmt q(db_, "INSERT OR REPLACE INTO status(subject, level, reason, changed_at, changed_by, "
-                "reversible) VALUES(?,?,?,?,?,?)");
+    Stmt q(prep("INSERT OR REPLACE INTO status(subject, level, reason, changed_at, changed_by, "
+                "reversible) VALUES(?,?,?,?,?,?)"));
     q.bind(1, st.subject.key())
         .bind(2, static_cast<int64_t>(st.level))
         .bind(3, st.reason)
         .bind(4, st.changed_at_ms)
         .bind(5, st.changed_by)
         .bind(6, int64_t{st.reversible});
-    return q.step() == SQLITE_DONE ? Status() : Status(err("put_status"));
+    if (q.step() != SQLITE_DONE) {
+      status_cache_.erase(st.subject.key());
+      return err("put_status");
+    }
+    if (flush_ms_ > 0)
+      status_cache_[st.subject.key()] = st;
+    return Ok{};
   }
 
   Result<std::vector<AccountStatus>> restricted() override {
     std::lock_guard lock(mu_);
-    Stmt q(db_, "SELECT subject, level, reason, changed_at, changed_by, reversible FROM status "
-                "WHERE level <> 0 ORDER BY subject");
+    Stmt q(prep("SELECT subject, level, reason, changed_at, changed_by, reversible FROM status "
+                "WHERE level <> 0 ORDER BY subject"));
     std::vector<AccountStatus> out;
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) {
@@ -149,25 +244,57 @@ class SqliteStore final : public OutboundStore {
   Status add_count(std::string_view key, int64_t bucket, int64_t delta,
                    int64_t keep_from) override {
     std::lock_guard lock(mu_);
+    if (flush_ms_ > 0) {
+      if (auto e = take_pending_error())
+        return *e;
+      auto c = counter(key);
+      if (!c)
+        return c.error();
+      CounterCache& cc = **c;
+      cc.buckets[bucket] += delta;
+      cc.pending[bucket] += delta;
+      if (keep_from > cc.prune_below) {
+        cc.buckets.erase(cc.buckets.begin(), cc.buckets.lower_bound(keep_from));
+        cc.pending.erase(cc.pending.begin(), cc.pending.lower_bound(keep_from));
+        cc.prune_below = keep_from;
+        cc.prune_pending = true;
+      }
+      dirty_counters_.insert(std::string(key));
+      return Ok{};
+    }
     if (auto s = exec("BEGIN IMMEDIATE"); !s)
       return s;
-    Stmt up(db_, "INSERT INTO counters(key, bucket, n) VALUES(?,?,?) "
-                 "ON CONFLICT(key, bucket) DO UPDATE SET n = n + excluded.n");
+    Stmt up(prep("INSERT INTO counters(key, bucket, n) VALUES(?,?,?) "
+                 "ON CONFLICT(key, bucket) DO UPDATE SET n = n + excluded.n"));
     up.bind(1, key).bind(2, bucket).bind(3, delta);
-    Stmt del(db_, "DELETE FROM counters WHERE key=? AND bucket<?");
+    Stmt del(prep("DELETE FROM counters WHERE key=? AND bucket<?"));
     del.bind(1, key).bind(2, keep_from);
     if (up.step() != SQLITE_DONE || del.step() != SQLITE_DONE) {
       auto e = err("add_count");
+      up.reset();
+      del.reset();
       (void)exec("ROLLBACK");
       return e;
     }
+    up.reset();
+    del.reset();
     return exec("COMMIT");
   }
 
   Result<int64_t> sum_counts(std::string_view key, int64_t first, int64_t last) override {
     std::lock_guard lock(mu_);
-    Stmt q(db_, "SELECT coalesce(sum(n), 0) FROM counters WHERE key=? AND bucket>=? AND "
-                "bucket<=?");
+    if (flush_ms_ > 0) {
+      auto c = counter(key);
+      if (!c)
+        return c.error();
+      int64_t sum = 0;
+      const auto& b = (*c)->buckets;
+      for (auto it = b.lower_bound(first); it != b.end() && it->first <= last; ++it)
+        sum += it->second;
+      return sum;
+    }
+    Stmt q(prep("SELECT coalesce(sum(n), 0) FROM counters WHERE key=? AND bucket>=? AND "
+                "bucket<=?"));
     q.bind(1, key).bind(2, first).bind(3, last);
     if (q.step() != SQLITE_ROW)
       return err("sum_counts");
@@ -177,19 +304,53 @@ class SqliteStore final : public OutboundStore {
   Result<bool> touch_member(std::string_view key, std::string_view member, int64_t now_ms,
                             int64_t keep_since_ms) override {
     std::lock_guard lock(mu_);
+    if (flush_ms_ > 0) {
+      if (auto e = take_pending_error())
+        return *e;
+      auto c = set(key);
+      if (!c)
+        return c.error();
+      SetCache& sc = **c;
+      if (keep_since_ms > sc.prune_below) {
+        while (!sc.by_time.empty() && sc.by_time.begin()->first < keep_since_ms) {
+          const std::string& m = sc.by_time.begin()->second;
+          sc.seen.erase(m);
+          sc.pending.erase(m);
+          sc.by_time.erase(sc.by_time.begin());
+        }
+        sc.prune_below = keep_since_ms;
+        sc.prune_pending = true;
+      }
+      std::string m(member);
+      auto it = sc.seen.find(m);
+      const bool fresh = it == sc.seen.end();
+      if (fresh) {
+        sc.seen.emplace(m, now_ms);
+        sc.by_time.emplace(now_ms, m);
+      } else if (now_ms > it->second) {
+        sc.by_time.erase({it->second, m});
+        it->second = now_ms;
+        sc.by_time.emplace(now_ms, m);
+      }
+      sc.pending.insert(std::move(m));
+      dirty_sets_.insert(std::string(key));
+      return fresh;
+    }
     if (auto s = exec("BEGIN IMMEDIATE"); !s)
       return s.error();
-    Stmt del(db_, "DELETE FROM members WHERE key=? AND seen<?");
+    Stmt del(prep("DELETE FROM members WHERE key=? AND seen<?"));
     del.bind(1, key).bind(2, keep_since_ms);
-    Stmt ins(db_, "INSERT INTO members(key, member, seen) VALUES(?,?,?) "
-                  "ON CONFLICT(key, member) DO UPDATE SET seen = max(seen, excluded.seen)");
+    Stmt ins(prep("INSERT INTO members(key, member, seen) VALUES(?,?,?) "
+                  "ON CONFLICT(key, member) DO UPDATE SET seen = max(seen, excluded.seen)"));
     ins.bind(1, key).bind(2, member).bind(3, now_ms);
-    Stmt had(db_, "SELECT 1 FROM members WHERE key=? AND member=?");
+    Stmt had(prep("SELECT 1 FROM members WHERE key=? AND member=?"));
     had.bind(1, key).bind(2, member);
     bool ok = del.step() == SQLITE_DONE;
     int hrc = ok ? had.step() : SQLITE_ERROR;
     had.reset();
     ok = ok && (hrc == SQLITE_ROW || hrc == SQLITE_DONE) && ins.step() == SQLITE_DONE;
+    del.reset();
+    ins.reset();
     if (!ok) {
       auto e = err("touch_member");
       (void)exec("ROLLBACK");
@@ -203,7 +364,14 @@ class SqliteStore final : public OutboundStore {
   Result<bool> has_member(std::string_view key, std::string_view member,
                           int64_t since_ms) override {
     std::lock_guard lock(mu_);
-    Stmt q(db_, "SELECT 1 FROM members WHERE key=? AND member=? AND seen>=?");
+    if (flush_ms_ > 0) {
+      auto c = set(key);
+      if (!c)
+        return c.error();
+      auto it = (*c)->seen.find(std::string(member));
+      return it != (*c)->seen.end() && it->second >= since_ms;
+    }
+    Stmt q(prep("SELECT 1 FROM members WHERE key=? AND member=? AND seen>=?"));
     q.bind(1, key).bind(2, member).bind(3, since_ms);
     int rc = q.step();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -213,7 +381,19 @@ class SqliteStore final : public OutboundStore {
 
   Result<int64_t> count_members(std::string_view key, int64_t since_ms) override {
     std::lock_guard lock(mu_);
-    Stmt q(db_, "SELECT count(*) FROM members WHERE key=? AND seen>=?");
+    if (flush_ms_ > 0) {
+      auto c = set(key);
+      if (!c)
+        return c.error();
+      // Members older than the window are pruned by touch_member, so this walks only the few
+      // that expired since.
+      const auto& bt = (*c)->by_time;
+      int64_t stale = 0;
+      for (auto it = bt.begin(); it != bt.end() && it->first < since_ms; ++it)
+        ++stale;
+      return static_cast<int64_t>(bt.size()) - stale;
+    }
+    Stmt q(prep("SELECT count(*) FROM members WHERE key=? AND seen>=?"));
     q.bind(1, key).bind(2, since_ms);
     if (q.step() != SQLITE_ROW)
       return err("count_members");
@@ -222,34 +402,44 @@ class SqliteStore final : public OutboundStore {
 
   Result<std::optional<std::string>> get_value(std::string_view key) override {
     std::lock_guard lock(mu_);
-    Stmt q(db_, "SELECT value FROM kv WHERE key=?");
-    q.bind(1, key);
-    int rc = q.step();
-    if (rc == SQLITE_DONE)
-      return std::optional<std::string>();
-    if (rc != SQLITE_ROW)
-      return err("get_value");
-    return std::optional<std::string>(q.text(0));
+    if (flush_ms_ > 0) {
+      auto v = value(key);
+      if (!v)
+        return v.error();
+      return (*v)->value;
+    }
+    return read_value(key);
   }
 
-  Status put_value(std::string_view key, std::string_view value) override {
+  Status put_value(std::string_view key, std::string_view value_text) override {
     std::lock_guard lock(mu_);
-    Stmt q(db_, "INSERT OR REPLACE INTO kv(key, value) VALUES(?,?)");
-    q.bind(1, key).bind(2, value);
+    if (flush_ms_ > 0) {
+      if (auto e = take_pending_error())
+        return *e;
+      auto v = value(key);
+      if (!v)
+        return v.error();
+      (*v)->value = std::string(value_text);
+      (*v)->pending = true;
+      dirty_values_.insert(std::string(key));
+      return Ok{};
+    }
+    Stmt q(prep("INSERT OR REPLACE INTO kv(key, value) VALUES(?,?)"));
+    q.bind(1, key).bind(2, value_text);
     return q.step() == SQLITE_DONE ? Status() : Status(err("put_value"));
   }
 
   Status add_alert(const Alert& a) override {
     std::lock_guard lock(mu_);
-    Stmt q(db_, "INSERT INTO alerts(time_ms, subject, kind, score, detail) VALUES(?,?,?,?,?)");
+    Stmt q(prep("INSERT INTO alerts(time_ms, subject, kind, score, detail) VALUES(?,?,?,?,?)"));
     q.bind(1, a.time_ms).bind(2, a.subject).bind(3, a.kind).bind(4, a.score).bind(5, a.detail);
     return q.step() == SQLITE_DONE ? Status() : Status(err("add_alert"));
   }
 
   Result<std::vector<Alert>> alerts(std::string_view subject_key, size_t limit) override {
     std::lock_guard lock(mu_);
-    Stmt q(db_, "SELECT time_ms, subject, kind, score, detail FROM alerts "
-                "WHERE ?1 = '' OR subject = ?1 ORDER BY time_ms DESC, id DESC LIMIT ?2");
+    Stmt q(prep("SELECT time_ms, subject, kind, score, detail FROM alerts "
+                "WHERE ?1 = '' OR subject = ?1 ORDER BY time_ms DESC, id DESC LIMIT ?2"));
     q.bind(1, subject_key).bind(2, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
     std::vector<Alert> out;
     int rc;
@@ -263,6 +453,205 @@ class SqliteStore final : public OutboundStore {
  private:
   SqliteStore() = default;
 
+  // The connection's prepared statement for this SQL text (keyed by the literal's address).
+  sqlite3_stmt* prep(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it != stmts_.end())
+      return it->second;
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK) {
+      sqlite3_finalize(s);
+      return nullptr;  // step() fails; err() reports sqlite3_errmsg
+    }
+    stmts_.emplace(sql, s);
+    return s;
+  }
+
+  std::optional<Error> take_pending_error() {
+    std::optional<Error> e;
+    e.swap(pending_error_);
+    return e;
+  }
+
+  Result<std::optional<std::string>> read_value(std::string_view key) {
+    Stmt q(prep("SELECT value FROM kv WHERE key=?"));
+    q.bind(1, key);
+    int rc = q.step();
+    if (rc == SQLITE_DONE)
+      return std::optional<std::string>();
+    if (rc != SQLITE_ROW)
+      return err("get_value");
+    return std::optional<std::string>(q.text(0));
+  }
+
+  // Cache entries, loaded from the file on first use.
+  Result<CounterCache*> counter(std::string_view key) {
+    std::string k(key);
+    auto it = counters_.find(k);
+    if (it == counters_.end()) {
+      CounterCache cc;
+      Stmt q(prep("SELECT bucket, n FROM counters WHERE key=?"));
+      q.bind(1, key);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW)
+        cc.buckets[q.i64(0)] = q.i64(1);
+      if (rc != SQLITE_DONE)
+        return err("load counters");
+      it = counters_.emplace(std::move(k), std::move(cc)).first;
+    }
+    it->second.used = SteadyClock::now();
+    return &it->second;
+  }
+  Result<SetCache*> set(std::string_view key) {
+    std::string k(key);
+    auto it = sets_.find(k);
+    if (it == sets_.end()) {
+      SetCache sc;
+      Stmt q(prep("SELECT member, seen FROM members WHERE key=?"));
+      q.bind(1, key);
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        std::string m = q.text(0);
+        const int64_t seen = q.i64(1);
+        sc.by_time.emplace(seen, m);
+        sc.seen.emplace(std::move(m), seen);
+      }
+      if (rc != SQLITE_DONE)
+        return err("load members");
+      it = sets_.emplace(std::move(k), std::move(sc)).first;
+    }
+    it->second.used = SteadyClock::now();
+    return &it->second;
+  }
+  Result<ValueCache*> value(std::string_view key) {
+    std::string k(key);
+    auto it = values_.find(k);
+    if (it == values_.end()) {
+      auto v = read_value(key);
+      if (!v)
+        return v.error();
+      it = values_.emplace(std::move(k), ValueCache{std::move(v).value(), false, {}}).first;
+    }
+    it->second.used = SteadyClock::now();
+    return &it->second;
+  }
+
+  // Writes every pending change in one transaction. On failure nothing is marked written: the
+  // next tick retries the same deltas.
+  Status flush_locked() {
+    if (dirty_counters_.empty() && dirty_sets_.empty() && dirty_values_.empty())
+      return Ok{};
+    if (auto s = exec("BEGIN IMMEDIATE"); !s)
+      return s;
+    bool ok = true;
+    const char* what = "flush";
+    for (const auto& key : dirty_counters_) {
+      CounterCache& cc = counters_.at(key);
+      for (const auto& [bucket, delta] : cc.pending) {
+        Stmt up(prep("INSERT INTO counters(key, bucket, n) VALUES(?,?,?) "
+                     "ON CONFLICT(key, bucket) DO UPDATE SET n = n + excluded.n"));
+        up.bind(1, key).bind(2, bucket).bind(3, delta);
+        ok = ok && up.step() == SQLITE_DONE;
+      }
+      if (cc.prune_pending) {
+        Stmt del(prep("DELETE FROM counters WHERE key=? AND bucket<?"));
+        del.bind(1, key).bind(2, cc.prune_below);
+        ok = ok && del.step() == SQLITE_DONE;
+      }
+      if (!ok) {
+        what = "flush counters";
+        break;
+      }
+    }
+    for (const auto& key : dirty_sets_) {
+      if (!ok)
+        break;
+      SetCache& sc = sets_.at(key);
+      if (sc.prune_pending) {
+        Stmt del(prep("DELETE FROM members WHERE key=? AND seen<?"));
+        del.bind(1, key).bind(2, sc.prune_below);
+        ok = ok && del.step() == SQLITE_DONE;
+      }
+      for (const auto& m : sc.pending) {
+        Stmt ins(prep("INSERT INTO members(key, member, seen) VALUES(?,?,?) "
+                      "ON CONFLICT(key, member) DO UPDATE SET seen = max(seen, excluded.seen)"));
+        ins.bind(1, key).bind(2, m).bind(3, sc.seen.at(m));
+        ok = ok && ins.step() == SQLITE_DONE;
+      }
+      if (!ok)
+        what = "flush members";
+    }
+    for (const auto& key : dirty_values_) {
+      if (!ok)
+        break;
+      ValueCache& vc = values_.at(key);
+      if (!vc.value)
+        continue;
+      Stmt q(prep("INSERT OR REPLACE INTO kv(key, value) VALUES(?,?)"));
+      q.bind(1, key).bind(2, *vc.value);
+      ok = q.step() == SQLITE_DONE;
+      if (!ok)
+        what = "flush values";
+    }
+    if (!ok) {
+      Error e = err(what);
+      (void)exec("ROLLBACK");
+      return e;
+    }
+    if (auto s = exec("COMMIT"); !s) {
+      (void)exec("ROLLBACK");
+      return s;
+    }
+    for (const auto& key : dirty_counters_) {
+      CounterCache& cc = counters_.at(key);
+      cc.pending.clear();
+      cc.prune_pending = false;
+    }
+    for (const auto& key : dirty_sets_) {
+      SetCache& sc = sets_.at(key);
+      sc.pending.clear();
+      sc.prune_pending = false;
+    }
+    for (const auto& key : dirty_values_)
+      values_.at(key).pending = false;
+    dirty_counters_.clear();
+    dirty_sets_.clear();
+    dirty_values_.clear();
+    return Ok{};
+  }
+
+  // Clean entries nobody used for a while go (they reload from the file when needed).
+  template <typename Map>
+  static void evict(Map& m, SteadyClock::time_point now) {
+    for (auto it = m.begin(); it != m.end();) {
+      if (!it->second.dirty() && now - it->second.used > kEvictAfter)
+        it = m.erase(it);
+      else
+        ++it;
+    }
+  }
+
+  void flush_loop() {
+    std::unique_lock lock(mu_);
+    auto last_evict = SteadyClock::now();
+    while (!stopping_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(flush_ms_));
+      if (stopping_)
+        break;
+      if (auto s = flush_locked(); !s)
+        pending_error_ = s.error();
+      // Statuses may have been changed by another process (the CLI): read them again.
+      status_cache_.clear();
+      const auto now = SteadyClock::now();
+      if (now - last_evict > std::chrono::minutes(1)) {
+        evict(counters_, now);
+        evict(sets_, now);
+        evict(values_, now);
+        last_evict = now;
+      }
+    }
+  }
+
   Error err(const char* what) {
     return Error::temporary(fmt::format("outbound store {}: {}", what, sqlite3_errmsg(db_)));
   }
@@ -275,12 +664,13 @@ class SqliteStore final : public OutboundStore {
     }
     return Ok{};
   }
+
   Status migrate() {
     if (auto s = exec("BEGIN IMMEDIATE"); !s)
       return s;
     int64_t version = 0;
     {
-      Stmt v(db_, "PRAGMA user_version");
+      Stmt v(prep("PRAGMA user_version"));
       version = v.step() == SQLITE_ROW ? v.i64(0) : 0;
     }
     if (version > kSchemaVersion) {
@@ -302,15 +692,27 @@ class SqliteStore final : public OutboundStore {
     return exec("COMMIT");
   }
 
+
   std::mutex mu_;
   sqlite3* db_ = nullptr;
+  std::unordered_map<const char*, sqlite3_stmt*> stmts_;
+  int flush_ms_ = 0;
+  bool stopping_ = false;
+  std::optional<Error> pending_error_;
+  std::condition_variable cv_;
+  std::thread flusher_;
+  std::unordered_map<std::string, CounterCache> counters_;
+  std::unordered_map<std::string, SetCache> sets_;
+  std::unordered_map<std::string, ValueCache> values_;
+  std::unordered_set<std::string> dirty_counters_, dirty_sets_, dirty_values_;
+  std::unordered_map<std::string, std::optional<AccountStatus>> status_cache_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<OutboundStore>> open_sqlite_store(const std::string& path,
-                                                         int busy_timeout_ms) {
-  return SqliteStore::open(path, busy_timeout_ms);
+                                                         int busy_timeout_ms, int flush_ms) {
+  return SqliteStore::open(path, busy_timeout_ms, flush_ms);
 }
 
 }  // namespace mailsift::outbound

@@ -108,7 +108,10 @@ class OutboundStore {
 inline constexpr const char* kOutboundFileName = "outbound.db";
 
 std::unique_ptr<OutboundStore> make_memory_store();
+// flush_ms > 0: group commit (outbound.store.flush_ms, see sqlite_store.cc); 0: every write is
+// its own transaction.
 Result<std::unique_ptr<OutboundStore>> open_sqlite_store(const std::string& path,
-                                                         int busy_timeout_ms = 5000);
+                                                         int busy_timeout_ms = 5000,
+                                                         int flush_ms = 0);
 
 }  // namespace mailsift::outbound

@@ -64,6 +64,7 @@ struct Envelope {
   std::string queue_id;
   std::string auth_user;  // SASL login of the submitting client (outbound)
   bool outbound = false;
+  size_t recipient_count = 0;  // envelope recipients of the message (outbound bulk check)
 };
 
 // The least a message's action may be, whatever its score: set by a check whose result is a

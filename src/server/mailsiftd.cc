@@ -113,6 +113,13 @@ class Daemon {
   void set_feedback(mailsift::feedback::FeedbackStore* feedback) {
     feedback_ = feedback;
   }
+  // Outbound scans feed the Guard's high_score / same_content signals (src/aup, docs/outbound.md).
+  void set_outbound_reporter(server::ScanService::OutboundReporter reporter) {
+    std::lock_guard<std::mutex> lock(mu_);
+    outbound_reporter_ = reporter;
+    if (current_)
+      current_->service->set_outbound_reporter(std::move(reporter));
+  }
 
   Result<std::shared_ptr<Generation>> build(const Config& config) {
     auto gen = std::make_shared<Generation>();
@@ -173,6 +180,10 @@ class Daemon {
     if (!draft)
       return draft.error();
     gen->draft = std::move(draft).value();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      gen->service->set_outbound_reporter(outbound_reporter_);
+    }
 #ifdef MAILSIFT_WITH_HTTP
     gen->backend = std::make_unique<mailsift::http::ServiceBackend>(*gen->service, store_);
 #endif
@@ -202,6 +213,7 @@ class Daemon {
   mailsift::decisions::DecisionLog& log_;
   std::mutex mu_;
   std::shared_ptr<Generation> current_;
+  server::ScanService::OutboundReporter outbound_reporter_;
 };
 
 #ifdef MAILSIFT_WITH_HTTP
@@ -461,8 +473,10 @@ int main(int argc, char** argv) {
       std::cerr << "mailsiftd: " << gc.error().describe() << "\n";
       return kExitUsage;
     }
-    auto os =
-        mailsift::outbound::open_sqlite_store((dir / config.get_string("outbound.file")).string());
+    // Write-behind counters (outbound.store.flush_ms); the CLI opens the same file directly.
+    auto os = mailsift::outbound::open_sqlite_store(
+        (dir / config.get_string("outbound.file")).string(), 5000,
+        static_cast<int>(config.get_int("outbound.store.flush_ms")));
     if (!os) {
       std::cerr << "mailsiftd: outbound store: " << os.error().describe() << "\n";
       return kExitUnavailable;
@@ -488,6 +502,17 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
     policy_server = std::move(started).value();
+    // The outbound profile's verdicts (milter / HTTP end of data) feed detection.
+    daemon.set_outbound_reporter([g = guard.get()](const mailsift::scan::Envelope& e, double score,
+                                                   const std::string& digest, size_t rcpts) {
+      if (e.auth_user.empty())
+        return;
+      auto st = g->report_scanned(mailsift::outbound::Identity::from(e.auth_user, e.mail_from),
+                                  score, digest, static_cast<int64_t>(rcpts));
+      if (!st)
+        log_line("warn", fmt::format("event=outbound_report_failed {}",
+                                     kv("error", st.error().describe())));
+    });
   }
 
   // Outbound IP protection (docs/outbound.md "Outbound IPs"): the blocklist monitor runs on its

@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "aup/outbound_profile.h"
 #include "server/raw_headers.h"
 #include "server/signing_step.h"
 
@@ -137,6 +139,11 @@ struct ScanService::Impl {
   std::map<std::thread::id, std::unique_ptr<scan::Engine>> engines;
   ScanService::CheckFactory extra_checks;
   std::shared_ptr<const signing::Signer> signer;  // DKIM/ARC keys, loaded per (re)load
+  // Outbound profile (src/aup): its own engine per thread, built by aup::make_outbound_engine.
+  aup::OutboundPolicy outbound_policy;
+  std::map<std::thread::id, std::unique_ptr<scan::Engine>> outbound_engines;
+  std::mutex reporter_mu;
+  ScanService::OutboundReporter outbound_reporter;
 
   Impl(const Config& c, store::Store& s, decisions::DecisionLog& l, policy::PolicyProvider& p)
       : config(c), store(s), log(l), policies(p) {}
@@ -176,6 +183,33 @@ struct ScanService::Impl {
     cached = slot.get();
     return cached;
   }
+
+  Result<scan::Engine*> outbound_engine() {
+    thread_local uint64_t cached_generation = 0;
+    thread_local scan::Engine* cached = nullptr;
+    if (cached_generation == generation && cached)
+      return cached;
+    std::lock_guard<std::mutex> lock(engines_mu);
+    auto& slot = outbound_engines[std::this_thread::get_id()];
+    if (!slot) {
+      std::vector<std::unique_ptr<scan::Check>> extra;
+      if (config.get_bool("auth.enabled")) {
+        auto auth = auth::make_auth_check(config);
+        if (!auth)
+          return auth.error();
+        extra.push_back(std::move(auth).value());
+      }
+      auto created = aup::make_outbound_engine(config, store, rules, nullptr, std::move(extra));
+      if (!created)
+        return created.error();
+      slot = std::move(created).value();
+    }
+    cached_generation = generation;
+    cached = slot.get();
+    return cached;
+  }
+
+  Result<ScanOutcome> scan_outbound(const ScanRequest& request);
 
   Status record(const decisions::Decision& d) {
     Status st = Error::temporary("decision log unavailable");
@@ -219,6 +253,7 @@ Result<std::unique_ptr<ScanService>> ScanService::create(const Config& config, s
   auto impl = std::make_unique<Impl>(config, store, log, policies);
   impl->extra_checks = std::move(extra_checks);
   impl->generation = g_next_generation.fetch_add(1);
+  impl->outbound_policy = aup::OutboundPolicy::from_config(config);
   impl->node = config.get_string("server.node_name");
   if (impl->node.empty())
     impl->node = host_name();
@@ -238,6 +273,11 @@ Result<std::unique_ptr<ScanService>> ScanService::create(const Config& config, s
   auto first = impl->engine();
   if (!first)
     return first.error();
+  if (impl->outbound_policy.enabled) {
+    auto outbound = impl->outbound_engine();
+    if (!outbound)
+      return outbound.error();
+  }
   return std::unique_ptr<ScanService>(new ScanService(std::move(impl)));
 }
 
@@ -246,6 +286,10 @@ const Config& ScanService::config() const {
 }
 void ScanService::set_clock(std::function<int64_t()> now) {
   impl_->now = std::move(now);
+}
+void ScanService::set_outbound_reporter(OutboundReporter reporter) {
+  std::lock_guard<std::mutex> lock(impl_->reporter_mu);
+  impl_->outbound_reporter = std::move(reporter);
 }
 uint64_t ScanService::log_failures() const {
   return impl_->log_failures.load();
@@ -300,6 +344,8 @@ RecipientCheck ScanService::check_recipient_detail(const scan::Envelope& envelop
 
 Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
   Impl& impl = *impl_;
+  if (request.envelope.outbound && impl.outbound_policy.enabled)
+    return impl.scan_outbound(request);
   auto engine = impl.engine();
   if (!engine)
     return engine.error();
@@ -507,6 +553,109 @@ Result<ScanOutcome> ScanService::scan(const ScanRequest& request) {
   Status logged = impl.record(d);
   if (!logged)
     out.log_error = logged.error().describe();
+  return out;
+}
+
+// ---------------------------------------------------------------- outbound profile (src/aup)
+// One score for the message (the recipients are other providers' users: no per-recipient
+// policy), reject at outbound.aup.reject_score, never the spam folder.
+Result<ScanOutcome> ScanService::Impl::scan_outbound(const ScanRequest& request) {
+  auto engine = outbound_engine();
+  if (!engine)
+    return engine.error();
+  const int64_t when = now();
+  ScanOutcome out;
+  out.decision_id = decisions::new_decision_id(when);
+  scan::Envelope envelope = request.envelope;
+  envelope.recipient_count = request.recipients.size();
+
+  Result<scan::MessageVerdict> scanned = Error::temporary("scan failed");
+  try {
+    scanned = (*engine)->scan(request.raw, envelope, {});
+  } catch (const std::exception& e) {
+    scanned = Error::temporary(fmt::format("scan threw: {}", e.what()));
+  }
+  if (!scanned)
+    return scanned.error();
+  const scan::Verdict& verdict = scanned->recipients.front();
+  const aup::OutboundDecision decision = aup::decide(verdict, outbound_policy, out.decision_id);
+  scan::Action action = scan::Action::kNoAction;
+  if (decision.kind != aup::OutboundDecision::kSend) {
+    out.message_reply = SmtpReply{decision.smtp_code, decision.enhanced, decision.text};
+    action = decision.kind == aup::OutboundDecision::kReject ? scan::Action::kReject
+                                                             : scan::Action::kSoftReject;
+  }
+  std::vector<std::string> addresses = request.recipients;
+  if (addresses.empty())
+    addresses.push_back("");
+  for (const std::string& address : addresses) {
+    RecipientOutcome r;
+    r.address = strip_brackets(address);
+    r.policy.actions = scan::ActionPolicy::from_config(config);
+    r.policy.actions.source = "outbound-aup";
+    r.verdict = verdict;
+    r.verdict.action = action;
+    r.verdict.required_score = outbound_policy.reject_score;
+    r.wanted_action = action;
+    r.reply = out.message_reply;
+    out.recipients.push_back(std::move(r));
+  }
+  const std::vector<RawHeader> incoming = raw_headers(request.raw);
+  for (const char* own : kOwnHeaderNames) {
+    if (find_raw_header(incoming, own))
+      out.remove_headers.push_back(own);
+  }
+
+  // DKIM signing of what passed (add_signatures skips refused mail).
+  std::optional<std::string> signing_error = add_signatures(*signer, request, out, when / 1000);
+
+  // Decision record keyed by the sender, as the policy listener's (docs/outbound.md), so
+  // `mailsift log --direction outbound --user U` finds both the RCPT and the end-of-data answers.
+  decisions::Decision d = base_decision(out.decision_id, when, envelope);
+  if (signing_error)
+    d.errors.push_back(*signing_error);
+  if (const RawHeader* mid = find_raw_header(incoming, "Message-ID")) {
+    for (char c : mid->value) {
+      if (c != ' ' && c != '\t' && c != '\n')
+        d.message_id += c;
+    }
+  }
+  if (const RawHeader* subject = find_raw_header(incoming, "Subject"))
+    d.subject = subject->value;
+  d.digest = scanned->digest;
+  d.elapsed_us = scanned->elapsed_us;
+  for (const auto& e : verdict.errors)
+    d.errors.push_back(e.describe());
+  std::string user = envelope.auth_user;
+  std::transform(user.begin(), user.end(), user.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string domain(mime::address_domain(user));
+  for (const auto& r : out.recipients) {
+    decisions::RecipientDecision rd;
+    rd.address = r.address;
+    rd.user = user;
+    rd.domain = domain;
+    rd.score = verdict.score;
+    rd.action = scan::to_string(action);
+    rd.smtp_reply = r.reply ? r.reply->to_string() : "";
+    rd.stage = "data";
+    rd.policy_source = "outbound-aup";
+    rd.symbols = symbol_hits(verdict);
+    d.recipients.push_back(std::move(rd));
+  }
+  Status logged = record(d);
+  if (!logged)
+    out.log_error = logged.error().describe();
+
+  if (decision.kind != aup::OutboundDecision::kTempfail) {
+    ScanService::OutboundReporter reporter;
+    {
+      std::lock_guard<std::mutex> lock(reporter_mu);
+      reporter = outbound_reporter;
+    }
+    if (reporter)
+      reporter(envelope, verdict.score, scanned->digest, request.recipients.size());
+  }
   return out;
 }
 

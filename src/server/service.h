@@ -23,6 +23,12 @@
 // (one per delivered recipient, read by deploy/sieve/spam-to-junk.sieve) carries each
 // recipient's own verdict; X-Mailsift-Id is the decision reference. Incoming copies of all of
 // these names are forged by definition and listed in remove_headers.
+//
+// Outbound (envelope.outbound, outbound.aup.enabled): scored once by the outbound profile
+// (aup::make_outbound_engine: rules + acceptable use checks) instead of per recipient; at
+// outbound.aup.reject_score the message is rejected with "550 5.7.1 Message refused by the
+// provider's acceptable use policy: ..."; otherwise sent unchanged (no spam folder, no X-Spam
+// headers). The decision record has direction "outbound" with the sender's user/domain.
 #pragma once
 
 #include <atomic>
@@ -131,6 +137,12 @@ class ScanService {
   RecipientCheck check_recipient_detail(const scan::Envelope& envelope, std::string_view recipient);
 
   const Config& config() const;
+  // Outbound profile (src/aup): a scanned authenticated message's score and digest, for the
+  // outbound Guard's high_score / same_content signals. Called after each outbound scan that
+  // was not tempfailed; must be thread-safe. Settable at any time (nullptr = nobody listens).
+  using OutboundReporter = std::function<void(const scan::Envelope& envelope, double score,
+                                              const std::string& digest, size_t recipients)>;
+  void set_outbound_reporter(OutboundReporter reporter);
   // Tests: a fixed clock (UTC milliseconds). Default: the system clock.
   void set_clock(std::function<int64_t()> now_unix_ms);
   // Decisions that could not be written to the log since start.
