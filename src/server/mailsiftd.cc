@@ -775,6 +775,8 @@ int main(int argc, char** argv) {
       mailsift::ipwatch::IpwatchApi::Authenticate ipwatch_auth =
           [](std::string_view) -> Result<mailsift::ipwatch::IpwatchApi::Access> {
         return mailsift::ipwatch::IpwatchApi::Access::kUnknown;
+      };
+#ifdef MAILSIFT_WITH_TENANT
       ipwatch_auth = [ts = tenant_store.get()](std::string_view key)
           -> Result<mailsift::ipwatch::IpwatchApi::Access> {
         using Access = mailsift::ipwatch::IpwatchApi::Access;
@@ -783,6 +785,8 @@ int main(int argc, char** argv) {
           return who.error().kind == mailsift::ErrorKind::kTemporary ? Result<Access>(who.error())
                                                                       : Access::kUnknown;
         return who->role == mailsift::tenant::Role::kAdmin ? Access::kAdmin : Access::kNotAdmin;
+      };
+#endif
       ipwatch_api = std::make_unique<mailsift::ipwatch::IpwatchApi>(
           *ipwatch_store, *ipwatch_options, [m = ipwatch_monitor.get()] { return m->choose(); },
           ipwatch_auth,
@@ -793,6 +797,7 @@ int main(int argc, char** argv) {
           },
           hopts.handler.extension);
       hopts.handler.extension = ipwatch_api.get();
+    }
 #if defined(MAILSIFT_WITH_CONSOLE) && defined(MAILSIFT_WITH_TENANT)
     // Support web console under /console/ (docs/console.md). Keep it the outermost extension:
     // its case-lookup, doctor and train pages call the extensions chained before it.
