@@ -508,7 +508,22 @@ TEST(ExplainDraft, ScansAsOutboundWithoutLoggingOrCounting) {
     EXPECT_FALSE(s.description.empty()) << s.name;
   EXPECT_EQ((*scanner)->dropped_decisions(), 1u);  // the service tried to log; it was dropped
   EXPECT_EQ(r->account.data["status"], "active");
-  EXPECT_NE(r->would.find("would be sent"), std::string::npos) << r->would;
+  // The sample spam's From is not Bob's domain: the outbound profile's acceptable-use check
+  // refuses it after DATA, and the draft explanation says so (with the AUP symbol).
+  EXPECT_NE(r->would.find("would be refused after DATA"), std::string::npos) << r->would;
+  EXPECT_NE(r->would.find("acceptable use policy"), std::string::npos) << r->would;
+  bool aup_symbol = false;
+  for (const auto& s : r->symbols)
+    aup_symbol = aup_symbol || s.name == "AUP_FORGED_FROM";
+  EXPECT_TRUE(aup_symbol);
+  // A plain message from Bob's own address would be sent.
+  const std::string clean =
+      "From: Bob <bob@acme.test>\r\nTo: alice@example.org\r\nSubject: minutes of Tuesday\r\n"
+      "Message-ID: <m1@acme.test>\r\nDate: Sat, 28 Nov 2026 10:00:00 +0000\r\n\r\n"
+      "Hi Alice,\r\nthe minutes are below. Talk soon,\r\nBob\r\n";
+  auto c = explain_draft(deps, "bob@acme.test", "acme", clean);
+  ASSERT_TRUE(c.ok()) << c.error().describe();
+  EXPECT_NE(c->would.find("would be sent"), std::string::npos) << c->would;
   // Nothing counted: the sender's counters are still zero.
   auto sum = ob->sum_counts("msg1m:user:bob@acme.test", 0, kT / 60000 + 1);
   ASSERT_TRUE(sum.ok());
