@@ -65,7 +65,7 @@ check "policy provenance" contains "$out" "spam_action=reject from domain:acme.t
 check "block entry" contains "$out" "block entry 1 'bad.example' (user bob@acme.test) matches"
 check "window excludes D3" test "$(grep -c 'decision D3' <<<"$out")" -eq 0
 check "account status" contains "$out" "bob@acme.test is sending_disabled (bob@acme.test): auto: burst"
-check "outbound ip seam" contains "$out" "not monitored in this build"
+check "outbound ip seam" contains "$out" "not monitored (no outbound IP pools"
 check "searched range" contains "$out" "[2026-11-27T14:45:00.000Z, 2026-11-27T15:45:00.000Z]"
 
 json="$(M "${CASE[@]}" --json)"

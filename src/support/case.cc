@@ -630,7 +630,7 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
     c.data = ordered_json::array();
     if (!deps.ip_state) {
       c.status = "unavailable";
-      c.answer = "outbound IP blocklist state: not monitored in this build";
+      c.answer = "outbound IP blocklist state: not monitored (no outbound IP pools in ipwatch.pools)";
     } else if (deps.outbound_ips.empty()) {
       c.status = "unavailable";
       c.answer = "no outbound IPs configured to ask the IP monitor about";

@@ -106,7 +106,7 @@ struct CaseDeps {
   tenant::PolicyDefaults policy_defaults;
   const SymbolDescriptions* symbols = nullptr;     // nullptr: descriptions left empty
   std::function<int64_t()> now_ms;                 // UTC ms, for list expiry and counters
-  IpStateFn ip_state;                              // empty: "not monitored in this build"
+  IpStateFn ip_state;                              // empty: not monitored (no ipwatch.pools)
   std::vector<std::string> outbound_ips;           // the provider's sending IPs to ask about
   std::string store_description = "decision log";  // named in "what was searched"
   size_t max_decisions = 2000;                     // per query; more is reported as truncated

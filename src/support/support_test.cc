@@ -276,7 +276,7 @@ TEST_F(SupportTest, ChecksShowPolicyProvenanceListsAndAccount) {
   EXPECT_EQ(account.data["status"], "suspended");
   EXPECT_NE(account.answer.find("unpaid"), std::string::npos);
   const auto& ip = check(*r, "outbound_ip");
-  EXPECT_EQ(ip.answer, "outbound IP blocklist state: not monitored in this build");
+  EXPECT_EQ(ip.answer, "outbound IP blocklist state: not monitored (no outbound IP pools in ipwatch.pools)");
 }
 
 TEST_F(SupportTest, OutboundIpSeamIsAsked) {
