@@ -37,6 +37,7 @@ PACKAGES=(
   curl                        # deploy/imapsieve/mailsift-report (the IMAPSieve report client)
   chromium chromium-driver    # headless browser for the console end-to-end test (tests/console)
   openssl                     # tests/auth/run.sh: makes the DKIM/ARC signing keys it publishes
+  python3-dkim                # tests/postfix/outbound.sh: independent DKIM verifier (dkimpy)
 )
 # Node.js and npm fetch the SpamAssassin corpus (bench/corpus.sh). A Node.js from elsewhere
 # (e.g. NodeSource, which bundles npm) is kept: Debian's npm would conflict with it.

@@ -54,6 +54,7 @@
 #include "tenant/api.h"
 #include "tenant/list_check.h"
 #include "tenant/policy_provider.h"
+#include "tenant/sending_domains.h"
 #endif
 #endif
 
@@ -175,6 +176,15 @@ class Daemon {
     if (!service)
       return service.error();
     gen->service = std::move(service).value();
+#ifdef MAILSIFT_WITH_TENANT
+    // Forged-From (outbound AUP): a user owns its tenant domain (tenant/sending_domains.h).
+    if (tenants_) {
+      mailsift::tenant::TenantStore* owned_store = tenants_;
+      gen->service->set_owned_domains([owned_store](std::string_view login) {
+        return mailsift::tenant::sending_domains(*owned_store, login);
+      });
+    }
+#endif
     auto draft =
         mailsift::support::DraftScanner::create(config, store_, *gen->policies, extra_checks);
     if (!draft)

@@ -144,6 +144,7 @@ struct ScanService::Impl {
   std::map<std::thread::id, std::unique_ptr<scan::Engine>> outbound_engines;
   std::mutex reporter_mu;
   ScanService::OutboundReporter outbound_reporter;
+  ScanService::OwnedDomains owned_domains;  // guarded by engines_mu
 
   Impl(const Config& c, store::Store& s, decisions::DecisionLog& l, policy::PolicyProvider& p)
       : config(c), store(s), log(l), policies(p) {}
@@ -199,7 +200,8 @@ struct ScanService::Impl {
           return auth.error();
         extra.push_back(std::move(auth).value());
       }
-      auto created = aup::make_outbound_engine(config, store, rules, nullptr, std::move(extra));
+      auto created =
+          aup::make_outbound_engine(config, store, rules, owned_domains, std::move(extra));
       if (!created)
         return created.error();
       slot = std::move(created).value();
@@ -290,6 +292,10 @@ void ScanService::set_clock(std::function<int64_t()> now) {
 void ScanService::set_outbound_reporter(OutboundReporter reporter) {
   std::lock_guard<std::mutex> lock(impl_->reporter_mu);
   impl_->outbound_reporter = std::move(reporter);
+}
+void ScanService::set_owned_domains(OwnedDomains owned) {
+  std::lock_guard<std::mutex> lock(impl_->engines_mu);
+  impl_->owned_domains = std::move(owned);
 }
 uint64_t ScanService::log_failures() const {
   return impl_->log_failures.load();

@@ -143,6 +143,11 @@ class ScanService {
   using OutboundReporter = std::function<void(const scan::Envelope& envelope, double score,
                                               const std::string& digest, size_t recipients)>;
   void set_outbound_reporter(OutboundReporter reporter);
+  // Outbound profile: the From domains an authenticated login owns besides its own domain (the
+  // aup::OwnedDomains hook; mailsiftd passes tenant::sending_domains over its tenant store).
+  // Set before the first scan: outbound engines built earlier keep the hook they were built with.
+  using OwnedDomains = std::function<Result<std::vector<std::string>>(std::string_view login)>;
+  void set_owned_domains(OwnedDomains owned);
   // Tests: a fixed clock (UTC milliseconds). Default: the system clock.
   void set_clock(std::function<int64_t()> now_unix_ms);
   // Decisions that could not be written to the log since start.

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Outbound end to end with a REAL Postfix: a submission-like smtpd on 127.0.0.1 with SMTP AUTH
-# (smtpd_sasl_type = dovecot against fake_dovecot_auth.py, so sasl_username is real) and
-# `check_policy_service` pointing at mailsiftd's policy listener (outbound.policy_listen).
+# (smtpd_sasl_type = dovecot against a real Dovecot auth service from Debian's dovecot-core, so
+# sasl_username and the milter's {auth_authen} are real) and
+# `check_policy_service` pointing at mailsiftd's policy listener (outbound.policy_listen), and
+# mailsiftd as the smtpd's milter (so {auth_authen} is the SASL login) with a DKIM key for
+# example.test (dkim_sign.keys); accepted mail is relayed to a loopback SMTP sink (smtp_sink.py).
 # Checks: a clean authenticated message is queued; a suspended user gets the documented 550 5.7.1
 # text at RCPT; the decision log holds that exact reply with direction outbound; a user over the
-# messages/hour limit is tempfailed with 451 4.7.1; re-activation lets the user send again.
+# messages/hour limit is tempfailed with 451 4.7.1; re-activation lets the user send again;
+# phishing content from an authenticated user is refused at end of data with the acceptable use
+# reply (and logged, and never delivered); a clean message arrives at the sink with a
+# DKIM-Signature that dkimpy (python3-dkim, an independent verifier) verifies against the public
+# key, and that fails once the body is changed.
 # Usage: outbound.sh /path/to/mailsiftd /path/to/mailsift /path/to/repo
-# Exit: 0 pass, 1 fail, 77 skipped (no postfix/swaks, or not root).
+# Exit: 0 pass, 1 fail, 77 skipped (no postfix/swaks/dovecot/openssl/python3-dkim, or not root).
 set -uo pipefail
 MAILSIFTD="$1"
 MAILSIFT="$2"
@@ -14,8 +21,16 @@ ROOT="$3"
 
 POSTFIX=$(command -v postfix || ls /usr/sbin/postfix 2>/dev/null)
 SWAKS=$(command -v swaks)
+DOVECOT=$(command -v dovecot || ls /usr/sbin/dovecot 2>/dev/null)
 if [ -z "$POSTFIX" ] || [ -z "$SWAKS" ]; then
   echo "SKIP: postfix and swaks are needed"
+  exit 77
+fi
+# dkimpy is Debian's python3-dkim: the system interpreter, whatever python3 is first on PATH.
+SYSPY=/usr/bin/python3
+if [ -z "$DOVECOT" ] || ! command -v doveadm >/dev/null || ! command -v openssl >/dev/null ||
+  ! "$SYSPY" -c 'import dkim' 2>/dev/null; then
+  echo "SKIP: dovecot-core, openssl and python3-dkim are needed (scripts/deps.sh)"
   exit 77
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -29,10 +44,11 @@ PF="$WORK/pf"
 CONF="$PF/etc"
 DATA="$WORK/data"
 MS_PID=""
-AUTH_PID=""
+SINK_PID=""
 cleanup() {
+  [ -f "$WORK/dovecot.conf" ] && doveadm -c "$WORK/dovecot.conf" stop >/dev/null 2>&1
   [ -d "$CONF" ] && "$POSTFIX" -c "$CONF" stop >/dev/null 2>&1
-  for p in $MS_PID $AUTH_PID; do
+  for p in $MS_PID $SINK_PID; do
     kill -TERM "$p" 2>/dev/null
     wait "$p" 2>/dev/null
   done
@@ -60,34 +76,79 @@ wait_port() {
   done
   return 1
 }
-read -r SMTP_PORT POLICY_PORT AUTH_PORT < <(python3 -c '
+read -r SMTP_PORT POLICY_PORT AUTH_PORT MILTER_PORT SINK_PORT < <(python3 -c '
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
 
-# ---- SASL (Dovecot auth protocol) ----
-printf 'alice@example.test:alicepw\nbob@example.test:bobpw\n' >"$WORK/users"
-python3 "$ROOT/tests/postfix/fake_dovecot_auth.py" "$AUTH_PORT" "$WORK/users" 2>"$WORK/auth.log" &
-AUTH_PID=$!
-wait_port "$AUTH_PORT" || { echo "auth server did not start" >&2; cat "$WORK/auth.log" >&2; exit 1; }
+# ---- SASL: a real Dovecot (Debian dovecot-core) running only its auth service ----
+printf '%s\n' 'alice@example.test:{PLAIN}alicepw' 'bob@example.test:{PLAIN}bobpw' \
+  'carol@example.test:{PLAIN}carolpw' >"$WORK/users"
+chmod 644 "$WORK/users"
+mkdir -p "$WORK/dovecot"
+cat >"$WORK/dovecot.conf" <<EOF
+# Private Dovecot: no mail protocols, only the auth service Postfix's smtpd_sasl_type=dovecot uses.
+base_dir = $WORK/dovecot
+instance_name = mailsift-outbound-$$
+listen = 127.0.0.1
+protocols = none
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+log_path = $WORK/dovecot.log
+default_internal_user = dovenull
+default_login_user = dovenull
+passdb {
+  driver = passwd-file
+  args = $WORK/users
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}
+service auth {
+  inet_listener sasl {
+    address = 127.0.0.1
+    port = $AUTH_PORT
+  }
+}
+service anvil {
+  chroot =
+}
+EOF
+"$DOVECOT" -c "$WORK/dovecot.conf" || { echo "dovecot did not start" >&2; cat "$WORK/dovecot.log" >&2; exit 1; }
+wait_port "$AUTH_PORT" || { echo "dovecot auth not listening" >&2; cat "$WORK/dovecot.log" >&2; exit 1; }
 
-# ---- mailsiftd: policy listener only ----
+# ---- the sink: where accepted mail goes (raw copies in $WORK/sink) ----
+mkdir -p "$WORK/sink"
+python3 "$ROOT/tests/postfix/smtp_sink.py" "$SINK_PORT" "$WORK/sink.jsonl" "$WORK/sink" 2>"$WORK/sink.log" &
+SINK_PID=$!
+wait_port "$SINK_PORT" || { echo "sink did not start" >&2; cat "$WORK/sink.log" >&2; exit 1; }
+
+# ---- DKIM key for example.test; the TXT record as it would be published ----
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/dkim.pem" 2>/dev/null
+DKIM_TXT="v=DKIM1; k=rsa; p=$(openssl pkey -in "$WORK/dkim.pem" -pubout -outform DER | base64 -w0)"
+
+# ---- mailsiftd: policy listener + milter (outbound profile, DKIM signing) ----
 mkdir -p "$DATA"
 cat >"$WORK/mailsift.toml" <<EOF
 [server]
-milter_listen = ""
+milter_listen = "inet:127.0.0.1:$MILTER_PORT"
 http_listen = ""
 threads = 1
 node_name = "itest-out"
 [outbound]
 policy_listen = "inet:127.0.0.1:$POLICY_PORT"
 user.messages_per_hour = 3
+[dkim_sign]
+enabled = true
+keys = "example.test:s2026:$WORK/dkim.pem"
 EOF
 "$MAILSIFTD" --config "$WORK/mailsift.toml" --data-dir "$DATA" 2>"$WORK/mailsiftd.log" &
 MS_PID=$!
-if ! wait_port "$POLICY_PORT"; then
+if ! wait_port "$POLICY_PORT" || ! wait_port "$MILTER_PORT"; then
   echo "mailsiftd did not start:" >&2
   cat "$WORK/mailsiftd.log" >&2
   exit 1
@@ -120,9 +181,17 @@ disable_dns_lookups = yes
 smtp_dns_support_level = disabled
 smtpd_peername_lookup = no
 biff = no
-# Outbound delivery is not under test: accepted mail is queued, then discarded by this transport.
-default_transport = discard:outbound delivery disabled in tests
-relay_transport = discard:outbound delivery disabled in tests
+# Accepted mail leaves through the smtp client to the loopback sink.
+relayhost = [127.0.0.1]:$SINK_PORT
+smtp_bind_address = 127.0.0.1
+# mailsiftd as the submission service's milter: {auth_authen} reaches it at MAIL FROM (Postfix's
+# default milter_mail_macros), end-of-data replies and the DKIM-Signature come from it.
+smtpd_milters = inet:127.0.0.1:$MILTER_PORT
+non_smtpd_milters =
+milter_protocol = 6
+milter_default_action = tempfail
+milter_command_timeout = 10s
+milter_content_timeout = 30s
 smtpd_sasl_auth_enable = yes
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = inet:127.0.0.1:$AUTH_PORT
@@ -217,11 +286,87 @@ check "account limits shows bob at the limit" grep -q 'user:bob@example.test *me
 check "unauthenticated relay refused by Postfix" grep -q '<\*\* *554 5.7.1 .*Relay access denied' "$WORK/unauth.out"
 check "no outbound decision without a login" test "$(MS log --json --direction outbound --from x@y.example | wc -l)" = 0
 
+# 7. Milter, end of data: carol (authenticated through SASL, so the milter's {auth_authen} is
+#    carol@example.test) sends phishing content: refused with the acceptable use reply.
+printf '%s\r\n' "From: IT Helpdesk <carol@example.test>" "To: friend@dest.example" \
+  "Subject: Action required on your mailbox" "Message-ID: <phish-1@example.test>" \
+  "MIME-Version: 1.0" "Content-Type: text/plain" "" "Dear user," "" \
+  "Please verify your account within 24 hours or it will be closed:" \
+  "http://198.51.100.23/secure/login.php?user=you" "" "Helpdesk" >"$WORK/phish.eml"
+printf '%s\r\n' "From: Carol <carol@example.test>" "To: friend@dest.example" \
+  "Subject: lunch on friday" "Date: Sat, 28 Nov 2026 20:00:00 +0000" \
+  "Message-ID: <lunch-1@example.test>" "" "Noon at the usual place? I will book a table for four." \
+  "" "Carol" >"$WORK/clean.eml"
+send_data() {  # send_data OUTFILE FILE; prints swaks' exit code
+  "$SWAKS" --server "127.0.0.1:$SMTP_PORT" --helo laptop.client.test --timeout 30 \
+    --auth PLAIN --auth-user carol@example.test --auth-password carolpw \
+    --from carol@example.test --to friend@dest.example --data "$2" >"$1" 2>&1
+  echo $?
+}
+rc=$(send_data "$WORK/phish.out" "$WORK/phish.eml")
+check "phishing from an authenticated user: refused after DATA (swaks exit 26)" test "$rc" = 26
+AUP_REPLY=$(grep -o "550 5.7.1 Message refused by the provider's acceptable use policy: .* (ref [0-9T.Z-]*[0-9a-f]*)" "$WORK/phish.out" | head -1)
+echo "phishing reply: $AUP_REPLY"
+check "phishing: documented 550 5.7.1 acceptable use reply at end of data" \
+  bash -c "test -n \"\$1\" && grep '^<\*\*' '$WORK/phish.out' | grep -qF \"\$1\"" _ "$AUP_REPLY"
+check "phishing: the reply names the phishing rule" grep -q 'looks like phishing' <<<"$AUP_REPLY"
+MS log --json --direction outbound --user carol@example.test --action reject >"$WORK/phish-log.jsonl" 2>"$WORK/phish-log.err"
+check "decision log: end-of-data reject for carol with the reply the client saw" \
+  "$SYSPY" - "$WORK/phish-log.jsonl" "$AUP_REPLY" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ok = len(rows) == 1 and sys.argv[2] != ""
+if ok:
+    r = rows[0]; rc = r["recipients"][0]
+    ok = (r["direction"] == "outbound" and r["auth_user"] == "carol@example.test"
+          and rc["stage"] == "data" and rc["smtp_reply"] == sys.argv[2]
+          and any(s["name"] == "AUP_PHISHING" for s in rc["symbols"]))
+if not ok:
+    print(json.dumps(rows, indent=1)[:3000], "\nexpected reply:", sys.argv[2], file=sys.stderr)
+sys.exit(0 if ok else 1)
+EOF
+
+# 8. A clean message from carol: accepted, DKIM-signed by the milter, relayed to the sink.
+rc=$(send_data "$WORK/clean.out" "$WORK/clean.eml")
+check "clean message from carol accepted (swaks exit 0)" test "$rc" = 0
+RAW=""
+for _ in $(seq 150); do
+  RAW=$(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    d = json.loads(l)
+    if d["subject"] == "lunch on friday":
+        print(d["raw"]); break' "$WORK/sink.jsonl" 2>/dev/null)
+  [ -n "$RAW" ] && break
+  sleep 0.1
+done
+check "clean message delivered to the sink" test -n "$RAW"
+RAW=${RAW:-/nonexistent}
+check "delivered copy carries a DKIM-Signature d=example.test s=s2026" \
+  "$SYSPY" -c 'import re, sys; h = open(sys.argv[1], "rb").read().split(b"\r\n\r\n")[0]; sys.exit(0 if re.search(rb"(?m)^DKIM-Signature:(.|\r\n[ \t])*\bd=example\.test;(.|\r\n[ \t])*\bs=s2026;", h) else 1)' "$RAW"
+check "no X-Spam headers leave with outbound mail" bash -c "! grep -qi '^X-Spam' '$RAW'"
+# dkimpy verifies with the public key we generated, served by its DNS hook (only that name).
+cat >"$WORK/verify.py" <<'EOF'
+import sys, dkim
+raw = open(sys.argv[1], "rb").read()
+txt = sys.argv[2].encode()
+if len(sys.argv) > 3:  # tamper: change one word of the body
+    raw = raw.replace(b"table for four", b"table for five")
+def dns(name, timeout=5):
+    return txt if name == b"s2026._domainkey.example.test." else None
+sys.exit(0 if dkim.verify(raw, dnsfunc=dns) else 1)
+EOF
+check "DKIM-Signature verifies with the published key (dkimpy)" "$SYSPY" "$WORK/verify.py" "$RAW" "$DKIM_TXT"
+check "a changed body fails verification (the check can fail)" bash -c "! '$SYSPY' '$WORK/verify.py' '$RAW' '$DKIM_TXT' tamper"
+check "the phishing message never reached the sink" bash -c "! grep -q 'Action required' '$WORK/sink.jsonl'"
+
 echo "outbound postfix integration: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then
   echo "--- mailsiftd log" >&2; tail -40 "$WORK/mailsiftd.log" >&2
   echo "--- postfix log" >&2; tail -40 "$PF/maillog" >&2
+  echo "--- dovecot log" >&2; tail -20 "$WORK/dovecot.log" >&2
   for f in "$WORK"/*.out; do echo "--- $f" >&2; tail -15 "$f" >&2; done
+  echo "--- sink" >&2; cat "$WORK/sink.jsonl" >&2 2>/dev/null
   exit 1
 fi
 exit 0
