@@ -85,8 +85,9 @@ class ForgedFromCheck final : public scan::Check {
       auto more = owned_(user);
       if (!more)
         return Error::permanent("owned domains of " + user + ": " + more.error().message);
-      for (auto& d : *more)
-        owned.push_back(lower(d));
+      for (auto& d : *more)  // the hook usually repeats the login's own domain
+        if (std::string l = lower(d); std::find(owned.begin(), owned.end(), l) == owned.end())
+          owned.push_back(std::move(l));
     }
     if (owned.empty())
       return Ok{};  // a login without a domain and no tenant record: cannot judge

@@ -296,6 +296,10 @@ void ScanService::set_outbound_reporter(OutboundReporter reporter) {
 void ScanService::set_owned_domains(OwnedDomains owned) {
   std::lock_guard<std::mutex> lock(impl_->engines_mu);
   impl_->owned_domains = std::move(owned);
+  // create() already built this thread's outbound engine (config check): drop the built ones
+  // and move to a new generation so no thread keeps a cached engine without the hook.
+  impl_->outbound_engines.clear();
+  impl_->generation = g_next_generation.fetch_add(1);
 }
 uint64_t ScanService::log_failures() const {
   return impl_->log_failures.load();

@@ -145,7 +145,8 @@ class ScanService {
   void set_outbound_reporter(OutboundReporter reporter);
   // Outbound profile: the From domains an authenticated login owns besides its own domain (the
   // aup::OwnedDomains hook; mailsiftd passes tenant::sending_domains over its tenant store).
-  // Set before the first scan: outbound engines built earlier keep the hook they were built with.
+  // Call before the service handles requests (not thread-safe against running scans): it drops
+  // the outbound engines already built (create() builds one) so every engine gets the hook.
   using OwnedDomains = std::function<Result<std::vector<std::string>>(std::string_view login)>;
   void set_owned_domains(OwnedDomains owned);
   // Tests: a fixed clock (UTC milliseconds). Default: the system clock.

@@ -1,5 +1,7 @@
 #include "tenant/sending_domains.h"
 
+#include <cctype>
+
 namespace mailsift::tenant {
 
 Result<std::vector<std::string>> sending_domains(TenantStore& store, std::string_view login) {
@@ -7,7 +9,10 @@ Result<std::vector<std::string>> sending_domains(TenantStore& store, std::string
   const auto at = login.rfind('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == login.size())
     return out;  // not a mailbox address: the tenant model has no such user
-  auto user = store.get_user(login);
+  std::string address(login);
+  for (auto& c : address)  // logins arrive in any case; tenant ids are lower-case
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto user = store.get_user(address);
   if (!user)
     return user.error();
   if (*user)

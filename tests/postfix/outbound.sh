@@ -236,6 +236,11 @@ send() {  # send OUTFILE USER PASSWORD [TO]; prints swaks' exit code
   echo $?
 }
 
+# 0. SASL really goes through Dovecot: a wrong password is refused at AUTH.
+rc=$(send "$WORK/badpw.out" alice@example.test wrongpw)
+check "wrong password refused by Dovecot at AUTH (swaks exit 28, 535 5.7.8)" \
+  bash -c "test '$rc' = 28 && grep -q '<\*\* *535 5.7.8' '$WORK/badpw.out'"
+
 # 1. alice authenticates and sends: queued.
 rc=$(send "$WORK/ok.out" alice@example.test alicepw)
 check "authenticated clean message queued (swaks exit 0)" test "$rc" = 0
