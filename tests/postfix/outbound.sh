@@ -11,7 +11,8 @@
 # phishing content from an authenticated user is refused at end of data with the acceptable use
 # reply (and logged, and never delivered); a clean message arrives at the sink with a
 # DKIM-Signature that dkimpy (python3-dkim, an independent verifier) verifies against the public
-# key, and that fails once the body is changed.
+# key, and that fails once the body is changed; with the tenant store knowing carol@example.test,
+# a From of bank.test (another domain of carol's reseller) is refused as forged.
 # Usage: outbound.sh /path/to/mailsiftd /path/to/mailsift /path/to/repo
 # Exit: 0 pass, 1 fail, 77 skipped (no postfix/swaks/dovecot/openssl/python3-dkim, or not root).
 set -uo pipefail
@@ -364,6 +365,22 @@ EOF
 check "DKIM-Signature verifies with the published key (dkimpy)" "$SYSPY" "$WORK/verify.py" "$RAW" "$DKIM_TXT"
 check "a changed body fails verification (the check can fail)" bash -c "! '$SYSPY' '$WORK/verify.py' '$RAW' '$DKIM_TXT' tamper"
 check "the phishing message never reached the sink" bash -c "! grep -q 'Action required' '$WORK/sink.jsonl'"
+
+# 9. Forged From against the tenant's domains (mailsiftd's tenant store): reseller acme hosts
+#    example.test (carol's) and bank.test; carol may not send as bank.test, same reseller or not.
+MS tenant reseller add acme >/dev/null
+MS tenant domain add example.test --reseller acme >/dev/null
+MS tenant domain add bank.test --reseller acme >/dev/null
+MS tenant user add carol@example.test >/dev/null
+check "tenant store: carol registered under example.test" grep -q 'carol@example.test' <(MS tenant user list 2>&1)
+printf '%s\r\n' "From: Security Team <security@bank.test>" "To: friend@dest.example" \
+  "Subject: account notice" "Message-ID: <notice-1@example.test>" "" \
+  "Your statement is ready." >"$WORK/forged.eml"
+rc=$(send_data "$WORK/forged.out" "$WORK/forged.eml")
+check "From a sibling domain of the same reseller: refused after DATA (swaks exit 26)" test "$rc" = 26
+check "forged From: 550 5.7.1 reply; carol owns example.test only (not the reseller's bank.test)" \
+  grep -q "<\*\* *550 5.7.1 Message refused by the provider's acceptable use policy: From address uses a domain the sending user does not own \[From security@bank.test by carol@example.test (owns example.test)\] (ref " "$WORK/forged.out"
+check "the forged message never reached the sink" bash -c "! grep -q 'account notice' '$WORK/sink.jsonl'"
 
 echo "outbound postfix integration: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then
