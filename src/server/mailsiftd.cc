@@ -473,10 +473,9 @@ int main(int argc, char** argv) {
       std::cerr << "mailsiftd: " << gc.error().describe() << "\n";
       return kExitUsage;
     }
-    // Write-behind counters (outbound.store.flush_ms); the CLI opens the same file directly.
-    auto os = mailsift::outbound::open_sqlite_store(
-        (dir / config.get_string("outbound.file")).string(), 5000,
-        static_cast<int>(config.get_int("outbound.store.flush_ms")));
+    // outbound.store.backend: SQLite with write-behind counters (outbound.store.flush_ms; the
+    // CLI opens the same file directly), or Redis shared by a fleet (docs/fleet.md).
+    auto os = mailsift::fleet::open_configured_outbound_store(config, dir.string());
     if (!os) {
       std::cerr << "mailsiftd: outbound store: " << os.error().describe() << "\n";
       return kExitUnavailable;
