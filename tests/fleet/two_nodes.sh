@@ -66,7 +66,8 @@ mkdir -p "$WORK/pg"
 # --- two nodes -------------------------------------------------------------------------------
 node_conf() {  # node_conf NAME MILTER HTTP POLICY
   mkdir -p "$WORK/$1"
-  M() { "$MAILSIFT" --data-dir "$WORK/$1" "$@"; }
+  local data="$WORK/$1"
+  M() { "$MAILSIFT" --data-dir "$data" "$@"; }
   M tenant reseller add acme --name Acme >/dev/null || return 1
   M tenant domain add acme.test --reseller acme >/dev/null || return 1
   M tenant user add bob@acme.test >/dev/null || return 1
@@ -117,22 +118,26 @@ py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 msg() {  # msg N: one campaign, a different number per copy
   printf 'Return-Path: <deals@promo.test>\r\nFrom: Deals <deals@promo.test>\r\nTo: bob@acme.test\r\nSubject: Your exclusive reward %s\r\nMessage-ID: <r%s@promo.test>\r\n\r\nDear customer, your exclusive reward number %s is waiting. Claim the voucher for premium watches and designer bags at our partner outlet before midnight, quantities are limited and the offer expires soon.\r\n' "$1" "$1" "$1"
 }
-scan() {  # scan URL N -> the score of message N for bob
+scan() {  # scan URL N -> "SCORE SYMBOL..." of message N for bob
   msg "$2" | curl -fsS --data-binary @- "$1/api/v1/scan?from=deals@promo.test&rcpt=bob@acme.test" |
-    py 'd["recipients"][0]["score"]'
+    py 'str(d["recipients"][0]["score"]) + " " + " ".join(s["name"] for s in d["recipients"][0]["symbols"])'
 }
 A_FIRST=$(scan "$A" 1)
 B_BEFORE=$(scan "$B" 2)
+B_AGAIN=$(scan "$B" 3)  # control: node-b seeing more copies by itself changes nothing
 REPORT=$(msg 1 | curl -fsS --data-binary @- "$A/api/v1/report/spam?user=bob@acme.test")
 echo "report through node-a: $REPORT"
-B_AFTER=$(scan "$B" 3)
-echo "node-b score of the next copy: before $B_BEFORE, after $B_AFTER (node-a first copy $A_FIRST)"
-check "node-b scores the next copy higher after node-a's report" \
-  python3 -c "import sys; sys.exit(0 if float('$B_AFTER') >= float('$B_BEFORE') + 1 else 1)"
-SYMS=$(msg 4 | curl -fsS --data-binary @- "$B/api/v1/scan?from=deals@promo.test&rcpt=bob@acme.test" |
-  py '" ".join(s["name"] for s in d["recipients"][0]["symbols"])')
-echo "node-b symbols: $SYMS"
-check "node-b's verdict carries bob's learned state from Redis" grep -Eq "FUZZY|BAYES" <<<"$SYMS"
+B_AFTER=$(scan "$B" 4)
+echo "node-a, copy 1: $A_FIRST"
+echo "node-b, copy 2 before the report: $B_BEFORE"
+echo "node-b, copy 3 before the report: $B_AGAIN"
+echo "node-b, copy 4 after the report:  $B_AFTER"
+check "node-a stored bob's fingerprint of the report" test "$(echo "$REPORT" | py 'd["fingerprint_stored"]')" = True
+check "node-b alone does not move the score" test "${B_BEFORE%% *}" = "${B_AGAIN%% *}"
+check "node-b scores the next copy at least 1 higher after node-a's report" \
+  python3 -c "import sys; sys.exit(0 if float('${B_AFTER%% *}') >= float('${B_AGAIN%% *}') + 1 else 1)"
+check "no FUZZY_SPAM on node-b before the report" bash -c "! grep -qw FUZZY_SPAM <<<'$B_AGAIN'"
+check "FUZZY_SPAM on node-b after it (bob's fingerprint from Redis)" grep -qw FUZZY_SPAM <<<"$B_AFTER"
 check "bob's learned state is in the shared Redis" \
   test "$(redis-cli -p "$REDIS_PORT" --scan --pattern 'ms:tot:{u:bob@acme.test}' | wc -l)" = 1
 
@@ -172,23 +177,29 @@ check "the counter is one Redis key for both nodes" \
 
 # --- (c) a case lookup on either node sees both nodes' decisions -------------------------------
 AT=$(date -u '+%Y-%m-%d %H:%M')
-case_nodes() {  # case_nodes URL KEYFILE [from] -> "node-a:N node-b:M"
+case_json() {  # case_json URL KEYFILE -> the case lookup of bob around now
   curl -fsS -G -H "Authorization: Bearer $(cat "$2")" --data-urlencode "user=bob@acme.test" \
     --data-urlencode "at=$AT" --data-urlencode "tz=UTC" --data-urlencode "window=30m" \
-    ${3:+--data-urlencode "from=$3"} "$1/api/v1/case" |
-    py '" ".join(f"{n}:{sum(1 for m in d[\"messages\"] if m[\"node\"] == n)}" for n in ("node-a", "node-b"))'
+    "$1/api/v1/case"
 }
+COUNT='" ".join("%s/%s:%d" % (n, w, sum(1 for m in d["messages"] if m["node"] == n and m["direction"] == w)) for n in ("node-a", "node-b") for w in ("inbound", "outbound"))'
+IDS='" ".join(sorted(m["decision_id"] for m in d["messages"]))'
 sleep 0.5
-for n in node-a node-b; do
-  url=$A
-  [ $n = node-b ] && url=$B
-  IN=$(case_nodes "$url" "$WORK/$n.key" deals@promo.test)
-  ALL=$(case_nodes "$url" "$WORK/$n.key")
-  echo "case on $n: inbound from deals@promo.test $IN; all of bob's $ALL"
-  # Inbound: node-a scanned copy 1, node-b copies 2, 3, 4. Outbound: 3 via node-a, 2 via node-b.
-  check "case on $n: inbound decisions of both nodes" test "$IN" = "node-a:1 node-b:3"
-  check "case on $n: inbound + outbound decisions of both nodes" test "$ALL" = "node-a:4 node-b:5"
+case_json "$A" "$WORK/node-a.key" >"$WORK/case-a.json"
+case_json "$B" "$WORK/node-b.key" >"$WORK/case-b.json"
+for n in a b; do
+  GOT=$(py "$COUNT" <"$WORK/case-$n.json")
+  echo "case lookup on node-$n: $GOT"
+  # Inbound: node-a scanned copy 1, node-b copies 2, 3, 4. Outbound policy decisions: requests
+  # 1, 3, 5 on node-a, 2 and 4 on node-b.
+  check "case on node-$n sees both nodes' decisions" \
+    test "$GOT" = "node-a/inbound:1 node-a/outbound:3 node-b/inbound:3 node-b/outbound:2"
 done
+check "both nodes answer the same decisions" \
+  test "$(py "$IDS" <"$WORK/case-a.json")" = "$(py "$IDS" <"$WORK/case-b.json")"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -G -H "Authorization: Bearer $(cat "$WORK/node-a.key")" \
+  --data-urlencode "user=bob@acme.test" --data-urlencode "at=$AT" "$B/api/v1/case")
+check "node-a's key is unknown to node-b (API keys are per node)" test "$CODE" = 401
 
 echo "two nodes: $passed passed, $failed failed"
 [ "$failed" = 0 ]
