@@ -1,11 +1,12 @@
 // mailsift::fleet — shared-state backends for a fleet of mailsiftd nodes (issue 9):
 // a Redis store::Store (learned token counts, learned-message records, fuzzy fingerprints) and a
 // PostgreSQL decisions::DecisionLog (time-partitioned, versioned migrations, retention), and a
-// PostgreSQL store::Store for installations that want one shared server only.
+// PostgreSQL store::Store for installations that want one shared server only, and a Redis
+// outbound::OutboundStore (sending counters shared across nodes).
 //
-// Owns: the two backends, their connection handling (pools, connect/command timeouts,
+// Owns: the backends, their connection handling (pools, connect/command timeouts,
 // reconnect), and the factories that pick a backend from configuration (store.backend,
-// decisions.backend). Layout, schema and degraded mode: docs/fleet.md.
+// decisions.backend, outbound.store.backend). Layout, schema and degraded mode: docs/fleet.md.
 //
 // Failure semantics: a server that is down, refuses, or does not answer within the configured
 // timeout gives kTemporary from the call (never a hang beyond timeout + connect timeout, never a

@@ -10,9 +10,9 @@
 // touch several keys stay legal on a cluster. learn/unlearn/fuzzy_add/fuzzy_remove are Lua
 // scripts (EVALSHA, EVAL on NOSCRIPT): atomic on the server, idempotent by digest.
 //
-// Connections: a pool of hiredis contexts; each call checks one out (waiting at most timeout_ms),
-// a context with an I/O error is dropped and the next checkout reconnects. Every connect and
-// every command is bounded by timeout_ms (SO_RCVTIMEO/SO_SNDTIMEO).
+// Connections: redis_client.h (shared with the outbound store): a pool of hiredis contexts; each
+// call checks one out (waiting at most timeout_ms), a context with an I/O error is dropped and
+// the next checkout reconnects. Every connect and every command is bounded by timeout_ms.
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
@@ -222,7 +222,6 @@ bool decode_record(std::string_view blob, FuzzyRecord& r) {
   }
   return true;
 }
-
 
 class RedisStore final : public store::Store {
  public:

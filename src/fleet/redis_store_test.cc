@@ -337,8 +337,8 @@ TEST(RedisOutbound, LimitCountsAcrossTwoGuards) {
   std::vector<outbound::Verdict> got;
   for (int i = 0; i < 5; ++i) {
     outbound::Guard& g = i % 2 ? b : a;
-    auto out = g.check_rcpt({outbound::Identity::from("u@example.com"),
-                             "inst" + std::to_string(i), "r@dest.example", "192.0.2.1", "ref"});
+    auto out = g.check_rcpt({outbound::Identity::from("u@example.com"), "inst" + std::to_string(i),
+                             "r@dest.example", "192.0.2.1", "ref"});
     ASSERT_TRUE(out.ok()) << out.error().describe();
     got.push_back(out->verdict);
   }
