@@ -746,6 +746,13 @@ int main(int argc, char** argv) {
           sopts.outbound = support_outbound.get();
         }
       }
+      // A fleet's account statuses are on Redis even on a node without the policy listener.
+      if (!outbound_store && config.get_string("outbound.store.backend") == "redis") {
+        if (auto os = mailsift::fleet::open_configured_outbound_store(config, dir.string())) {
+          support_outbound = std::move(os).value();
+          sopts.outbound = support_outbound.get();
+        }
+      }
       if (auto gc = mailsift::outbound::GuardConfig::from_config(config))
         sopts.guard = *gc;
       sopts.policy_defaults = mailsift::tenant::PolicyDefaults::from_config(config);

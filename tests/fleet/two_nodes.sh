@@ -6,7 +6,9 @@
 #   (a) a "mark as spam" report through node A raises node B's score of the next similar message;
 #   (b) outbound.user.messages_per_hour = 3 holds across both policy listeners (requests
 #       alternate A/B; the 4th and 5th are refused by the limit rule wherever they land);
-#   (c) GET /api/v1/case on either node lists decisions made by both nodes.
+#   (c) GET /api/v1/case on either node lists decisions made by both nodes;
+#   (d) an account disabled with `mailsift account` (node-b's config) is refused by node-a's
+#       listener and shown by node-a's case lookup.
 # Usage: two_nodes.sh /path/to/mailsiftd /path/to/mailsift
 # Exit: 0 pass, 1 fail, 77 skipped (redis-server or PostgreSQL server binaries missing).
 set -uo pipefail
@@ -200,6 +202,17 @@ check "both nodes answer the same decisions" \
 CODE=$(curl -s -o /dev/null -w '%{http_code}' -G -H "Authorization: Bearer $(cat "$WORK/node-a.key")" \
   --data-urlencode "user=bob@acme.test" --data-urlencode "at=$AT" "$B/api/v1/case")
 check "node-a's key is unknown to node-b (API keys are per node)" test "$CODE" = 401
+
+# --- account status: set with the CLI against node-b's configuration, enforced by node-a ------
+"$MAILSIFT" --config "$WORK/node-b.toml" account disable bob@acme.test --reason "phished" \
+  --by two-nodes >/dev/null
+check "mailsift account disable (node-b's config) exits 0" test $? = 0
+OUT=$(policy "$A_POLICY" 6)
+echo "policy request 6 via node-a after the disable: $OUT"
+check "node-a refuses bob: sending disabled" grep -q "5.7.1 Sending disabled for bob@acme.test: phished" <<<"$OUT"
+ACCOUNT=$(case_json "$A" "$WORK/node-a.key" | py '[c["answer"] for c in d["checks"] if c["name"] == "account"][0]')
+echo "node-a case lookup, account check: $ACCOUNT"
+check "node-a's case lookup shows the status" grep -q "bob@acme.test is sending_disabled .*: phished" <<<"$ACCOUNT"
 
 echo "two nodes: $passed passed, $failed failed"
 [ "$failed" = 0 ]
