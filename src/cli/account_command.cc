@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "fleet/fleet.h"
 #include "outbound/guard.h"
 #include "outbound/store.h"
 
@@ -82,8 +83,13 @@ int run_account_command(const AccountOptions& o, const Config& config,
                         const std::string& data_dir, std::ostream& out, std::ostream& err) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
-  auto opened = outbound::open_sqlite_store(
-      (std::filesystem::path(data_dir) / config.get_string("outbound.file")).string());
+  // A fleet's counters and statuses are on Redis (outbound.store.backend); the embedded file is
+  // opened without group commit so a CLI change is on disk when the command returns.
+  auto opened = config.get_string("outbound.store.backend") == "sqlite"
+                    ? outbound::open_sqlite_store((std::filesystem::path(data_dir) /
+                                                   config.get_string("outbound.file"))
+                                                      .string())
+                    : fleet::open_configured_outbound_store(config, data_dir);
   if (!opened) {
     err << "mailsift: " << opened.error().describe() << "\n";
     return kExitTemporary;

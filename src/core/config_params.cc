@@ -356,6 +356,10 @@ const std::vector<ParamSpec>& all_params() {
       {"outbound.aup.malware_score", T::kDouble, "10", -1000, 1000,
        "Score of AUP_MALWARE_ATTACHMENT: an executable, double-extension or macro-document "
        "attachment (by name, declared or sniffed type, VBA project inside)."},
+      {"outbound.store.backend", T::kString, "sqlite", 0, 0,
+       "Sending counters, recipient sets and account status of the policy listener: sqlite "
+       "(outbound.file in the data directory), memory (tests) or redis (shared by a fleet, so "
+       "limits count across nodes; redis.*; docs/fleet.md)."},
       {"outbound.store.flush_ms", T::kInt, "50", 0, 60000,
        "The outbound store commits sending counters in one transaction at most this many "
        "milliseconds after they change (group commit; status changes and alerts commit at "

@@ -54,4 +54,19 @@ Result<std::unique_ptr<decisions::DecisionLog>> open_configured_log(const Config
                        "' (sqlite, memory, postgres)");
 }
 
+Result<std::unique_ptr<outbound::OutboundStore>> open_configured_outbound_store(
+    const Config& config, const std::string& data_dir) {
+  const std::string& backend = config.get_string("outbound.store.backend");
+  if (backend == "sqlite")
+    return outbound::open_sqlite_store(
+        (std::filesystem::path(data_dir) / config.get_string("outbound.file")).string(), 5000,
+        static_cast<int>(config.get_int("outbound.store.flush_ms")));
+  if (backend == "memory")
+    return outbound::make_memory_store();
+  if (backend == "redis")
+    return open_redis_outbound_store(redis_options(config));
+  return Error::config("outbound.store.backend: unknown backend '" + backend +
+                       "' (sqlite, memory, redis)");
+}
+
 }  // namespace mailsift::fleet

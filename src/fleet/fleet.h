@@ -1,11 +1,12 @@
 // mailsift::fleet — shared-state backends for a fleet of mailsiftd nodes (issue 9):
 // a Redis store::Store (learned token counts, learned-message records, fuzzy fingerprints) and a
 // PostgreSQL decisions::DecisionLog (time-partitioned, versioned migrations, retention), and a
-// PostgreSQL store::Store for installations that want one shared server only.
+// PostgreSQL store::Store for installations that want one shared server only, and a Redis
+// outbound::OutboundStore (sending counters shared across nodes).
 //
-// Owns: the two backends, their connection handling (pools, connect/command timeouts,
+// Owns: the backends, their connection handling (pools, connect/command timeouts,
 // reconnect), and the factories that pick a backend from configuration (store.backend,
-// decisions.backend). Layout, schema and degraded mode: docs/fleet.md.
+// decisions.backend, outbound.store.backend). Layout, schema and degraded mode: docs/fleet.md.
 //
 // Failure semantics: a server that is down, refuses, or does not answer within the configured
 // timeout gives kTemporary from the call (never a hang beyond timeout + connect timeout, never a
@@ -20,6 +21,7 @@
 #include "core/config.h"
 #include "core/result.h"
 #include "decisions/decisions.h"
+#include "outbound/store.h"
 #include "store/store.h"
 
 namespace mailsift::fleet {
@@ -34,6 +36,12 @@ struct RedisOptions {
 };
 
 Result<std::unique_ptr<store::Store>> open_redis_store(const RedisOptions& options);
+
+// Redis outbound::OutboundStore: sending counters and recipient sets shared by every node, so a
+// limit counts a user's messages wherever they were sent (keys under "<prefix>ob:", windows
+// expire by TTL; docs/fleet.md "Outbound counters"). Every failure is kTemporary.
+Result<std::unique_ptr<outbound::OutboundStore>> open_redis_outbound_store(
+    const RedisOptions& options);
 
 struct PostgresOptions {
   // libpq connection string ("host=127.0.0.1 port=5432 dbname=mailsift user=mailsift") or URI.
@@ -66,5 +74,9 @@ Result<std::unique_ptr<store::Store>> open_configured_store(const Config& config
                                                             const std::string& data_dir);
 Result<std::unique_ptr<decisions::DecisionLog>> open_configured_log(const Config& config,
                                                                     const std::string& data_dir);
+// outbound.store.backend = sqlite (outbound.file in data_dir, group commit
+// outbound.store.flush_ms) | memory | redis (redis.*). kConfig for an unknown backend.
+Result<std::unique_ptr<outbound::OutboundStore>> open_configured_outbound_store(
+    const Config& config, const std::string& data_dir);
 
 }  // namespace mailsift::fleet

@@ -8,6 +8,8 @@
 
 #include "fleet/fleet.h"
 #include "fleet/testing/servers.h"
+#include "outbound/guard.h"
+#include "outbound/testing/conformance.h"
 #include "store/testing/conformance.h"
 
 namespace mailsift::fleet {
@@ -276,3 +278,108 @@ TEST(RedisFaults, KilledHungAndRestartedServer) {
 
 }  // namespace
 }  // namespace mailsift::fleet
+
+// ---- the outbound counters on Redis (open_redis_outbound_store) -----------------------------
+
+namespace mailsift::fleet {
+namespace {
+
+Result<std::unique_ptr<outbound::OutboundStore>> open_outbound_for(const std::string& dir) {
+  if (!g_redis)
+    return Error::temporary("no redis server: " + g_skip_reason);
+  RedisOptions o;
+  o.address = g_redis->address();
+  o.prefix = prefix_for(dir);
+  o.timeout_ms = 2000;
+  return open_redis_outbound_store(o);
+}
+
+TEST(RedisOutbound, KeysCarryTheScopeAndWindowsExpire) {
+  SKIP_WITHOUT_REDIS();
+  RedisOptions o;
+  o.address = g_redis->address();
+  o.prefix = "ttl:";
+  auto s = open_redis_outbound_store(o);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  const int64_t now = 1'700'000'000'000;
+  ASSERT_TRUE((*s)->add_count("msg1m:user:a@x", 100, 2, 41).ok());
+  ASSERT_TRUE(*(*s)->touch_member("rcpt1d:user:a@x", "b@y", now, now - 86'400'000));
+  ASSERT_TRUE((*s)->put_value("ewma:user:a@x", "1 2").ok());
+  EXPECT_EQ(g_redis->command("HGET ttl:ob:c:{msg1m:user:a@x} 100"), "2");
+  EXPECT_EQ(g_redis->command("ZSCORE ttl:ob:s:{rcpt1d:user:a@x} b@y"), std::to_string(now));
+  EXPECT_EQ(g_redis->command("GET ttl:ob:v:{ewma:user:a@x}"), "1 2");
+  // Counters expire a week after their last write; a set one window (+1 h) after its last touch;
+  // values never.
+  const long counter_ttl = std::stol(g_redis->command("PTTL ttl:ob:c:{msg1m:user:a@x}"));
+  EXPECT_GT(counter_ttl, 7LL * 86'400'000 - 60'000);
+  EXPECT_LE(counter_ttl, 7LL * 86'400'000);
+  const long set_ttl = std::stol(g_redis->command("PTTL ttl:ob:s:{rcpt1d:user:a@x}"));
+  EXPECT_GT(set_ttl, 86'400'000 + 3'600'000 - 60'000);
+  EXPECT_LE(set_ttl, 86'400'000 + 3'600'000);
+  EXPECT_EQ(g_redis->command("PTTL ttl:ob:v:{ewma:user:a@x}"), "-1");
+}
+
+// Two Guards (two nodes) on one Redis: the user's hourly limit counts messages from both.
+TEST(RedisOutbound, LimitCountsAcrossTwoGuards) {
+  SKIP_WITHOUT_REDIS();
+  RedisOptions o;
+  o.address = g_redis->address();
+  o.prefix = "twoguards:";
+  auto sa = open_redis_outbound_store(o);
+  auto sb = open_redis_outbound_store(o);
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  outbound::GuardConfig gc;
+  gc.user.messages_per_hour = 3;
+  gc.detect.enabled = false;
+  const int64_t now = 1'700'000'000'000;
+  outbound::Guard a(**sa, gc, [&] { return now; });
+  outbound::Guard b(**sb, gc, [&] { return now; });
+  std::vector<outbound::Verdict> got;
+  for (int i = 0; i < 5; ++i) {
+    outbound::Guard& g = i % 2 ? b : a;
+    auto out = g.check_rcpt({outbound::Identity::from("u@example.com"), "inst" + std::to_string(i),
+                             "r@dest.example", "192.0.2.1", "ref"});
+    ASSERT_TRUE(out.ok()) << out.error().describe();
+    got.push_back(out->verdict);
+  }
+  using V = outbound::Verdict;
+  EXPECT_EQ(got, (std::vector<V>{V::kAccept, V::kAccept, V::kAccept, V::kTempfail, V::kTempfail}));
+}
+
+// A server that is gone: every call is kTemporary (the Guard's caller tempfails), within the
+// timeout; the same store works again after a restart.
+TEST(RedisOutbound, ServerDownIsTemporaryThenRecovers) {
+  if (!RedisServer::available(&g_skip_reason))
+    GTEST_SKIP() << g_skip_reason;
+  RedisServer server;
+  ASSERT_TRUE(server.start()) << server.reason();
+  RedisOptions o;
+  o.address = server.address();
+  o.timeout_ms = 250;
+  auto s = open_redis_outbound_store(o);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  ASSERT_TRUE((*s)->add_count("msg1m:user:a@x", 1, 1, 0).ok());
+  outbound::GuardConfig gc;
+  gc.detect.enabled = false;
+  outbound::Guard guard(**s, gc);
+  server.kill();
+  auto c = (*s)->add_count("msg1m:user:a@x", 1, 1, 0);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().kind, ErrorKind::kTemporary);
+  auto sum = (*s)->sum_counts("msg1m:user:a@x", 0, 10);
+  ASSERT_FALSE(sum.ok());
+  EXPECT_EQ(sum.error().kind, ErrorKind::kTemporary);
+  auto g = guard.check_rcpt({outbound::Identity::from("a@x"), "i1", "r@y", "", "ref"});
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.error().kind, ErrorKind::kTemporary);
+  ASSERT_TRUE(server.restart()) << server.reason();
+  auto again = (*s)->add_count("msg1m:user:a@x", 2, 1, 0);
+  EXPECT_TRUE(again.ok()) << again.error().describe();
+}
+
+}  // namespace
+}  // namespace mailsift::fleet
+
+MAILSIFT_OUTBOUND_CONFORMANCE(Redis, (mailsift::outbound::testing::BackendFactory{
+                                         "redis", mailsift::fleet::open_outbound_for,
+                                         mailsift::fleet::open_outbound_for}));

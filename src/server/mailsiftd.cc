@@ -483,10 +483,9 @@ int main(int argc, char** argv) {
       std::cerr << "mailsiftd: " << gc.error().describe() << "\n";
       return kExitUsage;
     }
-    // Write-behind counters (outbound.store.flush_ms); the CLI opens the same file directly.
-    auto os = mailsift::outbound::open_sqlite_store(
-        (dir / config.get_string("outbound.file")).string(), 5000,
-        static_cast<int>(config.get_int("outbound.store.flush_ms")));
+    // outbound.store.backend: SQLite with write-behind counters (outbound.store.flush_ms; the
+    // CLI opens the same file directly), or Redis shared by a fleet (docs/fleet.md).
+    auto os = mailsift::fleet::open_configured_outbound_store(config, dir.string());
     if (!os) {
       std::cerr << "mailsiftd: outbound store: " << os.error().describe() << "\n";
       return kExitUnavailable;
@@ -753,6 +752,13 @@ int main(int argc, char** argv) {
       if (const auto opath = dir / config.get_string("outbound.file");
           !outbound_store && std::filesystem::exists(opath, ec)) {
         if (auto os = mailsift::outbound::open_sqlite_store(opath.string())) {
+          support_outbound = std::move(os).value();
+          sopts.outbound = support_outbound.get();
+        }
+      }
+      // A fleet's account statuses are on Redis even on a node without the policy listener.
+      if (!outbound_store && config.get_string("outbound.store.backend") == "redis") {
+        if (auto os = mailsift::fleet::open_configured_outbound_store(config, dir.string())) {
           support_outbound = std::move(os).value();
           sopts.outbound = support_outbound.get();
         }
