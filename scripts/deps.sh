@@ -13,6 +13,7 @@ fi
 # One package per line; add new needs here (and say why if it is not obvious).
 PACKAGES=(
   cmake ninja-build g++ clang
+  ccache                      # scripts/build.sh compiles through it: repeat builds and CI reruns
   libclang-rt-14-dev          # libFuzzer and sanitizer runtimes for clang
   libvectorscan-dev           # libhs: multi-pattern regex for rules
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
