@@ -10,11 +10,11 @@
 
 #include "decisions/decisions.h"
 #include "fleet/fleet.h"
+#include "ipwatch/options.h"
+#include "ipwatch/store.h"
 #include "outbound/store.h"
 #include "policy/policy.h"
 #include "rules/rules.h"
-#include "ipwatch/options.h"
-#include "ipwatch/store.h"
 #include "support/draft_service.h"
 #include "support/ipwatch_state.h"
 #include "support/support.h"
@@ -135,6 +135,7 @@ int run_case_command(const CaseCliOptions& o, const Config& config, const std::s
         return fail(err, st.error());
       ipwatch_store = std::move(st).value();
       deps.ip_state = support::ip_state_from_store(*ipwatch_store, *iopts);
+      deps.route_at = support::route_at_from_store(*ipwatch_store, *iopts);
     } else {
       // No round recorded yet: every IP answers "not monitored", never "not listed".
       deps.ip_state = [](std::string_view) -> std::optional<support::IpState> { return {}; };

@@ -29,7 +29,7 @@ int run_doctor_command(const DoctorOptions& options, const Config& config, std::
     err << "mailsift: doctor: " << clusters.error().describe() << "\n";
     return 2;
   }
-  auto dns_options = dns::cares_options_from_config(config);
+  auto dns_options = doctor::resolver_options(config);
   if (!dns_options) {
     err << "mailsift: doctor: " << dns_options.error().describe() << "\n";
     return 2;

@@ -256,6 +256,10 @@ const std::vector<ParamSpec>& all_params() {
        "TOML file describing the provider's clusters (name, MX hosts, outbound IPs/networks, "
        "SPF include, DKIM selectors with their PEM signing keys) for the domain doctor; empty "
        "disables it. Format: docs/doctor.md; example: deploy/clusters.example.toml."},
+      {"doctor.dns_servers", T::kString, "", 0, 0,
+       "Nameservers the domain doctor asks (same syntax as dns.servers); empty means dns.servers. "
+       "Point it at a resolver that sees what the Internet sees when the filter's own resolver "
+       "is split-horizon (the quick start points it at its demo zone)."},
 
       // Outbound (authenticated senders): account status, sending limits, compromised-account
       // detection, the Postfix policy delegation listener (docs/outbound.md). Limits of 0 mean

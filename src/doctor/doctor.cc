@@ -770,4 +770,18 @@ std::string render_json(const Report& r) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+Result<dns::CaresOptions> resolver_options(const Config& config) {
+  auto o = dns::cares_options_from_config(config);
+  if (!o)
+    return o.error();
+  const std::string& own = config.get_string("doctor.dns_servers");
+  if (!own.empty()) {
+    auto servers = dns::parse_server_list(own);
+    if (!servers)
+      return Error::config("doctor.dns_servers: " + servers.error().message);
+    o->servers = std::move(*servers);
+  }
+  return o;
+}
+
 }  // namespace mailsift::doctor

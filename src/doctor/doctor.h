@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/config.h"
+#include "dns/cares_resolver.h"
 #include "dns/resolver.h"
 #include "doctor/clusters.h"
 
@@ -54,6 +56,9 @@ Report diagnose(dns::Resolver& resolver, const Clusters& clusters, std::string_v
                 const Options& options = {});
 
 // Human text (several lines, ends with "status: ...") and one JSON object (no newline).
+// The doctor's resolver settings: dns.* with doctor.dns_servers, when set, replacing the servers.
+Result<dns::CaresOptions> resolver_options(const Config& config);
+
 std::string render_text(const Report& r);
 std::string render_json(const Report& r);
 

@@ -197,6 +197,18 @@ TEST_P(StoreTest, ChecksDelistingsAlerts) {
   EXPECT_EQ((*a)[0].event, "delisted");
 }
 
+TEST_P(StoreTest, SteeringHistoryAnswersTheRecordInForce) {
+  EXPECT_FALSE(store_->steering_at(1000)->has_value());
+  ASSERT_TRUE(store_->add_steering({1000, "a", "smtp_a", false}).ok());
+  ASSERT_TRUE(store_->add_steering({5000, "", "smtp_default", true}).ok());
+  ASSERT_TRUE(store_->add_steering({5000, "b", "smtp_b", false}).ok());  // same ms: the later
+  EXPECT_FALSE(store_->steering_at(999)->has_value());
+  EXPECT_EQ(**store_->steering_at(1000), (SteeringRecord{1000, "a", "smtp_a", false}));
+  EXPECT_EQ(**store_->steering_at(4999), (SteeringRecord{1000, "a", "smtp_a", false}));
+  EXPECT_EQ(**store_->steering_at(5000), (SteeringRecord{5000, "b", "smtp_b", false}));
+  EXPECT_EQ(**store_->steering_at(1LL << 60), (SteeringRecord{5000, "b", "smtp_b", false}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Sqlite" : "Memory"; });
 
@@ -452,6 +464,35 @@ TEST_F(MonitorTest, PoolIsUnhealthyWhenAnyOfItsIpsIsListed) {
   EXPECT_FALSE(m.pools()[1].healthy);
   EXPECT_EQ(m.pools()[1].listed_ips, std::vector<std::string>{"192.0.2.3"});
   EXPECT_EQ(m.choose().transport, "smtp_a");
+}
+
+// One steering record per change of answer: clean (pool a), listed (pool b), still listed (no
+// record), every pool listed (fallback).
+TEST_F(MonitorTest, SteeringHistoryRecordsEachChangeOnce) {
+  auto m = make();
+  const int64_t t0 = now_;
+  ASSERT_TRUE(m.run_round().ok());
+  auto listed = zone({{"192.0.2.1", "127.0.0.2"}});
+  resolver_.current = listed.get();
+  now_ += 60000;
+  const int64_t t1 = now_;
+  ASSERT_TRUE(m.run_round().ok());
+  now_ += 60000;
+  ASSERT_TRUE(m.run_round().ok());
+  auto all = zone({{"192.0.2.1", "127.0.0.2"}, {"192.0.2.2", "127.0.0.3"}});
+  resolver_.current = all.get();
+  now_ += 60000;
+  const int64_t t3 = now_;
+  ASSERT_TRUE(m.run_round().ok());
+  EXPECT_FALSE(store_->steering_at(t0 - 1)->has_value());
+  EXPECT_EQ(**store_->steering_at(t0), (SteeringRecord{t0, "a", "smtp_a", false}));
+  EXPECT_EQ(**store_->steering_at(t3 - 1), (SteeringRecord{t1, "b", "smtp_b", false}));
+  EXPECT_EQ(**store_->steering_at(t3), (SteeringRecord{t3, "", "smtp_default", true}));
+  // A restarted monitor continues the history instead of repeating the last record.
+  auto again = make();
+  now_ += 60000;
+  ASSERT_TRUE(again.run_round().ok());
+  EXPECT_EQ((*store_->steering_at(now_))->at_ms, t3);
 }
 
 TEST_F(MonitorTest, AllPoolsUnhealthyAnswersDefaultAndSaysSoLoudly) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <ctime>
+#include <limits>
 #include <set>
 
 #include "dnsbl/dnsbl.h"
@@ -380,6 +381,26 @@ Result<RoundReport> Monitor::run_round() {
             {now, "", "", report.all_unhealthy ? "all_pools_unhealthy" : "pool_healthy", detail});
         !st)
       return st.error();
+  }
+  // The steering history: one record per change of answer, so a case lookup can name the pool
+  // (and so the IPs) Postfix was sending from at any moment.
+  if (!options_.pools.empty()) {
+    if (!steering_loaded_) {
+      auto last = store_.steering_at(std::numeric_limits<int64_t>::max());
+      if (!last)
+        return last.error();
+      steering_recorded_ = *last;
+      steering_loaded_ = true;
+    }
+    SteeringRecord now_steering{now, choice.fallback ? "" : choice.pool, choice.transport,
+                                choice.fallback};
+    if (!steering_recorded_ || steering_recorded_->pool != now_steering.pool ||
+        steering_recorded_->transport != now_steering.transport ||
+        steering_recorded_->fallback != now_steering.fallback) {
+      if (auto st = store_.add_steering(now_steering); !st)
+        return st.error();
+      steering_recorded_ = now_steering;
+    }
   }
   log("info",
       fmt::format("event=ipwatch_round {} {} {} {} {}", kv("ips", std::to_string(states().size())),

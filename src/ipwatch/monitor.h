@@ -122,8 +122,10 @@ class Monitor {
   dns::Resolver& resolver_;
   Clock clock_;
   Log log_;
-  std::map<std::string, std::string> list_health_;  // list -> last health text (round thread)
-  bool all_unhealthy_reported_ = false;             // round thread
+  std::map<std::string, std::string> list_health_;   // list -> last health text (round thread)
+  bool all_unhealthy_reported_ = false;              // round thread
+  std::optional<SteeringRecord> steering_recorded_;  // round thread; read from the store once
+  bool steering_loaded_ = false;                     // round thread
 
   mutable std::mutex mu_;
   std::vector<IpState> states_;

@@ -114,9 +114,23 @@ class MemoryStore final : public Store {
       out.push_back(*it);
     return out;
   }
+  Status add_steering(const SteeringRecord& r) override {
+    std::lock_guard lock(mu_);
+    steering_.push_back(r);
+    return Ok{};
+  }
+  Result<std::optional<SteeringRecord>> steering_at(int64_t at_ms) override {
+    std::lock_guard lock(mu_);
+    std::optional<SteeringRecord> best;
+    for (const auto& r : steering_)  // in insertion order: the last one at or before wins
+      if (r.at_ms <= at_ms && (!best || r.at_ms >= best->at_ms))
+        best = r;
+    return best;
+  }
 
  private:
   std::mutex mu_;
+  std::vector<SteeringRecord> steering_;
   int64_t next_id_ = 0;
   std::vector<Episode> episodes_;
   std::map<std::pair<std::string, std::string>, CheckRecord> checks_;
@@ -143,7 +157,11 @@ const std::vector<std::string> kMigrations = {
          updated_at_ms INTEGER NOT NULL);
        CREATE TABLE alerts (
          id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, ip TEXT NOT NULL, list TEXT NOT NULL,
-         event TEXT NOT NULL, detail TEXT NOT NULL);)"};
+         event TEXT NOT NULL, detail TEXT NOT NULL);)",
+    R"(CREATE TABLE steering (
+         id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, pool TEXT NOT NULL,
+         transport TEXT NOT NULL, fallback INTEGER NOT NULL);
+       CREATE INDEX steering_at ON steering(at_ms, id);)"};
 
 // Column lists shared by the SELECTs below (string-literal concatenation).
 #define kEpisodeCols "id, ip, list, zone, listed_at_ms, codes, name, delisted_at_ms"
@@ -245,6 +263,27 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     return delisting_rows(all_delistings_, "");
   }
+  Status add_steering(const SteeringRecord& r) override {
+    std::lock_guard lock(mu_);
+    sqlite::Use u(add_steering_);
+    u.i64(1, r.at_ms).text(2, r.pool).text(3, r.transport).i64(4, r.fallback ? 1 : 0);
+    int rc = u.step();
+    if (rc != SQLITE_DONE)
+      return db_->fail(rc, "add steering");
+    return Ok{};
+  }
+  Result<std::optional<SteeringRecord>> steering_at(int64_t at_ms) override {
+    std::lock_guard lock(mu_);
+    sqlite::Use u(steering_at_);
+    u.i64(1, at_ms);
+    int rc = u.step();
+    if (rc == SQLITE_DONE)
+      return std::optional<SteeringRecord>();
+    if (rc != SQLITE_ROW)
+      return db_->fail(rc, "read steering");
+    return std::optional<SteeringRecord>(
+        SteeringRecord{u.col_i64(0), u.col_text(1), u.col_text(2), u.col_i64(3) != 0});
+  }
   Status add_alert(const Alert& a) override {
     std::lock_guard lock(mu_);
     sqlite::Use u(add_alert_);
@@ -298,6 +337,11 @@ class SqliteStore final : public Store {
          "INSERT INTO alerts(at_ms, ip, list, event, detail) VALUES(?1, ?2, ?3, ?4, ?5)"},
         {&get_alerts_,
          "SELECT at_ms, ip, list, event, detail FROM alerts ORDER BY id DESC LIMIT ?1"},
+        {&add_steering_,
+         "INSERT INTO steering(at_ms, pool, transport, fallback) VALUES(?1, ?2, ?3, ?4)"},
+        {&steering_at_,
+         "SELECT at_ms, pool, transport, fallback FROM steering WHERE at_ms <= ?1 "
+         "ORDER BY at_ms DESC, id DESC LIMIT 1"},
     };
     for (const auto& [stmt, sql] : stmts)
       if (auto st = db_->prepare(*stmt, sql); !st)
@@ -341,7 +385,8 @@ class SqliteStore final : public Store {
   std::mutex mu_;
   std::unique_ptr<sqlite::Db> db_;
   sqlite::Stmt open_, close_, open_all_, history_all_, history_ip_, put_check_, get_checks_,
-      get_delisting_, all_delistings_, put_delisting_, add_alert_, get_alerts_;
+      get_delisting_, all_delistings_, put_delisting_, add_alert_, get_alerts_, add_steering_,
+      steering_at_;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // mailsift::ipwatch store — what the outbound-IP monitor remembers: one row per listing episode
 // (IP, list, listed at, return codes, delisted at), the last check of each (IP, list), the
-// delisting record support keeps per IP, and the alerts (listed / delisted / resolver problem).
+// delisting record support keeps per IP, the alerts (listed / delisted / resolver problem) and
+// the steering history (which pool Postfix was sent to, since when).
 //
 // Backends: SQLite (ipwatch.db in the data directory, WAL, shared by mailsiftd and the CLI, via
 // src/sqlite) and memory (tests). Both pass one conformance suite (store_test.cc).
@@ -59,6 +60,16 @@ struct Alert {
   std::string detail;
 };
 
+// Which pool the socketmap steered Postfix to, from `at_ms` until the next record: written when
+// the choice changes, so the case lookup can name the outbound IPs in use at a given moment.
+struct SteeringRecord {
+  int64_t at_ms = 0;
+  std::string pool;       // "" when no pool was healthy (fallback)
+  std::string transport;  // what the socketmap answered ("" = NOTFOUND)
+  bool fallback = false;
+  bool operator==(const SteeringRecord&) const = default;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -77,6 +88,9 @@ class Store {
   virtual Status add_alert(const Alert& a) = 0;
   // Newest first.
   virtual Result<std::vector<Alert>> alerts(size_t limit) = 0;
+  virtual Status add_steering(const SteeringRecord& r) = 0;
+  // The record in force at `at_ms` (the newest with at_ms <= it); nullopt before the first.
+  virtual Result<std::optional<SteeringRecord>> steering_at(int64_t at_ms) = 0;
 };
 
 std::unique_ptr<Store> make_memory_store();

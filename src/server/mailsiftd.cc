@@ -24,6 +24,7 @@
 #include "feedback/feedback.h"
 #include "feedback/feedback_api.h"
 #ifdef MAILSIFT_WITH_TENANT
+#include "doctor/doctor.h"
 #include "doctor/doctor_api.h"
 #endif
 #include "fleet/fleet.h"
@@ -723,7 +724,7 @@ int main(int argc, char** argv) {
     // GET /api/v1/doctor/DOMAIN (tenant API keys). The clusters file is read once, at start.
     if (const auto& cf = config.get_string("doctor.clusters_file"); !cf.empty()) {
       auto clusters = mailsift::doctor::load_clusters_file(cf);
-      auto dopts = mailsift::dns::cares_options_from_config(config);
+      auto dopts = mailsift::doctor::resolver_options(config);
       if (!clusters || !dopts) {
         std::cerr << "mailsiftd: doctor: "
                   << (clusters ? dopts.error() : clusters.error()).describe() << "\n";
@@ -776,6 +777,7 @@ int main(int argc, char** argv) {
       if (ipwatch_monitor) {  // blocklist state of our outbound IPs (src/ipwatch)
         sopts.ip_state = mailsift::support::ip_state_from_monitor(*ipwatch_monitor);
         sopts.outbound_ips = mailsift::support::configured_outbound_ips(*ipwatch_options);
+        sopts.route_at = mailsift::support::route_at_from_store(*ipwatch_store, *ipwatch_options);
       }
       sopts.draft_scan = [&daemon](std::string_view raw, const mailsift::scan::Envelope& env) {
         auto g = daemon.current();

@@ -102,6 +102,7 @@ http::ApiReply SupportApi::handle_unchecked(const http::ApiCall& call) {
     deps.now_ms = options_.now_ms;
     deps.ip_state = options_.ip_state;
     deps.outbound_ips = options_.outbound_ips;
+    deps.route_at = options_.route_at;
     auto rep = lookup_case(deps, q);
     if (!rep)
       return error_reply(rep.error());

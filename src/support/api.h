@@ -31,6 +31,7 @@ struct SupportApiOptions {
   std::function<int64_t()> now_ms;
   IpStateFn ip_state;
   std::vector<std::string> outbound_ips;
+  RouteAtFn route_at;
   DraftScanFn draft_scan;  // empty: explain-draft answers 503
 };
 

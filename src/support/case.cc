@@ -624,35 +624,99 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
   // 4. The sending account.
   rep.checks.push_back(account_check(deps.outbound, deps.guard, deps.now_ms, user, reseller));
 
-  {  // 5. Blocklist state of the outbound IPs.
+  {  // 5. Blocklist state of the outbound IPs: those in use when each outbound message left.
     CaseCheck c;
     c.name = "outbound_ip";
     c.data = ordered_json::array();
+    std::vector<const CaseMessage*> sent;
+    for (const auto& m : rep.messages)
+      if (m.direction == "outbound")
+        sent.push_back(&m);
+    std::vector<std::string> ips;  // whose current state is shown, in first-named order
+    auto name_ip = [&ips](const std::string& ip) {
+      if (std::find(ips.begin(), ips.end(), ip) == ips.end())
+        ips.push_back(ip);
+    };
     if (!deps.ip_state) {
       c.status = "unavailable";
-      c.answer = "outbound IP blocklist state: not monitored (no outbound IP pools in ipwatch.pools)";
-    } else if (deps.outbound_ips.empty()) {
-      c.status = "unavailable";
-      c.answer = "no outbound IPs configured to ask the IP monitor about";
-    } else {
-      c.status = "ok";
-      for (const auto& ip : deps.outbound_ips) {
-        auto st = deps.ip_state(ip);
-        if (!st) {
-          c.answer += fmt::format("{}: not monitored\n", ip);
-          continue;
-        }
-        if (st->listed)
-          c.status = "warn";
-        c.answer += fmt::format(
-            "{}: {}{}{}\n", ip,
-            st->listed ? fmt::format("LISTED on {}", fmt::join(st->lists, ", ")) : "not listed",
-            st->checked_at_ms ? ", checked " + decisions::format_utc_iso(st->checked_at_ms) : "",
-            st->detail.empty() ? "" : " (" + st->detail + ")");
-        c.data.push_back({{"ip", ip}, {"listed", st->listed}, {"lists", st->lists}});
-      }
-      c.answer.pop_back();
+      c.answer =
+          "outbound IP blocklist state: not monitored (no outbound IP pools in ipwatch.pools)";
+      rep.checks.push_back(std::move(c));
+      return rep;
     }
+    c.status = "ok";
+    if (!sent.empty() && deps.route_at) {
+      for (const CaseMessage* m : sent) {
+        const OutboundRoute r = deps.route_at(m->time_unix_ms);
+        ordered_json d = {{"decision_id", m->decision_id}};
+        if (!r.error.empty()) {
+          c.status = "warn";
+          c.answer += fmt::format(
+              "{}: the IP monitor's steering history could not be read ({}); "
+              "every configured IP below\n",
+              m->decision_id, r.error);
+          for (const auto& ip : deps.outbound_ips)
+            name_ip(ip);
+          d["error"] = r.error;
+        } else if (!r.known) {
+          c.answer += fmt::format(
+              "{}: no pool choice recorded before {} (the IP monitor had not "
+              "run yet); every configured IP below\n",
+              m->decision_id, decisions::format_utc_iso(m->time_unix_ms));
+          for (const auto& ip : deps.outbound_ips)
+            name_ip(ip);
+          d["pool"] = nullptr;
+        } else {
+          c.answer += fmt::format(
+              "{}: sent through {} (socketmap answer {}, in force since {})\n", m->decision_id,
+              r.fallback ? "the fallback transport (no pool was healthy)" : "pool " + r.pool,
+              r.transport.empty() ? "NOTFOUND = Postfix default_transport" : r.transport,
+              decisions::format_utc_iso(r.since_ms));
+          ordered_json then = ordered_json::array();
+          for (const auto& [ip, lists] : r.listed_then) {
+            name_ip(ip);
+            if (!lists.empty())
+              c.status = "warn";
+            c.answer +=
+                fmt::format("  {} at that time: {}\n", ip,
+                            lists.empty() ? std::string("not listed")
+                                          : fmt::format("LISTED on {}", fmt::join(lists, ", ")));
+            then.push_back({{"ip", ip}, {"listed", !lists.empty()}, {"lists", lists}});
+          }
+          d["pool"] = r.pool;
+          d["transport"] = r.transport;
+          d["fallback"] = r.fallback;
+          d["since"] = decisions::format_utc_iso(r.since_ms);
+          d["ips_then"] = then;
+        }
+        c.data.push_back(std::move(d));
+      }
+    } else {
+      c.answer = sent.empty() ? "no outbound message matched: every configured outbound IP\n"
+                              : "which pool was in use is not known here: every configured IP\n";
+      for (const auto& ip : deps.outbound_ips)
+        name_ip(ip);
+    }
+    if (ips.empty()) {
+      c.status = "unavailable";
+      c.answer += "no outbound IPs configured to ask the IP monitor about\n";
+    }
+    for (const auto& ip : ips) {
+      auto st = deps.ip_state(ip);
+      if (!st) {
+        c.answer += fmt::format("{} now: not monitored\n", ip);
+        continue;
+      }
+      if (st->listed)
+        c.status = "warn";
+      c.answer += fmt::format(
+          "{} now: {}{}{}\n", ip,
+          st->listed ? fmt::format("LISTED on {}", fmt::join(st->lists, ", ")) : "not listed",
+          st->checked_at_ms ? ", checked " + decisions::format_utc_iso(st->checked_at_ms) : "",
+          st->detail.empty() ? "" : " (" + st->detail + ")");
+      c.data.push_back({{"ip", ip}, {"listed", st->listed}, {"lists", st->lists}});
+    }
+    c.answer.pop_back();
     rep.checks.push_back(std::move(c));
   }
   return rep;

@@ -43,6 +43,40 @@ IpStateFn ip_state_from_store(ipwatch::Store& store, ipwatch::Options options) {
   };
 }
 
+RouteAtFn route_at_from_store(ipwatch::Store& store, ipwatch::Options options) {
+  return [&store, options = std::move(options)](int64_t at_ms) {
+    OutboundRoute r;
+    auto rec = store.steering_at(at_ms);
+    if (!rec) {
+      r.error = rec.error().describe();
+      return r;
+    }
+    if (!*rec)
+      return r;
+    r.known = true;
+    r.since_ms = (*rec)->at_ms;
+    r.pool = (*rec)->pool;
+    r.transport = (*rec)->transport;
+    r.fallback = (*rec)->fallback;
+    for (const auto& pool : options.pools)
+      if (pool.name == r.pool)
+        r.ips = pool.ips;
+    for (const auto& ip : r.ips) {
+      std::vector<std::string> lists;
+      auto episodes = store.history(ip, 10000);
+      if (!episodes) {
+        r.error = episodes.error().describe();
+        return r;
+      }
+      for (const auto& e : *episodes)
+        if (e.listed_at_ms <= at_ms && (e.delisted_at_ms == 0 || e.delisted_at_ms > at_ms))
+          lists.push_back(e.list);
+      r.listed_then.emplace_back(ip, std::move(lists));
+    }
+    return r;
+  };
+}
+
 std::vector<std::string> configured_outbound_ips(const ipwatch::Options& options) {
   std::vector<std::string> ips;
   for (const auto& pool : options.pools)

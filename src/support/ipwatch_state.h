@@ -20,6 +20,9 @@ namespace mailsift::support {
 IpState to_case_ip_state(const ipwatch::IpState& s);
 IpStateFn ip_state_from_monitor(const ipwatch::Monitor& monitor);
 IpStateFn ip_state_from_store(ipwatch::Store& store, ipwatch::Options options);
+// The steering history in ipwatch.db (written by mailsiftd's monitor): the pool in use at a
+// moment and its IPs' listing episodes then.
+RouteAtFn route_at_from_store(ipwatch::Store& store, ipwatch::Options options);
 // Every IP of every configured pool, in configuration order.
 std::vector<std::string> configured_outbound_ips(const ipwatch::Options& options);
 

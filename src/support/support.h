@@ -98,16 +98,30 @@ struct IpState {
 };
 using IpStateFn = std::function<std::optional<IpState>(std::string_view ip)>;
 
+// Which outbound IPs Postfix was sending from at a moment: the pool the IP monitor's socketmap
+// steered to then (its steering history), and each of that pool's IPs' listings at that moment.
+struct OutboundRoute {
+  bool known = false;  // false: no steering record at or before that moment
+  std::string error;   // the history could not be read (then nothing else is set)
+  int64_t since_ms = 0;
+  std::string pool, transport;
+  bool fallback = false;         // no pool was healthy; the answer was the fallback transport
+  std::vector<std::string> ips;  // the pool's IPs ("" pool: none)
+  std::vector<std::pair<std::string, std::vector<std::string>>> listed_then;  // ip -> lists
+};
+using RouteAtFn = std::function<OutboundRoute(int64_t at_ms)>;
+
 struct CaseDeps {
   decisions::DecisionLog& log;
   tenant::TenantStore& tenants;
   outbound::OutboundStore* outbound = nullptr;  // nullptr: account check "not available"
   outbound::GuardConfig guard;
   tenant::PolicyDefaults policy_defaults;
-  const SymbolDescriptions* symbols = nullptr;     // nullptr: descriptions left empty
-  std::function<int64_t()> now_ms;                 // UTC ms, for list expiry and counters
-  IpStateFn ip_state;                              // empty: not monitored (no ipwatch.pools)
-  std::vector<std::string> outbound_ips;           // the provider's sending IPs to ask about
+  const SymbolDescriptions* symbols = nullptr;  // nullptr: descriptions left empty
+  std::function<int64_t()> now_ms;              // UTC ms, for list expiry and counters
+  IpStateFn ip_state;                           // empty: not monitored (no ipwatch.pools)
+  std::vector<std::string> outbound_ips;        // the provider's sending IPs to ask about
+  RouteAtFn route_at;  // empty: which IPs were in use is unknown (every configured IP is shown)
   std::string store_description = "decision log";  // named in "what was searched"
   size_t max_decisions = 2000;                     // per query; more is reported as truncated
 };

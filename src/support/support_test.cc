@@ -13,6 +13,7 @@
 #include "support/api.h"
 #include "support/client_patterns.h"
 #include "support/draft_service.h"
+#include "support/ipwatch_state.h"
 #include "support/support.h"
 #include "tenant/list_check.h"
 
@@ -276,7 +277,8 @@ TEST_F(SupportTest, ChecksShowPolicyProvenanceListsAndAccount) {
   EXPECT_EQ(account.data["status"], "suspended");
   EXPECT_NE(account.answer.find("unpaid"), std::string::npos);
   const auto& ip = check(*r, "outbound_ip");
-  EXPECT_EQ(ip.answer, "outbound IP blocklist state: not monitored (no outbound IP pools in ipwatch.pools)");
+  EXPECT_EQ(ip.answer,
+            "outbound IP blocklist state: not monitored (no outbound IP pools in ipwatch.pools)");
 }
 
 TEST_F(SupportTest, OutboundIpSeamIsAsked) {
@@ -292,8 +294,60 @@ TEST_F(SupportTest, OutboundIpSeamIsAsked) {
   ASSERT_TRUE(r.ok());
   const auto& ip = check(*r, "outbound_ip");
   EXPECT_EQ(ip.status, "warn");
-  EXPECT_NE(ip.answer.find("198.51.100.1: LISTED on zen.spamhaus.org"), std::string::npos);
-  EXPECT_NE(ip.answer.find("198.51.100.2: not monitored"), std::string::npos);
+  EXPECT_NE(ip.answer.find("198.51.100.1 now: LISTED on zen.spamhaus.org"), std::string::npos);
+  EXPECT_NE(ip.answer.find("198.51.100.2 now: not monitored"), std::string::npos);
+  EXPECT_NE(ip.answer.find("no outbound message matched: every configured outbound IP"),
+            std::string::npos)
+      << ip.answer;
+}
+
+// The IPs named are those of the pool the socketmap steered to when the message left, with
+// their listings at that moment, not every configured IP.
+TEST_F(SupportTest, OutboundIpIsThePoolInUseWhenTheMessageLeft) {
+  ASSERT_TRUE(log_->record(decision("O1", kT, "outbound", "bob@acme.test",
+                                    {rcpt("carol@far.example", "", "", "no action")},
+                                    "bob@acme.test", "198.51.100.4"))
+                  .ok());
+  auto ipstore = ipwatch::make_memory_store();
+  ipwatch::Options io;
+  io.pools = {{"a", "smtp_a", {"192.0.2.1"}}, {"b", "smtp_b", {"192.0.2.2", "192.0.2.3"}}};
+  ASSERT_TRUE(ipstore->add_steering({kT - 60 * kMin, "a", "smtp_a", false}).ok());
+  ASSERT_TRUE(ipstore->add_steering({kT - 10 * kMin, "b", "smtp_b", false}).ok());
+  ASSERT_TRUE(ipstore->add_steering({kT + 10 * kMin, "a", "smtp_a", false}).ok());
+  // 192.0.2.2 was listed from before the message until after it; 192.0.2.3 only later.
+  ASSERT_TRUE(
+      ipstore->open_listing({0, "192.0.2.2", "bl", "bl.test", kT - 5 * kMin, "127.0.0.2", "", 0})
+          .ok());
+  ASSERT_TRUE(ipstore->close_listing("192.0.2.2", "bl", kT + 5 * kMin).ok());
+  ASSERT_TRUE(
+      ipstore->open_listing({0, "192.0.2.3", "bl", "bl.test", kT + 20 * kMin, "127.0.0.2", "", 0})
+          .ok());
+  auto d = deps();
+  d.outbound_ips = configured_outbound_ips(io);
+  d.route_at = route_at_from_store(*ipstore, io);
+  d.ip_state = [](std::string_view ip) -> std::optional<IpState> {
+    return IpState{std::string(ip), ip == "192.0.2.3", {}, kT, ""};
+  };
+  auto r = lookup_case(d, CaseQuery{"acme", "bob@acme.test", "bob@acme.test", "carol@far.example",
+                                    "2026-11-27 10:15", "America/Toronto", "30m"});
+  ASSERT_TRUE(r.ok()) << r.error().describe();
+  const auto& ip = check(*r, "outbound_ip");
+  EXPECT_EQ(ip.status, "warn");
+  EXPECT_NE(ip.answer.find("O1: sent through pool b (socketmap answer smtp_b"), std::string::npos)
+      << ip.answer;
+  EXPECT_NE(ip.answer.find("192.0.2.2 at that time: LISTED on bl"), std::string::npos);
+  EXPECT_NE(ip.answer.find("192.0.2.3 at that time: not listed"), std::string::npos);
+  EXPECT_NE(ip.answer.find("192.0.2.2 now: not listed"), std::string::npos);
+  EXPECT_EQ(ip.answer.find("192.0.2.1"), std::string::npos) << "pool a was not in use";
+  // Before any pool choice was recorded: every configured IP, saying why.
+  auto early = ipwatch::make_memory_store();
+  d.route_at = route_at_from_store(*early, io);
+  r = lookup_case(d, CaseQuery{"acme", "bob@acme.test", "bob@acme.test", "carol@far.example",
+                               "2026-11-27 10:15", "America/Toronto", "30m"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(check(*r, "outbound_ip").answer.find("no pool choice recorded before"),
+            std::string::npos);
+  EXPECT_NE(check(*r, "outbound_ip").answer.find("192.0.2.1 now"), std::string::npos);
 }
 
 TEST_F(SupportTest, AccountCheckIsReadOnly) {
