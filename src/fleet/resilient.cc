@@ -128,8 +128,8 @@ void Breaker::failure(const std::string& why) {
     trips_.fetch_add(1);
     if (log_)
       log_("fleet_degraded",
-           fmt::format("{} unavailable ({}): scoring with local state only, writes queued for "
-                       "replay; next probe in {} ms",
+           fmt::format("{} unavailable ({}): reads answered locally (degraded), writes queued "
+                       "for replay; next probe in {} ms",
                        name_, why, open_ms_));
   }
 }

@@ -2,7 +2,8 @@
 # Faults of the fleet servers (issue 9 point 5; docs/fleet.md "Faults and degraded mode"): one
 # mailsiftd on a real Redis (learning) and a real PostgreSQL (decision log) takes scans and
 # spam reports while Redis, then PostgreSQL, are killed (SIGKILL) mid-traffic, and a hung Redis
-# (SIGSTOP); then both restart. It counts:
+# (SIGSTOP); Redis restarts; mailsiftd itself is killed (SIGKILL) with writes queued; PostgreSQL
+# and a new mailsiftd start and replay what the old one queued. It counts:
 #   * every scan answered (HTTP 200, never a tempfail), the daemon never crashed;
 #   * scans while Redis is down carry FLEET_DEGRADED; a hung Redis costs at most one timeout;
 #   * decision-log rows in PostgreSQL == scans answered (same ids, none lost, none twice);
@@ -103,9 +104,12 @@ timeout_ms = 1000
 replay = $REPLAY
 breaker_ms = 500
 EOF2
-"$MAILSIFTD" --config "$WORK/node.toml" >"$WORK/node.log" 2>&1 &
-NODE_PID=$!
-wait_port "$HTTP_PORT" || fail_start "mailsiftd did not start" "$WORK/node.log"
+start_node() {
+  "$MAILSIFTD" --config "$WORK/node.toml" >>"$WORK/node.log" 2>&1 &
+  NODE_PID=$!
+  wait_port "$HTTP_PORT" || fail_start "mailsiftd did not start" "$WORK/node.log"
+}
+start_node
 BASE="http://127.0.0.1:$HTTP_PORT"
 
 # drive.py scan FIRST COUNT OUT | report FIRST COUNT OUT: sequential requests, one JSON line each
@@ -201,9 +205,18 @@ HUNG_MAX=$(python3 -c "import json; print(max(json.loads(l)['ms'] for l in open(
 HUNG_MEDIAN=$(python3 -c "import json,statistics; print(statistics.median(json.loads(l)['ms'] for l in open('$SCANS') if 82 <= json.loads(l)['n'] <= 90))")
 echo "hung redis: slowest scan ${HUNG_MAX} ms, median of the next 9 ${HUNG_MEDIAN} ms"
 
-# --- 6. PostgreSQL back; wait for the replay ---------------------------------------------------
+# --- 6. mailsiftd crashes (SIGKILL) with writes still queued; PostgreSQL back; a new process
+# replays the file the old one left -----------------------------------------------------------
+sleep 1  # the group-commit window (decisions.flush_ms) has passed: answered scans are queued
+QUEUED=$(curl -fsS "$BASE/metrics" | awk '$1 == "mailsift_fleet_replay_pending" {print $2}')
+check "mailsiftd alive after every fault (before its own SIGKILL)" kill -0 "$NODE_PID"
+kill -KILL "$NODE_PID"; wait "$NODE_PID" 2>/dev/null
+echo "mailsiftd killed (SIGKILL) with ${QUEUED:-?} writes queued"
+check "writes were queued when mailsiftd was killed" test "${QUEUED:-0}" -gt 0
 start_pg
 echo "postgres restarted"
+start_node
+echo "mailsiftd restarted"
 drive scan 91 10 "$SCANS"
 PENDING=""
 for _ in $(seq 60); do
@@ -230,7 +243,8 @@ echo "scans: $TOTAL sent, $ANSWERED answered 200, $TEMPFAIL tempfailed, $DEGRADE
 echo "decision log: $PG_ROWS rows in PostgreSQL ($PG_DISTINCT distinct ids) for $ANSWERED scans"
 echo "spam reports: $REPORTS_MADE sent, $REPORTED accepted as learned; Redis spam total for bob: ${LEARNED:-none}"
 
-check "mailsiftd never crashed" kill -0 "$NODE_PID"
+check "mailsiftd (second process) never crashed" kill -0 "$NODE_PID"
+
 check "every scan answered (HTTP 200)" test "$ANSWERED" = "$TOTAL"
 check "no scan tempfailed (degraded mode scores locally)" test "$TEMPFAIL" = 0
 check "scans after the Redis kill say FLEET_DEGRADED" test "$DEGRADED_2" -ge 5
