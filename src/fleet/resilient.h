@@ -35,6 +35,7 @@
 #include "core/config.h"
 #include "decisions/decisions.h"
 #include "fleet/replay_queue.h"
+#include "outbound/store.h"
 #include "store/store.h"
 
 namespace mailsift::fleet {
@@ -118,5 +119,12 @@ Result<std::unique_ptr<Resilience>> wrap_for_faults(const Config& config,
                                                     std::unique_ptr<store::Store>& store,
                                                     std::unique_ptr<decisions::DecisionLog>& log,
                                                     FaultLog log_fn);
+
+// The outbound counters (outbound.store.backend = redis) behind a breaker: while Redis is
+// unavailable every call is kTemporary at once (the policy listener tempfails: a sending limit
+// cannot be checked without the shared counters), instead of up to redis.timeout_ms per call.
+// Nothing is queued: counters are not replayed (a tempfailed message was not sent).
+std::unique_ptr<outbound::OutboundStore> wrap_outbound_with_breaker(
+    std::unique_ptr<outbound::OutboundStore> inner, int breaker_ms, FaultLog log = nullptr);
 
 }  // namespace mailsift::fleet

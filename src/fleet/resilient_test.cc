@@ -380,5 +380,69 @@ TEST_F(ResilientTest, FuzzyRecordsRoundTripThroughTheQueue) {
   EXPECT_EQ(c->front().added_unix, 42);
 }
 
+// The outbound counters behind a breaker: the first failure costs one call, the rest none.
+class FlakyOutbound : public outbound::OutboundStore {
+ public:
+  FlakyOutbound(outbound::OutboundStore& in, Switch& sw) : in_(in), sw_(sw) {}
+  Result<std::optional<outbound::AccountStatus>> get_status(const outbound::Subject& s) override {
+    if (Status g = sw_.gate(); !g)
+      return g.error();
+    return in_.get_status(s);
+  }
+  Status put_status(const outbound::AccountStatus& s) override { return in_.put_status(s); }
+  Result<std::vector<outbound::AccountStatus>> restricted() override { return in_.restricted(); }
+  Status add_count(std::string_view k, int64_t b, int64_t d, int64_t keep) override {
+    if (Status g = sw_.gate(); !g)
+      return g;
+    return in_.add_count(k, b, d, keep);
+  }
+  Result<int64_t> sum_counts(std::string_view k, int64_t f, int64_t l) override {
+    if (Status g = sw_.gate(); !g)
+      return g.error();
+    return in_.sum_counts(k, f, l);
+  }
+  Result<bool> touch_member(std::string_view k, std::string_view m, int64_t n,
+                            int64_t keep) override {
+    return in_.touch_member(k, m, n, keep);
+  }
+  Result<bool> has_member(std::string_view k, std::string_view m, int64_t s) override {
+    return in_.has_member(k, m, s);
+  }
+  Result<int64_t> count_members(std::string_view k, int64_t s) override {
+    return in_.count_members(k, s);
+  }
+  Result<std::optional<std::string>> get_value(std::string_view k) override {
+    return in_.get_value(k);
+  }
+  Status put_value(std::string_view k, std::string_view v) override { return in_.put_value(k, v); }
+  Status add_alert(const outbound::Alert& a) override { return in_.add_alert(a); }
+  Result<std::vector<outbound::Alert>> alerts(std::string_view k, size_t l) override {
+    return in_.alerts(k, l);
+  }
+
+ private:
+  outbound::OutboundStore& in_;
+  Switch& sw_;
+};
+
+TEST(OutboundBreaker, DeadServerIsTemporaryAndCostsOneCall) {
+  auto mem = outbound::make_memory_store();
+  Switch sw;
+  auto s = wrap_outbound_with_breaker(std::make_unique<FlakyOutbound>(*mem, sw), 60000,
+                                      [](const std::string&, const std::string&) {});
+  ASSERT_TRUE(s->add_count("k", 1, 2, 0));
+  sw.down = true;
+  auto first = s->sum_counts("k", 0, 10);
+  ASSERT_FALSE(first);
+  EXPECT_EQ(first.error().kind, ErrorKind::kTemporary);
+  const int calls = sw.calls;
+  for (int i = 0; i < 50; ++i) {
+    auto r = s->sum_counts("k", 0, 10);
+    ASSERT_FALSE(r);  // never a silent "0 sent": the listener tempfails
+    EXPECT_EQ(r.error().kind, ErrorKind::kTemporary);
+  }
+  EXPECT_EQ(sw.calls, calls);  // the open breaker kept them off the server
+}
+
 }  // namespace
 }  // namespace mailsift::fleet

@@ -53,7 +53,7 @@ fail_start() {
   exit 1
 }
 
-read -r REDIS_PORT PG_PORT HTTP_PORT MILTER_PORT < <(free_ports 4)
+read -r REDIS_PORT PG_PORT HTTP_PORT MILTER_PORT POLICY_PORT < <(free_ports 5)
 
 # Redis with an fsync'd append-only file: SIGKILL loses nothing that was acknowledged, so the
 # learned counts after the restart are the ones before the kill plus the replay.
@@ -100,6 +100,12 @@ backend = "postgres"
 [postgres]
 dsn = "host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
 timeout_ms = 1000
+[outbound]
+policy_listen = "127.0.0.1:$POLICY_PORT"
+[outbound.store]
+backend = "redis"
+[outbound.detect]
+enabled = false
 [fleet]
 replay = $REPLAY
 breaker_ms = 500
@@ -155,6 +161,25 @@ with open(out, "a") as f:
         time.sleep(0.02)
 PY
 drive() { python3 "$WORK/drive.py" "$BASE" "$@"; }
+policy() {  # policy N -> "ACTION-LINE ELAPSED_MS" of one outbound policy request for bob
+  python3 - "$POLICY_PORT" "$1" <<'PY'
+import socket, sys, time
+port, n = int(sys.argv[1]), sys.argv[2]
+req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nsasl_username=bob@acme.test\n"
+       f"sender=bob@acme.test\nrecipient=friend{n}@far.example\ninstance=inst{n}\n"
+       f"client_address=198.51.100.7\nqueue_id=Q{n}\n\n")
+t0 = time.monotonic()
+s = socket.create_connection(("127.0.0.1", port), timeout=30)
+s.sendall(req.encode())
+buf = b""
+while not buf.endswith(b"\n\n"):
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    buf += chunk
+print(buf.decode().strip().replace(" ", "_"), round((time.monotonic() - t0) * 1000, 1))
+PY
+}
 SCANS="$WORK/scans.jsonl"
 REPORTS="$WORK/reports.jsonl"
 count_lines() { python3 -c "import json,sys; print(sum(1 for l in open(sys.argv[1]) if eval(sys.argv[2], {}, {'r': json.loads(l)})))" "$@"; }
@@ -162,6 +187,7 @@ count_lines() { python3 -c "import json,sys; print(sum(1 for l in open(sys.argv[
 # --- 1. all up ---------------------------------------------------------------------------------
 drive scan 1 10 "$SCANS"
 drive report 1001 3 "$REPORTS"
+read -r POLICY_UP _ < <(policy 1)
 
 # --- 2. Redis killed mid-traffic ---------------------------------------------------------------
 drive scan 11 30 "$SCANS" &
@@ -171,6 +197,15 @@ kill -KILL "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null; REDIS_PID=""
 echo "redis killed (SIGKILL) during scans 11-40"
 wait "$TRAFFIC"
 drive report 1004 3 "$REPORTS"
+# Sending limits need the shared counters: with Redis down the policy listener tempfails.
+POLICY_DOWN=()
+POLICY_DOWN_MS=()
+for n in 2 3 4 5 6; do
+  read -r a ms < <(policy "$n")
+  POLICY_DOWN+=("$a")
+  POLICY_DOWN_MS+=("$ms")
+done
+echo "policy with Redis down: ${POLICY_DOWN[0]} (ms: ${POLICY_DOWN_MS[*]})"
 DEGRADED_2=$(count_lines "$SCANS" 'r["n"] > 11 and r.get("degraded")')
 
 # --- 3. PostgreSQL killed too, mid-traffic -----------------------------------------------------
@@ -228,6 +263,9 @@ sleep 0.5
 METRICS=$(curl -fsS "$BASE/metrics" | grep '^mailsift_fleet_' | tr '\n' ' ')
 echo "metrics: $METRICS"
 
+read -r POLICY_BACK _ < <(policy 7)
+echo "policy: up ${POLICY_UP}, after the restarts ${POLICY_BACK}"
+
 # --- counts ------------------------------------------------------------------------------------
 TOTAL=$(wc -l <"$SCANS")
 ANSWERED=$(count_lines "$SCANS" 'r["code"] == 200')
@@ -235,12 +273,13 @@ TEMPFAIL=$(count_lines "$SCANS" 'r.get("action") == "soft reject"')
 REPORTED=$(count_lines "$REPORTS" 'r["code"] == 200 and r.get("outcome") in ("learned", "relearned")')
 REPORTS_MADE=$(wc -l <"$REPORTS")
 python3 -c "import json; print('\n'.join(json.loads(l)['id'] for l in open('$SCANS') if json.loads(l).get('id')))" | sort >"$WORK/ids.scans"
-pg "SELECT id FROM mailsift.decisions" | sort >"$WORK/ids.pg"
+pg "SELECT id FROM mailsift.decisions WHERE direction = 'inbound'" | sort >"$WORK/ids.pg"
+PG_POLICY=$(pg "SELECT count(*) FROM mailsift.decisions WHERE direction = 'outbound'")
 PG_ROWS=$(wc -l <"$WORK/ids.pg")
 PG_DISTINCT=$(sort -u "$WORK/ids.pg" | wc -l)
 LEARNED=$(redis-cli -p "$REDIS_PORT" HGET 'ms:tot:{u:bob@acme.test}' s)
 echo "scans: $TOTAL sent, $ANSWERED answered 200, $TEMPFAIL tempfailed, $DEGRADED_2 FLEET_DEGRADED after the Redis kill"
-echo "decision log: $PG_ROWS rows in PostgreSQL ($PG_DISTINCT distinct ids) for $ANSWERED scans"
+echo "decision log: $PG_ROWS inbound rows in PostgreSQL ($PG_DISTINCT distinct ids) for $ANSWERED scans; $PG_POLICY outbound rows for 7 policy requests"
 echo "spam reports: $REPORTS_MADE sent, $REPORTED accepted as learned; Redis spam total for bob: ${LEARNED:-none}"
 
 check "mailsiftd (second process) never crashed" kill -0 "$NODE_PID"
@@ -257,9 +296,16 @@ check "after the first timeout the breaker makes scans fast (median ${HUNG_MEDIA
 check "every report accepted" test "$REPORTED" = "$REPORTS_MADE"
 check "replay queue drained (pending ${PENDING:-?})" test "$PENDING" = 0
 check "decision-log rows == scans answered" test "$PG_ROWS" = "$ANSWERED"
+check "policy decisions in the log == policy requests (7)" test "$PG_POLICY" = 7
 check "no decision written twice" test "$PG_DISTINCT" = "$PG_ROWS"
 check "the log holds exactly the answered scans' ids" cmp -s "$WORK/ids.scans" "$WORK/ids.pg"
 check "Redis learned each report exactly once" test "${LEARNED:-0}" = "$REPORTED"
+check "outbound policy with Redis up: DUNNO" test "$POLICY_UP" = "action=DUNNO"
+check "outbound policy with Redis down: tempfail (4xx), all 5 requests" \
+  test "$(printf '%s\n' "${POLICY_DOWN[@]}" | grep -c '^action=4[0-9][0-9]_')" = 5
+check "outbound policy with Redis down answers fast (ms: ${POLICY_DOWN_MS[*]})" \
+  python3 -c "import sys; sys.exit(0 if max(map(float, sys.argv[1:])) < 250 else 1)" "${POLICY_DOWN_MS[@]}"
+check "outbound policy after the restart: DUNNO" test "$POLICY_BACK" = "action=DUNNO"
 check "degraded / recovered logged" grep -q "event=fleet_recovered" "$WORK/node.log"
 
 echo "faults (replay=$REPLAY): $passed passed, $failed failed"
