@@ -99,6 +99,21 @@ const std::vector<ParamSpec>& all_params() {
        "PostgreSQL schema holding mailsift's tables (created if missing; migrated on start)."},
       {"postgres.partition_days", T::kInt, "1", 1, 366,
        "Width in days of each time partition of the PostgreSQL decision log."},
+      // Faults of the fleet servers (docs/fleet.md "Faults and degraded mode").
+      {"fleet.replay", T::kBool, "true", 0, 0,
+       "Queue learning and decision-log writes durably (fleet.replay_file) while Redis or "
+       "PostgreSQL is down, and replay them when it is back; false: such writes fail (tempfail)."},
+      {"fleet.replay_max", T::kInt, "1000000", 1, 1000000000,
+       "Most writes the replay queue holds; beyond it a write is refused (kTemporary, logged, "
+       "counted in mailsift_fleet_replay_refused_total), never dropped silently."},
+      {"fleet.replay_file", T::kString, "replay.db", 0, 0,
+       "SQLite file of the replay queue, in the data directory."},
+      {"fleet.degraded_score", T::kDouble, "0", -100, 100,
+       "Score of the FLEET_DEGRADED symbol a scan gets when the shared store was unavailable "
+       "(0: informational)."},
+      {"fleet.breaker_ms", T::kInt, "1000", 10, 600000,
+       "After a Redis/PostgreSQL call fails, skip that server for this long (scan with local "
+       "state, queue writes), then probe it again with one call."},
 
       // Decision log.
       {"decisions.backend", T::kString, "sqlite", 0, 0,

@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "fleet/fleet.h"
+#include "fleet/resilient.h"
 
 namespace mailsift::fleet {
 
@@ -63,8 +64,14 @@ Result<std::unique_ptr<outbound::OutboundStore>> open_configured_outbound_store(
         static_cast<int>(config.get_int("outbound.store.flush_ms")));
   if (backend == "memory")
     return outbound::make_memory_store();
-  if (backend == "redis")
-    return open_redis_outbound_store(redis_options(config));
+  if (backend == "redis") {
+    auto opened = open_redis_outbound_store(redis_options(config));
+    if (!opened)
+      return opened.error();
+    // A dead Redis costs ~0 per policy request after the first failure (docs/fleet.md).
+    return wrap_outbound_with_breaker(std::move(opened).value(),
+                                      static_cast<int>(config.get_int("fleet.breaker_ms")));
+  }
   return Error::config("outbound.store.backend: unknown backend '" + backend +
                        "' (sqlite, memory, redis)");
 }

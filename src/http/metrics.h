@@ -52,6 +52,12 @@ class Metrics {
   // More families appended to render() (e.g. the daemon's decision-log counters), already in
   // Prometheus text format. Set once before the server starts; called on the rendering thread.
   void set_extra(std::function<std::string()> extra) { extra_ = std::move(extra); }
+  // Appends one more source of families after the ones already set.
+  void add_extra(std::function<std::string()> more) {
+    extra_ = [prev = std::move(extra_), more = std::move(more)] {
+      return (prev ? prev() : std::string()) + more();
+    };
+  }
 
  private:
   std::function<std::string()> extra_;

@@ -28,6 +28,8 @@
 #include "doctor/doctor_api.h"
 #endif
 #include "fleet/fleet.h"
+#include "fleet/degraded_check.h"
+#include "fleet/resilient.h"
 #include "ipwatch/api.h"
 #include "ipwatch/map_server.h"
 #include "ipwatch/monitor.h"
@@ -173,6 +175,8 @@ class Daemon {
       };
     }
 #endif
+    // FLEET_DEGRADED when the shared store was unavailable (docs/fleet.md).
+    extra_checks = mailsift::fleet::with_degraded_checks(config, std::move(extra_checks));
     auto service = server::ScanService::create(config, store_, log_, *gen->policies, extra_checks);
     if (!service)
       return service.error();
@@ -383,6 +387,21 @@ int main(int argc, char** argv) {
   // Group commit unless decisions.flush_ms = 0 (synchronous: each record() is its own durable
   // commit). The contract (what a crash can lose) is in decisions.h and docs/decision-log.md.
   std::unique_ptr<mailsift::decisions::DecisionLog> log_owner = std::move(decision_log).value();
+  // Faults of the fleet servers (docs/fleet.md "Faults and degraded mode"): Redis/PostgreSQL
+  // calls go through a circuit breaker; while a server is down scans use local state only
+  // (FLEET_DEGRADED) and writes are queued durably (fleet.replay_file) and replayed later.
+  std::unique_ptr<mailsift::fleet::Resilience> fleet_faults;
+  {
+    auto wrapped = mailsift::fleet::wrap_for_faults(
+        config, data_dir, *store, log_owner, [](const std::string& event, const std::string& d) {
+          log_line("warn", fmt::format("event={} {}", event, kv("detail", d)));
+        });
+    if (!wrapped) {
+      std::cerr << "mailsiftd: fleet replay queue: " << wrapped.error().describe() << "\n";
+      return kExitUnavailable;
+    }
+    fleet_faults = std::move(wrapped).value();
+  }
   mailsift::decisions::GroupCommitLog* group_commit = nullptr;
   if (const int64_t flush_ms = config.get_int("decisions.flush_ms"); flush_ms > 0) {
     mailsift::decisions::GroupCommitOptions gopts;
@@ -468,6 +487,10 @@ int main(int argc, char** argv) {
           st.pending);
       return out;
     });
+  }
+  if (fleet_faults) {
+    mailsift::fleet::Resilience* faults = fleet_faults.get();
+    metrics.add_extra([faults] { return faults->metrics(); });
   }
 #endif
 
