@@ -244,8 +244,7 @@ void worker(const std::string& host, const std::string& port, const std::vector<
       char final = 0;
       char qid[16];
       std::snprintf(qid, sizeof qid, "Q%010zX", i);
-      std::string mail_macros =
-          "i\0"s + qid + "\0{mail_addr}\0sender@example.net\0"s;
+      std::string mail_macros = "i\0"s + qid + "\0{mail_addr}\0sender@example.net\0"s;
       char r = step(NO_MAIL, NR_MAIL, 'M', "<sender@example.net>\0"s, &mail_macros);
       if (r != 0 && r != 'c')
         final = r;
@@ -330,10 +329,10 @@ int main(int argc, char** argv) {
   const double secs = std::atof(argv[4]);
   const double warmup = argc > 5 ? std::atof(argv[5]) : 3.0;
   auto now = Clock::now();
-  auto measure_from = now + std::chrono::duration_cast<Clock::duration>(
-                                std::chrono::duration<double>(warmup));
-  auto stop_at = measure_from + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(secs));
+  auto measure_from =
+      now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
+  auto stop_at = measure_from +
+                 std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(secs));
   Shared shared;
   std::vector<std::thread> threads;
   for (int k = 0; k < conc; ++k)

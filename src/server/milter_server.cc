@@ -10,8 +10,8 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <type_traits>
 #include <optional>
+#include <type_traits>
 
 #include "milter/codec.h"
 #include "milter/session.h"

@@ -87,9 +87,7 @@ class StmtCache {
 // One use of a kept statement: reset and unbound again when the call is over.
 class Query {
  public:
-  Query(StmtCache& cache, const std::string& sql) : db_(cache.db()) {
-    st_ = cache.get(sql, rc_);
-  }
+  Query(StmtCache& cache, const std::string& sql) : db_(cache.db()) { st_ = cache.get(sql, rc_); }
   ~Query() {
     if (st_) {
       sqlite3_reset(st_);
@@ -306,7 +304,7 @@ class SqliteTenantStore final : public TenantStore {
   Result<std::vector<ListEntry>> list_entries(Level level, std::string_view owner) override {
     std::lock_guard lock(mu_);
     Query q(stmts_, "SELECT " + std::string(kEntryColumns) +
-                     " FROM list_entries WHERE level=?1 AND owner=?2 ORDER BY id");
+                        " FROM list_entries WHERE level=?1 AND owner=?2 ORDER BY id");
     q.bind(1, static_cast<int64_t>(level)).bind(2, owner);
     return all<ListEntry>(q, read_entry);
   }
