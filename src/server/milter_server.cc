@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 
 #include "milter/codec.h"
 #include "milter/session.h"
@@ -537,6 +538,11 @@ void accept_loop(std::shared_ptr<MilterServer::State> state, Acceptor& acceptor)
     if (state->stopping)
       return;
     if (!ec) {
+      if constexpr (std::is_same_v<Socket, asio::ip::tcp::socket>) {
+        // Replies are small and the MTA waits for each: never hold one back for Nagle.
+        error_code ignored;
+        s.set_option(asio::ip::tcp::no_delay(true), ignored);
+      }
       auto conn = std::make_shared<Connection<Socket>>(state, std::move(s), state->next_id++);
       conn->start();
     } else if (ec != asio::error::operation_aborted) {

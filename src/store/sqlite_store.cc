@@ -170,27 +170,30 @@ struct Snapshot {
 using FuzzyKey = std::pair<std::string, std::string>;  // (digest, reporter)
 struct FuzzyCache {
   std::map<FuzzyKey, FuzzyRecord> records;
-  std::unordered_map<uint64_t, std::vector<const FuzzyRecord*>> by_band;
+  // One node per (band, record): most bands belong to one record, so a vector per band was a
+  // second allocation for nearly every entry (~90k of them on the corpus store, a large share
+  // of a CLI scan's start-up and exit). Order within a band does not matter: callers count.
+  std::unordered_multimap<uint64_t, const FuzzyRecord*> by_band;
 
   void insert(FuzzyRecord r) {
     FuzzyKey key{r.message_digest, r.reporter};
     erase(key);
     auto [it, _] = records.emplace(key, std::move(r));
     for (uint64_t b : sorted_unique(it->second.bands))
-      by_band[b].push_back(&it->second);
+      by_band.emplace(b, &it->second);
   }
   void erase(const FuzzyKey& key) {
     auto it = records.find(key);
     if (it == records.end())
       return;
     for (uint64_t b : sorted_unique(it->second.bands)) {
-      auto bit = by_band.find(b);
-      if (bit == by_band.end())
-        continue;
-      auto& v = bit->second;
-      v.erase(std::remove(v.begin(), v.end(), &it->second), v.end());
-      if (v.empty())
-        by_band.erase(bit);
+      auto [first, last] = by_band.equal_range(b);
+      for (auto bit = first; bit != last; ++bit) {
+        if (bit->second == &it->second) {
+          by_band.erase(bit);
+          break;  // sorted_unique: a record is in a band at most once
+        }
+      }
     }
     records.erase(it);
   }
@@ -383,11 +386,9 @@ class SqliteStore final : public Store {
         return cache.error();
       std::unordered_map<const FuzzyRecord*, size_t> shared;
       for (uint64_t b : sorted_unique(bands)) {
-        auto it = (*cache)->by_band.find(b);
-        if (it == (*cache)->by_band.end())
-          continue;
-        for (const FuzzyRecord* r : it->second)
-          ++shared[r];
+        auto [first, last] = (*cache)->by_band.equal_range(b);
+        for (auto it = first; it != last; ++it)
+          ++shared[it->second];
       }
       std::vector<std::pair<size_t, const FuzzyRecord*>> hits;
       for (const auto& [r, n] : shared)
@@ -842,16 +843,21 @@ class SqliteStore final : public Store {
     Use u(*stmts_.at("fuzzy_load"));
     u.i64(1, sid);
     int rc;
+    std::vector<FuzzyRecord> rows;
+    size_t bands = 0;
     while ((rc = u.step()) == SQLITE_ROW) {
-      FuzzyRecord r;
+      FuzzyRecord& r = rows.emplace_back();
       r.message_digest = u.col_text(0);
       r.reporter = u.col_text(1);
       r.cls = u.col_i64(2) == 0 ? Class::kHam : Class::kSpam;
       r.bands = u.col_blob<uint64_t>(3);
       r.signature = u.col_blob<uint32_t>(4);
       r.added_unix = u.col_i64(5);
-      cache.insert(std::move(r));
+      bands += r.bands.size();
     }
+    cache.by_band.reserve(bands);  // no rehash while bulk-loading
+    for (FuzzyRecord& r : rows)
+      cache.insert(std::move(r));
     Status s = rc == SQLITE_DONE ? Status(Ok{}) : Status(fail(rc, "fuzzy load"));
     if (s)
       s = step_done("commit");
