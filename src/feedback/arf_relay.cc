@@ -160,8 +160,8 @@ Status expect(Conn& c, int want_class, std::string_view step) {
     return r.error();
   if (r->code / 100 == want_class)
     return Ok{};
-  std::string msg = "relay refused " + std::string(step) + ": " + std::to_string(r->code) + " " +
-                    r->text;
+  std::string msg =
+      "relay refused " + std::string(step) + ": " + std::to_string(r->code) + " " + r->text;
   return r->code >= 500 ? Error::permanent(msg) : Error::temporary(msg);
 }
 

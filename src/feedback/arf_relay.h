@@ -59,8 +59,8 @@ struct FlushResult {
 
 class ArfRelay {
  public:
-  ArfRelay(RelayOptions options, std::string spool) : options_(std::move(options)),
-                                                        spool_(std::move(spool)) {}
+  ArfRelay(RelayOptions options, std::string spool)
+      : options_(std::move(options)), spool_(std::move(spool)) {}
   FlushResult flush();
   const std::string& spool() const { return spool_; }
 

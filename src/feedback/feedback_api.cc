@@ -105,12 +105,12 @@ std::string response_json(const Response& r) {
   j["prompt_consent"] = r.prompt_consent;
   j["shared"] = r.shared;
   // Tenant policy "learning enabled" (docs/feedback.md): where it is off, and what that meant.
-  j["learning"] = {{"enabled", r.learning_enabled},
-                   {"off_at", r.learning_off_at.empty() ? nullptr : ordered_json(r.learning_off_at)},
-                   {"domain_enabled", r.domain_learning_enabled},
-                   {"domain_off_at", r.domain_learning_off_at.empty()
-                                         ? nullptr
-                                         : ordered_json(r.domain_learning_off_at)}};
+  j["learning"] = {
+      {"enabled", r.learning_enabled},
+      {"off_at", r.learning_off_at.empty() ? nullptr : ordered_json(r.learning_off_at)},
+      {"domain_enabled", r.domain_learning_enabled},
+      {"domain_off_at",
+       r.domain_learning_off_at.empty() ? nullptr : ordered_json(r.domain_learning_off_at)}};
   if (!r.learning_enabled)
     j["learning"]["note"] = "learning is off at " + r.learning_off_at +
                             ": the report is recorded, nothing was learned from it";

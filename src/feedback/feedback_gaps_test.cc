@@ -1,8 +1,8 @@
 // Report storms (rate limits, 429 + Retry-After, duplicates never double counted), the tenant
 // policy "learning enabled" on the report path, and ARF relay queueing while the relay is down.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,7 +119,7 @@ TEST_F(Storm, OverTheLimitIs429WithRetryAfterAndNothingCounted) {
   EXPECT_EQ(j["retry_after"], 30);
   EXPECT_NE(j["error"]["message"].get<std::string>().find("bob@acme.test"), std::string::npos);
   EXPECT_EQ(store->report_counts("bob@acme.test")->first, 3);  // the refused one: not counted
-  EXPECT_EQ(report("carol@acme.test", msg(3)).status, 200);   // another user is not limited
+  EXPECT_EQ(report("carol@acme.test", msg(3)).status, 200);    // another user is not limited
   now += 30'000;
   EXPECT_EQ(report("bob@acme.test", msg(3)).status, 200);  // the retry goes through, once
   EXPECT_EQ(store->report_counts("bob@acme.test")->first, 4);
@@ -147,8 +147,7 @@ TEST_F(Storm, DuplicateStormCountsOnce) {
   EXPECT_EQ(store->reporter("bob@acme.test")->reports, 1);
   EXPECT_EQ(store->sender("bob@acme.test", "pest@junk.test")->spam_reports, 1);
   EXPECT_TRUE(lists.blocked.empty());  // 1 report, not 20: below feedback.block_sender_after
-  EXPECT_EQ(std::count(learner.learned.begin(), learner.learned.end(), "u:bob@acme.test/spam"),
-            1);
+  EXPECT_EQ(std::count(learner.learned.begin(), learner.learned.end(), "u:bob@acme.test/spam"), 1);
 }
 
 // ---- tenant policy "learning enabled" ---------------------------------------------------------
@@ -246,8 +245,8 @@ TEST(ArfRelay, RelayDownKeepsEveryReportInTheSpool) {
   socklen_t len = sizeof a;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(fd);
-  auto spool = std::filesystem::temp_directory_path() /
-               ("arf_relay_down_" + std::to_string(::getpid()));
+  auto spool =
+      std::filesystem::temp_directory_path() / ("arf_relay_down_" + std::to_string(::getpid()));
   std::filesystem::create_directories(spool);
   std::ofstream(spool / "a.eml") << "Subject: a\r\n\r\nx\r\n";
   std::ofstream(spool / "b.eml") << "Subject: b\r\n\r\nx\r\n";

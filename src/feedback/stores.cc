@@ -371,7 +371,8 @@ class SqliteStore final : public FeedbackStore {
     Status st = db_->transaction([&]() -> Status {
       {
         sqlite::Stmt list;
-        if (auto p = db_->prepare(list, "SELECT id, digest, kind, sender FROM reports WHERE user=?1");
+        if (auto p =
+                db_->prepare(list, "SELECT id, digest, kind, sender FROM reports WHERE user=?1");
             !p)
           return p;
         sqlite::Use u(list);

@@ -21,9 +21,9 @@
 #include "decisions/decisions.h"
 #include "dkim/dkim.h"
 #include "dns/cares_resolver.h"
+#include "feedback/arf_relay.h"
 #include "feedback/feedback.h"
 #include "feedback/feedback_api.h"
-#include "feedback/arf_relay.h"
 #ifdef MAILSIFT_WITH_TENANT
 #include "doctor/doctor_api.h"
 #endif
@@ -749,8 +749,8 @@ int main(int argc, char** argv) {
       if (!relay->host.empty()) {
         arf_relay = std::make_unique<mailsift::feedback::ArfRelay>(
             *relay, config.get_string("feedback.arf_spool"));
-        arf_sender = std::make_unique<mailsift::feedback::ArfSender>(*arf_relay,
-                                                                     relay->retry_seconds);
+        arf_sender =
+            std::make_unique<mailsift::feedback::ArfSender>(*arf_relay, relay->retry_seconds);
         arf_sender->start();
         feedback_service->set_on_shared([s = arf_sender.get()] { s->wake(); });
       }

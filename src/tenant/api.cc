@@ -156,8 +156,8 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
   const Principal who = *who_r;
   const std::string path(call.path.substr(kPrefix.size()));
   const bool get = call.method == "GET", post = call.method == "POST";
-  if (path == "keys" || (call.method == "DELETE" &&
-                         (path == "resellers" || path == "domains" || path == "users")))
+  if (path == "keys" ||
+      (call.method == "DELETE" && (path == "resellers" || path == "domains" || path == "users")))
     return handle_removal(call, who, path);
 
   if (path == "resellers") {
@@ -484,16 +484,13 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
 
 namespace {
 Json key_json(const ApiKeyRecord& k) {
-  return Json{{"id", k.hash.substr(0, 16)},
-              {"role", k.role == Role::kAdmin ? "admin" : "reseller"},
-              {"reseller", k.reseller},
-              {"label", k.label},
-              {"created_at", k.created_at},
-              {"created_at_iso", iso8601(k.created_at)}};
+  return Json{{"id", k.hash.substr(0, 16)}, {"role", k.role == Role::kAdmin ? "admin" : "reseller"},
+              {"reseller", k.reseller},     {"label", k.label},
+              {"created_at", k.created_at}, {"created_at_iso", iso8601(k.created_at)}};
 }
 Json removal_json(const Removal& r) {
-  return Json{{"level", to_string(r.level)}, {"id", r.id},
-              {"domains", r.domains},        {"users", r.users},
+  return Json{{"level", to_string(r.level)},    {"id", r.id},
+              {"domains", r.domains},           {"users", r.users},
               {"list_entries", r.list_entries}, {"policies", r.policies},
               {"api_keys", r.api_keys}};
 }
@@ -561,8 +558,9 @@ ApiReply TenantApi::handle_removal(const ApiCall& call, const Principal& who,
   if (on_removed_) {
     auto purged = on_removed_(**removed);
     out["purged"] = purged ? *purged
-                           : Json{{"error", {{"kind", to_string(purged.error().kind)},
-                                             {"message", purged.error().message}}}};
+                           : Json{{"error",
+                                   {{"kind", to_string(purged.error().kind)},
+                                    {"message", purged.error().message}}}};
   }
   return ok(out);
 }

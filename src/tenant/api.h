@@ -1,7 +1,7 @@
 // mailsift::tenant::TenantApi — the tenant management endpoints of the HTTP API.
 //
-// Owns: /api/v1/resellers, /domains, /users, /policy, /lists, /lists/check, /keys (docs/tenants.md has
-// the request/response shapes): authentication (`Authorization: Bearer <key>`), authorization
+// Owns: /api/v1/resellers, /domains, /users, /policy, /lists, /lists/check, /keys (docs/tenants.md
+// has the request/response shapes): authentication (`Authorization: Bearer <key>`), authorization
 // (a reseller key sees and changes only its own domains, users and their lists; an admin key
 // everything), JSON body validation, and JSON replies. It plugs into the HTTP Handler as an
 // http::ApiExtension (HandlerOptions::extension), so it holds no Beast types.

@@ -203,9 +203,8 @@ class MemoryTenantStore final : public TenantStore {
     for (const auto& [_, k] : keys_)
       if (reseller.empty() || (k.role == Role::kReseller && k.reseller == reseller))
         out.push_back(k);
-    std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-      return a.created_at < b.created_at;
-    });
+    std::stable_sort(out.begin(), out.end(),
+                     [](const auto& a, const auto& b) { return a.created_at < b.created_at; });
     return out;
   }
   Result<bool> remove_api_key(std::string_view hash) override {

@@ -339,8 +339,9 @@ class SqliteTenantStore final : public TenantStore {
       return all<std::string>(q, [](Query& row) { return row.text(0); });
     };
     const char* exists_sql = level == Level::kReseller ? "SELECT id FROM resellers WHERE id=?1"
-                             : level == Level::kDomain ? "SELECT name FROM domains WHERE name=?1"
-                                                       : "SELECT address FROM users WHERE address=?1";
+                             : level == Level::kDomain
+                                 ? "SELECT name FROM domains WHERE name=?1"
+                                 : "SELECT address FROM users WHERE address=?1";
     auto found = column(exists_sql, id);
     if (!found)
       return found.error();

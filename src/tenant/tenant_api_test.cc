@@ -274,8 +274,7 @@ TEST_F(TenantApiTest, ResellerKeyRemovesOnlyItsOwnObjects) {
             201);
   // Another reseller's domain and user: 404, as if they did not exist; nothing removed.
   EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/domains?name=acme.test", globex_).status, 404);
-  EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/users?address=bob@acme.test", globex_).status,
-            404);
+  EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/users?address=bob@acme.test", globex_).status, 404);
   EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/resellers?id=globex", globex_).status, 403);
   EXPECT_TRUE(store_->get_user("bob@acme.test")->has_value());
   // Its own user: removed with its list entry.

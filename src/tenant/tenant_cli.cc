@@ -151,8 +151,8 @@ TenantCommands::TenantCommands(CLI::App& app) : impl_(std::make_unique<Impl>()) 
   m.reseller_remove = reseller->add_subcommand(
       "remove", "Remove a reseller with its domains, users, policies, lists and API keys");
   m.reseller_remove->add_option("id", m.id, "Reseller id")->required();
-  m.domain_remove = domain->add_subcommand(
-      "remove", "Remove a domain with its users, policies and lists");
+  m.domain_remove =
+      domain->add_subcommand("remove", "Remove a domain with its users, policies and lists");
   m.domain_remove->add_option("name", m.name, "Domain name")->required();
   m.user_remove = user->add_subcommand("remove", "Remove a mailbox with its policy and lists");
   m.user_remove->add_option("address", m.name, "Mailbox address")->required();
@@ -184,10 +184,10 @@ TenantCommands::TenantCommands(CLI::App& app) : impl_(std::make_unique<Impl>()) 
   m.lists_check->add_option("--domain", m.sender_domains, "More sender domains (header From)");
   m.lists_check->add_option("--dmarc", m.dmarc, "DMARC result for the sender domain")
       ->check(CLI::IsMember({"pass", "fail"}));
-  for (CLI::App* c : {m.reseller_list, m.domain_list, m.user_list, m.policy_set, m.policy_show,
-                      m.key_create, m.lists_add, m.lists_remove, m.lists_show, m.lists_check,
-                      m.reseller_add, m.domain_add, m.user_add, m.reseller_remove,
-                      m.domain_remove, m.user_remove, m.key_list, m.key_revoke})
+  for (CLI::App* c :
+       {m.reseller_list, m.domain_list, m.user_list, m.policy_set, m.policy_show, m.key_create,
+        m.lists_add, m.lists_remove, m.lists_show, m.lists_check, m.reseller_add, m.domain_add,
+        m.user_add, m.reseller_remove, m.domain_remove, m.user_remove, m.key_list, m.key_revoke})
     c->add_flag("--json", m.json, "JSON output");
 }
 
@@ -367,10 +367,9 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
     Level level = reseller_remove->parsed() ? Level::kReseller
                   : domain_remove->parsed() ? Level::kDomain
                                             : Level::kUser;
-    std::string target =
-        level == Level::kReseller ? lower(id)
-        : level == Level::kDomain ? lower(name)
-                                  : normalise_address(name);
+    std::string target = level == Level::kReseller ? lower(id)
+                         : level == Level::kDomain ? lower(name)
+                                                   : normalise_address(name);
     auto r = s.remove_tenant(level, target);
     if (!r)
       return fail(err, r.error());
@@ -404,9 +403,9 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
                        {"reseller", k.reseller},
                        {"label", k.label},
                        {"created_at", k.created_at}});
-      text += fmt::format("{}\t{}{}\t{}\tsince {}\n", k.hash.substr(0, 16), role,
-                          k.reseller.empty() ? "" : " " + k.reseller, k.label,
-                          iso8601(k.created_at));
+      text +=
+          fmt::format("{}\t{}{}\t{}\tsince {}\n", k.hash.substr(0, 16), role,
+                      k.reseller.empty() ? "" : " " + k.reseller, k.label, iso8601(k.created_at));
     }
     out << (json ? dump(j) + "\n" : text);
     return kExitOk;

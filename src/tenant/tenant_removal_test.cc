@@ -35,8 +35,8 @@ struct Removal_ : ::testing::TestWithParam<std::string> {
       ASSERT_TRUE(add_list_entry(*store, clock, Level::kUser, u, ListKind::kBlock, "x@bad.test",
                                  "t", "", std::nullopt)
                       .ok());
-      ASSERT_TRUE(add_list_entry(*store, clock, Level::kDomain, d, ListKind::kAllow, "ok.test",
-                                 "t", "", std::nullopt)
+      ASSERT_TRUE(add_list_entry(*store, clock, Level::kDomain, d, ListKind::kAllow, "ok.test", "t",
+                                 "", std::nullopt)
                       .ok());
       PolicyOverrides p;
       p.learning_enabled = false;
@@ -135,8 +135,8 @@ TEST(RemovalPurge, ForgetsTheUsersFeedbackAndUnlearnsTheirScope) {
   auto stats = store::make_memory_store();
   auto fb = feedback::make_memory_store();
   auto learn = [&](const std::string& user, const std::string& digest) {
-    store::LearnRequest req{store::Scope{store::Level::kUser, user}, digest, store::Class::kSpam,
-                            {1, 2, 3}};
+    store::LearnRequest req{
+        store::Scope{store::Level::kUser, user}, digest, store::Class::kSpam, {1, 2, 3}};
     ASSERT_TRUE(stats->learn(req).ok());
     feedback::ReportRecord r;
     r.user = user;
@@ -154,7 +154,8 @@ TEST(RemovalPurge, ForgetsTheUsersFeedbackAndUnlearnsTheirScope) {
   EXPECT_EQ(p->unlearned, 2);
   EXPECT_TRUE(p->errors.empty());
   EXPECT_EQ(stats->totals(store::Scope{store::Level::kUser, "bob@acme.test"})->spam_messages, 0u);
-  EXPECT_EQ(stats->totals(store::Scope{store::Level::kUser, "dave@globex.test"})->spam_messages, 1u);
+  EXPECT_EQ(stats->totals(store::Scope{store::Level::kUser, "dave@globex.test"})->spam_messages,
+            1u);
   EXPECT_EQ(fb->report_counts("bob@acme.test")->first, 0);
   EXPECT_EQ(fb->consent("bob@acme.test").value(), feedback::Consent::kUnknown);
   EXPECT_EQ(fb->sender("bob@acme.test", "x@bad.test")->spam_reports, 0);
