@@ -243,6 +243,22 @@ const std::vector<ParamSpec>& all_params() {
        "only); empty disables sharing."},
       {"feedback.reporting_mta", T::kString, "", 0, 0,
        "Our name in ARF reports (Reporting-MTA); empty means server.node_name or the host name."},
+      // Report storms and ARF delivery (src/feedback/rate_limit.h, arf_relay.h; docs/feedback.md).
+      {"feedback.rate_limit_per_minute", T::kInt, "30", 0, 100000,
+       "Spam/not-spam reports accepted per user (and per API key when one is sent) a minute; "
+       "over it the API answers 429 with Retry-After. 0 disables the limit."},
+      {"feedback.rate_limit_burst", T::kInt, "20", 1, 100000,
+       "Reports a user (or key) may send at once before feedback.rate_limit_per_minute applies."},
+      {"feedback.arf_smtp_relay", T::kString, "", 0, 0,
+       "SMTP relay (host:port, [IPv6]:port) that delivers the ARF reports in feedback.arf_spool "
+       "to feedback.arf_rcpt_to; a report stays in the spool until the relay accepted it. Empty "
+       "leaves the reports in the spool."},
+      {"feedback.arf_rcpt_to", T::kString, "", 0, 0,
+       "The spam partner's address for ARF reports (needed with feedback.arf_smtp_relay)."},
+      {"feedback.arf_mail_from", T::kString, "", 0, 0,
+       "Envelope sender of ARF reports; empty means abuse-report@<feedback.reporting_mta>."},
+      {"feedback.arf_retry_seconds", T::kInt, "60", 1, 86400,
+       "How often ARF reports still in the spool are retried while the relay is down."},
 
       // DNS resolver (src/dns/README.md). Read at start-up and on SIGHUP (a new resolver).
       {"dns.servers", T::kString, "", 0, 0,

@@ -197,6 +197,22 @@ Result<Response> FeedbackService::report(const Request& request) {
   r.consent = *consent;
   if (request.kind == Kind::kSpam)
     r.prompt_consent = r.consent != Consent::kAccepted;
+  // Tenant policy "learning enabled" (read before anything is applied: a lookup failure
+  // leaves nothing done).
+  if (learning_) {
+    auto lp = learning_(user);
+    if (!lp)
+      return lp.error();
+    r.learning_enabled = lp->user.enabled;
+    if (!lp->user.enabled)
+      r.learning_off_at = lp->user.from;
+    // A reporter whose own learning is off teaches no scope at all.
+    r.domain_learning_enabled = lp->domain.enabled && lp->user.enabled;
+    if (!lp->domain.enabled)
+      r.domain_learning_off_at = lp->domain.from;
+    else if (!lp->user.enabled)
+      r.domain_learning_off_at = lp->user.from;
+  }
   auto dup = store_.has_report(user.user, r.digest, request.kind);
   if (!dup)
     return dup.error();
@@ -247,7 +263,10 @@ Result<Response> FeedbackService::report(const Request& request) {
   auto seen = learner_.scan(request.raw, user);
   if (!seen)
     return seen.error();
-  if (request.kind == Kind::kSpam && !seen->is_spam() && !r.trusted_sender) {
+  // With learning off for the user, the report is recorded but changes none of the user's
+  // learned state: no correction (threshold), no tokens, no automatic list entries.
+  if (!r.learning_enabled) {
+  } else if (request.kind == Kind::kSpam && !seen->is_spam() && !r.trusted_sender) {
     fx.missed_spam = 1;
     r.correction = "missed_spam";
   } else if (request.kind == Kind::kHam && seen->is_spam()) {
@@ -263,7 +282,7 @@ Result<Response> FeedbackService::report(const Request& request) {
 
   // 1. The user's own scope (its fingerprint is remembered there by the engine).
   const store::Class cls = request.kind == Kind::kSpam ? store::Class::kSpam : store::Class::kHam;
-  if (options_.user_learning) {
+  if (options_.user_learning && r.learning_enabled) {
     auto learned = learner_.learn(request.raw, cls, scan::Recipient{user.user, "", ""});
     if (!learned)
       return learned.error();
@@ -281,7 +300,7 @@ Result<Response> FeedbackService::report(const Request& request) {
     if (!st)
       return st.error();
     const int64_t spam_after = st->spam_reports + fx.sender_spam;
-    if (lists_ && fx.sender_spam && st->ham_reports == 0 &&
+    if (lists_ && r.learning_enabled && fx.sender_spam && st->ham_reports == 0 &&
         spam_after >= options_.block_sender_after) {
       auto b = lists_->block_sender(user, r.sender,
                                     fmt::format("reported as spam {} times", spam_after));
@@ -293,7 +312,7 @@ Result<Response> FeedbackService::report(const Request& request) {
         r.list_note = "sender not blocked: " + b.error().message;
       r.sender_blocked = b.ok();
     }
-    if (lists_ && fx.sender_ham) {
+    if (lists_ && r.learning_enabled && fx.sender_ham) {
       auto a = lists_->allow_sender(user, r.sender, "marked as not spam");
       if (!a && a.error().kind == ErrorKind::kTemporary)
         return a.error();
@@ -362,6 +381,11 @@ Result<Response> FeedbackService::report(const Request& request) {
       r.promotion_note = fmt::format(
           "reporter reliability {:.2f} is below {:.2f}: this report teaches only the user",
           r.reporter_reliability, options_.min_reliability);
+    } else if (!r.domain_learning_enabled) {
+      r.promotion_note = fmt::format(
+          "{} reliable reporter(s) of this campaign; learning is off at {}: neither the domain "
+          "nor the global scope learns from this report",
+          users.size(), r.domain_learning_off_at);
     } else {
       if (static_cast<int>(same_domain.size()) >= options_.promote_domain_reporters &&
           !user.domain.empty()) {
@@ -427,6 +451,8 @@ Result<Response> FeedbackService::report(const Request& request) {
     return committed.error();
   if (!*committed)
     r.duplicate = true;  // a concurrent identical report won the race
+  if (r.shared && on_shared_)
+    on_shared_();  // after the commit: the relay sender picks the spool file up
   return r;
 }
 

@@ -121,6 +121,10 @@ class FeedbackStore {
   virtual Result<std::pair<int64_t, int64_t>> report_counts(const std::string& user) = 0;
   virtual Result<Consent> consent(const std::string& user) = 0;
   virtual Status set_consent(const std::string& user, Consent consent, int64_t at_ms) = 0;
+  // Deletes everything stored about a user (reports, reliability, sender reputation,
+  // corrections, consent) in one transaction, for removing a mailbox; returns the removed
+  // reports (digest and kind) so what they taught the user's scope can be unlearned.
+  virtual Result<std::vector<ReportRecord>> forget_user(const std::string& user) = 0;
 };
 
 std::unique_ptr<FeedbackStore> make_memory_store();
@@ -165,6 +169,19 @@ class SenderLists {
 // DKIM domains whose signatures pass on this message (from the dkim module in production).
 using DkimPassDomains = std::function<std::vector<std::string>(std::string_view raw)>;
 
+// The tenant policy flag "learning enabled" as it applies to one report (src/tenant resolves it
+// in production: tenant::learning_for). `from` names the level that decided, e.g.
+// "domain:acme.test", "reseller:acme", "user:bob@acme.test" or "global:config".
+struct LearningSwitch {
+  bool enabled = true;
+  std::string from = "global:config";
+};
+struct LearningPolicy {
+  LearningSwitch user;    // the reporter's effective setting: may the user's own scope learn?
+  LearningSwitch domain;  // the reporter's domain's effective setting: may the domain learn?
+};
+using LearningLookup = std::function<Result<LearningPolicy>(const scan::Recipient& user)>;
+
 // ---- the service -------------------------------------------------------------------------
 
 struct Request {
@@ -203,6 +220,12 @@ struct Response {
   bool prompt_consent = false;  // the client must ask the user (consent unknown or declined)
   bool shared = false;          // an ARF report was written for the partner
   std::string arf_path;
+  // Tenant policy "learning enabled": false when it is off for the reporter (nothing was
+  // learned from this report in any scope); learning_off_at names the deciding level.
+  bool learning_enabled = true;
+  std::string learning_off_at;
+  bool domain_learning_enabled = true;  // false: the domain/global scopes were not taught
+  std::string domain_learning_off_at;
 };
 
 struct Options {
@@ -241,6 +264,11 @@ class FeedbackService {
   // The user's current threshold shift from their corrections (for the scan's ActionPolicy).
   Result<double> threshold_shift(const std::string& user);
   Result<UserState> user_state(const std::string& user);
+  // Tenant policy lookup for "learning enabled" (none: learning is on everywhere). A lookup
+  // error of kind temporary fails the report (nothing counted; the client retries).
+  void set_learning_lookup(LearningLookup lookup) { learning_ = std::move(lookup); }
+  // Called after an ARF report was written to the spool (mailsiftd wakes the relay sender).
+  void set_on_shared(std::function<void()> hook) { on_shared_ = std::move(hook); }
 
  private:
   double shift_for(const Corrections& c) const;
@@ -250,6 +278,8 @@ class FeedbackService {
   SenderLists* lists_;
   DkimPassDomains dkim_;
   std::function<int64_t()> now_ms_;
+  LearningLookup learning_;
+  std::function<void()> on_shared_;
 };
 
 // A user's threshold shift from their corrections: step * (false positives - missed spam),

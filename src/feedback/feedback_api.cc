@@ -1,5 +1,7 @@
 #include "feedback/feedback_api.h"
 
+#include <openssl/sha.h>
+
 #include <nlohmann/json.hpp>
 
 #include "mime/message.h"
@@ -43,6 +45,32 @@ std::string lower(std::string s) {
   return s;
 }
 
+// The limiter never holds a key's text, only a digest of it.
+std::string key_digest(std::string_view key) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), md);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (int k = 0; k < 16; ++k) {
+    out += hex[md[k] >> 4];
+    out += hex[md[k] & 0xf];
+  }
+  return out;
+}
+
+http::ApiReply too_many(const std::string& who, const RateLimiter& l, int64_t retry_after) {
+  ordered_json j;
+  j["error"] = {{"kind", "temporary"},
+                {"message", "too many reports for " + who + ": at most " +
+                                std::to_string(static_cast<int64_t>(l.per_minute())) +
+                                " a minute (bursts of " + std::to_string(l.burst()) +
+                                "); retry after " + std::to_string(retry_after) + " s"}};
+  j["retry_after"] = retry_after;
+  http::ApiReply reply{429, j.dump(), "application/json", {}};
+  reply.headers.emplace_back("Retry-After", std::to_string(retry_after));
+  return reply;
+}
+
 }  // namespace
 
 std::string response_json(const Response& r) {
@@ -76,6 +104,16 @@ std::string response_json(const Response& r) {
   j["consent"] = to_string(r.consent);
   j["prompt_consent"] = r.prompt_consent;
   j["shared"] = r.shared;
+  // Tenant policy "learning enabled" (docs/feedback.md): where it is off, and what that meant.
+  j["learning"] = {
+      {"enabled", r.learning_enabled},
+      {"off_at", r.learning_off_at.empty() ? nullptr : ordered_json(r.learning_off_at)},
+      {"domain_enabled", r.domain_learning_enabled},
+      {"domain_off_at",
+       r.domain_learning_off_at.empty() ? nullptr : ordered_json(r.domain_learning_off_at)}};
+  if (!r.learning_enabled)
+    j["learning"]["note"] = "learning is off at " + r.learning_off_at +
+                            ": the report is recorded, nothing was learned from it";
   return j.dump();
 }
 
@@ -129,6 +167,16 @@ http::ApiReply FeedbackApi::handle(const http::ApiCall& call) {
       return error_reply(s.error());
     ordered_json j{{"user", user}, {"consent", to_string(*c)}};
     return {200, j.dump()};
+  }
+  if (limiter_ && limiter_->enabled()) {
+    if (!call.authorization.empty()) {
+      auto d = limiter_->take("key:" + key_digest(call.authorization));
+      if (!d.allowed)
+        return too_many("this API key", *limiter_, d.retry_after_s);
+    }
+    auto d = limiter_->take("user:" + user);
+    if (!d.allowed)
+      return too_many(user, *limiter_, d.retry_after_s);
   }
   if (call.body.empty())
     return error_reply(Error::malformed("message body is missing"));

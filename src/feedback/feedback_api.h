@@ -8,6 +8,8 @@
 // Optional domain= and reseller= name the user's tenant scopes. Paths it does not own go to
 // `next` (the tenant API) when set.
 //
+// Over the report rate limit (feedback.rate_limit_*): 429 {"error":{"kind":"temporary",...}}
+// with a Retry-After header (seconds).
 // Failure semantics: kMalformed -> 400, kPermanent -> 422 (e.g. the message's X-Mailsift-Id
 // belongs to another user's decision), kTemporary -> 503 (retry: nothing was counted), with
 // {"error":{"kind","message"}} as the rest of the native API.
@@ -15,6 +17,7 @@
 
 #include "decisions/decisions.h"
 #include "feedback/feedback.h"
+#include "feedback/rate_limit.h"
 #include "http/api_extension.h"
 
 namespace mailsift::feedback {
@@ -26,11 +29,16 @@ class FeedbackApi final : public http::ApiExtension {
       : service_(service), log_(log), next_(next) {}
   bool handles(std::string_view path) const override;
   http::ApiReply handle(const http::ApiCall& call) override;
+  // Report storms (docs/feedback.md): report/spam and report/ham are limited per user and,
+  // when the client sends Authorization, per key; over the limit: 429 with Retry-After,
+  // nothing processed. The limiter must outlive the API.
+  void set_rate_limiter(RateLimiter* limiter) { limiter_ = limiter; }
 
  private:
   FeedbackService& service_;
   decisions::DecisionLog* log_;
   http::ApiExtension* next_;
+  RateLimiter* limiter_ = nullptr;
 };
 
 std::string response_json(const Response& r);

@@ -93,6 +93,21 @@ class MemoryStore final : public FeedbackStore {
     consent_[user] = consent;
     return Ok{};
   }
+  Result<std::vector<ReportRecord>> forget_user(const std::string& user) override {
+    std::lock_guard lock(mu_);
+    std::vector<ReportRecord> out, kept;
+    for (auto& r : reports_)
+      (r.user == user ? out : kept).push_back(std::move(r));
+    reports_ = std::move(kept);
+    for (auto it = keys_.begin(); it != keys_.end();)
+      it = std::get<0>(*it) == user ? keys_.erase(it) : std::next(it);
+    for (auto it = senders_.begin(); it != senders_.end();)
+      it = it->first.first == user ? senders_.erase(it) : std::next(it);
+    reporters_.erase(user);
+    corrections_.erase(user);
+    consent_.erase(user);
+    return out;
+  }
 
  private:
   std::mutex mu_;
@@ -349,6 +364,52 @@ class SqliteStore final : public FeedbackStore {
     if (int rc = u.step(); rc != SQLITE_DONE)
       return db_->fail(rc, "set consent");
     return Ok{};
+  }
+  Result<std::vector<ReportRecord>> forget_user(const std::string& user) override {
+    std::lock_guard lock(mu_);
+    std::vector<ReportRecord> out;
+    Status st = db_->transaction([&]() -> Status {
+      {
+        sqlite::Stmt list;
+        if (auto p =
+                db_->prepare(list, "SELECT id, digest, kind, sender FROM reports WHERE user=?1");
+            !p)
+          return p;
+        sqlite::Use u(list);
+        u.text(1, user);
+        for (;;) {
+          int rc = u.step();
+          if (rc == SQLITE_DONE)
+            break;
+          if (rc != SQLITE_ROW)
+            return db_->fail(rc, "forget user");
+          ReportRecord r;
+          r.id = u.col_i64(0);
+          r.user = user;
+          r.digest = u.col_text(1);
+          r.kind = u.col_i64(2) == 1 ? Kind::kSpam : Kind::kHam;
+          r.sender = u.col_text(3);
+          out.push_back(std::move(r));
+        }
+      }
+      for (const char* sql :
+           {"DELETE FROM report_bands WHERE report_id IN (SELECT id FROM reports WHERE user=?1)",
+            "DELETE FROM reports WHERE user=?1", "DELETE FROM reporters WHERE user=?1",
+            "DELETE FROM senders WHERE user=?1", "DELETE FROM corrections WHERE user=?1",
+            "DELETE FROM consent WHERE user=?1"}) {
+        sqlite::Stmt del;
+        if (auto p = db_->prepare(del, sql); !p)
+          return p;
+        sqlite::Use u(del);
+        u.text(1, user);
+        if (int rc = u.step(); rc != SQLITE_DONE)
+          return db_->fail(rc, "forget user");
+      }
+      return Ok{};
+    });
+    if (!st)
+      return st.error();
+    return out;
   }
 
  private:

@@ -21,6 +21,7 @@
 #include "decisions/decisions.h"
 #include "dkim/dkim.h"
 #include "dns/cares_resolver.h"
+#include "feedback/arf_relay.h"
 #include "feedback/feedback.h"
 #include "feedback/feedback_api.h"
 #ifdef MAILSIFT_WITH_TENANT
@@ -55,6 +56,7 @@
 #include "support/ipwatch_state.h"
 #ifdef MAILSIFT_WITH_TENANT
 #include "tenant/api.h"
+#include "tenant/feedback_bridge.h"
 #include "tenant/list_check.h"
 #include "tenant/policy_provider.h"
 #include "tenant/sending_domains.h"
@@ -663,6 +665,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<mailsift::feedback::SenderLists> feedback_lists;
   std::unique_ptr<mailsift::feedback::FeedbackService> feedback_service;
   std::unique_ptr<mailsift::feedback::FeedbackApi> feedback_api;
+  // Report storms and ARF delivery to the partner's relay (docs/feedback.md).
+  std::unique_ptr<mailsift::feedback::RateLimiter> feedback_limiter;
+  std::unique_ptr<mailsift::feedback::ArfRelay> arf_relay;
+  std::unique_ptr<mailsift::feedback::ArfSender> arf_sender;
 #ifdef MAILSIFT_WITH_TENANT
   // Domain doctor (docs/doctor.md): its clusters, its own resolver, its API extension.
   std::unique_ptr<mailsift::doctor::Clusters> doctor_clusters;
@@ -743,6 +749,36 @@ int main(int argc, char** argv) {
     feedback_api = std::make_unique<mailsift::feedback::FeedbackApi>(
         *feedback_service, log_owner.get(), hopts.handler.extension);
     hopts.handler.extension = feedback_api.get();
+    {  // Rate limits, tenant "learning enabled", ARF relay (docs/feedback.md, docs/tenants.md).
+      auto ms_now = [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+      };
+      feedback_limiter = std::make_unique<mailsift::feedback::RateLimiter>(
+          static_cast<double>(config.get_int("feedback.rate_limit_per_minute")),
+          static_cast<int>(config.get_int("feedback.rate_limit_burst")), ms_now);
+      feedback_api->set_rate_limiter(feedback_limiter.get());
+#ifdef MAILSIFT_WITH_TENANT
+      feedback_service->set_learning_lookup(mailsift::tenant::feedback_learning_lookup(
+          *tenant_store, mailsift::tenant::PolicyDefaults::from_config(config)));
+      tenant_api->set_removal_hook(
+          mailsift::tenant::feedback_removal_purger(*feedback_store, **store));
+#endif
+      auto relay = mailsift::feedback::RelayOptions::from_config(config);
+      if (!relay) {
+        std::cerr << "mailsiftd: " << relay.error().describe() << "\n";
+        return kExitUsage;
+      }
+      if (!relay->host.empty()) {
+        arf_relay = std::make_unique<mailsift::feedback::ArfRelay>(
+            *relay, config.get_string("feedback.arf_spool"));
+        arf_sender =
+            std::make_unique<mailsift::feedback::ArfSender>(*arf_relay, relay->retry_seconds);
+        arf_sender->start();
+        feedback_service->set_on_shared([s = arf_sender.get()] { s->wake(); });
+      }
+    }
 #ifdef MAILSIFT_WITH_TENANT
     // GET /api/v1/doctor/DOMAIN (tenant API keys). The clusters file is read once, at start.
     if (const auto& cf = config.get_string("doctor.clusters_file"); !cf.empty()) {

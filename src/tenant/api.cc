@@ -125,7 +125,7 @@ bool TenantApi::handles(std::string_view path) const {
     return false;
   path.remove_prefix(kPrefix.size());
   return path == "resellers" || path == "domains" || path == "users" || path == "policy" ||
-         path == "lists" || path == "lists/check";
+         path == "lists" || path == "lists/check" || path == "keys";
 }
 
 ApiReply TenantApi::handle(const ApiCall& call) {
@@ -156,6 +156,9 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
   const Principal who = *who_r;
   const std::string path(call.path.substr(kPrefix.size()));
   const bool get = call.method == "GET", post = call.method == "POST";
+  if (path == "keys" ||
+      (call.method == "DELETE" && (path == "resellers" || path == "domains" || path == "users")))
+    return handle_removal(call, who, path);
 
   if (path == "resellers") {
     if (get) {
@@ -176,7 +179,7 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
       return ok(Json{{"resellers", out}});
     }
     if (!post)
-      return method_not_allowed("GET, POST");
+      return method_not_allowed("GET, POST, DELETE");
     if (who.role != Role::kAdmin)
       return forbidden("only an admin key may create resellers");
     auto body = parse_body(call.body);
@@ -213,7 +216,7 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
       return ok(Json{{"domains", out}});
     }
     if (!post)
-      return method_not_allowed("GET, POST");
+      return method_not_allowed("GET, POST, DELETE");
     auto body = parse_body(call.body);
     if (!body)
       return from_error(body.error());
@@ -267,7 +270,7 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
       return ok(Json{{"users", out}});
     }
     if (!post)
-      return method_not_allowed("GET, POST");
+      return method_not_allowed("GET, POST, DELETE");
     auto body = parse_body(call.body);
     if (!body)
       return from_error(body.error());
@@ -477,6 +480,89 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
     return ok(j);
   }
   return not_found("such endpoint");
+}
+
+namespace {
+Json key_json(const ApiKeyRecord& k) {
+  return Json{{"id", k.hash.substr(0, 16)}, {"role", k.role == Role::kAdmin ? "admin" : "reseller"},
+              {"reseller", k.reseller},     {"label", k.label},
+              {"created_at", k.created_at}, {"created_at_iso", iso8601(k.created_at)}};
+}
+Json removal_json(const Removal& r) {
+  return Json{{"level", to_string(r.level)},    {"id", r.id},
+              {"domains", r.domains},           {"users", r.users},
+              {"list_entries", r.list_entries}, {"policies", r.policies},
+              {"api_keys", r.api_keys}};
+}
+}  // namespace
+
+// Removal and key revocation. A reseller key may remove its own domains and users and revoke
+// its own keys; another reseller's objects answer 404 as if they did not exist; removing a
+// reseller (and revoking admin keys) is for admin keys only (403).
+ApiReply TenantApi::handle_removal(const ApiCall& call, const Principal& who,
+                                   const std::string& path) {
+  if (path == "keys") {
+    if (call.method == "GET") {
+      auto keys = store_.list_api_keys(who.role == Role::kAdmin ? "" : who.reseller);
+      if (!keys)
+        return from_error(keys.error());
+      Json out = Json::array();
+      for (const auto& k : *keys)
+        out.push_back(key_json(k));
+      return ok(Json{{"keys", out}});
+    }
+    if (call.method != "DELETE")
+      return method_not_allowed("GET, DELETE");
+    const std::string id = param(call, "id");
+    if (id.empty())
+      return bad("'id' (the key id from GET /api/v1/keys, or the key itself) is required");
+    auto rec = find_key_for_revoke(store_, who, id);
+    if (!rec)
+      return from_error(rec.error());
+    if (!*rec)
+      return not_found(fmt::format("API key '{}'", id));
+    auto removed = store_.remove_api_key((*rec)->hash);
+    if (!removed)
+      return from_error(removed.error());
+    if (!*removed)
+      return not_found(fmt::format("API key '{}'", id));
+    return ok(Json{{"revoked", key_json(**rec)}});
+  }
+  Level level = Level::kUser;
+  std::string id;
+  if (path == "resellers") {
+    level = Level::kReseller;
+    id = lower(param(call, "id"));
+    if (id.empty())
+      return bad("'id' is required");
+    if (who.role != Role::kAdmin)
+      return forbidden("only an admin key may remove resellers");
+  } else if (path == "domains") {
+    level = Level::kDomain;
+    id = lower(param(call, "name"));
+    if (id.empty())
+      return bad("'name' is required");
+  } else {
+    id = normalise_address(param(call, "address"));
+    if (id.empty())
+      return bad("'address' is required");
+  }
+  if (auto denied = check_access(store_, who, level, id))
+    return *denied;
+  auto removed = store_.remove_tenant(level, id);
+  if (!removed)
+    return from_error(removed.error());
+  if (!*removed)
+    return not_found(fmt::format("{} '{}'", to_string(level), id));
+  Json out{{"removed", removal_json(**removed)}};
+  if (on_removed_) {
+    auto purged = on_removed_(**removed);
+    out["purged"] = purged ? *purged
+                           : Json{{"error",
+                                   {{"kind", to_string(purged.error().kind)},
+                                    {"message", purged.error().message}}}};
+  }
+  return ok(out);
 }
 
 }  // namespace mailsift::tenant

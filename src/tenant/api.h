@@ -1,7 +1,7 @@
 // mailsift::tenant::TenantApi — the tenant management endpoints of the HTTP API.
 //
-// Owns: /api/v1/resellers, /domains, /users, /policy, /lists, /lists/check (docs/tenants.md has
-// the request/response shapes): authentication (`Authorization: Bearer <key>`), authorization
+// Owns: /api/v1/resellers, /domains, /users, /policy, /lists, /lists/check, /keys (docs/tenants.md
+// has the request/response shapes): authentication (`Authorization: Bearer <key>`), authorization
 // (a reseller key sees and changes only its own domains, users and their lists; an admin key
 // everything), JSON body validation, and JSON replies. It plugs into the HTTP Handler as an
 // http::ApiExtension (HandlerOptions::extension), so it holds no Beast types.
@@ -17,6 +17,9 @@
 // reaches the store.
 #pragma once
 
+#include <functional>
+#include <nlohmann/json.hpp>
+
 #include "core/config.h"
 #include "http/api_extension.h"
 #include "tenant/list_check.h"
@@ -24,14 +27,24 @@
 
 namespace mailsift::tenant {
 
+// Called after a reseller, domain or user was removed (DELETE), with what went: mailsiftd purges
+// the removed users' feedback state and what their reports taught (docs/tenants.md). Its JSON
+// result is returned under "purged"; an error is reported there too (the removal stands).
+using RemovalHook = std::function<Result<nlohmann::ordered_json>(const Removal&)>;
+
 class TenantApi final : public http::ApiExtension {
  public:
   TenantApi(TenantStore& store, PolicyDefaults defaults, ListCheckScores scores, Clock clock);
   bool handles(std::string_view path) const override;
   http::ApiReply handle(const http::ApiCall& call) override;
+  void set_removal_hook(RemovalHook hook) { on_removed_ = std::move(hook); }
 
  private:
   http::ApiReply handle_unchecked(const http::ApiCall& call);
+  // DELETE /resellers, /domains, /users and GET/DELETE /keys (end of api.cc).
+  http::ApiReply handle_removal(const http::ApiCall& call, const Principal& who,
+                                const std::string& path);
+  RemovalHook on_removed_;
   TenantStore& store_;
   PolicyDefaults defaults_;
   ListCheckScores scores_;

@@ -1,8 +1,10 @@
 // In-memory TenantStore (tests, fuzzers): maps under one mutex.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "tenant/tenant.h"
 
@@ -129,6 +131,89 @@ class MemoryTenantStore final : public TenantStore {
   Result<std::optional<ApiKeyRecord>> find_api_key(std::string_view hash) override {
     std::lock_guard lock(mu_);
     return find(keys_, hash);
+  }
+
+  Result<std::optional<Removal>> remove_tenant(Level level, std::string_view id_in) override {
+    std::lock_guard lock(mu_);
+    std::string id(id_in);
+    Removal r;
+    r.level = level;
+    r.id = id;
+    std::set<std::pair<Level, std::string>> owners;
+    switch (level) {
+      case Level::kGlobal:
+        return Error::permanent("the global level cannot be removed");
+      case Level::kReseller:
+        if (!resellers_.count(id))
+          return std::optional<Removal>();
+        for (const auto& [name, d] : domains_)
+          if (d.reseller == id)
+            r.domains.push_back(name);
+        owners.insert({Level::kReseller, id});
+        break;
+      case Level::kDomain:
+        if (!domains_.count(id))
+          return std::optional<Removal>();
+        r.domains.push_back(id);
+        break;
+      case Level::kUser:
+        if (!users_.count(id))
+          return std::optional<Removal>();
+        r.users.push_back(id);
+        break;
+    }
+    for (const auto& d : r.domains) {
+      owners.insert({Level::kDomain, d});
+      for (const auto& [address, u] : users_)
+        if (u.domain == d)
+          r.users.push_back(address);
+    }
+    for (const auto& u : r.users)
+      owners.insert({Level::kUser, u});
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (owners.count({it->second.level, it->second.owner})) {
+        it = entries_.erase(it);
+        ++r.list_entries;
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& o : owners)
+      r.policies += static_cast<int64_t>(policies_.erase(o));
+    if (level == Level::kReseller) {
+      for (auto it = keys_.begin(); it != keys_.end();) {
+        if (it->second.role == Role::kReseller && it->second.reseller == id) {
+          it = keys_.erase(it);
+          ++r.api_keys;
+        } else {
+          ++it;
+        }
+      }
+      resellers_.erase(id);
+    }
+    for (const auto& u : r.users)
+      users_.erase(u);
+    for (const auto& d : r.domains)
+      domains_.erase(d);
+    return std::optional<Removal>(r);
+  }
+  Result<std::vector<ApiKeyRecord>> list_api_keys(std::string_view reseller) override {
+    std::lock_guard lock(mu_);
+    std::vector<ApiKeyRecord> out;
+    for (const auto& [_, k] : keys_)
+      if (reseller.empty() || (k.role == Role::kReseller && k.reseller == reseller))
+        out.push_back(k);
+    std::stable_sort(out.begin(), out.end(),
+                     [](const auto& a, const auto& b) { return a.created_at < b.created_at; });
+    return out;
+  }
+  Result<bool> remove_api_key(std::string_view hash) override {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(hash);
+    if (it == keys_.end())
+      return false;
+    keys_.erase(it);
+    return true;
   }
 
  private:

@@ -331,7 +331,128 @@ class SqliteTenantStore final : public TenantStore {
     });
   }
 
+  Result<std::optional<Removal>> remove_tenant(Level level, std::string_view id) override {
+    std::lock_guard lock(mu_);
+    if (level == Level::kGlobal)
+      return Error::permanent("the global level cannot be removed");
+    if (auto s = exec("BEGIN IMMEDIATE"); !s)
+      return s.error();
+    auto r = remove_locked(level, id);
+    if (!r || !*r) {
+      (void)exec("ROLLBACK");
+      return r;
+    }
+    if (auto s = exec("COMMIT"); !s) {
+      (void)exec("ROLLBACK");
+      return s.error();
+    }
+    return r;
+  }
+  Result<std::vector<ApiKeyRecord>> list_api_keys(std::string_view reseller) override {
+    std::lock_guard lock(mu_);
+    Query q(db_,
+            "SELECT hash, role, reseller, label, created_at FROM api_keys "
+            "WHERE ?1='' OR (role='reseller' AND reseller=?1) ORDER BY created_at, hash");
+    q.bind(1, reseller);
+    return all<ApiKeyRecord>(q, [](Query& r) {
+      return ApiKeyRecord{r.text(0), r.text(1) == "admin" ? Role::kAdmin : Role::kReseller,
+                          r.text(2), r.text(3), r.i64(4)};
+    });
+  }
+  Result<bool> remove_api_key(std::string_view hash) override {
+    std::lock_guard lock(mu_);
+    Query q(db_, "DELETE FROM api_keys WHERE hash=?1");
+    q.bind(1, hash);
+    int rc = q.step();
+    if (rc != SQLITE_DONE)
+      return fail(rc, "remove API key");
+    return sqlite3_changes(db_) > 0;
+  }
+
  private:
+  // remove_tenant inside its transaction.
+  Result<std::optional<Removal>> remove_locked(Level level, std::string_view id) {
+    Removal r;
+    r.level = level;
+    r.id = std::string(id);
+    auto column = [&](const char* sql, std::string_view arg) -> Result<std::vector<std::string>> {
+      Query q(db_, sql);
+      q.bind(1, arg);
+      return all<std::string>(q, [](Query& row) { return row.text(0); });
+    };
+    const char* exists_sql = level == Level::kReseller ? "SELECT id FROM resellers WHERE id=?1"
+                             : level == Level::kDomain
+                                 ? "SELECT name FROM domains WHERE name=?1"
+                                 : "SELECT address FROM users WHERE address=?1";
+    auto found = column(exists_sql, id);
+    if (!found)
+      return found.error();
+    if (found->empty())
+      return std::optional<Removal>();
+    if (level == Level::kReseller) {
+      auto d = column("SELECT name FROM domains WHERE reseller=?1 ORDER BY name", id);
+      if (!d)
+        return d.error();
+      r.domains = std::move(*d);
+    } else if (level == Level::kDomain) {
+      r.domains.push_back(r.id);
+    } else {
+      r.users.push_back(r.id);
+    }
+    for (const auto& dom : r.domains) {
+      auto u = column("SELECT address FROM users WHERE domain=?1 ORDER BY address", dom);
+      if (!u)
+        return u.error();
+      r.users.insert(r.users.end(), u->begin(), u->end());
+    }
+    std::vector<std::pair<Level, std::string>> owners;
+    if (level == Level::kReseller)
+      owners.push_back({Level::kReseller, r.id});
+    for (const auto& dom : r.domains)
+      owners.push_back({Level::kDomain, dom});
+    for (const auto& u : r.users)
+      owners.push_back({Level::kUser, u});
+    auto del = [&](const char* sql, int64_t lvl, std::string_view arg) -> Result<int64_t> {
+      Query q(db_, sql);
+      q.bind(1, lvl).bind(2, arg);
+      int rc = q.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "remove");
+      return static_cast<int64_t>(sqlite3_changes(db_));
+    };
+    for (const auto& [lvl, owner] : owners) {
+      auto n = del("DELETE FROM list_entries WHERE level=?1 AND owner=?2",
+                   static_cast<int64_t>(lvl), owner);
+      if (!n)
+        return n.error();
+      r.list_entries += *n;
+      n = del("DELETE FROM policies WHERE level=?1 AND id=?2", static_cast<int64_t>(lvl), owner);
+      if (!n)
+        return n.error();
+      r.policies += *n;
+    }
+    for (const auto& u : r.users) {
+      auto n = del("DELETE FROM users WHERE ?1=?1 AND address=?2", 0, u);
+      if (!n)
+        return n.error();
+    }
+    for (const auto& dom : r.domains) {
+      auto n = del("DELETE FROM domains WHERE ?1=?1 AND name=?2", 0, dom);
+      if (!n)
+        return n.error();
+    }
+    if (level == Level::kReseller) {
+      auto n = del("DELETE FROM api_keys WHERE ?1=?1 AND role='reseller' AND reseller=?2", 0, id);
+      if (!n)
+        return n.error();
+      r.api_keys = *n;
+      n = del("DELETE FROM resellers WHERE ?1=?1 AND id=?2", 0, id);
+      if (!n)
+        return n.error();
+    }
+    return std::optional<Removal>(std::move(r));
+  }
+
   static constexpr const char* kEntryColumns =
       "id, level, owner, kind, type, value, created_at, created_by, note, expires_at";
   static ListEntry read_entry(Query& r) {

@@ -161,6 +161,15 @@ struct ApiKeyRecord {
   bool operator==(const ApiKeyRecord&) const = default;
 };
 
+// What remove_tenant() took with it (docs/tenants.md "Removing tenants and keys").
+struct Removal {
+  Level level = Level::kUser;
+  std::string id;
+  std::vector<std::string> domains;  // removed domains (a reseller's; a domain: itself)
+  std::vector<std::string> users;    // removed mailboxes
+  int64_t list_entries = 0, policies = 0, api_keys = 0;
+};
+
 // ---- The store ----------------------------------------------------------------------------
 
 class TenantStore {
@@ -197,6 +206,16 @@ class TenantStore {
 
   virtual Status add_api_key(const ApiKeyRecord& k) = 0;  // kPermanent on duplicate hash
   virtual Result<std::optional<ApiKeyRecord>> find_api_key(std::string_view hash) = 0;
+
+  // Removes a reseller, domain or user and everything below it in one transaction: a reseller
+  // its domains, their users, the policies and list entries of all of them and its API keys; a
+  // domain its users, policies and list entries; a user its policy and list entries. nullopt
+  // when there was no such object. kPermanent for the global level.
+  virtual Result<std::optional<Removal>> remove_tenant(Level level, std::string_view id) = 0;
+  // API keys ("" = all, else one reseller's), by created_at then hash.
+  virtual Result<std::vector<ApiKeyRecord>> list_api_keys(std::string_view reseller) = 0;
+  // false when there was no such key. Takes effect at the next request (nothing is cached).
+  virtual Result<bool> remove_api_key(std::string_view hash) = 0;
 };
 
 // "memory:" or "sqlite:/path/tenants.db" (or a bare path = sqlite).
@@ -257,6 +276,12 @@ struct Principal {
 };
 // kPermanent "unknown API key" when the key is not known.
 Result<Principal> authenticate(TenantStore& s, std::string_view key);
+
+// The key record a revocation names: the key text itself ("msk_..."), its full SHA-256, or an
+// unambiguous prefix of the hash of at least 12 hex digits (the "id" listings show). Only keys
+// `who` may see (a reseller: its own). nullopt when none; kMalformed when ambiguous or too short.
+Result<std::optional<ApiKeyRecord>> find_key_for_revoke(TenantStore& s, const Principal& who,
+                                                        std::string_view key_or_id);
 
 // What a principal may do with an object. kNotFound: the object does not exist, or it belongs to
 // another reseller (answered the same way so a reseller cannot probe other resellers' names).

@@ -241,3 +241,71 @@ TEST_F(TenantApiTest, BadBodiesAreClear400s) {
 
 }  // namespace
 }  // namespace mailsift::tenant
+
+// ---- Removal and key revocation (docs/tenants.md "Removing tenants and keys") ----------------
+
+namespace mailsift::tenant {
+namespace {
+
+TEST_F(TenantApiTest, RevokedKeyIsRefusedAtOnce) {
+  auto keys = get("/api/v1/keys", acme_);
+  ASSERT_EQ(keys.status, 200);
+  ASSERT_EQ(keys.body["keys"].size(), 1u);  // a reseller sees only its own keys
+  std::string id = keys.body["keys"][0]["id"];
+  EXPECT_EQ(get("/api/v1/domains", acme_).status, 200);
+  // globex cannot revoke acme's key (404: not even its existence), admin can.
+  EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/keys?id=" + id, globex_).status, 404);
+  EXPECT_EQ(get("/api/v1/domains", acme_).status, 200);
+  auto r = call(bhttp::verb::delete_, "/api/v1/keys?id=" + id, admin_);
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["revoked"]["id"], id);
+  EXPECT_EQ(get("/api/v1/domains", acme_).status, 401);
+  EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/keys?id=" + id, admin_).status, 404);
+  EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/keys?id=abc", admin_).status, 400);
+  // A reseller may revoke its own key by the key text itself.
+  EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/keys?id=" + globex_, globex_).status, 200);
+  EXPECT_EQ(get("/api/v1/domains", globex_).status, 401);
+}
+
+TEST_F(TenantApiTest, ResellerKeyRemovesOnlyItsOwnObjects) {
+  ASSERT_EQ(post("/api/v1/lists", acme_,
+                 R"({"level":"user","id":"bob@acme.test","kind":"block","entry":"x@bad.test"})")
+                .status,
+            201);
+  // Another reseller's domain and user: 404, as if they did not exist; nothing removed.
+  EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/domains?name=acme.test", globex_).status, 404);
+  EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/users?address=bob@acme.test", globex_).status, 404);
+  EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/resellers?id=globex", globex_).status, 403);
+  EXPECT_TRUE(store_->get_user("bob@acme.test")->has_value());
+  // Its own user: removed with its list entry.
+  auto r = call(bhttp::verb::delete_, "/api/v1/users?address=BOB@acme.test", acme_);
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["removed"]["users"], json::array({"bob@acme.test"}));
+  EXPECT_EQ(r.body["removed"]["list_entries"], 1);
+  EXPECT_FALSE(store_->get_user("bob@acme.test")->has_value());
+  EXPECT_EQ(call(bhttp::verb::delete_, "/api/v1/users?address=bob@acme.test", acme_).status, 404);
+  // Admin removes a whole reseller: its domains, users and keys go with it.
+  r = call(bhttp::verb::delete_, "/api/v1/resellers?id=globex", admin_);
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["removed"]["domains"], json::array({"globex.test"}));
+  EXPECT_EQ(r.body["removed"]["users"], json::array({"dave@globex.test"}));
+  EXPECT_EQ(r.body["removed"]["api_keys"], 1);
+  EXPECT_EQ(get("/api/v1/domains", globex_).status, 401);
+  EXPECT_FALSE(store_->get_domain("globex.test")->has_value());
+  EXPECT_TRUE(store_->get_domain("acme.test")->has_value());
+}
+
+TEST_F(TenantApiTest, RemovalHookReportsThePurge) {
+  std::vector<std::string> seen;
+  api_->set_removal_hook([&](const Removal& r) -> Result<nlohmann::ordered_json> {
+    seen = r.users;
+    return nlohmann::ordered_json{{"users", r.users}};
+  });
+  auto r = call(bhttp::verb::delete_, "/api/v1/domains?name=acme.test", admin_);
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(seen, std::vector<std::string>{"bob@acme.test"});
+  EXPECT_EQ(r.body["purged"]["users"], json::array({"bob@acme.test"}));
+}
+
+}  // namespace
+}  // namespace mailsift::tenant

@@ -65,6 +65,7 @@ struct TenantCommands::Impl {
   CLI::App* lists = nullptr;
   CLI::App *reseller_add, *reseller_list, *domain_add, *domain_list, *user_add, *user_list;
   CLI::App *policy_set, *policy_show, *key_create;
+  CLI::App *reseller_remove, *domain_remove, *user_remove, *key_list, *key_revoke;
   CLI::App *lists_add, *lists_remove, *lists_show, *lists_check;
 
   bool json = false;
@@ -146,6 +147,20 @@ TenantCommands::TenantCommands(CLI::App& app) : impl_(std::make_unique<Impl>()) 
   m.key_create->add_flag("--admin", m.admin, "Admin key: sees and changes everything");
   m.key_create->add_option("--reseller", m.reseller, "Reseller key: only this reseller's data");
   m.key_create->add_option("--label", m.label, "What the key is for");
+  // Removal and revocation (docs/tenants.md "Removing tenants and keys").
+  m.reseller_remove = reseller->add_subcommand(
+      "remove", "Remove a reseller with its domains, users, policies, lists and API keys");
+  m.reseller_remove->add_option("id", m.id, "Reseller id")->required();
+  m.domain_remove =
+      domain->add_subcommand("remove", "Remove a domain with its users, policies and lists");
+  m.domain_remove->add_option("name", m.name, "Domain name")->required();
+  m.user_remove = user->add_subcommand("remove", "Remove a mailbox with its policy and lists");
+  m.user_remove->add_option("address", m.name, "Mailbox address")->required();
+  m.key_list = key->add_subcommand("list", "List API keys (id, role, reseller, label)");
+  m.key_list->add_option("--reseller", m.reseller, "Only this reseller's keys");
+  m.key_revoke = key->add_subcommand("revoke", "Revoke an API key (refused at once)");
+  m.key_revoke->add_option("key", m.id, "Key id (12+ hex digits from key list) or the key")
+      ->required();
 
   m.lists = app.add_subcommand("lists", "Block/allow lists of users, domains and resellers");
   m.lists->require_subcommand(1);
@@ -169,9 +184,10 @@ TenantCommands::TenantCommands(CLI::App& app) : impl_(std::make_unique<Impl>()) 
   m.lists_check->add_option("--domain", m.sender_domains, "More sender domains (header From)");
   m.lists_check->add_option("--dmarc", m.dmarc, "DMARC result for the sender domain")
       ->check(CLI::IsMember({"pass", "fail"}));
-  for (CLI::App* c : {m.reseller_list, m.domain_list, m.user_list, m.policy_set, m.policy_show,
-                      m.key_create, m.lists_add, m.lists_remove, m.lists_show, m.lists_check,
-                      m.reseller_add, m.domain_add, m.user_add})
+  for (CLI::App* c :
+       {m.reseller_list, m.domain_list, m.user_list, m.policy_set, m.policy_show, m.key_create,
+        m.lists_add, m.lists_remove, m.lists_show, m.lists_check, m.reseller_add, m.domain_add,
+        m.user_add, m.reseller_remove, m.domain_remove, m.user_remove, m.key_list, m.key_revoke})
     c->add_flag("--json", m.json, "JSON output");
 }
 
@@ -346,6 +362,65 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
            {"reseller", k->record.reseller},
            {"label", label}};
     return done(Ok{}, j, k->key);
+  }
+  if (reseller_remove->parsed() || domain_remove->parsed() || user_remove->parsed()) {
+    Level level = reseller_remove->parsed() ? Level::kReseller
+                  : domain_remove->parsed() ? Level::kDomain
+                                            : Level::kUser;
+    std::string target = level == Level::kReseller ? lower(id)
+                         : level == Level::kDomain ? lower(name)
+                                                   : normalise_address(name);
+    auto r = s.remove_tenant(level, target);
+    if (!r)
+      return fail(err, r.error());
+    if (!*r)
+      return fail(err, Error::permanent(fmt::format("no {} '{}'", to_string(level), target)));
+    const Removal& rm = **r;
+    Json j{{"removed",
+            {{"level", to_string(rm.level)},
+             {"id", rm.id},
+             {"domains", rm.domains},
+             {"users", rm.users},
+             {"list_entries", rm.list_entries},
+             {"policies", rm.policies},
+             {"api_keys", rm.api_keys}}}};
+    return done(Ok{}, j,
+                fmt::format("removed {} {}: {} domain(s), {} user(s), {} list entries, {} "
+                            "policies, {} API key(s)",
+                            to_string(rm.level), rm.id, rm.domains.size(), rm.users.size(),
+                            rm.list_entries, rm.policies, rm.api_keys));
+  }
+  if (key_list->parsed()) {
+    auto keys = s.list_api_keys(lower(reseller));
+    if (!keys)
+      return fail(err, keys.error());
+    Json j = Json::array();
+    std::string text;
+    for (const auto& k : *keys) {
+      const char* role = k.role == Role::kAdmin ? "admin" : "reseller";
+      j.push_back(Json{{"id", k.hash.substr(0, 16)},
+                       {"role", role},
+                       {"reseller", k.reseller},
+                       {"label", k.label},
+                       {"created_at", k.created_at}});
+      text +=
+          fmt::format("{}\t{}{}\t{}\tsince {}\n", k.hash.substr(0, 16), role,
+                      k.reseller.empty() ? "" : " " + k.reseller, k.label, iso8601(k.created_at));
+    }
+    out << (json ? dump(j) + "\n" : text);
+    return kExitOk;
+  }
+  if (key_revoke->parsed()) {
+    auto rec = find_key_for_revoke(s, Principal{Role::kAdmin, ""}, id);
+    if (!rec)
+      return fail(err, rec.error());
+    if (!*rec)
+      return fail(err, Error::permanent(fmt::format("no API key '{}'", id)));
+    auto removed = s.remove_api_key((*rec)->hash);
+    if (!removed)
+      return fail(err, removed.error());
+    return done(Ok{}, Json{{"revoked", (*rec)->hash.substr(0, 16)}},
+                "revoked key " + (*rec)->hash.substr(0, 16));
   }
   return run_lists(config, out, err);
 }

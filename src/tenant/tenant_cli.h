@@ -10,6 +10,8 @@
 //   mailsift tenant policy show (--user ADDRESS|--domain NAME|--reseller ID)
 //        effective values with provenance (user, domain); a reseller's own overrides
 //   mailsift tenant key create (--admin | --reseller ID) [--label TEXT]   prints the key once
+//   mailsift tenant key list [--reseller ID]     mailsift tenant key revoke KEY_ID|KEY
+//   mailsift tenant reseller|domain|user remove ID   removes it and everything below it
 //   mailsift lists add (--user|--domain|--reseller OWNER) (--block|--allow) ENTRY
 //        [--note TEXT] [--expires UNIX|+30d|+12h|YYYY-MM-DDTHH:MM:SSZ] [--by NAME]
 //   mailsift lists remove ID
