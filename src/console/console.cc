@@ -629,10 +629,8 @@ ApiReply Console::decision_view(Ctx& c) {
     std::sort(syms.begin(), syms.end(),
               [](const auto& a, const auto& b) { return std::abs(a.score) > std::abs(b.score); });
     for (const auto& s : syms) {
-      auto it = options_.symbol_descriptions.find(s.name);
       body += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>", escape(s.name),
-                          escape(number(s.score)),
-                          escape(it == options_.symbol_descriptions.end() ? "" : it->second));
+                          escape(number(s.score)), escape(options_.symbols.describe(s.name)));
     }
     body += "</table>";
     const std::string user = r->user.empty() ? lower(r->address) : lower(r->user);

@@ -28,14 +28,16 @@
 #include "console/session.h"
 #include "decisions/decisions.h"
 #include "http/api_extension.h"
+#include "support/support.h"
 #include "tenant/tenant.h"
 
 namespace mailsift::console {
 
 struct ConsoleOptions {
   int64_t session_ttl_seconds = 8 * 3600;
-  // Symbol name -> description (scan::Engine::all_symbols()); shown next to weights.
-  std::map<std::string, std::string, std::less<>> symbol_descriptions;
+  // The support tools' symbol registry (support::builtin_symbol_descriptions: the engine's
+  // checks and the service's own symbols); descriptions are shown next to weights.
+  support::SymbolDescriptions symbols;
   // The dashboard reads at most this many decisions of the period (and says so when capped).
   size_t dashboard_max_decisions = 50000;
 };

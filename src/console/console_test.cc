@@ -268,6 +268,22 @@ TEST_F(ConsoleTest, HostileSubjectAndSymbolAreEscaped) {
   EXPECT_NE(one.body.find("7.5"), std::string::npos);
 }
 
+// Descriptions come from the support tools' registry, family fallback (RBL_<LIST>) included.
+TEST_F(ConsoleTest, DecisionPageDescribesSymbolsFromTheSupportRegistry) {
+  ConsoleOptions options;
+  options.symbols.add("BAYES_SPAM", "Bayes classifier says spam");
+  options.symbols.add("RBL_<LIST>", "Sending IP is on a DNS blocklist");
+  console_ = std::make_unique<Console>(
+      *tenants_, tenant::PolicyDefaults{}, log_.get(), &fake_, [this] { return now_; },
+      std::move(options));
+  record("d-rbl", "bob@acme.test", "acme.test", "acme", "listed sender", "RBL_EXAMPLE");
+  auto [cookie, csrf] = login(admin_key_);
+  Reply one = call("GET", "/console/decision", {{"id", "d-rbl"}}, {}, cookie);
+  ASSERT_EQ(one.status, 200);
+  EXPECT_NE(one.body.find("Bayes classifier says spam"), std::string::npos);
+  EXPECT_NE(one.body.find("Sending IP is on a DNS blocklist"), std::string::npos);
+}
+
 TEST_F(ConsoleTest, ResellerSeesOnlyItsOwnTenants) {
   auto [cookie, csrf] = login(acme_key_);
   Reply list = call("GET", "/console/decisions", {}, {}, cookie);

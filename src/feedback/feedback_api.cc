@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/api_reply.h"
 #include "mime/message.h"
 
 namespace mailsift::feedback {
@@ -11,25 +12,9 @@ namespace {
 
 using nlohmann::ordered_json;
 
+// malformed 400, permanent 422, temporary 503, config 500.
 http::ApiReply error_reply(const Error& e) {
-  int status = 500;
-  switch (e.kind) {
-    case ErrorKind::kMalformed:
-      status = 400;
-      break;
-    case ErrorKind::kPermanent:
-      status = 422;
-      break;
-    case ErrorKind::kTemporary:
-      status = 503;
-      break;
-    case ErrorKind::kConfig:
-      status = 500;
-      break;
-  }
-  ordered_json j;
-  j["error"] = {{"kind", to_string(e.kind)}, {"message", e.message}};
-  return {status, j.dump()};
+  return http::api_error(e);
 }
 
 std::string param(const http::ApiCall& call, std::string_view name) {
@@ -151,14 +136,14 @@ http::ApiReply FeedbackApi::handle(const http::ApiCall& call) {
     return error_reply(Error::malformed("parameter user=<mailbox address> is required"));
   if (path == "/api/v1/report/user") {
     if (call.method != "GET")
-      return {405, R"({"error":{"kind":"permanent","message":"use GET"}})"};
+      return http::api_error(405, ErrorKind::kPermanent, "use GET");
     auto st = service_.user_state(user);
     if (!st)
       return error_reply(st.error());
     return {200, user_state_json(*st)};
   }
   if (call.method != "POST")
-    return {405, R"({"error":{"kind":"permanent","message":"use POST"}})"};
+    return http::api_error(405, ErrorKind::kPermanent, "use POST");
   if (path == "/api/v1/consent") {
     auto c = parse_consent(param(call, "state"));
     if (!c)

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "http/api_reply.h"
 #include "http/http_server.h"
 #include "http/reply.h"
 #include "http/request.h"
@@ -33,6 +34,28 @@ const std::string kHam = "Subject: hello\r\nMessage-ID: <m1@example.test>\r\n\r\
 const std::string kSpam = "Subject: buy\r\nMessage-ID: <m2@example.test>\r\n\r\nSPAMWORD now\r\n";
 
 // ---------------------------------------------------------------- pure parts
+
+// The API extensions' shared helpers (api_reply.h): the Bearer scheme is case-insensitive
+// (RFC 7235) and spaces before the key are skipped; other schemes and short values are refused.
+TEST(ApiReply, BearerKeyAndErrorShape) {
+  EXPECT_EQ(bearer_key("Bearer msk_1"), "msk_1");
+  EXPECT_EQ(bearer_key("bearer   msk_1"), "msk_1");
+  EXPECT_EQ(bearer_key("BEARER msk_1"), "msk_1");
+  EXPECT_EQ(bearer_key("Bearer "), "");
+  EXPECT_FALSE(bearer_key("").has_value());
+  EXPECT_FALSE(bearer_key("Bearer").has_value());
+  EXPECT_FALSE(bearer_key("Basic dXNlcjpwdw==").has_value());
+  ApiReply r = api_error(401, ErrorKind::kPermanent, "unknown API key");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body, R"({"error":{"kind":"permanent","message":"unknown API key"}})");
+  EXPECT_EQ(api_error(Error::malformed("x")).status, 400);
+  EXPECT_EQ(api_error(Error::permanent("x")).status, 422);
+  EXPECT_EQ(api_error(Error::permanent("x"), 404).status, 404);
+  EXPECT_EQ(api_error(Error::temporary("x")).status, 503);
+  EXPECT_EQ(api_error(Error::config("x")).status, 500);
+  // Request text in a message may be any bytes: replaced, not thrown on.
+  EXPECT_EQ(api_error(400, ErrorKind::kMalformed, "bad \xff byte").status, 400);
+}
 
 TEST(Request, ParseTargetDecodesQuery) {
   auto t = parse_target("/api/v1/scan?rcpt=a%40b.test&rcpt=c@d&helo=mx+one&empty=&flag");

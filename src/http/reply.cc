@@ -44,12 +44,6 @@ std::string reply_line(const server::SmtpReply& r) {
 
 }  // namespace
 
-std::string native_error_json(ErrorKind kind, const std::string& message) {
-  ordered_json j;
-  j["error"] = {{"kind", to_string(kind)}, {"message", message}};
-  return dump(j);
-}
-
 std::string rspamd_error_json(const std::string& message) {
   ordered_json j;
   j["error"] = message;

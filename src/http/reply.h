@@ -11,14 +11,14 @@
 #include <string>
 
 #include "core/result.h"
+#include "http/api_reply.h"
 #include "http/request.h"
 #include "scan/engine.h"
 #include "server/service.h"
 
 namespace mailsift::http {
 
-// {"error":{"kind":"temporary","message":"..."}}
-std::string native_error_json(ErrorKind kind, const std::string& message);
+// native_error_json (the {"error":{"kind":..,"message":..}} body) is in http/api_reply.h.
 // {"error":"..."} — what Rspamd's controller and normal worker send with an error status.
 std::string rspamd_error_json(const std::string& message);
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/api_reply.h"
 #include "ipwatch/json.h"
 
 namespace mailsift::ipwatch {
@@ -11,21 +12,10 @@ using http::ApiReply;
 using nlohmann::json;
 constexpr std::string_view kPrefix = "/api/v1/outbound-ips";
 
-ApiReply error(int status, ErrorKind kind, const std::string& message) {
-  return {status, json{{"error", {{"kind", to_string(kind)}, {"message", message}}}}.dump()};
-}
+using http::api_error;
+// temporary 503, malformed 400, permanent 404 (the store's "no such IP/pool"), config 500.
 ApiReply from_error(const Error& e) {
-  switch (e.kind) {
-    case ErrorKind::kTemporary:
-      return error(503, e.kind, e.message);
-    case ErrorKind::kMalformed:
-      return error(400, e.kind, e.message);
-    case ErrorKind::kPermanent:
-      return error(404, e.kind, e.message);
-    case ErrorKind::kConfig:
-      return error(500, e.kind, e.message);
-  }
-  return error(500, e.kind, e.message);
+  return api_error(e, 404);
 }
 
 }  // namespace
@@ -40,26 +30,25 @@ bool IpwatchApi::handles(std::string_view path) const {
 ApiReply IpwatchApi::handle(const http::ApiCall& call) {
   if (call.path.substr(0, kPrefix.size()) != kPrefix ||
       (call.path.size() != kPrefix.size() && call.path[kPrefix.size()] != '/'))
-    return next_ ? next_->handle(call) : error(404, ErrorKind::kPermanent, "no such endpoint");
+    return next_ ? next_->handle(call) : api_error(404, ErrorKind::kPermanent, "no such endpoint");
   try {
     return handle_unchecked(call);
   } catch (const std::exception& e) {
-    return error(500, ErrorKind::kConfig, std::string("internal error: ") + e.what());
+    return api_error(500, ErrorKind::kConfig, std::string("internal error: ") + e.what());
   }
 }
 
 ApiReply IpwatchApi::handle_unchecked(const http::ApiCall& call) {
-  std::string_view auth = call.authorization;
-  if (auth.size() < 7 || (auth.substr(0, 7) != "Bearer " && auth.substr(0, 7) != "bearer "))
-    return error(401, ErrorKind::kPermanent, "missing 'Authorization: Bearer <admin key>'");
-  auth.remove_prefix(7);
-  auto who = auth_ ? auth_(auth) : Result<Access>(Access::kUnknown);
+  const auto key = http::bearer_key(call.authorization);
+  if (!key)
+    return api_error(401, ErrorKind::kPermanent, "missing 'Authorization: Bearer <admin key>'");
+  auto who = auth_ ? auth_(*key) : Result<Access>(Access::kUnknown);
   if (!who)
     return from_error(who.error());
   if (*who == Access::kUnknown)
-    return error(401, ErrorKind::kPermanent, "unknown API key");
+    return api_error(401, ErrorKind::kPermanent, "unknown API key");
   if (*who != Access::kAdmin)
-    return error(403, ErrorKind::kPermanent, "outbound IPs need an admin key");
+    return api_error(403, ErrorKind::kPermanent, "outbound IPs need an admin key");
 
   std::string_view rest = call.path.substr(kPrefix.size());
   if (!rest.empty())
@@ -70,7 +59,7 @@ ApiReply IpwatchApi::handle_unchecked(const http::ApiCall& call) {
 
   if (rest.empty()) {
     if (!get)
-      return error(405, ErrorKind::kPermanent, "GET only");
+      return api_error(405, ErrorKind::kPermanent, "GET only");
     auto states = read_states(store_, options_);
     if (!states)
       return from_error(states.error());
@@ -110,12 +99,12 @@ ApiReply IpwatchApi::handle_unchecked(const http::ApiCall& call) {
   if (!st)
     return from_error(st.error());
   if (!*st)
-    return error(404, ErrorKind::kPermanent, ip_text + " is not a configured outbound IP");
+    return api_error(404, ErrorKind::kPermanent, ip_text + " is not a configured outbound IP");
   const std::string ip = (*st)->ip;
 
   if (sub.empty() || sub == "history") {
     if (!get)
-      return error(405, ErrorKind::kPermanent, "GET only");
+      return api_error(405, ErrorKind::kPermanent, "GET only");
     auto hist = store_.history(ip, 200);
     if (!hist)
       return from_error(hist.error());
@@ -140,37 +129,37 @@ ApiReply IpwatchApi::handle_unchecked(const http::ApiCall& call) {
       return {200, (*d ? to_json(**d) : json(nullptr)).dump()};
     }
     if (!post)
-      return error(405, ErrorKind::kPermanent, "GET or POST");
+      return api_error(405, ErrorKind::kPermanent, "GET or POST");
     json body = json::parse(call.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
-      return error(400, ErrorKind::kMalformed, "body must be a JSON object");
+      return api_error(400, ErrorKind::kMalformed, "body must be a JSON object");
     std::optional<RequestState> state;
     std::string note, by = "admin-api";
     if (body.contains("state")) {
       if (!body["state"].is_string() ||
           !(state = parse_request_state(body["state"].get<std::string>())))
-        return error(400, ErrorKind::kMalformed,
-                     "state must be one of none, requested, delisted, rejected");
+        return api_error(400, ErrorKind::kMalformed,
+                         "state must be one of none, requested, delisted, rejected");
     }
     if (body.contains("note")) {
       if (!body["note"].is_string())
-        return error(400, ErrorKind::kMalformed, "note must be a string");
+        return api_error(400, ErrorKind::kMalformed, "note must be a string");
       note = body["note"].get<std::string>();
     }
     if (body.contains("by")) {
       if (!body["by"].is_string() || body["by"].get<std::string>().empty() ||
           body["by"].get<std::string>().size() > 100)
-        return error(400, ErrorKind::kMalformed, "by must be a non-empty string");
+        return api_error(400, ErrorKind::kMalformed, "by must be a non-empty string");
       by = body["by"].get<std::string>();
     }
     if (!state && note.empty())
-      return error(400, ErrorKind::kMalformed, "give a state and/or a note");
+      return api_error(400, ErrorKind::kMalformed, "give a state and/or a note");
     auto d = update_delisting(store_, options_, ip, state, note, by, clock_());
     if (!d)
       return from_error(d.error());
     return {200, to_json(*d).dump()};
   }
-  return error(404, ErrorKind::kPermanent, "no such endpoint");
+  return api_error(404, ErrorKind::kPermanent, "no such endpoint");
 }
 
 }  // namespace mailsift::ipwatch

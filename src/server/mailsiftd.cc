@@ -880,8 +880,7 @@ int main(int argc, char** argv) {
     // its case-lookup, doctor and train pages call the extensions chained before it.
     {
       mailsift::console::ConsoleOptions copts;
-      for (const auto& sym : feedback_engine->all_symbols())
-        copts.symbol_descriptions.emplace(std::string(sym.name), std::string(sym.description));
+      copts.symbols = mailsift::support::builtin_symbol_descriptions(*feedback_engine);
       console = std::make_unique<mailsift::console::Console>(
           *tenant_store, mailsift::tenant::PolicyDefaults::from_config(config), log_owner.get(),
           hopts.handler.extension, mailsift::tenant::system_clock(), std::move(copts));

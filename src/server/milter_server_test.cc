@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "milter/codec.h"
+#include "milter/testing/fake_mta.h"
 #include "server/log.h"
 #include "server/raw_headers.h"
 
@@ -27,53 +28,8 @@ std::string read_file(const std::filesystem::path& p) {
 
 const std::string kRepo = MAILSIFT_SOURCE_DIR;
 
-struct Packet {
-  char code = 0;
-  std::string payload;
-};
-
-class FakeMta {
- public:
-  explicit FakeMta(uint16_t port) : socket_(io_) {
-    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  }
-  void send(const milter::Command& c) { send_raw(milter::encode_command(c)); }
-  void send_raw(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
-  // Next packet; code 0 when the server closed the connection.
-  Packet read() {
-    unsigned char len[4];
-    boost::system::error_code ec;
-    asio::read(socket_, asio::buffer(len), ec);
-    if (ec)
-      return {};
-    const uint32_t n =
-        (uint32_t{len[0]} << 24) | (uint32_t{len[1]} << 16) | (uint32_t{len[2]} << 8) | len[3];
-    std::string data(n, '\0');
-    asio::read(socket_, asio::buffer(data), ec);
-    if (ec)
-      return {};
-    return {data[0], data.substr(1)};
-  }
-  // Packets up to and including the next verdict (skipping progress).
-  std::vector<Packet> read_until_verdict() {
-    std::vector<Packet> out;
-    for (;;) {
-      Packet p = read();
-      if (p.code == 0)
-        return out;
-      if (p.code == 'p')
-        continue;
-      out.push_back(p);
-      if (std::string_view("acrtyd").find(p.code) != std::string_view::npos)
-        return out;
-    }
-  }
-  void close() { socket_.close(); }
-
- private:
-  asio::io_context io_;
-  tcp::socket socket_;
-};
+using milter::testing::FakeMta;
+using milter::testing::Packet;
 
 class MilterServerTest : public ::testing::Test {
  protected:

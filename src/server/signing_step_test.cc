@@ -12,6 +12,7 @@
 #include "dkim/dkim.h"
 #include "dns/testing/fake_resolver.h"
 #include "milter/codec.h"
+#include "milter/testing/fake_mta.h"
 #include "server/log.h"
 #include "server/milter_server.h"
 #include "server/raw_headers.h"
@@ -35,49 +36,8 @@ const std::string kMessage =
     "Shall we meet at noon?\r\n"
     "Joe\r\n";
 
-struct Packet {
-  char code = 0;
-  std::string payload;
-};
-
-class Mta {
- public:
-  explicit Mta(uint16_t port) : socket_(io_) {
-    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-  }
-  void send(const milter::Command& c) {
-    asio::write(socket_, asio::buffer(milter::encode_command(c)));
-  }
-  Packet read() {
-    unsigned char len[4];
-    boost::system::error_code ec;
-    asio::read(socket_, asio::buffer(len), ec);
-    if (ec)
-      return {};
-    const uint32_t n =
-        (uint32_t{len[0]} << 24) | (uint32_t{len[1]} << 16) | (uint32_t{len[2]} << 8) | len[3];
-    std::string data(n, '\0');
-    asio::read(socket_, asio::buffer(data), ec);
-    if (ec)
-      return {};
-    return {data[0], data.substr(1)};
-  }
-  std::vector<Packet> until_verdict() {
-    std::vector<Packet> out;
-    for (Packet p = read(); p.code != 0; p = read()) {
-      if (p.code == 'p')
-        continue;
-      out.push_back(p);
-      if (std::string_view("acrtyd").find(p.code) != std::string_view::npos)
-        break;
-    }
-    return out;
-  }
-
- private:
-  asio::io_context io_;
-  tcp::socket socket_;
-};
+using milter::testing::FakeMta;
+using milter::testing::Packet;
 
 class SigningMilterTest : public ::testing::Test {
  protected:
@@ -117,7 +77,7 @@ class SigningMilterTest : public ::testing::Test {
 
   // One transaction; `auth_user` non-empty = SMTP AUTH on the submission service.
   std::vector<Packet> transaction(const std::string& raw, const std::string& auth_user) {
-    Mta mta(server_->port());
+    FakeMta mta(server_->port());
     mta.send(milter::OptNeg{6, 0x1ff, 0x1fffff});
     EXPECT_EQ(mta.read().code, 'O');
     mta.send(milter::Macro{'C', {{"j", "mx.test.invalid"}, {"{client_addr}", "192.0.2.9"}}});
@@ -137,7 +97,7 @@ class SigningMilterTest : public ::testing::Test {
     mta.send(milter::Body{raw.substr(raw.find("\r\n\r\n") + 4)});
     mta.send(milter::Macro{'E', {{"i", "QID7"}}});
     mta.send(milter::EndOfBody{});
-    return mta.until_verdict();
+    return mta.read_until_verdict();
   }
 
   Config config_;

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/api_reply.h"
+#include "tenant/api.h"
 #include "tenant/list_entry.h"
 
 namespace mailsift::support {
@@ -12,16 +14,13 @@ namespace {
 constexpr std::string_view kCasePath = "/api/v1/case";
 constexpr std::string_view kDraftPath = "/api/v1/explain-draft";
 
-http::ApiReply error(int status, ErrorKind kind, std::string message) {
-  nlohmann::ordered_json j{{"error", {{"kind", to_string(kind)}, {"message", std::move(message)}}}};
-  return {status, j.dump()};
-}
+using http::api_error;
 
 http::ApiReply error_reply(const Error& e) {
   const int status = e.kind == ErrorKind::kTemporary   ? 503
                      : e.kind == ErrorKind::kPermanent ? 422
                                                        : 400;
-  return error(status, e.kind, e.message);
+  return api_error(status, e.kind, e.message);
 }
 
 std::string param(const http::ApiCall& call, std::string_view name) {
@@ -42,7 +41,7 @@ http::ApiReply SupportApi::handle(const http::ApiCall& call) {
   try {
     return handle_unchecked(call);
   } catch (const std::exception& e) {
-    return error(500, ErrorKind::kTemporary, fmt::format("internal error: {}", e.what()));
+    return api_error(500, ErrorKind::kTemporary, fmt::format("internal error: {}", e.what()));
   }
 }
 
@@ -50,27 +49,21 @@ http::ApiReply SupportApi::handle_unchecked(const http::ApiCall& call) {
   if (call.path != kCasePath && call.path != kDraftPath) {
     if (next_)
       return next_->handle(call);
-    return error(404, ErrorKind::kPermanent, "no such endpoint");
+    return api_error(404, ErrorKind::kPermanent, "no such endpoint");
   }
   const bool is_case = call.path == kCasePath;
   if (call.method != (is_case ? "GET" : "POST"))
-    return error(405, ErrorKind::kMalformed, fmt::format("use {}", is_case ? "GET" : "POST"));
+    return api_error(405, ErrorKind::kMalformed, fmt::format("use {}", is_case ? "GET" : "POST"));
   if (!options_.tenants || !options_.log)
-    return error(503, ErrorKind::kTemporary, "support API: stores not configured");
-  std::string_view auth = call.authorization;
-  if (auth.size() < 7 || tenant::lower(auth.substr(0, 7)) != "bearer ")
-    return error(401, ErrorKind::kPermanent, "missing 'Authorization: Bearer <key>'");
-  auto who = tenant::authenticate(*options_.tenants, auth.substr(7));
-  if (!who) {
-    if (who.error().kind == ErrorKind::kTemporary)
-      return error_reply(who.error());
-    return error(401, ErrorKind::kPermanent, who.error().message);
-  }
+    return api_error(503, ErrorKind::kTemporary, "support API: stores not configured");
+  auto who = tenant::authenticate_bearer(*options_.tenants, call.authorization);
+  if (!who)
+    return tenant::refuse_unauthenticated(who.error());
   const std::string reseller = tenant::lower(param(call, "reseller"));
   const std::string user = param(call, "user");
   const bool restricted = who->role == tenant::Role::kReseller;
   if (restricted && !reseller.empty() && reseller != who->reseller)
-    return error(
+    return api_error(
         403, ErrorKind::kPermanent,
         fmt::format("key of reseller {} may not look up reseller {}", who->reseller, reseller));
   if (restricted && !user.empty()) {
@@ -79,8 +72,8 @@ http::ApiReply SupportApi::handle_unchecked(const http::ApiCall& call) {
     if (!access)
       return error_reply(access.error());
     if (*access != tenant::Access::kAllowed)
-      return error(403, ErrorKind::kPermanent,
-                   fmt::format("user {} is not a mailbox of reseller {}", user, who->reseller));
+      return api_error(403, ErrorKind::kPermanent,
+                       fmt::format("user {} is not a mailbox of reseller {}", user, who->reseller));
   }
 
   if (is_case) {
@@ -110,7 +103,7 @@ http::ApiReply SupportApi::handle_unchecked(const http::ApiCall& call) {
   }
 
   if (!options_.draft_scan)
-    return error(503, ErrorKind::kTemporary, "explain-draft: no scanner in this daemon");
+    return api_error(503, ErrorKind::kTemporary, "explain-draft: no scanner in this daemon");
   DraftDeps deps;
   deps.scan = options_.draft_scan;
   deps.outbound = options_.outbound;

@@ -47,6 +47,10 @@
 #include "scan/check.h"
 #include "tenant/tenant.h"
 
+namespace mailsift::scan {
+class Engine;  // scan/engine.h; only referenced here
+}
+
 namespace mailsift::support {
 
 // ---- Symbol descriptions ---------------------------------------------------------------------
@@ -73,6 +77,8 @@ SymbolDescriptions service_symbol_descriptions();
 // service_symbol_descriptions() plus every symbol of an engine built from `config` over `store`
 // (rules, bayes, fuzzy). kConfig when the rules cannot be loaded.
 Result<SymbolDescriptions> builtin_symbol_descriptions(const Config& config, store::Store& store);
+// service_symbol_descriptions() plus every symbol of an engine already built (mailsiftd's).
+SymbolDescriptions builtin_symbol_descriptions(const scan::Engine& engine);
 
 // ---- Read-only outbound store -----------------------------------------------------------------
 

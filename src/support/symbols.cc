@@ -57,11 +57,15 @@ SymbolDescriptions service_symbol_descriptions() {
 }
 
 Result<SymbolDescriptions> builtin_symbol_descriptions(const Config& config, store::Store& store) {
-  SymbolDescriptions out = service_symbol_descriptions();
   auto engine = scan::Engine::create(config, store);
   if (!engine)
     return engine.error();
-  out.add((*engine)->all_symbols());
+  return builtin_symbol_descriptions(**engine);
+}
+
+SymbolDescriptions builtin_symbol_descriptions(const scan::Engine& engine) {
+  SymbolDescriptions out = service_symbol_descriptions();
+  out.add(engine.all_symbols());
   return out;
 }
 

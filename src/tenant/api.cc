@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <exception>
 
+#include "http/api_reply.h"
 #include "tenant/tenant_json.h"
 
 namespace mailsift::tenant {
@@ -16,38 +17,25 @@ using http::ApiReply;
 
 constexpr std::string_view kPrefix = "/api/v1/";
 
-ApiReply error(int status, ErrorKind kind, const std::string& message) {
-  Json j;
-  j["error"] = {{"kind", to_string(kind)}, {"message", message}};
-  return {status, dump(j)};
-}
+using http::api_error;
 ApiReply bad(const std::string& message) {
-  return error(400, ErrorKind::kMalformed, message);
+  return api_error(400, ErrorKind::kMalformed, message);
 }
 ApiReply not_found(const std::string& what) {
-  return error(404, ErrorKind::kPermanent, fmt::format("no {}", what));
+  return api_error(404, ErrorKind::kPermanent, fmt::format("no {}", what));
 }
 ApiReply forbidden(const std::string& message) {
-  return error(403, ErrorKind::kPermanent, message);
+  return api_error(403, ErrorKind::kPermanent, message);
 }
+// malformed 400, permanent 422, temporary 503, config 500.
 ApiReply from_error(const Error& e) {
-  switch (e.kind) {
-    case ErrorKind::kMalformed:
-      return error(400, e.kind, e.message);
-    case ErrorKind::kTemporary:
-      return error(503, e.kind, e.message);
-    case ErrorKind::kPermanent:
-      return error(422, e.kind, e.message);
-    case ErrorKind::kConfig:
-      return error(500, e.kind, e.message);
-  }
-  return error(500, e.kind, e.message);
+  return api_error(e);
 }
 ApiReply ok(const Json& j, int status = 200) {
   return {status, dump(j)};
 }
 ApiReply method_not_allowed(std::string_view allowed) {
-  return error(405, ErrorKind::kPermanent, fmt::format("method not allowed; use {}", allowed));
+  return api_error(405, ErrorKind::kPermanent, fmt::format("method not allowed; use {}", allowed));
 }
 
 std::string param(const ApiCall& c, std::string_view name) {
@@ -116,6 +104,19 @@ Result<std::pair<Level, std::string>> level_and_id(const std::string& level_text
 
 }  // namespace
 
+Result<Principal> authenticate_bearer(TenantStore& s, std::string_view authorization) {
+  auto key = http::bearer_key(authorization);
+  if (!key)
+    return Error::permanent("missing 'Authorization: Bearer <key>'");
+  return authenticate(s, *key);
+}
+
+http::ApiReply refuse_unauthenticated(const Error& e) {
+  if (e.kind == ErrorKind::kTemporary)
+    return api_error(503, e.kind, e.message);
+  return api_error(401, ErrorKind::kPermanent, e.message);
+}
+
 TenantApi::TenantApi(TenantStore& store, PolicyDefaults defaults, ListCheckScores scores,
                      Clock clock)
     : store_(store), defaults_(defaults), scores_(scores), clock_(std::move(clock)) {}
@@ -132,27 +133,17 @@ ApiReply TenantApi::handle(const ApiCall& call) {
   try {
     return handle_unchecked(call);
   } catch (const std::exception& e) {
-    return error(500, ErrorKind::kConfig, std::string("internal error: ") + e.what());
+    return api_error(500, ErrorKind::kConfig, std::string("internal error: ") + e.what());
   } catch (...) {
-    return error(500, ErrorKind::kConfig, "internal error");
+    return api_error(500, ErrorKind::kConfig, "internal error");
   }
 }
 
 ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
   // Authentication first: nothing about tenants is answered without a valid key.
-  std::string_view auth = call.authorization;
-  constexpr std::string_view kBearer = "Bearer ";
-  if (auth.size() < kBearer.size() || lower(auth.substr(0, kBearer.size())) != "bearer ")
-    return error(401, ErrorKind::kPermanent, "missing 'Authorization: Bearer <key>'");
-  auth.remove_prefix(kBearer.size());
-  while (!auth.empty() && auth.front() == ' ')
-    auth.remove_prefix(1);
-  auto who_r = authenticate(store_, auth);
-  if (!who_r) {
-    if (who_r.error().kind == ErrorKind::kTemporary)
-      return from_error(who_r.error());
-    return error(401, ErrorKind::kPermanent, who_r.error().message);
-  }
+  auto who_r = authenticate_bearer(store_, call.authorization);
+  if (!who_r)
+    return refuse_unauthenticated(who_r.error());
   const Principal who = *who_r;
   const std::string path(call.path.substr(kPrefix.size()));
   const bool get = call.method == "GET", post = call.method == "POST";

@@ -32,6 +32,14 @@ namespace mailsift::tenant {
 // result is returned under "purged"; an error is reported there too (the removal stands).
 using RemovalHook = std::function<Result<nlohmann::ordered_json>(const Removal&)>;
 
+// authenticate() (tenant.h) of an HTTP Authorization value "Bearer <key>" (http::bearer_key): the
+// one way the tenant, doctor and support APIs read their callers. kPermanent "missing
+// 'Authorization: Bearer <key>'" when the value holds no Bearer key.
+Result<Principal> authenticate_bearer(TenantStore& s, std::string_view authorization);
+// The reply to a request whose authenticate_bearer() failed: 503 when the key store is
+// unavailable (kTemporary, worth a retry), otherwise 401 with the error's message.
+http::ApiReply refuse_unauthenticated(const Error& e);
+
 class TenantApi final : public http::ApiExtension {
  public:
   TenantApi(TenantStore& store, PolicyDefaults defaults, ListCheckScores scores, Clock clock);

@@ -19,13 +19,12 @@ VECTORS="$ROOT/../shared/testdata/dkim/stalwart-mail-auth/resources/dkim/001.txt
 [ -f "$VECTORS" ] || { echo "FAIL: missing $VECTORS"; exit 1; }
 
 WORK=$(mktemp -d /tmp/mailsift-auth.XXXXXX)
-UB_PID="" MS_PID=""
+MS_PID=""
 cleanup() {
   [ -n "$MS_PID" ] && kill -TERM "$MS_PID" 2>/dev/null && wait "$MS_PID" 2>/dev/null
-  [ -n "$UB_PID" ] && kill -TERM "$UB_PID" 2>/dev/null && wait "$UB_PID" 2>/dev/null
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
-trap cleanup EXIT
+on_exit cleanup
 read -r DNS_PORT MILTER_PORT HTTP_PORT < <(free_ports 3)
 
 # ---- signing keys (docs/signing.md): fresh keys, public halves go into the zone ----
@@ -40,21 +39,7 @@ RSA_TXT=$(printf 'v=DKIM1; k=rsa; p=%s' "$RSA_PUB" | fold -w 250 | sed 's/.*/"&"
 # ---- unbound: the zones ----
 ED_KEY=$(sed -n 1p "$VECTORS" | cut -d' ' -f2-)
 RSA_KEY=$(sed -n 2p "$VECTORS" | cut -d' ' -f2-)
-cat >"$WORK/unbound.conf" <<EOF2
-server:
-  interface: 127.0.0.1@$DNS_PORT
-  port: $DNS_PORT
-  do-ip6: no
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$WORK"
-  pidfile: "$WORK/unbound.pid"
-  use-syslog: no
-  logfile: ""
-  num-threads: 1
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
+start_unbound "$WORK" "$DNS_PORT" football.example.com TXT <<EOF2 || exit 1
   local-zone: "example.com." static
   local-zone: "example." static
   local-zone: "in-addr.arpa." static
@@ -75,12 +60,7 @@ server:
   local-data: 's2026._domainkey.sender.example. 300 IN TXT $RSA_TXT'
   local-data: 'ed2026._domainkey.ed.sender.example. 300 IN TXT "v=DKIM1; k=ed25519; p=$ED_PUB"'
   local-data: 'arc1._domainkey.sender.example. 300 IN TXT $RSA_TXT'
-remote-control:
-  control-enable: no
 EOF2
-"$UNBOUND" -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1 &
-UB_PID=$!
-for _ in $(seq 50); do dig +short -p "$DNS_PORT" @127.0.0.1 football.example.com TXT 2>/dev/null | grep -q spf1 && break; sleep 0.1; done
 
 # ---- mailsiftd with auth on ----
 mkdir -p "$WORK/data"

@@ -15,13 +15,12 @@ UNBOUND=$(command -v unbound || ls /usr/sbin/unbound 2>/dev/null)
 command -v openssl >/dev/null || { echo "SKIP: openssl is needed"; exit 77; }
 
 WORK=$(mktemp -d /tmp/mailsift-doctor.XXXXXX)
-UB_PID="" MS_PID=""
+MS_PID=""
 cleanup() {
   [ -n "$MS_PID" ] && kill -TERM "$MS_PID" 2>/dev/null && wait "$MS_PID" 2>/dev/null
-  [ -n "$UB_PID" ] && kill -TERM "$UB_PID" 2>/dev/null && wait "$UB_PID" 2>/dev/null
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
-trap cleanup EXIT
+on_exit cleanup
 read -r DNS_PORT < <(free_ports 1)
 
 # ---- keys: what the clusters sign with, and a stray one published by the broken domain ----
@@ -63,21 +62,7 @@ selector = "c2"
 key_file = "c2-rsa.pem"
 EOF
 
-cat >"$WORK/unbound.conf" <<EOF
-server:
-  interface: 127.0.0.1@$DNS_PORT
-  port: $DNS_PORT
-  do-ip6: no
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$WORK"
-  pidfile: "$WORK/unbound.pid"
-  use-syslog: no
-  logfile: ""
-  num-threads: 1
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
+start_unbound "$WORK" "$DNS_PORT" good.test MX <<EOF || exit 1
   local-zone: "test." static
   local-zone: "in-addr.arpa." static
   local-zone: "refused.test." refuse
@@ -106,15 +91,7 @@ server:
   local-data: '_dmarc.bad.test. 300 IN TXT "v=DMARC1; p=none"'
   # elsewhere.test: hosted on no known cluster
   local-data: 'elsewhere.test. 300 IN MX 10 mx.elsewhere.test.'
-remote-control:
-  control-enable: no
 EOF
-"$UNBOUND" -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1 &
-UB_PID=$!
-for _ in $(seq 50); do
-  dig +short -p "$DNS_PORT" @127.0.0.1 good.test MX 2>/dev/null | grep -q mx1 && break
-  sleep 0.1
-done
 
 cat >"$WORK/mailsift.toml" <<EOF
 [dns]

@@ -38,47 +38,26 @@ chmod 755 "$WORK"
 PF="$WORK/pf"
 CONF="$PF/etc"
 DATA="$WORK/data"
-MS_PID="" UB_PID="" SINK_PID=""
+MS_PID="" SINK_PID=""
 cleanup() {
   [ -d "$CONF" ] && "$POSTFIX" -c "$CONF" stop >/dev/null 2>&1
-  for p in $MS_PID $UB_PID $SINK_PID; do
+  for p in $MS_PID $SINK_PID; do
     kill -TERM "$p" 2>/dev/null
     wait "$p" 2>/dev/null
   done
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
-trap cleanup EXIT
+on_exit cleanup
 read -r DNS_PORT SMTP_PORT MAP_PORT HTTP_PORT SINK_PORT < <(free_ports 5)
 IP_A=127.0.0.21
 IP_B=127.0.0.22
 
 # ---- unbound: bl.test with the RFC 5782 test points; listings are added/removed later ----
-cat >"$WORK/unbound.conf" <<EOF2
-server:
-  interface: 127.0.0.1@$DNS_PORT
-  port: $DNS_PORT
-  do-ip6: no
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$WORK"
-  pidfile: "$WORK/unbound.pid"
-  use-syslog: no
-  logfile: ""
-  num-threads: 1
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
+start_unbound "$WORK" "$DNS_PORT" 2.0.0.127.bl.test A <<EOF2 || exit 1
   local-zone: "bl.test." static
   local-data: 'bl.test. 60 IN SOA ns.bl.test. hostmaster.bl.test. 1 60 60 60 1'
   local-data: '2.0.0.127.bl.test. 60 IN A 127.0.0.2'
-remote-control:
-  control-enable: yes
-  control-interface: $WORK/unbound.ctl
-  control-use-cert: no
 EOF2
-"$UNBOUND" -d -c "$WORK/unbound.conf" >"$WORK/unbound.log" 2>&1 &
-UB_PID=$!
-for _ in $(seq 50); do dig +short -p "$DNS_PORT" @127.0.0.1 2.0.0.127.bl.test A 2>/dev/null | grep -q 127.0.0.2 && break; sleep 0.1; done
 ub() { "$UBCTL" -c "$WORK/unbound.conf" "$@" >>"$WORK/unbound-control.log" 2>&1; }
 rev() { echo "$1" | awk -F. '{print $4"."$3"."$2"."$1}'; }
 list_ip() { ub local_data "$(rev "$1").bl.test. 60 IN A 127.0.0.2"; }

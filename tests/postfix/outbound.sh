@@ -16,6 +16,8 @@
 # Usage: outbound.sh /path/to/mailsiftd /path/to/mailsift /path/to/repo
 # Exit: 0 pass, 1 fail, 77 skipped (no postfix/swaks/dovecot/openssl/python3-dkim, or not root).
 set -uo pipefail
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 MAILSIFTD="$1"
 MAILSIFT="$2"
 ROOT="$3"
@@ -55,34 +57,8 @@ cleanup() {
   done
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() {
-  local name="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok: $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-  fi
-}
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-read -r SMTP_PORT POLICY_PORT AUTH_PORT MILTER_PORT SINK_PORT < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(5)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
+on_exit cleanup
+read -r SMTP_PORT POLICY_PORT AUTH_PORT MILTER_PORT SINK_PORT < <(free_ports 5)
 
 # ---- SASL: a real Dovecot (Debian dovecot-core) running only its auth service ----
 printf '%s\n' 'alice@example.test:{PLAIN}alicepw' 'bob@example.test:{PLAIN}bobpw' \

@@ -6,6 +6,8 @@
 # Exit: 0 pass, 1 fail, 77 skipped (postfix or swaks not installed, or not root: `postfix -c`
 # needs root to start its master). Everything is stopped and removed at the end (trap).
 set -uo pipefail
+# shellcheck source=../lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 MAILSIFTD="$1"
 MAILSIFT="$2"
 ROOT="$3"
@@ -35,37 +37,8 @@ cleanup() {
   fi
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() {  # check NAME COMMAND...
-  local name="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok: $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $name" >&2
-  fi
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-# Three distinct ports: separate free_port calls can hand back the same just-released port.
-read -r SMTP_PORT MILTER_PORT HTTP_PORT < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])')
+on_exit cleanup
+read -r SMTP_PORT MILTER_PORT HTTP_PORT < <(free_ports 3)
 
 # ---- mailsiftd: trained store, policy, config ----
 mkdir -p "$DATA"
