@@ -502,12 +502,13 @@ class SqliteStore final : public OutboundStore {
     return std::optional<std::string>(q.text(0));
   }
 
-  // Cache entries, loaded from the file on first use.
+  // Looks up before inserting so that an already dirty key costs no allocation.
   static void mark_dirty(StrSet& dirty, std::string_view key) {
     if (!dirty.contains(key))
       dirty.emplace(key);
   }
 
+  // Cache entries, loaded from the file on first use.
   Result<CounterCache*> counter(std::string_view key) {
     auto it = counters_.find(key);
     if (it == counters_.end()) {
