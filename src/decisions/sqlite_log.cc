@@ -267,6 +267,15 @@ class SqliteLog final : public DecisionLog {
       return s;
     if (auto s = exec("PRAGMA synchronous=FULL"); !s)
       return s;
+    // Every decision adds entries to several indexes with scattered keys (sender, IP, recipient,
+    // user, domain): with SQLite's default 2 MB page cache most inserts re-read index pages from
+    // the file (a fifth of the writer's CPU in bench/outbound). 64 MiB is allocated as used. A
+    // larger WAL between checkpoints writes a hot page back to the database once instead of
+    // once per 1000 frames; durability is unchanged (the WAL is synced at every commit).
+    if (auto s = exec("PRAGMA cache_size=-65536"); !s)
+      return s;
+    if (auto s = exec("PRAGMA wal_autocheckpoint=8192"); !s)
+      return s;
     if (auto s = migrate(); !s)
       return s;
     insert_decision_ = std::make_unique<Stmt>();

@@ -312,7 +312,17 @@ Result<Outcome> Guard::check_rcpt(const RcptRequest& r) {
     // At most once a minute: with more than 100,000 messages in a day a sweep on every request
     // made each recipient check O(messages) (found by bench/outbound).
     if (messages_.size() > 100000 && now - last_prune_ms_ >= kMinute) {
-      std::erase_if(messages_, [&](const auto& kv) { return now - kv.second.first_ms > kDay; });
+      // Same entries as erasing every message with now - first_ms > kDay; message_order_ is
+      // ordered by first_ms as long as the clock does not go back (if it does, an entry behind
+      // a younger one is pruned a little later than the sweep would have: memory, not verdicts,
+      // since a day-old instance is not reused by Postfix).
+      while (!message_order_.empty() && now - message_order_.front().first > kDay) {
+        auto it = messages_.find(message_order_.front().second);
+        if (it != messages_.end() && it->second.first_ms == message_order_.front().first &&
+            now - it->second.first_ms > kDay)
+          messages_.erase(it);
+        message_order_.pop_front();
+      }
       last_prune_ms_ = now;
     }
     auto it = messages_.find(r.instance);
@@ -396,8 +406,10 @@ Result<Outcome> Guard::check_rcpt(const RcptRequest& r) {
   if (!r.instance.empty()) {
     std::lock_guard lock(mu_);
     auto& m = messages_[r.instance];
-    if (m.recipients == 0)
+    if (m.recipients == 0) {
       m.first_ms = now;
+      message_order_.emplace_back(now, r.instance);
+    }
     ++m.recipients;
   }
 

@@ -295,5 +295,46 @@ TEST_F(GuardTest, ConfigFromTableAndBadAction) {
   EXPECT_EQ(bad.error().kind, ErrorKind::kConfig);
 }
 
+
+// The per-message table (recipients so far per Postfix instance) forgets messages first counted
+// more than a day ago once it holds over 100,000 messages, and keeps younger ones. Pruning pops
+// an expiry queue instead of sweeping the table (bench/outbound); this checks it forgets the
+// same messages the sweep did.
+TEST(GuardMessageTable, ForgetsDayOldMessagesKeepsYoungerOnes) {
+  auto store = make_memory_store();
+  int64_t now = kStart;
+  GuardConfig c;
+  c.user = {0, 0};
+  c.domain = {0, 0};
+  c.recipients_per_message = 1;
+  c.failed_ratio = 0;
+  c.detect.enabled = false;
+  Guard guard(*store, c, [&] { return now; });
+  auto rcpt = [&](const std::string& user, const std::string& instance, const std::string& to) {
+    auto o = guard.check_rcpt({Identity::from(user), instance, to, "", "REF"});
+    EXPECT_TRUE(o.ok());
+    return o->verdict;
+  };
+  EXPECT_EQ(rcpt("old@example.com", "old", "a@x.example"), Verdict::kAccept);
+  now += kHour;
+  EXPECT_EQ(rcpt("mid@example.com", "mid", "a@x.example"), Verdict::kAccept);
+  now += 2 * kHour;
+  for (int i = 0; i < 100001; ++i)
+    ASSERT_EQ(rcpt(fmt::format("u{}@example.com", i % 500), fmt::format("bulk-{}", i),
+                   "b@x.example"),
+              Verdict::kAccept);
+  // A second recipient of a known message is over recipients_per_message.
+  EXPECT_EQ(rcpt("old@example.com", "old", "c@x.example"), Verdict::kTempfail);
+  // "old" is now more than a day old, "mid" not yet: old's next recipient starts a new message.
+  now = kStart + 24 * kHour + 30 * kMin;
+  EXPECT_EQ(rcpt("old@example.com", "old", "c@x.example"), Verdict::kAccept);
+  EXPECT_EQ(rcpt("mid@example.com", "mid", "c@x.example"), Verdict::kTempfail);
+  // One minute later (pruning runs at most once a minute) "mid" is past a day too.
+  now = kStart + 25 * kHour + 2 * kMin;
+  EXPECT_EQ(rcpt("mid@example.com", "mid", "d@x.example"), Verdict::kAccept);
+  // ... while a message first counted in the bulk (2 hours after "mid") is still known.
+  EXPECT_EQ(rcpt("u1@example.com", "bulk-1", "e@x.example"), Verdict::kTempfail);
+}
+
 }  // namespace
 }  // namespace mailsift::outbound
