@@ -477,7 +477,7 @@ bool MigrateReport::ok() const {
 
 std::string MigrateReport::table() const {
   std::string out = fmt::format("{:<24} {:>10} {:>10} {:>12}  {}\n", "kind", "source",
-                                dry_run ? "to write" : "written", "destination", "status");
+                                "written", "destination", "status");
   for (const auto& k : kinds)
     out += fmt::format("{:<24} {:>10} {:>10} {:>12}  {}\n", k.kind, k.source, k.written,
                        k.destination, k.ok() ? "ok" : (dry_run ? "missing" : "MISMATCH"));
