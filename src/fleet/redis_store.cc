@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -232,6 +233,7 @@ struct Prefetched {
   std::vector<ClassTotals> totals;
   std::vector<std::vector<TokenCounts>> counts;
   std::vector<std::map<std::string, int>> shared;  // record id -> bands shared with the query
+  std::vector<char> counts_valid, shared_valid;     // per scope: fetched, or known to be empty
   int index(const void* who, const Scope& scope) const {
     if (who != owner) return -1;
     for (size_t i = 0; i < chain.size(); ++i)
@@ -242,6 +244,10 @@ struct Prefetched {
 thread_local Prefetched t_prefetched;
 
 class RedisStore final : public store::Store {
+ public:
+  std::mutex known_mu_;
+  std::unordered_map<std::string, char> known_;  // scope key -> 1 has learned, 2 has fingerprints
+
  public:
   RedisStore(RedisOptions options, Address address)
       : options_(std::move(options)),
@@ -262,8 +268,9 @@ class RedisStore final : public store::Store {
   Result<std::vector<TokenCounts>> token_counts(const Scope& scope,
                                                 std::span<const uint64_t> tokens) override {
     if (int i = t_prefetched.index(this, scope);
-        i >= 0 && std::equal(tokens.begin(), tokens.end(), t_prefetched.tokens.begin(),
-                             t_prefetched.tokens.end()))
+        i >= 0 && t_prefetched.counts_valid[static_cast<size_t>(i)] &&
+        std::equal(tokens.begin(), tokens.end(), t_prefetched.tokens.begin(),
+                   t_prefetched.tokens.end()))
       return t_prefetched.counts[static_cast<size_t>(i)];
     std::vector<TokenCounts> out(tokens.size());
     if (tokens.empty())
@@ -384,7 +391,9 @@ class RedisStore final : public store::Store {
     if (limit == 0 || unique_bands.empty())
       return out;
     std::map<std::string, int> shared;
-    if (int i = t_prefetched.index(this, scope); i >= 0 && t_prefetched.bands == unique_bands) {
+    if (int i = t_prefetched.index(this, scope);
+        i >= 0 && t_prefetched.shared_valid[static_cast<size_t>(i)] &&
+        t_prefetched.bands == unique_bands) {
       shared = t_prefetched.shared[static_cast<size_t>(i)];
     } else {
       // Round trip 1: the members of every band set.
@@ -443,11 +452,26 @@ class RedisStore final : public store::Store {
     p.tokens.assign(tokens.begin(), tokens.end());
     p.bands = sorted_unique(bands);
     constexpr size_t kChunk = 512;
+    // Scopes this node last saw without learned messages / fingerprints: their token counts and
+    // band sets are not asked for (most user and domain scopes are empty; asking cost a reply
+    // per token). If such a scope has gained data since, the snapshot says so and the later
+    // call fetches it (one more round trip, once).
+    std::vector<char> want_tokens(chain.size(), 1), want_bands(chain.size(), 1);
+    {
+      std::lock_guard lock(known_mu_);
+      for (size_t i = 0; i < chain.size(); ++i)
+        if (auto it = known_.find(chain[i].key()); it != known_.end()) {
+          want_tokens[i] = (it->second & 1) != 0;
+          want_bands[i] = (it->second & 2) != 0;
+        }
+    }
     std::vector<Command> cmds;
-    for (const Scope& scope : chain) {
+    for (size_t si = 0; si < chain.size(); ++si) {
+      const Scope& scope = chain[si];
       cmds.push_back({"HMGET", k("tot:", scope), "h", "s"});
+      cmds.push_back({"HLEN", k("fz:rec:", scope)});
       const std::string key = k("tok:", scope);
-      for (size_t i = 0; i < tokens.size(); i += kChunk) {
+      for (size_t i = 0; want_tokens[si] && i < tokens.size(); i += kChunk) {
         Command c{"HMGET", key};
         for (size_t j = i; j < std::min(tokens.size(), i + kChunk); ++j) {
           std::string h = hex16(tokens[j]);
@@ -456,7 +480,8 @@ class RedisStore final : public store::Store {
         }
         cmds.push_back(std::move(c));
       }
-      for (uint64_t b : p.bands) cmds.push_back(band_members(scope, b));
+      if (want_bands[si])
+        for (uint64_t b : p.bands) cmds.push_back(band_members(scope, b));
     }
     auto replies = run(cmds);
     if (!replies.ok())
@@ -464,6 +489,8 @@ class RedisStore final : public store::Store {
     p.totals.assign(chain.size(), {});
     p.counts.assign(chain.size(), std::vector<TokenCounts>(tokens.size()));
     p.shared.assign(chain.size(), {});
+    p.counts_valid.assign(chain.size(), 0);
+    p.shared_valid.assign(chain.size(), 0);
     size_t r = 0;
     const size_t token_cmds = (tokens.size() + kChunk - 1) / kChunk;
     for (size_t s = 0; s < chain.size(); ++s) {
@@ -471,8 +498,21 @@ class RedisStore final : public store::Store {
       if (tot->type != REDIS_REPLY_ARRAY || tot->elements != 2)
         return;
       p.totals[s] = ClassTotals{to_u64(tot->element[0]), to_u64(tot->element[1])};
+      const redisReply* fz = (*replies)[r++].get();
+      if (fz->type != REDIS_REPLY_INTEGER)
+        return;
+      const bool has_tokens = p.totals[s].ham_messages + p.totals[s].spam_messages > 0;
+      const bool has_prints = fz->integer > 0;
+      {
+        std::lock_guard lock(known_mu_);
+        if (known_.size() > 100'000) known_.clear();  // bounded: a cache, not a registry
+        known_[chain[s].key()] = static_cast<char>((has_tokens ? 1 : 0) | (has_prints ? 2 : 0));
+      }
+      // No learned message in the scope = every count is zero (zeroed counts are deleted).
+      p.counts_valid[s] = want_tokens[s] || !has_tokens;
+      p.shared_valid[s] = want_bands[s] || !has_prints;
       size_t t = 0;
-      for (size_t c = 0; c < token_cmds; ++c) {
+      for (size_t c = 0; want_tokens[s] && c < token_cmds; ++c) {
         const redisReply* rep = (*replies)[r++].get();
         if (rep->type != REDIS_REPLY_ARRAY)
           return;
@@ -481,7 +521,7 @@ class RedisStore final : public store::Store {
           p.counts[s][t].spam = to_u32(rep->element[e + 1]);
         }
       }
-      for (size_t b = 0; b < p.bands.size(); ++b)
+      for (size_t b = 0; want_bands[s] && b < p.bands.size(); ++b)
         if (!count_members((*replies)[r++].get(), p.shared[s]))
           return;
     }

@@ -435,6 +435,23 @@ TEST(RedisStore, PrefetchAnswersTheScanReadsFromOneRoundTrip) {
   EXPECT_EQ(s.totals(dom).value(), (store::ClassTotals{1, 1}));
   s.end_prefetch();
   EXPECT_EQ(s.token_counts(dom, std::vector<uint64_t>{tokens[0]}).value()[0], (TokenCounts{1, 1}));
+
+  // A scope seen empty is not asked for next time; once it has data (learned through another
+  // store, e.g. another node) the snapshot does not answer for it and the call fetches.
+  const Scope carol{store::Level::kUser, "carol@example.com"};
+  const std::vector<Scope> chain2{Scope::global(), carol};
+  s.prefetch(chain2, tokens, bands);
+  EXPECT_EQ(s.token_counts(carol, tokens).value()[0], (TokenCounts{}));
+  s.end_prefetch();
+  auto other = open_redis_store(o);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->learn({carol, "c1", Class::kSpam, {tokens[0]}}).ok());
+  ASSERT_TRUE((*other)->fuzzy_add(carol, {"c1", Class::kSpam, {13}, {1, 2, 3}, "", 5}).ok());
+  s.prefetch(chain2, tokens, bands);
+  EXPECT_EQ(s.totals(carol).value(), (store::ClassTotals{0, 1}));
+  EXPECT_EQ(s.token_counts(carol, tokens).value()[0], (TokenCounts{0, 1}));
+  EXPECT_EQ(s.fuzzy_candidates(carol, bands, 64).value().size(), 1u);
+  s.end_prefetch();
 }
 
 }  // namespace mailsift::fleet
