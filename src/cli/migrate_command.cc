@@ -36,26 +36,31 @@ int run_migrate_command(const MigrateCliOptions& o, const Config& config, std::o
     fleet::RedisOptions ro = fleet::redis_options(config);
     ro.address = o.redis;
     auto s = fleet::open_redis_store(ro);
-    if (!s) return fail(s.error());
+    if (!s)
+      return fail(s.error());
     store = std::move(s).value();
     auto ob = fleet::open_redis_outbound_store(ro);
-    if (!ob) return fail(ob.error());
+    if (!ob)
+      return fail(ob.error());
     outbound = std::move(ob).value();
   }
   if (!o.postgres.empty()) {
     fleet::PostgresOptions po = fleet::postgres_options(config);
     po.dsn = o.postgres;
     auto l = fleet::open_postgres_log(po);
-    if (!l) return fail(l.error());
+    if (!l)
+      return fail(l.error());
     log = std::move(l).value();
   }
   fleet::MigrateOptions mo;
   mo.sources = o.from;
   mo.dry_run = o.dry_run;
   auto report = fleet::migrate(mo, {store.get(), log.get(), outbound.get()});
-  if (!report) return fail(report.error());
+  if (!report)
+    return fail(report.error());
   out << report->table();
-  if (o.dry_run) return 0;
+  if (o.dry_run)
+    return 0;
   if (!report->ok()) {
     err << "mailsift migrate: verification failed: the destination does not hold what the "
            "sources hold (see MISMATCH rows)\n";

@@ -30,7 +30,8 @@ std::vector<T> decode_le(const void* data, int bytes) {
   const auto* p = static_cast<const unsigned char*>(data);
   for (size_t i = 0; i < out.size(); ++i) {
     uint64_t v = 0;
-    for (size_t b = 0; b < sizeof(T); ++b) v |= uint64_t{p[i * sizeof(T) + b]} << (8 * b);
+    for (size_t b = 0; b < sizeof(T); ++b)
+      v |= uint64_t{p[i * sizeof(T) + b]} << (8 * b);
     out[i] = static_cast<T>(v);
   }
   return out;
@@ -49,8 +50,9 @@ class Db {
   }
   bool has_table(const char* name) {
     bool found = false;
-    Status st = each("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1",
-                     [&](sqlite3_stmt*) { found = true; }, name);
+    Status st = each(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1",
+        [&](sqlite3_stmt*) { found = true; }, name);
     return st.ok() && found;
   }
   // Runs sql (text parameters bound in order), calling row(stmt) for each row.
@@ -62,7 +64,8 @@ class Db {
     int idx = 1;
     (bind(st, idx++, args), ...);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      row(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
       return Error::temporary(fmt::format("{}: reading: {}", path_, sqlite3_errmsg(db_)));
@@ -96,7 +99,8 @@ struct Source {
 
 KindCount& row(MigrateReport& r, const std::string& kind) {
   for (auto& k : r.kinds)
-    if (k.kind == kind) return k;
+    if (k.kind == kind)
+      return k;
   r.kinds.push_back(KindCount{kind});
   return r.kinds.back();
 }
@@ -122,7 +126,8 @@ Status migrate_store(const std::vector<Db*>& dbs, store::Store* dest, bool dry_r
   }
   for (const std::string& key : scope_keys) {
     auto scope = parse_scope_key(key);
-    if (!scope) return scope.error();
+    if (!scope)
+      return scope.error();
     // One scope at a time: the digests seen (first source wins, like learning it once) and the
     // counts the destination must end up with.
     std::unordered_map<std::string, Learned> learned;
@@ -131,24 +136,28 @@ Status migrate_store(const std::vector<Db*>& dbs, store::Store* dest, bool dry_r
           "SELECT l.digest, l.cls, l.tokens FROM learned l JOIN scopes s ON s.id = l.scope "
           "WHERE s.key = ?1 ORDER BY l.digest",
           [&](sqlite3_stmt* s) {
-            learned.try_emplace(col_text(s, 0),
-                                Learned{sqlite3_column_int(s, 1) ? store::Class::kSpam
-                                                                 : store::Class::kHam,
-                                        decode_le<uint64_t>(sqlite3_column_blob(s, 2),
-                                                            sqlite3_column_bytes(s, 2))});
+            learned.try_emplace(
+                col_text(s, 0),
+                Learned{
+                    sqlite3_column_int(s, 1) ? store::Class::kSpam : store::Class::kHam,
+                    decode_le<uint64_t>(sqlite3_column_blob(s, 2), sqlite3_column_bytes(s, 2))});
           },
           key);
-      if (!st) return st;
+      if (!st)
+        return st;
     }
     std::unordered_map<uint64_t, store::TokenCounts> expected;
     std::vector<store::LearnRequest> batch;
     auto flush = [&]() -> Status {
-      if (batch.empty() || dry_run) return batch.clear(), Ok{};
+      if (batch.empty() || dry_run)
+        return batch.clear(), Ok{};
       auto outcomes = dest->learn_batch(batch);
       batch.clear();
-      if (!outcomes) return outcomes.error();
+      if (!outcomes)
+        return outcomes.error();
       for (auto o : *outcomes)
-        if (o != store::LearnOutcome::kAlreadyLearned) messages.written++;
+        if (o != store::LearnOutcome::kAlreadyLearned)
+          messages.written++;
       return Ok{};
     };
     for (auto& [digest, l] : learned) {
@@ -158,28 +167,34 @@ Status migrate_store(const std::vector<Db*>& dbs, store::Store* dest, bool dry_r
       }
       batch.push_back({*scope, digest, l.cls, l.tokens});
       if (batch.size() >= kBatch)
-        if (auto st = flush(); !st) return st;
+        if (auto st = flush(); !st)
+          return st;
     }
-    if (auto st = flush(); !st) return st;
+    if (auto st = flush(); !st)
+      return st;
     messages.source += learned.size();
     learned.clear();
 
     // Verify: totals and every token the records count.
     auto totals = dest->totals(*scope);
-    if (!totals) return totals.error();
+    if (!totals)
+      return totals.error();
     // The destination's class totals of the scope: equal to the source's unless the fleet
     // learned other messages in the scope (then a visible mismatch, see docs/fleet.md).
     messages.destination += totals->ham_messages + totals->spam_messages;
     std::vector<uint64_t> ids;
     ids.reserve(expected.size());
-    for (const auto& [t, c] : expected) ids.push_back(t);
+    for (const auto& [t, c] : expected)
+      ids.push_back(t);
     tokens.source += ids.size();
     for (size_t i = 0; i < ids.size(); i += 4096) {
       std::span<const uint64_t> chunk(ids.data() + i, std::min<size_t>(4096, ids.size() - i));
       auto got = dest->token_counts(*scope, chunk);
-      if (!got) return got.error();
+      if (!got)
+        return got.error();
       for (size_t k = 0; k < chunk.size(); ++k)
-        if ((*got)[k] == expected[chunk[k]]) tokens.destination++;
+        if ((*got)[k] == expected[chunk[k]])
+          tokens.destination++;
     }
 
     // Fuzzy fingerprints of this scope: replace by (digest, reporter), then look each one up.
@@ -200,27 +215,32 @@ Status migrate_store(const std::vector<Db*>& dbs, store::Store* dest, bool dry_r
             records.try_emplace({r.message_digest, r.reporter}, std::move(r));
           },
           key);
-      if (!st) return st;
+      if (!st)
+        return st;
     }
     fuzzy.source += records.size();
     for (const auto& [id, r] : records) {
       // Written only when the destination does not hold it already (fuzzy_add would replace
       // it with the same content; skipping keeps "written" honest on a re-run).
       auto cands = dest->fuzzy_candidates(*scope, r.bands, kMaxCandidates);
-      if (!cands) return cands.error();
+      if (!cands)
+        return cands.error();
       auto same = [&](const store::FuzzyRecord& c) {
-        return c.message_digest == r.message_digest && c.reporter == r.reporter &&
-               c.cls == r.cls && c.signature == r.signature && c.bands == r.bands;
+        return c.message_digest == r.message_digest && c.reporter == r.reporter && c.cls == r.cls &&
+               c.signature == r.signature && c.bands == r.bands;
       };
       bool present = std::any_of(cands->begin(), cands->end(), same);
       if (!present && !dry_run) {
-        if (auto st = dest->fuzzy_add(*scope, r); !st) return st;
+        if (auto st = dest->fuzzy_add(*scope, r); !st)
+          return st;
         fuzzy.written++;
         cands = dest->fuzzy_candidates(*scope, r.bands, kMaxCandidates);
-        if (!cands) return cands.error();
+        if (!cands)
+          return cands.error();
         present = std::any_of(cands->begin(), cands->end(), same);
       }
-      if (present) fuzzy.destination++;
+      if (present)
+        fuzzy.destination++;
     }
   }
   return Ok{};
@@ -243,9 +263,11 @@ Status migrate_log(const std::vector<Db*>& dbs, decisions::DecisionLog* dest, bo
                            });
         !st)
       return st;
-    if (hi < lo) continue;
+    if (hi < lo)
+      continue;
     auto src = decisions::open_sqlite_log(db->path());
-    if (!src) return Error::config(db->path() + ": " + src.error().message);
+    if (!src)
+      return Error::config(db->path() + ": " + src.error().message);
     const int64_t first_day = lo - (((lo % kDayMs) + kDayMs) % kDayMs);
     for (int64_t day = first_day; day <= hi; day += kDayMs) {
       decisions::Query q;
@@ -253,38 +275,50 @@ Status migrate_log(const std::vector<Db*>& dbs, decisions::DecisionLog* dest, bo
       q.until_unix_ms = day + kDayMs;
       q.limit = 0;
       auto got = (*src)->query(q);
-      if (!got) return got.error();
-      if (got->empty()) continue;
+      if (!got)
+        return got.error();
+      if (got->empty())
+        continue;
       auto have = dest->query(q);
-      if (!have) return have.error();
+      if (!have)
+        return have.error();
       std::unordered_map<std::string, size_t> have_recipients;
-      for (const auto& d : *have) have_recipients.emplace(d.id, d.recipients.size());
+      for (const auto& d : *have)
+        have_recipients.emplace(d.id, d.recipients.size());
       std::vector<decisions::Decision> missing;
       for (auto& d : *got) {
         decisions_row.source++;
         recipients_row.source += d.recipients.size();
-        if (!have_recipients.count(d.id)) missing.push_back(std::move(d));
+        if (!have_recipients.count(d.id))
+          missing.push_back(std::move(d));
       }
       if (!missing.empty() && !dry_run) {
         for (size_t i = 0; i < missing.size(); i += kBatch) {
           std::span<const decisions::Decision> chunk(missing.data() + i,
                                                      std::min(kBatch, missing.size() - i));
-          if (auto st = dest->record_batch(chunk); !st) return st;
+          if (auto st = dest->record_batch(chunk); !st)
+            return st;
           decisions_row.written += chunk.size();
-          for (const auto& d : chunk) recipients_row.written += d.recipients.size();
+          for (const auto& d : chunk)
+            recipients_row.written += d.recipients.size();
         }
-        if (auto st = dest->flush(); !st) return st;
+        if (auto st = dest->flush(); !st)
+          return st;
         have = dest->query(q);
-        if (!have) return have.error();
+        if (!have)
+          return have.error();
         have_recipients.clear();
-        for (const auto& d : *have) have_recipients.emplace(d.id, d.recipients.size());
+        for (const auto& d : *have)
+          have_recipients.emplace(d.id, d.recipients.size());
       }
       // Count what the destination holds of this day's source decisions (others may be there).
       auto again = (*src)->query(q);
-      if (!again) return again.error();
+      if (!again)
+        return again.error();
       for (const auto& d : *again) {
         auto it = have_recipients.find(d.id);
-        if (it == have_recipients.end()) continue;
+        if (it == have_recipients.end())
+          continue;
         decisions_row.destination++;
         recipients_row.destination += std::min(it->second, d.recipients.size());
       }
@@ -305,41 +339,46 @@ Status migrate_outbound(const std::vector<Db*>& dbs, outbound::OutboundStore* de
   for (Db* db : dbs) {
     // Statuses: set (the source's latest change wins only if newer than the destination's).
     std::vector<outbound::AccountStatus> src_status;
-    Status st = db->each(
-        "SELECT subject, level, reason, changed_at, changed_by, reversible FROM status",
-        [&](sqlite3_stmt* s) {
-          outbound::AccountStatus a;
-          std::string subject = col_text(s, 0);
-          auto colon = subject.find(':');
-          std::string kind = subject.substr(0, colon), id = subject.substr(colon + 1);
-          a.subject = kind == "domain"     ? outbound::Subject::domain(id)
-                      : kind == "reseller" ? outbound::Subject::reseller(id)
-                                           : outbound::Subject::user(id);
-          a.level = static_cast<outbound::Level>(sqlite3_column_int(s, 1));
-          a.reason = col_text(s, 2);
-          a.changed_at_ms = sqlite3_column_int64(s, 3);
-          a.changed_by = col_text(s, 4);
-          a.reversible = sqlite3_column_int(s, 5) != 0;
-          src_status.push_back(std::move(a));
-        });
-    if (!st) return st;
+    Status st =
+        db->each("SELECT subject, level, reason, changed_at, changed_by, reversible FROM status",
+                 [&](sqlite3_stmt* s) {
+                   outbound::AccountStatus a;
+                   std::string subject = col_text(s, 0);
+                   auto colon = subject.find(':');
+                   std::string kind = subject.substr(0, colon), id = subject.substr(colon + 1);
+                   a.subject = kind == "domain"     ? outbound::Subject::domain(id)
+                               : kind == "reseller" ? outbound::Subject::reseller(id)
+                                                    : outbound::Subject::user(id);
+                   a.level = static_cast<outbound::Level>(sqlite3_column_int(s, 1));
+                   a.reason = col_text(s, 2);
+                   a.changed_at_ms = sqlite3_column_int64(s, 3);
+                   a.changed_by = col_text(s, 4);
+                   a.reversible = sqlite3_column_int(s, 5) != 0;
+                   src_status.push_back(std::move(a));
+                 });
+    if (!st)
+      return st;
     for (const auto& a : src_status) {
       statuses.source++;
       auto have = dest->get_status(a.subject);
-      if (!have) return have.error();
+      if (!have)
+        return have.error();
       auto same = [&](const std::optional<outbound::AccountStatus>& h) {
         return h && h->level == a.level && h->reason == a.reason &&
                h->changed_at_ms == a.changed_at_ms && h->changed_by == a.changed_by &&
                h->reversible == a.reversible;
       };
       if (!same(*have) && (!*have || (*have)->changed_at_ms <= a.changed_at_ms) && !dry_run) {
-        if (auto w = dest->put_status(a); !w) return w;
+        if (auto w = dest->put_status(a); !w)
+          return w;
         statuses.written++;
         have = dest->get_status(a.subject);
-        if (!have) return have.error();
+        if (!have)
+          return have.error();
       }
       // A newer status set on the fleet after the switch also counts as migrated.
-      if (same(*have) || (*have && (*have)->changed_at_ms > a.changed_at_ms)) statuses.destination++;
+      if (same(*have) || (*have && (*have)->changed_at_ms > a.changed_at_ms))
+        statuses.destination++;
     }
 
     // Counters: raise each bucket to the source value (never double-count on a re-run).
@@ -355,18 +394,23 @@ Status migrate_outbound(const std::vector<Db*>& dbs, outbound::OutboundStore* de
           src_counters.push_back({col_text(s, 0), sqlite3_column_int64(s, 1),
                                   sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3)});
         });
-    if (!st) return st;
+    if (!st)
+      return st;
     for (const auto& c : src_counters) {
       counters.source++;
       auto have = dest->sum_counts(c.key, c.bucket, c.bucket);
-      if (!have) return have.error();
+      if (!have)
+        return have.error();
       if (*have < c.n && !dry_run) {
-        if (auto w = dest->add_count(c.key, c.bucket, c.n - *have, c.keep_from); !w) return w;
+        if (auto w = dest->add_count(c.key, c.bucket, c.n - *have, c.keep_from); !w)
+          return w;
         counters.written++;
         have = dest->sum_counts(c.key, c.bucket, c.bucket);
-        if (!have) return have.error();
+        if (!have)
+          return have.error();
       }
-      if (*have >= c.n) counters.destination++;
+      if (*have >= c.n)
+        counters.destination++;
     }
 
     // Recipient sets: set last-seen unless the destination saw the member at least as late.
@@ -382,72 +426,91 @@ Status migrate_outbound(const std::vector<Db*>& dbs, outbound::OutboundStore* de
           src_members.push_back({col_text(s, 0), col_text(s, 1), sqlite3_column_int64(s, 2),
                                  sqlite3_column_int64(s, 3)});
         });
-    if (!st) return st;
+    if (!st)
+      return st;
     for (const auto& m : src_members) {
       members.source++;
       auto have = dest->has_member(m.key, m.member, m.seen);
-      if (!have) return have.error();
+      if (!have)
+        return have.error();
       if (!*have && !dry_run) {
         auto w = dest->touch_member(m.key, m.member, m.seen, m.keep_since);
-        if (!w) return w.error();
+        if (!w)
+          return w.error();
         members.written++;
         have = dest->has_member(m.key, m.member, m.seen);
-        if (!have) return have.error();
+        if (!have)
+          return have.error();
       }
-      if (*have) members.destination++;
+      if (*have)
+        members.destination++;
     }
 
     std::vector<std::pair<std::string, std::string>> src_values;
     st = db->each("SELECT key, value FROM kv", [&](sqlite3_stmt* s) {
       src_values.emplace_back(col_text(s, 0), col_text(s, 1));
     });
-    if (!st) return st;
+    if (!st)
+      return st;
     for (const auto& [k, v] : src_values) {
       values.source++;
       auto have = dest->get_value(k);
-      if (!have) return have.error();
+      if (!have)
+        return have.error();
       if (*have != v && !dry_run) {
-        if (auto w = dest->put_value(k, v); !w) return w;
+        if (auto w = dest->put_value(k, v); !w)
+          return w;
         values.written++;
         have = dest->get_value(k);
-        if (!have) return have.error();
+        if (!have)
+          return have.error();
       }
-      if (*have == v) values.destination++;
+      if (*have == v)
+        values.destination++;
     }
 
     // Alerts: append those not present yet (oldest first, so the destination stays newest-first).
     std::vector<outbound::Alert> src_alerts;
-    st = db->each("SELECT time_ms, subject, kind, score, detail FROM alerts ORDER BY id",
-                  [&](sqlite3_stmt* s) {
-                    src_alerts.push_back({sqlite3_column_int64(s, 0), col_text(s, 1),
-                                          col_text(s, 2), sqlite3_column_double(s, 3),
-                                          col_text(s, 4)});
-                  });
-    if (!st) return st;
+    st =
+        db->each("SELECT time_ms, subject, kind, score, detail FROM alerts ORDER BY id",
+                 [&](sqlite3_stmt* s) {
+                   src_alerts.push_back({sqlite3_column_int64(s, 0), col_text(s, 1), col_text(s, 2),
+                                         sqlite3_column_double(s, 3), col_text(s, 4)});
+                 });
+    if (!st)
+      return st;
     auto key_of = [](const outbound::Alert& a) {
       return fmt::format("{}\x1f{}\x1f{}\x1f{}", a.time_ms, a.subject, a.kind, a.detail);
     };
     auto present_alerts = [&]() -> Result<std::unordered_set<std::string>> {
       auto have = dest->alerts("", 0);
-      if (!have) return have.error();
+      if (!have)
+        return have.error();
       std::unordered_set<std::string> keys;
-      for (const auto& a : *have) keys.insert(key_of(a));
+      for (const auto& a : *have)
+        keys.insert(key_of(a));
       return keys;
     };
     auto have = present_alerts();
-    if (!have) return have.error();
+    if (!have)
+      return have.error();
     for (const auto& a : src_alerts) {
       alerts.source++;
-      if (have->count(key_of(a))) continue;
-      if (dry_run) continue;
-      if (auto w = dest->add_alert(a); !w) return w;
+      if (have->count(key_of(a)))
+        continue;
+      if (dry_run)
+        continue;
+      if (auto w = dest->add_alert(a); !w)
+        return w;
       alerts.written++;
       have->insert(key_of(a));
     }
     have = present_alerts();
-    if (!have) return have.error();
+    if (!have)
+      return have.error();
     for (const auto& a : src_alerts)
-      if (have->count(key_of(a))) alerts.destination++;
+      if (have->count(key_of(a)))
+        alerts.destination++;
   }
   return Ok{};
 }
@@ -455,11 +518,13 @@ Status migrate_outbound(const std::vector<Db*>& dbs, outbound::OutboundStore* de
 }  // namespace
 
 Result<store::Scope> parse_scope_key(const std::string& key) {
-  if (key.size() < 2 || key[1] != ':') return Error::malformed("bad scope key '" + key + "'");
+  if (key.size() < 2 || key[1] != ':')
+    return Error::malformed("bad scope key '" + key + "'");
   const std::string id = key.substr(2);
   switch (key[0]) {
     case 'g':
-      if (!id.empty()) break;
+      if (!id.empty())
+        break;
       return store::Scope::global();
     case 'r':
       return store::Scope{store::Level::kReseller, id};
@@ -476,8 +541,8 @@ bool MigrateReport::ok() const {
 }
 
 std::string MigrateReport::table() const {
-  std::string out = fmt::format("{:<24} {:>10} {:>10} {:>12}  {}\n", "kind", "source",
-                                "written", "destination", "status");
+  std::string out = fmt::format("{:<24} {:>10} {:>10} {:>12}  {}\n", "kind", "source", "written",
+                                "destination", "status");
   for (const auto& k : kinds)
     out += fmt::format("{:<24} {:>10} {:>10} {:>12}  {}\n", k.kind, k.source, k.written,
                        k.destination, k.ok() ? "ok" : (dry_run ? "missing" : "MISMATCH"));
@@ -485,12 +550,14 @@ std::string MigrateReport::table() const {
 }
 
 Result<MigrateReport> migrate(const MigrateOptions& options, const MigrateTargets& targets) {
-  if (options.sources.empty()) return Error::config("migrate: no source file given");
+  if (options.sources.empty())
+    return Error::config("migrate: no source file given");
   // Recognise every source before writing anything.
   std::vector<Source> sources;
   for (const auto& path : options.sources) {
     auto db = std::make_unique<Db>();
-    if (auto st = db->open(path); !st) return st.error();
+    if (auto st = db->open(path); !st)
+      return st.error();
     Kind kind;
     if (db->has_table("learned") && db->has_table("tokens") && db->has_table("scopes"))
       kind = Kind::kStore;
@@ -510,7 +577,8 @@ Result<MigrateReport> migrate(const MigrateOptions& options, const MigrateTarget
   auto of_kind = [&](Kind k) {
     std::vector<Db*> out;
     for (auto& s : sources)
-      if (s.kind == k) out.push_back(s.db.get());
+      if (s.kind == k)
+        out.push_back(s.db.get());
     return out;
   };
   MigrateReport report;
@@ -521,7 +589,8 @@ Result<MigrateReport> migrate(const MigrateOptions& options, const MigrateTarget
     if (auto st = migrate_store(dbs, targets.store, options.dry_run, report); !st)
       return st.error();
   if (auto dbs = of_kind(Kind::kLog); !dbs.empty())
-    if (auto st = migrate_log(dbs, targets.log, options.dry_run, report); !st) return st.error();
+    if (auto st = migrate_log(dbs, targets.log, options.dry_run, report); !st)
+      return st.error();
   if (auto dbs = of_kind(Kind::kOutbound); !dbs.empty())
     if (auto st = migrate_outbound(dbs, targets.outbound, options.dry_run, report); !st)
       return st.error();

@@ -48,8 +48,16 @@ void fill_sources(const Files& f) {
     d.time_unix_ms = 1'700'000'000'000 + int64_t{i} * 40'000'000;  // spans three days
     d.node = "n1";
     d.mail_from = "x@example.net";
-    d.recipients.push_back({"bob@example.com", "bob@example.com", "example.com", "", 7.5,
-                            "add header", "", "data", "user", {{"BAYES_SPAM", 3.0}}});
+    d.recipients.push_back({"bob@example.com",
+                            "bob@example.com",
+                            "example.com",
+                            "",
+                            7.5,
+                            "add header",
+                            "",
+                            "data",
+                            "user",
+                            {{"BAYES_SPAM", 3.0}}});
     if (i % 2) {
       decisions::RecipientDecision eve;
       eve.address = "eve@example.com";
@@ -74,7 +82,8 @@ void fill_sources(const Files& f) {
 
 const KindCount& kind(const MigrateReport& r, const std::string& name) {
   for (const auto& k : r.kinds)
-    if (k.kind == name) return k;
+    if (k.kind == name)
+      return k;
   static KindCount none{"(missing)", 1, 0, 0};
   ADD_FAILURE() << "no row " << name;
   return none;
@@ -91,8 +100,8 @@ TEST(Migrate, CopiesEveryKindAndVerifies) {
   Files f;
   ASSERT_NO_FATAL_FAILURE(fill_sources(f));
   Dest d;
-  auto r = migrate({{f / "mailsift.db", f / "decisions.db", f / "outbound.db"}, false},
-                   d.targets());
+  auto r =
+      migrate({{f / "mailsift.db", f / "decisions.db", f / "outbound.db"}, false}, d.targets());
   ASSERT_TRUE(r.ok()) << r.error().describe();
   EXPECT_TRUE(r->ok()) << r->table();
   EXPECT_EQ(kind(*r, "learned messages").source, 5u);  // m1 (bob), m2, m3, m1 (global), m5
@@ -131,7 +140,8 @@ TEST(Migrate, SecondRunWritesNothingAndCountsStay) {
   auto again = migrate(o, d.targets());
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->ok()) << again->table();
-  for (const auto& k : again->kinds) EXPECT_EQ(k.written, 0u) << k.kind;
+  for (const auto& k : again->kinds)
+    EXPECT_EQ(k.written, 0u) << k.kind;
   EXPECT_EQ(d.store->totals(kBob).value(), (store::ClassTotals{1, 2}));
   EXPECT_EQ(d.outbound->sum_counts("msg1h:user:bob@example.com", 10, 11).value(), 5);
   EXPECT_EQ(d.outbound->alerts("", 0).value().size(), 1u);
