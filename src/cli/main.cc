@@ -31,6 +31,7 @@
 #include "cli/doctor_command.h"
 #include "cli/case_command.h"
 #include "cli/log_command.h"
+#include "cli/migrate_command.h"
 #include "core/config.h"
 #include "rules/rules.h"
 #include "scan/engine.h"
@@ -208,6 +209,8 @@ int main(int argc, char** argv) {
   mailsift::cli::CaseCliOptions case_options;
   auto [case_cmd, draft_cmd] = mailsift::cli::add_case_commands(app, case_options);
   mailsift::ipwatch::IpwatchCommands ipwatch_commands(app);  // docs/outbound.md "Outbound IPs"
+  mailsift::cli::MigrateCliOptions migrate_options;  // embedded -> fleet (docs/fleet.md)
+  auto* migrate_cmd = mailsift::cli::add_migrate_command(app, migrate_options);
 
   try {
     app.parse(argc, argv);
@@ -254,6 +257,8 @@ int main(int argc, char** argv) {
   // The domain doctor needs the clusters file and DNS only: no store.
   if (doctor_cmd->parsed())
     return mailsift::cli::run_doctor_command(doctor_options, config, std::cout, std::cerr);
+  if (migrate_cmd->parsed())
+    return mailsift::cli::run_migrate_command(migrate_options, config, std::cout, std::cerr);
   if (data_dir.empty()) data_dir = "/var/lib/mailsift";
   if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, data_dir, std::cout, std::cerr);
   if (account_cmd->parsed())

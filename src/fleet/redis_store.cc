@@ -22,6 +22,7 @@
 #include <map>
 #include <mutex>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include <fmt/format.h>
@@ -223,11 +224,38 @@ bool decode_record(std::string_view blob, FuzzyRecord& r) {
   return true;
 }
 
+// The reads prefetch() fetched for one recipient's checks, per thread (see Store::prefetch).
+struct Prefetched {
+  const void* owner = nullptr;  // the store that filled it; nullptr = nothing prefetched
+  std::vector<Scope> chain;
+  std::vector<uint64_t> tokens;  // as announced (token_counts must ask for exactly these)
+  std::vector<uint64_t> bands;   // sorted, unique
+  std::vector<ClassTotals> totals;
+  std::vector<std::vector<TokenCounts>> counts;
+  std::vector<std::map<std::string, int>> shared;  // record id -> bands shared with the query
+  std::vector<char> counts_valid, shared_valid;     // per scope: fetched, or known to be empty
+  int index(const void* who, const Scope& scope) const {
+    if (who != owner) return -1;
+    for (size_t i = 0; i < chain.size(); ++i)
+      if (chain[i] == scope) return static_cast<int>(i);
+    return -1;
+  }
+};
+thread_local Prefetched t_prefetched;
+
 class RedisStore final : public store::Store {
+ public:
+  std::mutex known_mu_;
+  std::unordered_map<std::string, char> known_;  // scope key -> 1 has learned, 2 has fingerprints
+
  public:
   RedisStore(RedisOptions options, Address address)
       : options_(std::move(options)),
         client_(std::move(address), options_.timeout_ms, options_.pool_size) {}
+
+  ~RedisStore() override {
+    if (t_prefetched.owner == this) t_prefetched.owner = nullptr;
+  }
 
   // Checks that the server answers (open time).
   Status ping() {
@@ -239,6 +267,11 @@ class RedisStore final : public store::Store {
 
   Result<std::vector<TokenCounts>> token_counts(const Scope& scope,
                                                 std::span<const uint64_t> tokens) override {
+    if (int i = t_prefetched.index(this, scope);
+        i >= 0 && t_prefetched.counts_valid[static_cast<size_t>(i)] &&
+        std::equal(tokens.begin(), tokens.end(), t_prefetched.tokens.begin(),
+                   t_prefetched.tokens.end()))
+      return t_prefetched.counts[static_cast<size_t>(i)];
     std::vector<TokenCounts> out(tokens.size());
     if (tokens.empty())
       return out;
@@ -270,6 +303,8 @@ class RedisStore final : public store::Store {
   }
 
   Result<ClassTotals> totals(const Scope& scope) override {
+    if (int i = t_prefetched.index(this, scope); i >= 0)
+      return t_prefetched.totals[static_cast<size_t>(i)];
     auto replies = run({{"HMGET", k("tot:", scope), "h", "s"}});
     if (!replies.ok())
       return replies.error();
@@ -288,6 +323,7 @@ class RedisStore final : public store::Store {
 
   // One pipeline of scripts: one round trip for the whole batch; each script is atomic.
   Result<std::vector<LearnOutcome>> learn_batch(std::span<const LearnRequest> requests) override {
+    t_prefetched.owner = nullptr;  // own writes: re-read after them
     std::vector<Command> cmds;
     for (const LearnRequest& r : requests)
       cmds.push_back(learn_args(r.scope, r.message_digest, r.cls,
@@ -307,6 +343,7 @@ class RedisStore final : public store::Store {
 
   Result<LearnOutcome> unlearn(const Scope& scope, const std::string& message_digest,
                                Class cls) override {
+    t_prefetched.owner = nullptr;  // own writes: re-read after them
     auto replies =
         eval(learn_sha_, kLearnScript, {learn_args(scope, message_digest, cls, "", "unlearn")});
     if (!replies.ok())
@@ -319,6 +356,7 @@ class RedisStore final : public store::Store {
   }
 
   Status fuzzy_add_batch(const Scope& scope, std::span<const FuzzyRecord> records) override {
+    t_prefetched.owner = nullptr;  // own writes: re-read after them
     if (records.empty())
       return Ok{};
     std::vector<Command> cmds;
@@ -335,6 +373,7 @@ class RedisStore final : public store::Store {
   }
 
   Status fuzzy_remove(const Scope& scope, const std::string& message_digest) override {
+    t_prefetched.owner = nullptr;  // own writes: re-read after them
     auto replies = eval(fuzzy_remove_sha_, kFuzzyRemoveScript,
                         {{"3", k("fz:rec:", scope), k("fz:rb:", scope),
                           k("fz:dig:", scope) + ":" + message_digest,
@@ -351,20 +390,21 @@ class RedisStore final : public store::Store {
     const auto unique_bands = sorted_unique(bands);
     if (limit == 0 || unique_bands.empty())
       return out;
-    // Round trip 1: the members of every band set.
-    const std::string band_prefix = k("fz:band:", scope) + ":";
-    std::vector<Command> cmds;
-    for (uint64_t b : unique_bands)
-      cmds.push_back({"SMEMBERS", band_prefix + hex16(b)});
-    auto replies = run(cmds);
-    if (!replies.ok())
-      return replies.error();
     std::map<std::string, int> shared;
-    for (const Reply& r : *replies) {
-      if (r->type != REDIS_REPLY_ARRAY)
-        return Error::temporary("redis: unexpected SMEMBERS reply");
-      for (size_t i = 0; i < r->elements; ++i)
-        ++shared[std::string(r->element[i]->str, r->element[i]->len)];
+    if (int i = t_prefetched.index(this, scope);
+        i >= 0 && t_prefetched.shared_valid[static_cast<size_t>(i)] &&
+        t_prefetched.bands == unique_bands) {
+      shared = t_prefetched.shared[static_cast<size_t>(i)];
+    } else {
+      // Round trip 1: the members of every band set.
+      std::vector<Command> cmds;
+      for (uint64_t b : unique_bands) cmds.push_back(band_members(scope, b));
+      auto replies = run(cmds);
+      if (!replies.ok())
+        return replies.error();
+      for (const Reply& r : *replies)
+        if (auto st = count_members(r.get(), shared); !st)
+          return st.error();
     }
     if (shared.empty())
       return out;
@@ -401,7 +441,105 @@ class RedisStore final : public store::Store {
     return out;
   }
 
+  // One pipeline (one round trip) for everything a recipient's checks read: per scope the class
+  // totals, the token counts (HMGET chunks) and the members of every band set. Only the fuzzy
+  // records themselves, when some band matched, cost a second round trip.
+  void prefetch(std::span<const Scope> chain, std::span<const uint64_t> tokens,
+                std::span<const uint64_t> bands) override {
+    Prefetched& p = t_prefetched;
+    p.owner = nullptr;
+    p.chain.assign(chain.begin(), chain.end());
+    p.tokens.assign(tokens.begin(), tokens.end());
+    p.bands = sorted_unique(bands);
+    constexpr size_t kChunk = 512;
+    // Scopes this node last saw without learned messages / fingerprints: their token counts and
+    // band sets are not asked for (most user and domain scopes are empty; asking cost a reply
+    // per token). If such a scope has gained data since, the snapshot says so and the later
+    // call fetches it (one more round trip, once).
+    std::vector<char> want_tokens(chain.size(), 1), want_bands(chain.size(), 1);
+    {
+      std::lock_guard lock(known_mu_);
+      for (size_t i = 0; i < chain.size(); ++i)
+        if (auto it = known_.find(chain[i].key()); it != known_.end()) {
+          want_tokens[i] = (it->second & 1) != 0;
+          want_bands[i] = (it->second & 2) != 0;
+        }
+    }
+    std::vector<Command> cmds;
+    for (size_t si = 0; si < chain.size(); ++si) {
+      const Scope& scope = chain[si];
+      cmds.push_back({"HMGET", k("tot:", scope), "h", "s"});
+      cmds.push_back({"HLEN", k("fz:rec:", scope)});
+      const std::string key = k("tok:", scope);
+      for (size_t i = 0; want_tokens[si] && i < tokens.size(); i += kChunk) {
+        Command c{"HMGET", key};
+        for (size_t j = i; j < std::min(tokens.size(), i + kChunk); ++j) {
+          std::string h = hex16(tokens[j]);
+          c.push_back(h + "h");
+          c.push_back(h + "s");
+        }
+        cmds.push_back(std::move(c));
+      }
+      if (want_bands[si])
+        for (uint64_t b : p.bands) cmds.push_back(band_members(scope, b));
+    }
+    auto replies = run(cmds);
+    if (!replies.ok())
+      return;  // the calls that follow fetch (and report the error) themselves
+    p.totals.assign(chain.size(), {});
+    p.counts.assign(chain.size(), std::vector<TokenCounts>(tokens.size()));
+    p.shared.assign(chain.size(), {});
+    p.counts_valid.assign(chain.size(), 0);
+    p.shared_valid.assign(chain.size(), 0);
+    size_t r = 0;
+    const size_t token_cmds = (tokens.size() + kChunk - 1) / kChunk;
+    for (size_t s = 0; s < chain.size(); ++s) {
+      const redisReply* tot = (*replies)[r++].get();
+      if (tot->type != REDIS_REPLY_ARRAY || tot->elements != 2)
+        return;
+      p.totals[s] = ClassTotals{to_u64(tot->element[0]), to_u64(tot->element[1])};
+      const redisReply* fz = (*replies)[r++].get();
+      if (fz->type != REDIS_REPLY_INTEGER)
+        return;
+      const bool has_tokens = p.totals[s].ham_messages + p.totals[s].spam_messages > 0;
+      const bool has_prints = fz->integer > 0;
+      {
+        std::lock_guard lock(known_mu_);
+        if (known_.size() > 100'000) known_.clear();  // bounded: a cache, not a registry
+        known_[chain[s].key()] = static_cast<char>((has_tokens ? 1 : 0) | (has_prints ? 2 : 0));
+      }
+      // No learned message in the scope = every count is zero (zeroed counts are deleted).
+      p.counts_valid[s] = want_tokens[s] || !has_tokens;
+      p.shared_valid[s] = want_bands[s] || !has_prints;
+      size_t t = 0;
+      for (size_t c = 0; want_tokens[s] && c < token_cmds; ++c) {
+        const redisReply* rep = (*replies)[r++].get();
+        if (rep->type != REDIS_REPLY_ARRAY)
+          return;
+        for (size_t e = 0; e + 1 < rep->elements && t < tokens.size(); e += 2, ++t) {
+          p.counts[s][t].ham = to_u32(rep->element[e]);
+          p.counts[s][t].spam = to_u32(rep->element[e + 1]);
+        }
+      }
+      for (size_t b = 0; want_bands[s] && b < p.bands.size(); ++b)
+        if (!count_members((*replies)[r++].get(), p.shared[s]))
+          return;
+    }
+    p.owner = this;
+  }
+  void end_prefetch() override { t_prefetched.owner = nullptr; }
+
  private:
+  Command band_members(const Scope& scope, uint64_t band) const {
+    return {"SMEMBERS", k("fz:band:", scope) + ":" + hex16(band)};
+  }
+  static Status count_members(const redisReply* r, std::map<std::string, int>& shared) {
+    if (r->type != REDIS_REPLY_ARRAY)
+      return Error::temporary("redis: unexpected SMEMBERS reply");
+    for (size_t i = 0; i < r->elements; ++i)
+      ++shared[std::string(r->element[i]->str, r->element[i]->len)];
+    return Ok{};
+  }
   // "<prefix><kind>{<scope key>}"
   std::string k(const char* kind, const Scope& scope) const {
     return options_.prefix + kind + "{" + scope.key() + "}";

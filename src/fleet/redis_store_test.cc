@@ -378,6 +378,82 @@ TEST(RedisOutbound, ServerDownIsTemporaryThenRecovers) {
 }
 
 }  // namespace
+// Store::prefetch (bench/fleet): one round trip fetches what a recipient's checks read; the calls
+// then answer from it with the same values and no command, and a write drops the snapshot.
+TEST(RedisStore, PrefetchAnswersTheScanReadsFromOneRoundTrip) {
+  SKIP_WITHOUT_REDIS();
+  RedisOptions o;
+  o.address = g_redis->address();
+  o.prefix = "prefetch-test:";
+  auto opened = open_redis_store(o);
+  ASSERT_TRUE(opened.ok()) << opened.error().describe();
+  store::Store& s = **opened;
+  const Scope dom{store::Level::kDomain, "example.com"};
+  const Scope user{store::Level::kUser, "bob@example.com"};
+  std::vector<uint64_t> tokens;
+  for (uint64_t t = 1; t <= 700; ++t) tokens.push_back(t * 7919);  // two HMGET chunks
+  ASSERT_TRUE(s.learn({dom, "d1", Class::kSpam, {tokens.begin(), tokens.begin() + 600}}).ok());
+  ASSERT_TRUE(s.learn({user, "d2", Class::kHam, {tokens[5], tokens[650]}}).ok());
+  ASSERT_TRUE(s.fuzzy_add(user, {"d2", Class::kHam, {11, 12, 13}, {1, 2, 3}, "alice", 5}).ok());
+  const std::vector<Scope> chain{Scope::global(), dom, user};
+  const std::vector<uint64_t> bands{13, 99, 11};
+
+  // Without prefetch: the reference answers.
+  std::vector<store::ClassTotals> totals;
+  std::vector<std::vector<TokenCounts>> counts;
+  std::vector<std::vector<store::FuzzyRecord>> cands;
+  for (const Scope& sc : chain) {
+    totals.push_back(s.totals(sc).value());
+    counts.push_back(s.token_counts(sc, tokens).value());
+    cands.push_back(s.fuzzy_candidates(sc, bands, 64).value());
+  }
+  ASSERT_EQ(counts[1][599], (TokenCounts{0, 1}));
+  ASSERT_EQ(cands[2].size(), 1u);
+
+  auto commands = [] {
+    std::string info = g_redis->command("INFO stats");
+    auto at = info.find("total_commands_processed:");
+    return std::stoll(info.substr(at + 25));
+  };
+  s.prefetch(chain, tokens, bands);
+  const long long before = commands();
+  for (size_t i = 0; i < chain.size(); ++i) {
+    EXPECT_EQ(s.totals(chain[i]).value(), totals[i]);
+    EXPECT_EQ(s.token_counts(chain[i], tokens).value(), counts[i]);
+    if (i < 2) EXPECT_TRUE(s.fuzzy_candidates(chain[i], bands, 64).value().empty());
+  }
+  // Only the INFO itself ran: every read above came from the prefetched snapshot.
+  EXPECT_EQ(commands() - before, 1);
+  // A band hit still reads the records (the second round trip), with the same result.
+  auto hit = s.fuzzy_candidates(user, bands, 64).value();
+  ASSERT_EQ(hit.size(), 1u);
+  EXPECT_EQ(hit[0].message_digest, "d2");
+  // Other tokens than announced are fetched, not served from the snapshot.
+  EXPECT_EQ(s.token_counts(dom, std::vector<uint64_t>{tokens[0]}).value()[0], (TokenCounts{0, 1}));
+  // A write drops the snapshot: the next read sees it.
+  ASSERT_TRUE(s.learn({dom, "d3", Class::kHam, {tokens[0]}}).ok());
+  EXPECT_EQ(s.totals(dom).value(), (store::ClassTotals{1, 1}));
+  s.end_prefetch();
+  EXPECT_EQ(s.token_counts(dom, std::vector<uint64_t>{tokens[0]}).value()[0], (TokenCounts{1, 1}));
+
+  // A scope seen empty is not asked for next time; once it has data (learned through another
+  // store, e.g. another node) the snapshot does not answer for it and the call fetches.
+  const Scope carol{store::Level::kUser, "carol@example.com"};
+  const std::vector<Scope> chain2{Scope::global(), carol};
+  s.prefetch(chain2, tokens, bands);
+  EXPECT_EQ(s.token_counts(carol, tokens).value()[0], (TokenCounts{}));
+  s.end_prefetch();
+  auto other = open_redis_store(o);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->learn({carol, "c1", Class::kSpam, {tokens[0]}}).ok());
+  ASSERT_TRUE((*other)->fuzzy_add(carol, {"c1", Class::kSpam, {13}, {1, 2, 3}, "", 5}).ok());
+  s.prefetch(chain2, tokens, bands);
+  EXPECT_EQ(s.totals(carol).value(), (store::ClassTotals{0, 1}));
+  EXPECT_EQ(s.token_counts(carol, tokens).value()[0], (TokenCounts{0, 1}));
+  EXPECT_EQ(s.fuzzy_candidates(carol, bands, 64).value().size(), 1u);
+  s.end_prefetch();
+}
+
 }  // namespace mailsift::fleet
 
 MAILSIFT_OUTBOUND_CONFORMANCE(Redis, (mailsift::outbound::testing::BackendFactory{

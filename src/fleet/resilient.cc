@@ -282,6 +282,15 @@ class ResilientStore : public store::Store {
         [&] { return t_->store->fuzzy_candidates(scope, bands, limit); }, {});
   }
 
+  // The one-round-trip read of a recipient's scopes (Redis): only while the server is believed
+  // up, so a dead one costs nothing; a failed prefetch leaves the reads above to trip the breaker.
+  void prefetch(std::span<const store::Scope> chain, std::span<const uint64_t> tokens,
+                std::span<const uint64_t> bands) override {
+    if (!t_->breaker->is_open())
+      t_->store->prefetch(chain, tokens, bands);
+  }
+  void end_prefetch() override { t_->store->end_prefetch(); }
+
   Result<store::LearnOutcome> learn(const store::LearnRequest& r) override {
     store::LearnOutcome out = store::LearnOutcome::kLearned;
     Status st = t_->write([&] { return std::vector<ReplayItem>{learn_item(r)}; },

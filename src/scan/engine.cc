@@ -275,7 +275,10 @@ Result<MessageVerdict> Engine::scan(std::string_view raw, const Envelope& envelo
       rtask.digest = task.digest;
       // Recipient checks may read message results (e.g. the DMARC outcome for allow lists).
       rtask.annotations = task.annotations;
+      // One round trip for the recipient's store reads on a networked store (docs/fleet.md).
+      store_.prefetch(rtask.chain, rtask.features, rtask.fingerprint.bands);
       run_checks(recipient_checks, rtask, v.symbols, v.errors);
+      store_.end_prefetch();
       v.spam_probability = rtask.spam_probability;
       // Score sets: with a voting classifier, content rules count for less (rules.weight_trained).
       if (v.spam_probability && rules_weight_trained_ != 1.0) {

@@ -129,6 +129,17 @@ class Store {
   virtual Result<std::vector<FuzzyRecord>> fuzzy_candidates(const Scope& scope,
                                                             std::span<const uint64_t> bands,
                                                             size_t limit) = 0;
+
+  // Scan-path batching hint: the engine announces the reads one recipient's checks are about to
+  // make (totals and token_counts of every scope of `chain` for `tokens`, fuzzy_candidates for
+  // `bands`), so a networked backend can fetch them in one round trip and answer those calls on
+  // this thread from that snapshot until end_prefetch(). Local backends ignore it (default). Never
+  // fails: on error the later calls fetch as usual and report it.
+  virtual void prefetch(std::span<const Scope> chain, std::span<const uint64_t> tokens,
+                        std::span<const uint64_t> bands) {
+    (void)chain, (void)tokens, (void)bands;
+  }
+  virtual void end_prefetch() {}
 };
 
 // "memory:" or "sqlite:/path/to/file.db" (or a bare path, meaning sqlite).
