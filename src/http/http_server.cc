@@ -1,6 +1,7 @@
 #include "http/http_server.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -141,7 +142,31 @@ class Session : public std::enable_shared_from_this<Session> {
       return on_read_error(ec);
     Request req = parser_->release();
     parser_.reset();
-    Response res = st_->handler.handle(req);
+    if (st_->options.slow_pool && is_slow(req.target())) {
+      // Off the I/O thread; the reply is written back on this connection's strand. The work
+      // guard keeps the io_context running until then.
+      asio::post(*st_->options.slow_pool,
+                 [self = shared_from_this(), req = std::move(req),
+                  guard = asio::make_work_guard(stream_.get_executor())]() mutable {
+                   Response res = self->st_->handler.handle(req);
+                   asio::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
+                     self->answer(std::move(res));
+                   });
+                 });
+      return;
+    }
+    answer(st_->handler.handle(req));
+  }
+
+  bool is_slow(std::string_view target) const {
+    const std::string_view path = target.substr(0, target.find('?'));
+    for (const auto& prefix : st_->options.slow_prefixes)
+      if (path.substr(0, prefix.size()) == prefix)
+        return true;
+    return false;
+  }
+
+  void answer(Response res) {
     ++served_;
     if (st_->stopping.load())
       res.keep_alive(false);

@@ -10,7 +10,8 @@
 // Threading: the server runs on the caller's io_context; run that io_context on as many threads
 // as there are cores. Each connection is a strand; the backend is called inline on it (a scan is
 // ~1 ms of CPU, so a separate pool would only add hand-offs), hence the backend must be
-// thread-safe. stop() may be called from any thread (e.g. a signal_set handler).
+// thread-safe; requests under HttpOptions::slow_prefixes run on HttpOptions::slow_pool instead.
+// stop() may be called from any thread (e.g. a signal_set handler).
 //
 // Usage (mailsiftd):
 //   boost::asio::io_context io;
@@ -26,10 +27,12 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "http/backend.h"
@@ -53,6 +56,11 @@ struct HttpOptions {
   // Registry to count into and render on /metrics; shared with the milter front end. When
   // null the server keeps its own (see HttpServer::metrics()).
   Metrics* metrics = nullptr;
+  // Requests whose path starts with one of `slow_prefixes` (the domain doctor and the case lookup
+  // wait on DNS or long log queries) are handled on `slow_pool` rather than inline on the I/O
+  // thread, so they cannot stall the scans that share it. Null pool: everything inline.
+  boost::asio::thread_pool* slow_pool = nullptr;
+  std::vector<std::string> slow_prefixes;
 };
 
 class HttpServer {

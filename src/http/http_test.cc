@@ -3,6 +3,8 @@
 // graceful stop).
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -671,6 +673,57 @@ TEST(Handler, ExtensionSeesCookieAndSetsHeaders) {
     if (f.name() == bhttp::field::set_cookie)
       ++cookies;
   EXPECT_EQ(cookies, 2u);
+}
+
+// A slow extension (the doctor waiting on DNS) runs on the slow pool: with ONE I/O thread, /ping
+// is answered while /slow is still blocked, and /slow's reply still arrives on its connection.
+class BlockingExtension final : public ApiExtension {
+ public:
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  bool handles(std::string_view path) const override { return path == "/slow"; }
+  ApiReply handle(const ApiCall&) override {
+    entered.set_value();
+    released.wait();
+    return {200, "{\"slow\":true}"};
+  }
+};
+
+TEST(SlowPool, SlowPathDoesNotBlockTheIoThread) {
+  testing::FakeBackend fake;
+  BlockingExtension ext;
+  asio::thread_pool slow(1);
+  HttpOptions opts;
+  opts.address = "127.0.0.1";
+  opts.port = 0;
+  opts.handler.extension = &ext;
+  opts.slow_pool = &slow;
+  opts.slow_prefixes = {"/slow"};
+  asio::io_context io(1);
+  auto s = HttpServer::start(io, opts, fake);
+  ASSERT_TRUE(s.ok()) << s.error().describe();
+  std::thread io_thread([&io] { io.run(); });
+  auto request = [&](const char* target) {
+    asio::io_context cio;
+    beast::tcp_stream stream{cio};
+    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), (*s)->port()));
+    bhttp::request<bhttp::string_body> req{bhttp::verb::get, target, 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    bhttp::write(stream, req);
+    beast::flat_buffer buf;
+    bhttp::response<bhttp::string_body> res;
+    stream.expires_after(std::chrono::seconds(5));
+    beast::error_code ec;
+    bhttp::read(stream, buf, res, ec);
+    return ec ? std::string("error: ") + ec.message() : res.body();
+  };
+  auto slow_reply = std::async(std::launch::async, [&] { return request("/slow"); });
+  ext.entered.get_future().wait();  // /slow is now blocked in the pool
+  EXPECT_NE(request("/ping").find("pong"), std::string::npos);
+  ext.release.set_value();
+  EXPECT_EQ(slow_reply.get(), "{\"slow\":true}");
+  (*s)->stop();
+  io_thread.join();
 }
 
 }  // namespace

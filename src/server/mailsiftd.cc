@@ -681,6 +681,10 @@ int main(int argc, char** argv) {
 #endif
   std::unique_ptr<mailsift::support::SupportApi> support_api;
   std::unique_ptr<mailsift::outbound::OutboundStore> support_outbound;  // without policy listener
+  // The domain doctor waits on DNS (seconds when a zone is broken) and a case lookup may scan a
+  // large log: both run here, not on the I/O threads that answer scans. Declared before the
+  // server so it outlives it; destroyed (joined) before the APIs declared above.
+  boost::asio::thread_pool http_slow_pool(2);
   std::unique_ptr<mailsift::http::HttpServer> http_server;
   const std::string& http_listen = config.get_string("server.http_listen");
   if (!http_listen.empty()) {
@@ -694,6 +698,8 @@ int main(int argc, char** argv) {
     hopts.port = spec->port;
     hopts.max_body_bytes = static_cast<size_t>(config.get_int("mime.max_message_bytes"));
     hopts.metrics = &metrics;
+    hopts.slow_pool = &http_slow_pool;
+    hopts.slow_prefixes = {"/api/v1/doctor", "/console/doctor", "/api/v1/case", "/console/case"};
 #ifdef MAILSIFT_WITH_TENANT
     // Tenant management API (/api/v1/resellers, /domains, /users, /policy, /lists):
     // docs/tenants.md. Its store is opened once; SIGHUP does not reopen it.
