@@ -350,7 +350,7 @@ class SqliteTenantStore final : public TenantStore {
   }
   Result<std::vector<ApiKeyRecord>> list_api_keys(std::string_view reseller) override {
     std::lock_guard lock(mu_);
-    Query q(db_,
+    Query q(stmts_,
             "SELECT hash, role, reseller, label, created_at FROM api_keys "
             "WHERE ?1='' OR (role='reseller' AND reseller=?1) ORDER BY created_at, hash");
     q.bind(1, reseller);
@@ -361,7 +361,7 @@ class SqliteTenantStore final : public TenantStore {
   }
   Result<bool> remove_api_key(std::string_view hash) override {
     std::lock_guard lock(mu_);
-    Query q(db_, "DELETE FROM api_keys WHERE hash=?1");
+    Query q(stmts_, "DELETE FROM api_keys WHERE hash=?1");
     q.bind(1, hash);
     int rc = q.step();
     if (rc != SQLITE_DONE)
@@ -376,7 +376,7 @@ class SqliteTenantStore final : public TenantStore {
     r.level = level;
     r.id = std::string(id);
     auto column = [&](const char* sql, std::string_view arg) -> Result<std::vector<std::string>> {
-      Query q(db_, sql);
+      Query q(stmts_, sql);
       q.bind(1, arg);
       return all<std::string>(q, [](Query& row) { return row.text(0); });
     };
@@ -413,7 +413,7 @@ class SqliteTenantStore final : public TenantStore {
     for (const auto& u : r.users)
       owners.push_back({Level::kUser, u});
     auto del = [&](const char* sql, int64_t lvl, std::string_view arg) -> Result<int64_t> {
-      Query q(db_, sql);
+      Query q(stmts_, sql);
       q.bind(1, lvl).bind(2, arg);
       int rc = q.step();
       if (rc != SQLITE_DONE)
