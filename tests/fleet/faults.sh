@@ -19,62 +19,30 @@ MAILSIFTD="$1"
 MAILSIFT="$2"
 REPLAY="${FAULTS_REPLAY:-true}"
 
-REDIS_SERVER="$(command -v redis-server || true)"
-PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
-if [ -z "$REDIS_SERVER" ] || [ ! -x "$PG_BIN/initdb" ] || [ ! -x "$PG_BIN/pg_ctl" ]; then
-  echo "SKIP: needs redis-server and the PostgreSQL server (apt-get install redis-server postgresql)"
-  exit 77
-fi
+# shellcheck source=servers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 PSQL="$PG_BIN/psql"
 [ -x "$PSQL" ] || PSQL="$(command -v psql || true)"
-AS_PG=()
-if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || { echo "SKIP: running as root without a postgres user"; exit 77; }
-  AS_PG=(runuser -u postgres --)
-fi
 
 WORK=$(mktemp -d /tmp/mailsift-faults.XXXXXX)
 chmod 755 "$WORK"
-REDIS_PID=""
 NODE_PID=""
 cleanup() {
   [ -n "$NODE_PID" ] && kill -TERM "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null
-  [ -n "$REDIS_PID" ] && kill -CONT "$REDIS_PID" 2>/dev/null
-  [ -n "$REDIS_PID" ] && kill -TERM "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
-  [ -f "$WORK/pg/data/postmaster.pid" ] &&
-    "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1
+  fleet_servers_stop
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-fail_start() {
-  echo "FAIL: $1"
-  shift
-  for f in "$@"; do echo "--- $f"; tail -20 "$f"; done
-  exit 1
-}
 
 read -r REDIS_PORT PG_PORT HTTP_PORT MILTER_PORT POLICY_PORT < <(free_ports 5)
 
 # Redis with an fsync'd append-only file: SIGKILL loses nothing that was acknowledged, so the
 # learned counts after the restart are the ones before the kill plus the replay.
-start_redis() {
-  "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes \
-    --appendfsync always --dir "$WORK/redis" --logfile "$WORK/redis/redis.log" &
-  REDIS_PID=$!
-  wait_port "$REDIS_PORT" || fail_start "redis-server did not start" "$WORK/redis/redis.log"
-}
-mkdir -p "$WORK/redis"
+start_redis() { fleet_redis_start "$REDIS_PORT" --appendonly yes --appendfsync always; }
 start_redis
 
-mkdir -p "$WORK/pg"
-[ "$(id -u)" = 0 ] && chown postgres: "$WORK/pg"
-"${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -A trust -U postgres -E UTF8 --locale=C \
-  --no-sync >"$WORK/initdb.log" 2>&1 || fail_start "initdb failed" "$WORK/initdb.log"
-start_pg() {
-  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w -t 60 \
-    -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1" start \
-    >"$WORK/pg_ctl.log" 2>&1 || fail_start "PostgreSQL did not start" "$WORK/pg_ctl.log"
-}
+fleet_pg_init
+start_pg() { fleet_pg_start "$PG_PORT"; }
 start_pg
 pg() { "$PSQL" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -AtX -c "$1"; }
 

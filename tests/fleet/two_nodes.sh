@@ -17,53 +17,26 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 MAILSIFTD="$1"
 MAILSIFT="$2"
 
-REDIS_SERVER="$(command -v redis-server || true)"
-PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
-if [ -z "$REDIS_SERVER" ] || [ ! -x "$PG_BIN/initdb" ] || [ ! -x "$PG_BIN/pg_ctl" ]; then
-  echo "SKIP: needs redis-server and the PostgreSQL server (apt-get install redis-server postgresql)"
-  exit 77
-fi
-AS_PG=()
-if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || { echo "SKIP: running as root without a postgres user"; exit 77; }
-  AS_PG=(runuser -u postgres --)
-fi
+# shellcheck source=servers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
 WORK=$(mktemp -d /tmp/mailsift-two-nodes.XXXXXX)
 chmod 755 "$WORK"
-REDIS_PID=""
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  [ -n "$REDIS_PID" ] && kill -TERM "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
-  [ -f "$WORK/pg/data/postmaster.pid" ] &&
-    "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1
+  fleet_servers_stop
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-fail_start() {
-  echo "FAIL: $1"
-  shift
-  for f in "$@"; do echo "--- $f"; tail -20 "$f"; done
-  exit 1
-}
 
 read -r REDIS_PORT PG_PORT A_MILTER A_HTTP A_POLICY B_MILTER B_HTTP B_POLICY < <(free_ports 8)
 
 # --- one Redis, one PostgreSQL (127.0.0.1, private ports, temp dirs) --------------------------
-mkdir -p "$WORK/redis"
-"$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-  --dir "$WORK/redis" --logfile "$WORK/redis/redis.log" &
-REDIS_PID=$!
-wait_port "$REDIS_PORT" || fail_start "redis-server did not start" "$WORK/redis/redis.log"
+fleet_redis_start "$REDIS_PORT" --appendonly no
 
-mkdir -p "$WORK/pg"
-[ "$(id -u)" = 0 ] && chown postgres: "$WORK/pg"
-"${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/pg/data" -A trust -U postgres -E UTF8 --locale=C \
-  --no-sync >"$WORK/initdb.log" 2>&1 || fail_start "initdb failed" "$WORK/initdb.log"
-"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w -t 60 \
-  -o "-p $PG_PORT -k $WORK/pg -c listen_addresses=127.0.0.1 -c fsync=off" start \
-  >"$WORK/pg_ctl.log" 2>&1 || fail_start "PostgreSQL did not start" "$WORK/pg_ctl.log"
+fleet_pg_init
+fleet_pg_start "$PG_PORT" "-c fsync=off"
 
 # --- two nodes -------------------------------------------------------------------------------
 node_conf() {  # node_conf NAME MILTER HTTP POLICY
