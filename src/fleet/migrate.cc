@@ -16,26 +16,17 @@
 
 #include <fmt/format.h>
 
+#include "store/le_blob.h"
+
 namespace mailsift::fleet {
 namespace {
+
+using store::decode_le;  // the SQLite store's BLOB layout
 
 constexpr size_t kBatch = 256;
 constexpr int64_t kDayMs = 86'400'000;
 // Enough to find one record among everything sharing a band with it.
 constexpr size_t kMaxCandidates = 1'000'000;
-
-template <typename T>
-std::vector<T> decode_le(const void* data, int bytes) {
-  std::vector<T> out(bytes > 0 ? static_cast<size_t>(bytes) / sizeof(T) : 0);
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < out.size(); ++i) {
-    uint64_t v = 0;
-    for (size_t b = 0; b < sizeof(T); ++b)
-      v |= uint64_t{p[i * sizeof(T) + b]} << (8 * b);
-    out[i] = static_cast<T>(v);
-  }
-  return out;
-}
 
 // A read-only SQLite connection with a tiny statement helper.
 class Db {

@@ -483,31 +483,30 @@ std::shared_ptr<Breaker> breaker_for(std::vector<std::shared_ptr<Resilience::Tar
 }
 }  // namespace
 
-std::unique_ptr<store::Store> Resilience::wrap_store(std::unique_ptr<store::Store> inner,
-                                                     const std::string& server) {
+std::shared_ptr<Resilience::Target> Resilience::add_target(const char* queue_target,
+                                                           const std::string& server) {
   auto t = std::make_shared<Target>();
-  t->queue_target = "store";
+  t->queue_target = queue_target;
   t->breaker = breaker_for(targets_, server, opt_);
   t->queue = queue_;
   t->replay = opt_.replay;
   t->now = opt_.now;
   t->log = opt_.log;
-  t->store = std::move(inner);
   targets_.push_back(t);
+  return t;
+}
+
+std::unique_ptr<store::Store> Resilience::wrap_store(std::unique_ptr<store::Store> inner,
+                                                     const std::string& server) {
+  auto t = add_target("store", server);
+  t->store = std::move(inner);
   return std::make_unique<ResilientStore>(t);
 }
 
 std::unique_ptr<decisions::DecisionLog> Resilience::wrap_log(
     std::unique_ptr<decisions::DecisionLog> inner, const std::string& server) {
-  auto t = std::make_shared<Target>();
-  t->queue_target = "decisions";
-  t->breaker = breaker_for(targets_, server, opt_);
-  t->queue = queue_;
-  t->replay = opt_.replay;
-  t->now = opt_.now;
-  t->log = opt_.log;
+  auto t = add_target("decisions", server);
   t->dlog = std::move(inner);
-  targets_.push_back(t);
   return std::make_unique<ResilientLog>(t);
 }
 

@@ -102,6 +102,8 @@ class Resilience {
 
  private:
   Resilience() = default;
+  // A new wrapped backend queued under `queue_target`, sharing `server`'s breaker.
+  std::shared_ptr<Target> add_target(const char* queue_target, const std::string& server);
   ResilienceOptions opt_;
   std::shared_ptr<ReplayQueue> queue_;  // shared with the wrappers (may outlive this)
   std::vector<std::shared_ptr<Target>> targets_;

@@ -36,6 +36,7 @@
 
 #include <fmt/format.h>
 
+#include "store/le_blob.h"
 #include "store/store.h"
 #include "store/token_table.h"
 
@@ -69,29 +70,6 @@ INSERT INTO meta(key, value) VALUES('fuzzy_gen', 0);
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
-
-template <typename T>
-std::string encode_le(const std::vector<T>& values) {
-  std::string out(values.size() * sizeof(T), '\0');
-  for (size_t i = 0; i < values.size(); ++i) {
-    uint64_t v = values[i];
-    for (size_t b = 0; b < sizeof(T); ++b)
-      out[i * sizeof(T) + b] = static_cast<char>(v >> (8 * b));
-  }
-  return out;
-}
-template <typename T>
-std::vector<T> decode_le(const void* data, int bytes) {
-  std::vector<T> out(bytes > 0 ? static_cast<size_t>(bytes) / sizeof(T) : 0);
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < out.size(); ++i) {
-    uint64_t v = 0;
-    for (size_t b = 0; b < sizeof(T); ++b)
-      v |= uint64_t{p[i * sizeof(T) + b]} << (8 * b);
-    out[i] = static_cast<T>(v);
-  }
-  return out;
-}
 
 std::vector<uint64_t> sorted_unique(std::span<const uint64_t> tokens) {
   std::vector<uint64_t> v(tokens.begin(), tokens.end());
