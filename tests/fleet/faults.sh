@@ -130,23 +130,7 @@ with open(out, "a") as f:
 PY
 drive() { python3 "$WORK/drive.py" "$BASE" "$@"; }
 policy() {  # policy N -> "ACTION-LINE ELAPSED_MS" of one outbound policy request for bob
-  python3 - "$POLICY_PORT" "$1" <<'PY'
-import socket, sys, time
-port, n = int(sys.argv[1]), sys.argv[2]
-req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nsasl_username=bob@acme.test\n"
-       f"sender=bob@acme.test\nrecipient=friend{n}@far.example\ninstance=inst{n}\n"
-       f"client_address=198.51.100.7\nqueue_id=Q{n}\n\n")
-t0 = time.monotonic()
-s = socket.create_connection(("127.0.0.1", port), timeout=30)
-s.sendall(req.encode())
-buf = b""
-while not buf.endswith(b"\n\n"):
-    chunk = s.recv(4096)
-    if not chunk:
-        break
-    buf += chunk
-print(buf.decode().strip().replace(" ", "_"), round((time.monotonic() - t0) * 1000, 1))
-PY
+  python3 "$(dirname "${BASH_SOURCE[0]}")/policy_request.py" --timed --timeout 30 "$POLICY_PORT" "$1"
 }
 SCANS="$WORK/scans.jsonl"
 REPORTS="$WORK/reports.jsonl"

@@ -20,15 +20,7 @@ DATA="$(cd "$(dirname "${BASH_SOURCE[0]}")/../data" && pwd)"
 # shellcheck source=servers.sh
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
-WORK=$(mktemp -d /tmp/mailsift-migrate.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  fleet_servers_stop
-  if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+fleet_work migrate
 
 read -r REDIS_PORT PG_PORT E_MILTER E_HTTP F_MILTER F_HTTP < <(free_ports 6)
 

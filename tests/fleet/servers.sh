@@ -57,3 +57,19 @@ fleet_servers_stop() {  # for the scripts' exit trap; a stopped (SIGSTOP) Redis 
   [ -f "$WORK/pg/data/postmaster.pid" ] &&
     "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1
 }
+
+# fleet_work NAME: a work directory $WORK (readable by the postgres user) and an exit trap that
+# stops the processes in PIDS (TERM, then wait), then the servers, then removes $WORK
+# (KEEP_WORK=1 keeps it).
+fleet_work() {
+  WORK=$(mktemp -d "/tmp/mailsift-$1.XXXXXX")
+  chmod 755 "$WORK"
+  PIDS=()
+  trap fleet_work_cleanup EXIT
+}
+fleet_work_cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  fleet_servers_stop
+  if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}

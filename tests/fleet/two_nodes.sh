@@ -20,15 +20,7 @@ MAILSIFT="$2"
 # shellcheck source=servers.sh
 source "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
-WORK=$(mktemp -d /tmp/mailsift-two-nodes.XXXXXX)
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-  fleet_servers_stop
-  if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+fleet_work two-nodes
 
 read -r REDIS_PORT PG_PORT A_MILTER A_HTTP A_POLICY B_MILTER B_HTTP B_POLICY < <(free_ports 8)
 
@@ -118,22 +110,7 @@ check "bob's learned state is in the shared Redis" \
 
 # --- (b) one sending limit across both policy listeners --------------------------------------
 policy() {  # policy PORT N -> the action line
-  python3 - "$1" "$2" <<'PY'
-import socket, sys
-port, n = int(sys.argv[1]), sys.argv[2]
-req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nsasl_username=bob@acme.test\n"
-       f"sender=bob@acme.test\nrecipient=friend{n}@far.example\ninstance=inst{n}\n"
-       f"client_address=198.51.100.7\nqueue_id=Q{n}\n\n")
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-s.sendall(req.encode())
-buf = b""
-while not buf.endswith(b"\n\n"):
-    chunk = s.recv(4096)
-    if not chunk:
-        break
-    buf += chunk
-print(buf.decode().strip())
-PY
+  python3 "$(dirname "${BASH_SOURCE[0]}")/policy_request.py" --timeout 10 "$1" "$2"
 }
 VERDICTS=()
 for n in 1 2 3 4 5; do
