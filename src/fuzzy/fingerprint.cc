@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/sort_unique.h"
+
 namespace mailsift::fuzzy {
 namespace {
 
@@ -160,8 +162,7 @@ class Shingler {
     if (words_ > 0 && words_ < k_) {
       hashes_.push_back(XXH3_64bits(window_.data(), window_.size() * sizeof(uint64_t)));
     }
-    std::sort(hashes_.begin(), hashes_.end());
-    hashes_.erase(std::unique(hashes_.begin(), hashes_.end()), hashes_.end());
+    sort_unique(hashes_);
     return std::move(hashes_);
   }
 

@@ -7,7 +7,8 @@
 //   learned(scope, digest, cls, tokens)     token list as recorded at learn time (LE uint64s)
 //   changes(seq, scope, tokens)             short journal of touched tokens, see below
 //   fuzzy(scope, digest, reporter, ...)     near-duplicate records; fuzzy_bands is their index
-//   meta(key, value)                        'fuzzy_gen' bumps on every fuzzy write
+//   meta(key, value)                        'fuzzy_gen' bumps on every fuzzy write; 'store_id'
+//                                           names this database for snapshot images
 //
 // Reads are served from per-scope in-memory snapshots (TokenTable) because a scan asks for
 // hundreds of tokens in up to four scopes per message, which per-row SQLite lookups cannot do in
@@ -18,8 +19,13 @@
 // dropped and reloaded lazily. Own writes patch the snapshots after COMMIT succeeds. Every write
 // to tokens/totals must therefore append to `changes`.
 //
+// Start-up: a large scope's snapshot is also written to an image file next to the database
+// (snapshot_image.h) after it was loaded from SQL; the next process reads the image and replays
+// the journal past the image's position instead of stepping through every token row.
+//
 // Thread-safety: one connection, one mutex; calls are serialised.
 #include <sqlite3.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +43,7 @@
 #include <fmt/format.h>
 
 #include "store/le_blob.h"
+#include "store/snapshot_image.h"
 #include "store/store.h"
 #include "store/token_table.h"
 
@@ -46,6 +53,8 @@ namespace {
 constexpr int64_t kJournalKeep = 4096;                    // entries kept for lagging readers
 constexpr size_t kSnapshotBudgetBytes = size_t{1} << 30;  // evict LRU scopes beyond this
 constexpr size_t kMaxSnapshots = 20000;
+// Replaying more journal entries than this at start-up rewrites the scope's image.
+constexpr int64_t kImageRewriteAfter = 256;
 
 // Forward migrations: kMigrations[i] takes user_version i to i + 1.
 const char* const kMigrations[] = {
@@ -67,6 +76,10 @@ CREATE TABLE fuzzy_bands(scope INTEGER NOT NULL, band INTEGER NOT NULL, digest T
                          WITHOUT ROWID;
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO meta(key, value) VALUES('fuzzy_gen', 0);
+)sql",
+    // v2: an identity for snapshot images, so an image never applies to another database file.
+    R"sql(
+INSERT INTO meta(key, value) VALUES('store_id', random());
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -134,6 +147,10 @@ class Use {
     return decode_le<T>(sqlite3_column_blob(s_, c), sqlite3_column_bytes(s_, c));
   }
   bool col_null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
+  uint64_t col_hash(int c, uint64_t seed) const {
+    return XXH3_64bits_withSeed(sqlite3_column_blob(s_, c),
+                                static_cast<size_t>(sqlite3_column_bytes(s_, c)), seed);
+  }
 
  private:
   sqlite3_stmt* s_;
@@ -180,7 +197,9 @@ struct FuzzyCache {
 class SqliteStore final : public Store {
  public:
   SqliteStore(std::string path, const SqliteOptions& options)
-      : path_(std::move(path)), options_(options) {}
+      : path_(std::move(path)),
+        options_(options),
+        images_(!path_.empty() && path_ != ":memory:" && path_.rfind("file:", 0) != 0) {}
   ~SqliteStore() override {
     // Statements must be finalised before the connection closes.
     stmts_.clear();
@@ -494,8 +513,10 @@ class SqliteStore final : public Store {
         {"journal_insert", "INSERT INTO changes(scope, tokens) VALUES(?1, ?2)"},
         {"journal_since", "SELECT seq, scope, tokens FROM changes WHERE seq > ?1 ORDER BY seq"},
         {"journal_bounds", "SELECT min(seq), max(seq) FROM changes"},
+        {"journal_at", "SELECT scope, tokens FROM changes WHERE seq=?1"},
         {"journal_prune", "DELETE FROM changes WHERE seq <= ?1"},
         {"fuzzy_gen_get", "SELECT value FROM meta WHERE key='fuzzy_gen'"},
+        {"store_id_get", "SELECT value FROM meta WHERE key='store_id'"},
         {"fuzzy_gen_bump", "UPDATE meta SET value=value+1 WHERE key='fuzzy_gen' RETURNING value"},
         {"fuzzy_load",
          "SELECT digest, reporter, cls, bands, signature, added_unix FROM fuzzy WHERE scope=?1 "
@@ -544,6 +565,12 @@ class SqliteStore final : public Store {
       if (rc != SQLITE_ROW)
         return fail(rc, "journal bounds");
       journal_seq_ = u.col_null(1) ? 0 : u.col_i64(1);
+    }
+    {
+      Use id(*stmts_.at("store_id_get"));
+      if (int rc = id.step(); rc != SQLITE_ROW)
+        return fail(rc, "store id");
+      store_id_ = id.col_i64(0);
     }
     Use g(*stmts_.at("fuzzy_gen_get"));
     int rc = g.step();
@@ -765,10 +792,23 @@ class SqliteStore final : public Store {
         (void)exec("ROLLBACK");
       return s;
     };
-    {
+    // Inside the read transaction: the journal position the loaded state reflects.
+    auto bounds = journal_bounds();
+    if (!bounds)
+      return finish(bounds.error()).error();
+    const auto [min_seq, max_seq] = *bounds;
+    auto here = image_position(max_seq);
+    if (!here)
+      return finish(here.error()).error();
+    auto replayed = load_from_image(sid, *snap, min_seq, *here);
+    if (!replayed)
+      return finish(replayed.error()).error();
+    const bool from_image = *replayed >= 0;
+    if (!from_image) {
       Use u(*stmts_.at("load_tokens"));
       u.i64(1, sid);
       int rc;
+      // Collected first so the table is sized once (growing it row by row rehashes ~60 times).
       std::vector<std::pair<uint64_t, TokenCounts>> rows;
       while ((rc = u.step()) == SQLITE_ROW) {
         rows.emplace_back(static_cast<uint64_t>(u.col_i64(0)),
@@ -786,12 +826,92 @@ class SqliteStore final : public Store {
     snap->totals = *t;
     if (auto s = finish(Ok{}); !s)
       return s.error();
+    // A fresh image after a SQL load, or when the journal replay grew long; failing to write
+    // one only costs the next start its speed, so the result is not an error.
+    if (images_ && snap->table.size() >= kSnapshotImageMinTokens &&
+        (!from_image || *replayed > kImageRewriteAfter)) {
+      (void)write_snapshot_image(snapshot_image_path(path_, sid), {store_id_, sid}, *here,
+                                 snap->table);
+    }
     snap->last_used = ++tick_;
     snapshot_bytes_ += snap->table.memory_bytes();
     Snapshot* raw = snap.get();
     snapshots_[sid] = std::move(snap);
     evict_snapshots(sid);
     return raw;
+  }
+
+  Result<std::pair<int64_t, int64_t>> journal_bounds() {
+    Use u(*stmts_.at("journal_bounds"));
+    int rc = u.step();
+    if (rc != SQLITE_ROW)
+      return fail(rc, "journal bounds");
+    if (u.col_null(0))
+      return std::pair<int64_t, int64_t>{0, 0};
+    return std::pair<int64_t, int64_t>{u.col_i64(0), u.col_i64(1)};
+  }
+
+  // The journal position `seq` with the hash of its row (inside a read transaction).
+  Result<ImagePosition> image_position(int64_t seq) {
+    if (seq == 0)
+      return ImagePosition{};
+    Use u(*stmts_.at("journal_at"));
+    u.i64(1, seq);
+    int rc = u.step();
+    if (rc == SQLITE_DONE)
+      return ImagePosition{seq, 0};  // pruned: no image can be checked against it
+    if (rc != SQLITE_ROW)
+      return fail(rc, "journal row");
+    // Never 0, which means "no row".
+    return ImagePosition{seq, u.col_hash(1, static_cast<uint64_t>(u.col_i64(0))) | 1};
+  }
+
+  // Inside a read transaction: fills snap.table from the scope's image and replays the journal
+  // entries after it. Returns how many entries were replayed, or -1 when there is no usable
+  // image (none, foreign, corrupt, from another timeline of this database, or older than what
+  // the journal still holds).
+  Result<int64_t> load_from_image(int64_t sid, Snapshot& snap, int64_t min_seq,
+                                  const ImagePosition& now) {
+    if (!images_)
+      return int64_t{-1};
+    auto at = read_snapshot_image(snapshot_image_path(path_, sid), {store_id_, sid}, snap.table);
+    if (!at)
+      return int64_t{-1};
+    // The journal must still hold every entry after the image (and, for the hash check, the
+    // entry the image stands on).
+    bool usable =
+        at->seq <= now.seq && (at->seq == 0 ? now.seq == 0 || min_seq <= 1 : at->seq >= min_seq);
+    if (usable && at->seq > 0) {
+      // The row the image stands on must be the same row today.
+      auto then = image_position(at->seq);
+      if (!then)
+        return then.error();
+      usable = then->row_hash != 0 && then->row_hash == at->row_hash;
+    }
+    if (!usable) {
+      snap.table = TokenTable();
+      return int64_t{-1};
+    }
+    int64_t replayed = 0;
+    if (at->seq < now.seq) {
+      Use u(*stmts_.at("journal_since"));
+      u.i64(1, at->seq);
+      int rc;
+      while ((rc = u.step()) == SQLITE_ROW) {
+        if (u.col_i64(1) != sid)
+          continue;
+        ++replayed;
+        for (uint64_t token : u.col_blob<uint64_t>(2)) {
+          auto c = read_token(sid, token);
+          if (!c)
+            return c.error();
+          snap.table.set(token, *c);
+        }
+      }
+      if (rc != SQLITE_DONE)
+        return fail(rc, "journal read");
+    }
+    return replayed;
   }
 
   // Least-recently-used scopes go first; the one just loaded stays.
@@ -1107,6 +1227,9 @@ class SqliteStore final : public Store {
   int64_t data_version_ = -1;
   int64_t journal_seq_ = 0;
   int64_t fuzzy_gen_ = 0;
+  int64_t store_id_ = 0;
+  // Snapshot images only for a database file (not ":memory:" or a URI).
+  bool images_ = false;
   const volatile unsigned char* wal_index_ = nullptr;  // this connection's shm mapping
   WalHeader last_header_{};
   bool header_valid_ = false;

@@ -8,6 +8,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "store/snapshot_image.h"
 #include "store/testing/conformance.h"
 #include "store/token_table.h"
 
@@ -184,6 +185,180 @@ TEST(SqliteStore, BusyWriterIsTemporaryAndReadersContinue) {
   auto again = (*s)->learn({Scope::global(), "m1", Class::kSpam, {1}});
   ASSERT_TRUE(again.ok()) << again.error().describe();
   EXPECT_EQ(*again, LearnOutcome::kLearned);
+}
+
+// Snapshot images (snapshot_image.h): a large scope's table is written next to the database
+// after a SQL load and read back by the next process, which replays the journal past it.
+class SnapshotImageTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kTokens = kSnapshotImageMinTokens + 1000;
+  static std::vector<uint64_t> tokens(uint64_t from, uint64_t n) {
+    std::vector<uint64_t> v;
+    for (uint64_t t = from; t < from + n; ++t)
+      v.push_back(t * 0x9E3779B97F4A7C15ULL);  // spread like real hashes; never 0
+    return v;
+  }
+  static std::vector<TokenCounts> counts(const std::string& path, std::span<const uint64_t> probe) {
+    auto s = open_sqlite_store(path);
+    EXPECT_TRUE(s.ok());
+    auto c = (*s)->token_counts(Scope::global(), probe);
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? *c : std::vector<TokenCounts>{};
+  }
+  TempDir dir;
+  std::string path = dir.file("img.db");
+  std::string image = snapshot_image_path(path, 1);
+};
+
+TEST_F(SnapshotImageTest, WrittenAfterALargeLoadAndReusedWithTheJournalReplayed) {
+  {
+    auto s = open_sqlite_store(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->learn({Scope::global(), "big", Class::kSpam, tokens(1, kTokens)}).ok());
+  }
+  const std::vector<uint64_t> probe = {tokens(1, 1)[0], tokens(kTokens, 1)[0],
+                                       tokens(kTokens + 5, 1)[0]};
+  EXPECT_FALSE(std::filesystem::exists(image));  // learning alone loads no snapshot
+  auto first = counts(path, probe);              // SQL load, then the image is written
+  ASSERT_TRUE(std::filesystem::exists(image));
+  EXPECT_EQ(first[0].spam, 1u);
+  EXPECT_EQ(first[2].spam, 0u);
+  const auto written = std::filesystem::last_write_time(image);
+  // Proof that the next reader takes the image rather than SQL: a row changed behind the
+  // store's back (no journal entry, which real writers always add) stays unseen.
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const std::string sql = "UPDATE tokens SET spam = 7 WHERE token = " +
+                            std::to_string(static_cast<int64_t>(probe[0]));
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    EXPECT_EQ(counts(path, probe)[0].spam, 1u);
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const std::string undo = "UPDATE tokens SET spam = 1 WHERE token = " +
+                             std::to_string(static_cast<int64_t>(probe[0]));
+    ASSERT_EQ(sqlite3_exec(db, undo.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  // Another process learns after the image was taken: the next reader must see it.
+  {
+    auto s = open_sqlite_store(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->learn({Scope::global(), "more", Class::kHam, tokens(kTokens, 10)}).ok());
+  }
+  auto second = counts(path, probe);
+  EXPECT_EQ(second[0].spam, 1u);
+  EXPECT_EQ(second[1].spam, 1u);  // the last token of "big" ...
+  EXPECT_EQ(second[1].ham, 1u);   // ... also learned as ham after the image
+  EXPECT_EQ(second[2].ham, 1u);
+  // One replayed entry does not rewrite the image.
+  EXPECT_EQ(std::filesystem::last_write_time(image), written);
+  auto store = open_sqlite_store(path);
+  ASSERT_TRUE(store.ok());
+  auto totals = (*store)->totals(Scope::global());
+  ASSERT_TRUE(totals.ok());
+  EXPECT_EQ(totals->ham_messages, 1u);
+  EXPECT_EQ(totals->spam_messages, 1u);
+}
+
+TEST_F(SnapshotImageTest, CorruptOrForeignImagesAreIgnored) {
+  {
+    auto s = open_sqlite_store(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->learn({Scope::global(), "big", Class::kSpam, tokens(1, kTokens)}).ok());
+  }
+  const std::vector<uint64_t> probe = {tokens(7, 1)[0]};
+  counts(path, probe);
+  ASSERT_TRUE(std::filesystem::exists(image));
+  // Flip one byte in the slots: the checksum no longer matches, so SQL is read again.
+  {
+    std::fstream f(image, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(image) / 2));
+    f.put('\x5a');
+  }
+  EXPECT_EQ(counts(path, probe)[0].spam, 1u);
+  // Another database with the same scope id: its image must not be used for this one.
+  const std::string other = dir.file("other.db");
+  {
+    auto s = open_sqlite_store(other);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->learn({Scope::global(), "x", Class::kHam, {tokens(7, 1)[0]}}).ok());
+  }
+  std::filesystem::copy_file(image, snapshot_image_path(other, 1),
+                             std::filesystem::copy_options::overwrite_existing);
+  auto c = counts(other, probe);
+  EXPECT_EQ(c[0].spam, 0u);
+  EXPECT_EQ(c[0].ham, 1u);
+  // A truncated image is ignored too.
+  std::filesystem::resize_file(image, 100);
+  EXPECT_EQ(counts(path, probe)[0].spam, 1u);
+}
+
+TEST_F(SnapshotImageTest, AnImageOlderThanTheJournalIsNotUsed) {
+  {
+    auto s = open_sqlite_store(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->learn({Scope::global(), "big", Class::kSpam, tokens(1, kTokens)}).ok());
+  }
+  const std::vector<uint64_t> probe = {tokens(3, 1)[0]};
+  counts(path, probe);
+  ASSERT_TRUE(std::filesystem::exists(image));
+  {
+    auto s = open_sqlite_store(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->learn({Scope::global(), "m", Class::kHam, {tokens(3, 1)[0]}}).ok());
+  }
+  // The journal loses the entries after the image (as after a long prune).
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DELETE FROM changes; "
+                         "UPDATE sqlite_sequence SET seq = seq + 10000 WHERE name='changes'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  {
+    auto s = open_sqlite_store(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->learn({Scope::global(), "n", Class::kHam, {1}}).ok());
+  }
+  auto c = counts(path, probe);
+  EXPECT_EQ(c[0].spam, 1u);
+  EXPECT_EQ(c[0].ham, 1u);  // only SQL has it: the image predates the pruned journal
+}
+
+TEST_F(SnapshotImageTest, AnImageFromAnotherTimelineOfTheDatabaseIsNotUsed) {
+  const std::string backup = dir.file("backup.db");
+  {
+    auto s = open_sqlite_store(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->learn({Scope::global(), "big", Class::kSpam, tokens(1, kTokens)}).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, ("VACUUM INTO '" + backup + "'").c_str(), nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  const std::vector<uint64_t> probe = {tokens(9, 1)[0]};
+  {
+    auto s = open_sqlite_store(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->learn({Scope::global(), "x", Class::kHam, probe}).ok());
+  }
+  EXPECT_EQ(counts(path, probe)[0].ham, 1u);  // the image now includes "x"
+  ASSERT_TRUE(std::filesystem::exists(image));
+  // Restore the backup (taken before "x"), then learn something else at the same journal seq.
+  for (const char* suffix : {"", "-wal", "-shm"})
+    std::filesystem::remove(path + suffix);
+  std::filesystem::copy_file(backup, path);
+  {
+    auto s = open_sqlite_store(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->learn({Scope::global(), "y", Class::kHam, {tokens(kTokens + 9, 1)}}).ok());
+  }
+  auto c = counts(path, probe);
+  EXPECT_EQ(c[0].ham, 0u);  // "x" is not in the restored database
+  EXPECT_EQ(c[0].spam, 1u);
 }
 
 TEST(TokenTable, MatchesAReferenceMap) {

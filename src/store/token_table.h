@@ -94,6 +94,43 @@ class TokenTable {
   size_t size() const { return size_ + (has_zero_ ? 1 : 0); }  // includes {0,0} slots
   size_t memory_bytes() const { return slots_.size() * sizeof(Slot); }
 
+  // The raw slot array and the few fields around it, for the on-disk snapshot image
+  // (snapshot_image.h). The layout depends on sizeof(Slot) and on mix(): change either and bump
+  // kImageFormat so old images are ignored instead of misread.
+  static constexpr uint32_t kImageFormat = 1;
+  struct ImageView {
+    const void* slots;
+    size_t slot_count;  // capacity; index_of() depends on it, so an image restores it exactly
+    size_t used;        // occupied slots excluding token 0
+    bool has_zero;
+    TokenCounts zero;
+  };
+  ImageView image() const { return {slots_.begin(), slots_.size(), size_, has_zero_, zero_}; }
+
+  // Replaces the contents with an image: allocates slot_count slots and lets fill(dst, bytes)
+  // copy the raw slots in. Returns false (table left empty) when fill fails or the image is
+  // inconsistent (`used` must match the occupied slots, which also catches a wrong slot size).
+  template <typename Fill>
+  bool load_image(size_t slot_count, size_t used, bool has_zero, TokenCounts zero, Fill&& fill) {
+    Slots fresh(slot_count, /*clear=*/false);
+    if (slot_count > 0 && !fill(static_cast<void*>(fresh.begin()), slot_count * sizeof(Slot))) {
+      *this = TokenTable();
+      return false;
+    }
+    size_t occupied = 0;
+    for (const Slot& s : fresh)
+      occupied += s.token != kEmpty ? 1 : 0;
+    if (occupied != used || (slot_count > 0 && used >= slot_count)) {  // probes need a free slot
+      *this = TokenTable();
+      return false;
+    }
+    slots_ = std::move(fresh);
+    size_ = used;
+    has_zero_ = has_zero;
+    zero_ = zero;
+    return true;
+  }
+
  private:
   TokenCounts probe_from(size_t i, uint64_t token) const {
     if (token == kEmpty)
@@ -154,7 +191,7 @@ class TokenTable {
   class Slots {
    public:
     Slots() = default;
-    explicit Slots(size_t n) : n_(n) {
+    explicit Slots(size_t n, bool clear = true) : n_(n) {
       constexpr size_t kHuge = size_t{2} << 20;
       size_t bytes = n * sizeof(Slot);
       size_t align = bytes >= kHuge ? kHuge : alignof(Slot);
@@ -165,8 +202,10 @@ class TokenTable {
       if (align == kHuge)
         madvise(p, bytes, MADV_HUGEPAGE);
       data_.reset(static_cast<Slot*>(p));
-      for (size_t i = 0; i < n; ++i)
-        data_[i] = Slot{kEmpty, 0, 0};
+      if (clear) {
+        for (size_t i = 0; i < n; ++i)
+          data_[i] = Slot{kEmpty, 0, 0};
+      }
     }
     size_t size() const { return n_; }
     bool empty() const { return n_ == 0; }
