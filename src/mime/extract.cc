@@ -93,12 +93,20 @@ void scan_urls(std::string_view text, const std::function<bool(std::string_view)
     const void* p = from < n ? std::memchr(base + from, ':', n - from) : nullptr;
     return p ? static_cast<size_t>(static_cast<const char*>(p) - base) : n;
   };
+  // Each pattern's next hit is remembered and searched again only once passed: re-searching
+  // both from every hit made a text with thousands of "www." and no "WWW." quadratic.
+  const char* const patterns[2] = {"www.", "WWW."};
+  size_t next_hit[2] = {0, 0};
+  bool searched[2] = {false, false};
   auto find_www = [&](size_t from) -> size_t {
     size_t best = n;
-    for (const char* pat : {"www.", "WWW."}) {
-      const void* p = from < n ? memmem(base + from, n - from, pat, 4) : nullptr;
-      if (p)
-        best = std::min(best, static_cast<size_t>(static_cast<const char*>(p) - base));
+    for (int k = 0; k < 2; ++k) {
+      if (!searched[k] || (next_hit[k] < from && next_hit[k] != n)) {
+        const void* p = from < n ? memmem(base + from, n - from, patterns[k], 4) : nullptr;
+        next_hit[k] = p ? static_cast<size_t>(static_cast<const char*>(p) - base) : n;
+        searched[k] = true;
+      }
+      best = std::min(best, next_hit[k]);
     }
     return best;
   };

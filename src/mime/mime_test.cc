@@ -12,6 +12,7 @@
 
 #include "mime/charset.h"
 #include "mime/codec.h"
+#include "mime/extract.h"
 #include "mime/facts.h"
 #include "mime/message.h"
 
@@ -875,6 +876,25 @@ TEST(MimeRobustness, SpamAssassinCorpusAllParse) {
   if (!env) {
     EXPECT_EQ(files, 6046u);
   }
+}
+
+// Both spellings of "www." are found in document order, also when one of them never occurs
+// again (each pattern is searched once per hit, so thousands of links stay linear).
+TEST(MimeExtract, BareWwwLinksInOrderBothCases) {
+  std::vector<std::string> got;
+  auto collect = [&got](std::string_view u) {
+    got.emplace_back(u);
+    return true;
+  };
+  detail::scan_urls("see WWW.A.example, www.b.example and WWW.c.example/x", collect);
+  EXPECT_EQ(got, (std::vector<std::string>{"WWW.A.example", "www.b.example", "WWW.c.example/x"}));
+  got.clear();
+  std::string many;
+  for (int i = 0; i < 3000; ++i)
+    many += "link www.site" + std::to_string(i) + ".example\n";
+  detail::scan_urls(many, collect);
+  ASSERT_EQ(got.size(), 3000u);
+  EXPECT_EQ(got.back(), "www.site2999.example");
 }
 
 }  // namespace
