@@ -7,6 +7,7 @@
 #include "bounce/notification.h"
 #include "bounce/provider_codes.h"
 #include "bounce/reason.h"
+#include "bounce/rhost.h"
 #include "bounce/vendors.h"
 #include "mime/message.h"
 
@@ -495,30 +496,6 @@ void fill_from_diagnostic(Recipient& r) {
     r.remote_mta = detect_remote_host(ld);
 }
 
-// True when the server's reply starts by naming the recipient itself ("550 <a@b>: ...",
-// "550 5.1.1 a@b... ..."): servers answer RCPT TO that way (Postfix, Sendmail, Exim, Messaging
-// Server); a refusal after DATA names the message, not one recipient.
-bool reply_names_recipient(std::string_view diagnostic, std::string_view reply_code,
-                           std::string_view address) {
-  if (reply_code.empty() || address.empty())
-    return false;
-  std::string ld = lower(diagnostic);
-  size_t p = ld.find(reply_code);
-  if (p == std::string::npos)
-    return false;
-  std::string_view rest = std::string_view(ld).substr(p + reply_code.size());
-  auto skip = [&rest](std::string_view chars) {
-    while (!rest.empty() && chars.find(rest.front()) != std::string_view::npos)
-      rest.remove_prefix(1);
-  };
-  skip(" -");
-  std::string status = find_status(rest.substr(0, std::min<size_t>(rest.size(), 8)));
-  if (!status.empty() && rest.substr(0, status.size()) == status)
-    rest.remove_prefix(status.size());
-  skip(" -<\"'");
-  return rest.substr(0, address.size()) == address;
-}
-
 // The text the classifier reads. A DSN's Diagnostic-Code often keeps only the first line of a
 // multi-line reply, or drops Postfix's "(in reply to RCPT TO command)"; when the human-readable
 // block about the same recipient quotes the same reply, read that fuller block instead, without
@@ -548,15 +525,13 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
                       std::string_view context) {
   fill_from_diagnostic(r);
   if (r.command.empty() && !context.empty())
-    r.command = detect_command(lower(context));
-  // Implicit signs come after the explicit ones of both texts: Postfix writes "Recipient address
-  // rejected" only for RCPT TO, and a reply naming the recipient answers RCPT TO.
-  if (r.command.empty() && (reply_names_recipient(r.diagnostic, r.reply_code, r.address) ||
-                            contains(lower(r.diagnostic), "recipient address rejected")))
-    r.command = "RCPT";
+    r.command = detect_command(lower(collapse(context)));
   // A provider's documented error code says more than its generic wording.
   if (r.reason.empty())
     r.reason = provider_code_reason(r.diagnostic);
+  // The answering provider's own rules (Sisimai's Rhost step), keyed on who answered.
+  if (r.reason.empty())
+    r.reason = rhost_reason({r.address, r.remote_mta, rep.reporting_mta, r.diagnostic});
   if (vendor && r.reason.empty()) {
     std::string ld = lower(r.diagnostic);
     for (const auto& [phrase, reason] : vendor->phrases) {

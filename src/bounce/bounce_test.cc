@@ -22,6 +22,7 @@
 #include "bounce/bounce.h"
 #include "bounce/provider_codes.h"
 #include "bounce/reason.h"
+#include "bounce/rhost.h"
 
 namespace fs = std::filesystem;
 using namespace mailsift::bounce;
@@ -237,16 +238,30 @@ std::string make_dsn(const std::string& text, const std::string& fields) {
          "relay.example.org\n\n" + fields + "\n--Q--\n";
 }
 
-TEST(Generalise, ReplyNamingTheRecipientIsRcpt) {
-  // No command anywhere; the reply starts with the recipient, as RCPT TO replies do.
+TEST(Generalise, UserUnknownWordsWithoutCommandOrCodeAreFiltered) {
+  // Sisimai (Reason/UserUnknown.pm, Reason/Filtered.pm): "no such user" is userunknown only
+  // when the status says so (X.1.1) or the refused command is known to be RCPT; with neither,
+  // the recipient's server may have refused after reading the message: filtered.
   auto r = parse(make_dsn("Delivery failed.",
                           "Final-Recipient: rfc822; ursula@example.net\nAction: failed\n"
                           "Status: 5.0.0\nDiagnostic-Code: smtp; 550 ursula@example.net... "
                           "No such user\n"));
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->recipients.size(), 1u);
-  EXPECT_EQ(r->recipients[0].command, "RCPT");
-  EXPECT_EQ(r->recipients[0].reason, "userunknown");
+  EXPECT_EQ(r->recipients[0].command, "");
+  EXPECT_EQ(r->recipients[0].reason, "filtered");
+  // Refused at RCPT (Postfix's "in reply to RCPT TO command", folded over two lines).
+  auto t =
+      parse(make_dsn("<ursula@example.net>: host mx.example.net[192.0.2.1] said: 550\n"
+                     "    <ursula@example.net>: No such user (in reply to RCPT\n"
+                     "    TO command)",
+                     "Final-Recipient: rfc822; ursula@example.net\nAction: failed\n"
+                     "Status: 5.0.0\nDiagnostic-Code: smtp; 550 <ursula@example.net>: "
+                     "No such user\n"));
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->recipients.size(), 1u);
+  EXPECT_EQ(t->recipients[0].command, "RCPT");
+  EXPECT_EQ(t->recipients[0].reason, "userunknown");
   // The same words refused after DATA are a filter's verdict.
   auto d = parse(make_dsn("... while talking to mx.example.net.:\n>>> DATA\n<<< 550 No such user",
                           "Final-Recipient: rfc822; ursula@example.net\nAction: failed\n"
@@ -256,14 +271,22 @@ TEST(Generalise, ReplyNamingTheRecipientIsRcpt) {
   EXPECT_EQ(d->recipients[0].reason, "filtered");
 }
 
-TEST(Generalise, PostfixRecipientAddressRejectedIsRcpt) {
-  auto r = parse(make_dsn("Your message could not be delivered.",
-                          "Final-Recipient: rfc822; vic@example.net\nAction: failed\n"
-                          "Status: 5.0.0\nDiagnostic-Code: smtp; 554 <vic@example.net>:\n"
-                          " Recipient address rejected.\n"));
-  ASSERT_TRUE(r.ok());
-  ASSERT_EQ(r->recipients.size(), 1u);
-  EXPECT_EQ(r->recipients[0].reason, "userunknown");
+TEST(Generalise, RemoteHostRules) {
+  // au (KDDI): a bare "550 : User unknown" is the recipient's reception filter; the same words
+  // naming the address mean the address does not exist (Sisimai Rhost/KDDI.pm).
+  EXPECT_EQ(rhost_reason({"someone@ezweb.ne.jp", "", "", "550 : User unknown"}), "filtered");
+  EXPECT_EQ(
+      rhost_reason({"someone@ezweb.ne.jp", "", "", "550 <someone@ezweb.ne.jp>: User unknown"}),
+      "userunknown");
+  // Broadcom Email Security.cloud, recognised by the reporting relay (Rhost/MessageLabs.pm).
+  EXPECT_EQ(rhost_reason({"a@example.org", "mx.example.org", "server-1.bemta-2.messagelabs.com",
+                          "550 a@example.org... No such user"}),
+            "userunknown");
+  // Another provider's host, or a look-alike domain, does not trigger the rules.
+  EXPECT_EQ(rhost_reason({"a@example.org", "mx.example.org", "messagelabs.com.example.net",
+                          "550 a@example.org... No such user"}),
+            "");
+  EXPECT_EQ(rhost_reason({"someone@notezweb.ne.jp", "", "", "550 : User unknown"}), "");
 }
 
 TEST(Generalise, FilterWordingBeatsBadMailboxStatus) {

@@ -1,0 +1,115 @@
+#include "bounce/rhost.h"
+
+#include <cctype>
+#include <vector>
+
+namespace mailsift::bounce {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+struct Rule {
+  std::string_view phrase;  // lower-case substring of the reply
+  std::string_view reason;
+};
+
+struct Provider {
+  // Host suffixes (".ezweb.ne.jp"); a recipient domain matches when it is the suffix without
+  // its leading dot or a host under it.
+  std::vector<std::string_view> hosts;
+  std::vector<Rule> rules;  // first match wins
+};
+
+const std::vector<Provider>& providers() {
+  static const std::vector<Provider> t = {
+      // au (KDDI) answers "550 <addr>: User unknown" for an address that does not exist, but a
+      // bare "550 : User unknown" when the recipient's own reception filter refused the sender
+      // (au support pages on mail reception settings).
+      {{".ezweb.ne.jp", "msmx.au.com"},
+       {{"550 : user unknown", "filtered"}, {">: user unknown", "userunknown"}}},
+      // Broadcom (Symantec) Email Security.cloud knowledge-base error texts.
+      {{".messagelabs.com"},
+       {{"domain authentication fail", "authfailure"},
+        {"connection rejected by policy", "badreputation"},
+        {"mail rejected because your ip is in the pbl", "blocked"},
+        {"your ip address has been ", "blocked"},
+        {"stray linefeeds in message", "contenterror"},
+        {"tls/sslv3 connection required", "securityerror"},
+        {" as a relay, ", "norelaying"},
+        {"has detected that this message is not rfc 5322", "notcompliantrfc"},
+        {"sender envelope domain not allowed for sender ip address", "rejected"},
+        {"your domain has been blocked", "rejected"},
+        {"your email address has been blocked", "rejected"},
+        {"your envelope sender is in my badmailfrom list", "rejected"},
+        {"your email address has been blacklisted", "rejected"},
+        {"your domain has been blacklisted", "rejected"},
+        {"please turn on smtp authentication in your mail client", "securityerror"},
+        {"message filtered", "spamdetected"},
+        {"filtered by outbound scanning", "spamdetected"},
+        {"too many recipients received this hour", "toomanyconn"},
+        {"too many messages", "toomanyconn"},
+        {"no such user", "userunknown"},
+        {"invalid recipient", "userunknown"},
+        {"mailbox is not allowed", "userunknown"}}},
+  };
+  return t;
+}
+
+bool host_matches(const Provider& p, std::string_view host) {
+  if (host.empty())
+    return false;
+  for (auto h : p.hosts) {
+    std::string_view bare = h.front() == '.' ? h.substr(1) : h;
+    if (host == bare || ends_with(host, h))
+      return true;
+  }
+  return false;
+}
+
+std::string host_name(std::string_view v) {
+  std::string h = lower(v);
+  while (!h.empty() && (h.back() == '.' || h.back() == ' '))
+    h.pop_back();
+  return h;
+}
+
+}  // namespace
+
+std::string rhost_reason(const RhostInput& in) {
+  if (in.diagnostic.empty())
+    return {};
+  std::string rcpt = lower(in.recipient);
+  size_t at = rcpt.rfind('@');
+  std::string_view domain =
+      at == std::string::npos ? std::string_view{} : std::string_view(rcpt).substr(at + 1);
+  const std::string hosts[] = {std::string(domain), host_name(in.remote_mta),
+                               host_name(in.reporting_mta)};
+  const Provider* who = nullptr;
+  for (const auto& h : hosts) {
+    for (const auto& p : providers())
+      if (host_matches(p, h)) {
+        who = &p;
+        break;
+      }
+    if (who)
+      break;
+  }
+  if (!who)
+    return {};
+  std::string text = lower(in.diagnostic);
+  for (const auto& r : who->rules)
+    if (text.find(r.phrase) != std::string::npos)
+      return std::string(r.reason);
+  return {};
+}
+
+}  // namespace mailsift::bounce
