@@ -496,6 +496,20 @@ void fill_from_diagnostic(Recipient& r) {
     r.remote_mta = detect_remote_host(ld);
 }
 
+// Sisimai's "is this failure temporary": the first status code (else reply code) of the reply
+// text decides; without one, the words "temporar(y|ily)" or "persistent" do.
+bool is_temporary_text(std::string_view reply_code, std::string_view diagnostic) {
+  std::string code = find_status(diagnostic);
+  if (code.empty())
+    code = std::string(reply_code);
+  if (code.empty())
+    code = find_reply_code(diagnostic);
+  if (!code.empty())
+    return code[0] == '4';
+  std::string ld = lower(diagnostic);
+  return contains(ld, " temporar") || contains(ld, " persistent");
+}
+
 // The text the classifier reads. A DSN's Diagnostic-Code often keeps only the first line of a
 // multi-line reply, or drops Postfix's "(in reply to RCPT TO command)"; when the human-readable
 // block about the same recipient quotes the same reply, read that fuller block instead, without
@@ -554,9 +568,15 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
       r.reason = std::string(vendor->default_reason);
   }
   if (r.status.empty()) {
-    // No code anywhere: Sisimai's pseudo code names the reason; its class follows the reply
-    // code (a 4xx reply is temporary), else the action.
-    bool temporary = !r.reply_code.empty() ? r.reply_code[0] == '4' : r.action == "delayed";
+    // No code anywhere: Sisimai's pseudo code names the reason (SMTP/Status.pm code()). It is
+    // temporary (4.0.9xx) when the reply code says so or, without one, the text calls the
+    // failure temporary or persistent (SMTP/Failure.pm is_temporary); an MTA's own deferral
+    // reasons are temporary in its text bounces (Lhost/Exim.pm).
+    bool temporary = is_temporary_text(r.reply_code, r.diagnostic);
+    if (vendor)
+      for (auto t : vendor->temporary_reasons)
+        if (t == r.reason)
+          temporary = true;
     std::string p = pseudo_status(r.reason, temporary);
     if (!p.empty())
       r.status = p;

@@ -289,6 +289,86 @@ TEST(Generalise, RemoteHostRules) {
   EXPECT_EQ(rhost_reason({"someone@notezweb.ne.jp", "", "", "550 : User unknown"}), "");
 }
 
+// An Exim text bounce (no delivery-status part) for one recipient with the given error line.
+std::string exim_text(const std::string& error) {
+  return "From: Mail Delivery System <Mailer-Daemon@mx.example.org>\nTo: alice@example.com\n"
+         "Subject: Mail delivery failed: returning message to sender\n\n"
+         "This message was created automatically by mail delivery software.\n\n"
+         "A message that you sent could not be delivered to one or more of its\n"
+         "recipients. This is a permanent error. The following address(es) failed:\n\n"
+         "  hal@example.net\n    " +
+         error +
+         "\n\n------ This is a copy of the message, including all the headers. ------\n\n"
+         "From: alice@example.com\nTo: hal@example.net\nSubject: hi\n\nhi\n";
+}
+
+TEST(Generalise, EximFixedMessagesAndTheirPseudoStatus) {
+  // Exim's router text for a null MX (RFC 7505) names no code: notaccept, permanent.
+  auto n = parse(exim_text("an MX or SRV record indicated no SMTP service"));
+  ASSERT_TRUE(n.ok());
+  ASSERT_EQ(n->recipients.size(), 1u);
+  EXPECT_EQ(n->recipients[0].reason, "notaccept");
+  EXPECT_EQ(n->recipients[0].status, "5.0.932");
+  // A retry timeout is a deferral that ran out: Exim's pseudo status for it is temporary,
+  // although the bounce calls itself "a permanent error".
+  auto t = parse(exim_text("retry timeout exceeded"));
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->recipients.size(), 1u);
+  EXPECT_EQ(t->recipients[0].reason, "expired");
+  EXPECT_EQ(t->recipients[0].status, "4.0.947");
+}
+
+TEST(Generalise, PseudoStatusClassFollowsTheText) {
+  // No code at all: "temporary" in the text makes the pseudo status 4.0.9xx, its absence 5.0.9xx
+  // whatever the DSN action says (Sisimai SMTP/Failure.pm).
+  auto dsn = [](const std::string& text) {
+    return parse(make_dsn("Delivery to the following recipient has been delayed.",
+                          "Final-Recipient: rfc822; ida@example.net\nAction: delayed\n"
+                          "Diagnostic-Code: smtp; " +
+                              text + "\n"));
+  };
+  auto temp = dsn("Mailbox full, this is a temporary failure");
+  ASSERT_TRUE(temp.ok());
+  ASSERT_EQ(temp->recipients.size(), 1u);
+  EXPECT_EQ(temp->recipients[0].reason, "mailboxfull");
+  EXPECT_EQ(temp->recipients[0].status, "4.0.922");
+  auto perm = dsn("Mailbox full");
+  ASSERT_TRUE(perm.ok());
+  ASSERT_EQ(perm->recipients.size(), 1u);
+  EXPECT_EQ(perm->recipients[0].status, "5.0.922");
+  // A 4xx reply code decides before the words.
+  auto reply = dsn("452 Mailbox full");
+  ASSERT_TRUE(reply.ok());
+  ASSERT_EQ(reply->recipients.size(), 1u);
+  EXPECT_EQ(reply->recipients[0].status, "4.0.922");
+}
+
+TEST(Generalise, ProductFixedMessages) {
+  // IMail Server (X-Mailer "<SMTP32 v...>"): "Invalid final delivery userid" is its unknown user.
+  auto i = parse(
+      "From: Postmaster <postmaster@mail.example.org>\nTo: alice@example.com\n"
+      "Subject: Undeliverable Mail\nX-Mailer: <SMTP32 v8.22>\n\n"
+      "Invalid final delivery userid: jan@example.org\n\nOriginal message follows.\n\n"
+      "From: alice@example.com\nTo: jan@example.org\nSubject: hi\n\nhi\n");
+  ASSERT_TRUE(i.ok());
+  ASSERT_EQ(i->recipients.size(), 1u);
+  EXPECT_EQ(i->recipients[0].address, "jan@example.org");
+  EXPECT_EQ(i->recipients[0].reason, "userunknown");
+  // Zoho writes Exim-like text; "Host not reachable" is its give-up after retries.
+  auto z = parse(
+      "From: mailer-daemon@mail.zoho.example\nTo: alice@example.com\n"
+      "Subject: Undelivered Mail Returned to Sender\nX-ZohoMail: Si\n\n"
+      "This message was created automatically by mail delivery software.\n"
+      "A message that you sent could not be delivered to one or more of its recipients. This "
+      "is a permanent error.\n\n"
+      "kim@example.net Error, ERROR_CODE :421, ERROR_CODE :, Host not reachable.\n\n"
+      "Received: from mail.example.com\nFrom: alice@example.com\nTo: kim@example.net\n\nhi\n");
+  ASSERT_TRUE(z.ok());
+  ASSERT_EQ(z->recipients.size(), 1u);
+  EXPECT_EQ(z->recipients[0].reason, "expired");
+  EXPECT_EQ(z->recipients[0].status, "4.0.947");
+}
+
 TEST(Generalise, FilterWordingBeatsBadMailboxStatus) {
   ReasonInput in{"5.1.1", "550",    "550 5.1.1 Refused due to recipient preferences",
                  "",      "failed", "SMTP"};
