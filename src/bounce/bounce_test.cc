@@ -282,6 +282,15 @@ TEST(Generalise, RemoteHostRules) {
   EXPECT_EQ(rhost_reason({"a@example.org", "mx.example.org", "server-1.bemta-2.messagelabs.com",
                           "550 a@example.org... No such user"}),
             "userunknown");
+  // Yahoo's "dd This user doesn't have a ... account" after DATA is still an unknown user.
+  EXPECT_EQ(rhost_reason({"x@yahoo.example", "mta6.am0.yahoodns.net", "",
+                          "554 delivery error: dd This user doesn't have a yahoo.com account"}),
+            "userunknown");
+  // AOL's relay reports a broken MX answer of the recipient's domain: it accepts no mail.
+  EXPECT_EQ(rhost_reason({"x@example.org", "", "omr-a1.mx.aol.com",
+                          "Name service error for name=example.org type=MX: Malformed or "
+                          "unexpected name server reply"}),
+            "notaccept");
   // Another provider's host, or a look-alike domain, does not trigger the rules.
   EXPECT_EQ(rhost_reason({"a@example.org", "mx.example.org", "messagelabs.com.example.net",
                           "550 a@example.org... No such user"}),

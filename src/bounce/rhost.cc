@@ -36,6 +36,29 @@ const std::vector<Provider>& providers() {
       // (au support pages on mail reception settings).
       {{".ezweb.ne.jp", "msmx.au.com"},
        {{"550 : user unknown", "filtered"}, {">: user unknown", "userunknown"}}},
+      // AOL: its DNS-failure text for a domain whose MX answer is broken means the domain
+      // accepts no mail.
+      {{".mail.aol.com", ".mx.aol.com"},
+       {{"host or domain name not found", "hostunknown"},
+        {"type=mx: malformed or unexpected name server reply", "notaccept"}}},
+      // Yahoo Inc. (senders.yahooinc.com/smtp-error-codes).
+      {{".yahoodns.net"},
+       {{"yahoo requires all senders to authenticate with either spf or dkim", "authfailure"},
+        {" because the ip is in spamhaus's list;", "blocked"},
+        {"not accepted from ip addresses on spamhaus xbl", "blocked"},
+        {"relaying denied for ", "norelaying"},
+        {"headers are not rfc compliant", "notcompliantrfc"},
+        {"not accepted for policy reasons", "policyviolation"},
+        {"temporarily deferred due to unexpected volume or user complaints", "rejected"},
+        {"due to unresolvable rfc.5321 domain", "rejected"},
+        {" will be permanently deferred", "rejected"},
+        {"user is receiving mail too quickly", "speeding"},
+        {" is no longer valid.", "suspend"},
+        {"this mailbox is disabled", "suspend"},
+        {"syntax error in parameters or arguments", "syntaxerror"},
+        {"max message per connection reached", "toomanyconn"},
+        {"dd this user doesn't have a ", "userunknown"},
+        {"mailbox not found", "userunknown"}}},
       // Broadcom (Symantec) Email Security.cloud knowledge-base error texts.
       {{".messagelabs.com"},
        {{"domain authentication fail", "authfailure"},
