@@ -910,6 +910,7 @@ Result<Report> parse(std::string_view raw) {
       }
       blocks = std::move(split);
     }
+    std::vector<bool> bare_diagnostic;  // per recipient: nothing but a bare word was found
     for (const auto& b : blocks) {
       if (auto* v = field(b, "reporting-mta"); v && rep.reporting_mta.empty())
         rep.reporting_mta = typed_value(*v);
@@ -956,18 +957,36 @@ Result<Report> parse(std::string_view raw) {
           !contains(lower(status_comment), "temporary failure"))
         r.diagnostic = status_comment;
       // Fill a missing or bare diagnostic from the human-readable part.
+      bool bare = false;
       if (r.diagnostic.empty() || r.diagnostic.size() < 16) {
+        bare = true;
         for (const auto& tr : text_rcpts) {
           if (tr.address == r.address) {
             std::string c = collapse(tr.block);
             r.diagnostic = r.diagnostic.empty() ? c : r.diagnostic + " " + c;
+            bare = false;
             break;
           }
         }
-        if (r.diagnostic.empty() && text_rcpts.empty())
+        if (r.diagnostic.empty() && text_rcpts.empty()) {
           r.diagnostic = collapse(section);
+          bare = false;
+        }
       }
+      bare_diagnostic.push_back(bare);
       rep.recipients.push_back(std::move(r));
+    }
+    // One recipient whose diagnostic is still a bare word ("X-Unix; 255"): the human-readable
+    // part (all of it: Sendmail's transcript follows its "original message was received" line) is
+    // about that recipient, whatever address it names (a pipe, an alias), so it is the
+    // diagnostic, or precedes it when it does not already quote it (Sisimai RFC3464.pm).
+    if (rep.recipients.size() == 1 && bare_diagnostic.front() && !text.empty()) {
+      Recipient& r = rep.recipients.front();
+      std::string lead =
+          collapse(std::string_view(text).substr(0, std::min<size_t>(text.size(), 4096)));
+      if (!r.diagnostic.empty() && !contains(lower(lead), lower(r.diagnostic)))
+        lead += " " + r.diagnostic;
+      r.diagnostic = std::move(lead);
     }
     if (!rep.recipients.empty()) {
       // Exchange and others write the transcript into the DSN part only; copy the human text's

@@ -378,6 +378,31 @@ TEST(Generalise, ProductFixedMessages) {
   EXPECT_EQ(z->recipients[0].status, "4.0.947");
 }
 
+TEST(Generalise, BareDiagnosticOfTheOnlyRecipientReadsTheText) {
+  // Sendmail's local-delivery failure: the DSN says only "X-Unix; 255" (the program's exit
+  // status, not an SMTP reply); the human-readable transcript holds the real reply.
+  auto r =
+      parse(make_dsn("   ----- The following addresses had permanent fatal errors -----\n"
+                     "\"|/usr/local/bin/filter\"\n    (reason: 255)\n"
+                     "    (expanded from: <lou@example.org>)\n\n"
+                     "   ----- Transcript of session follows -----\n"
+                     "filter: cannot open database\n554 5.3.0 unknown mailer error 255\n",
+                     "Final-Recipient: RFC822; lou@example.org\nAction: failed\n"
+                     "Status: 5.0.0\nDiagnostic-Code: X-Unix; 255\n"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->recipients.size(), 1u);
+  EXPECT_EQ(r->recipients[0].status, "5.3.0");
+  EXPECT_EQ(r->recipients[0].reply_code, "554");
+  EXPECT_EQ(r->recipients[0].reason, "mailererror");
+}
+
+TEST(Reason, ReplyCodesAreSmtpOnes) {
+  // A mailer's exit status or any other three-digit number is not a reply code.
+  EXPECT_EQ(find_reply_code("(reason: 255) 554 5.3.0 unknown mailer error"), "554");
+  EXPECT_EQ(find_reply_code("299 things, 460 more"), "");
+  EXPECT_EQ(find_reply_code("451 4.3.0 try later"), "451");
+}
+
 TEST(Generalise, FilterWordingBeatsBadMailboxStatus) {
   ReasonInput in{"5.1.1", "550",    "550 5.1.1 Refused due to recipient preferences",
                  "",      "failed", "SMTP"};

@@ -123,6 +123,7 @@ const std::vector<Vendor>& vendors() {
         {"no host found for existing smtp connection", "notaccept"},
         {"all host address lookups failed permanently", "hostunknown"},
         {"all relevant mx records point to non-existent hosts", "hostunknown"},
+        {"mailbox is full", "mailboxfull"},
         {"error: quota exceed", "mailboxfull"},
         {"too many \"received\" headers", "contenterror"},
         {"retry timeout exceeded", "expired"},
