@@ -431,6 +431,80 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
   return out;
 }
 
+// Which of the Status field's code and the code in the reply text to keep (Sisimai
+// SMTP/Status.pm prefer()): the one whose class agrees with the reply code; otherwise the
+// field, unless it is vague (X.0.0, X.Y.0, X.0.Z where the text's is not) or one of the codes
+// MTAs use as catch-alls (4.4.7 "expired", 4.7.0, 5.3.x, X.5.1/2/4/5 protocol errors), or a
+// 5.1.1 / 5.1.3 the text refines.
+std::string prefer_status(const std::string& field, const std::string& text,
+                          const std::string& reply) {
+  if (field.empty())
+    return text;
+  if (text.empty() || field.size() < 5)
+    return text.empty() ? field : text;
+  if (text.size() < 5)
+    return field;
+  if (!reply.empty() && field[0] != text[0]) {
+    if (reply[0] == field[0])
+      return field;
+    if (reply[0] == text[0])
+      return text;
+  }
+  if (field == text)
+    return field;
+  auto has = [](const std::string& s, std::string_view what) {
+    return s.find(what) != std::string::npos;
+  };
+  if (has(field, ".0.0"))
+    return has(text, ".0.0") ? field : text;
+  if (has(field, ".0") && !has(text, ".0"))
+    return text;
+  if (has(text, ".0.0"))
+    return field;
+  std::string_view f(field);
+  if (f == "4.4.7" || f == "4.7.0" || f.substr(0, 4) == "5.3.")
+    return text;
+  std::string_view mid = f.substr(1, 4);
+  if (mid == ".5.1" || mid == ".5.2" || mid == ".5.4" || mid == ".5.5")
+    return text;
+  if (f == "5.1.1")
+    return (has(text, ".0") || text.rfind("5.5.", 0) == 0) ? field : text;
+  if (f == "5.1.3" && text.rfind("5.7.", 0) == 0)
+    return text;
+  return field;
+}
+
+// A session transcript written as "In: <command>" / "Out: <reply>" lines (Postfix's "Transcript
+// of session follows", sent to the postmaster): the failure is the first 4xx/5xx reply, to the
+// command sent last before it; the 2xx replies around it say nothing about the failure.
+bool transcript_error(std::string_view diag, std::string* reply, std::string* command) {
+  size_t at = std::string_view::npos;
+  for (size_t p = diag.find("Out: "); p != std::string_view::npos; p = diag.find("Out: ", p + 5)) {
+    std::string_view code = diag.substr(p + 5, 4);
+    if (code.size() == 4 && (code[0] == '4' || code[0] == '5') &&
+        valid_reply_code(code.substr(0, 3)) && (code[3] == ' ' || code[3] == '-')) {
+      at = p;
+      break;
+    }
+  }
+  if (at == std::string_view::npos || diag.find("In: ") == std::string_view::npos)
+    return false;
+  size_t end = std::min(diag.find(" In: ", at), diag.find(" Out: ", at + 5));
+  *reply =
+      std::string(trim(diag.substr(at + 5, end == std::string_view::npos ? end : end - at - 5)));
+  size_t in = diag.rfind("In: ", at);
+  command->clear();
+  if (in != std::string_view::npos) {
+    std::string_view w = diag.substr(in + 4);
+    while (!w.empty() && w.front() == ' ')
+      w.remove_prefix(1);
+    for (std::string_view c : {"HELO", "EHLO", "MAIL", "RCPT", "DATA", "STARTTLS", "AUTH"})
+      if (w.substr(0, c.size()) == c)
+        *command = std::string(c);
+  }
+  return true;
+}
+
 // Status and reply code from a diagnostic, command and remote host from its wording.
 void fill_from_diagnostic(Recipient& r) {
   std::string ld = lower(r.diagnostic);
@@ -477,19 +551,8 @@ void fill_from_diagnostic(Recipient& r) {
         in_text = after;
     }
   }
-  if (!in_text.empty()) {
-    // A specific code in the text beats a vague one in the Status field (5.0.0, 4.0.0) of the
-    // same class; an absent Status takes the text's.
-    bool vague = r.status.empty() || (r.status.size() >= 5 && r.status.substr(1) == ".0.0");
-    bool prefer_text =
-        !r.status.empty() && r.status[0] == in_text[0] && in_text.substr(1) != ".0.0";
-    if ((vague || prefer_text) && (r.status.empty() || r.status[0] == in_text[0]) &&
-        in_text.substr(1) != ".0.0") {
-      r.status = in_text;
-    } else if (r.status.empty()) {
-      r.status = in_text;
-    }
-  }
+  if (!in_text.empty())
+    r.status = prefer_status(r.status, in_text, r.reply_code);
   if (r.command.empty())
     r.command = detect_command(ld);
   if (r.remote_mta.empty())
@@ -537,6 +600,11 @@ std::string classification_text(const std::string& diagnostic, std::string_view 
 // refused SMTP command ("in reply to RCPT TO command") when the DSN diagnostic does not.
 void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
                       std::string_view context) {
+  if (std::string reply, command; transcript_error(r.diagnostic, &reply, &command)) {
+    r.diagnostic = std::move(reply);
+    if (r.command.empty())
+      r.command = std::move(command);
+  }
   fill_from_diagnostic(r);
   if (r.command.empty() && !context.empty())
     r.command = detect_command(lower(collapse(context)));

@@ -403,6 +403,42 @@ TEST(Reason, ReplyCodesAreSmtpOnes) {
   EXPECT_EQ(find_reply_code("451 4.3.0 try later"), "451");
 }
 
+TEST(Generalise, StatusFieldOrTheReplysCode) {
+  auto status = [](const std::string& field, const std::string& diag) {
+    auto r = parse(make_dsn("Delivery failed.",
+                            "Final-Recipient: rfc822; max@example.net\n"
+                            "Action: failed\nStatus: " +
+                                field + "\nDiagnostic-Code: smtp; " + diag + "\n"));
+    return r.ok() && r->recipients.size() == 1 ? r->recipients[0].status : std::string("?");
+  };
+  // A specific Status field stays; the reply's own code replaces only vague or catch-all ones
+  // (Sisimai SMTP/Status.pm prefer()).
+  EXPECT_EQ(status("4.4.1", "550 4.4.7 QUEUE.Expired; message expired"), "4.4.1");
+  EXPECT_EQ(status("4.4.7", "421 4.4.2 connection dropped"), "4.4.2");
+  EXPECT_EQ(status("5.0.0", "550 5.2.2 mailbox full"), "5.2.2");
+  EXPECT_EQ(status("5.1.1", "550 5.0.0 no such user"), "5.1.1");
+  // Classes disagree: the one the reply code agrees with.
+  EXPECT_EQ(status("4.0.0", "550 5.1.1 no such user"), "5.1.1");
+}
+
+TEST(Generalise, SessionTranscriptFailureIsTheFirstErrorReply) {
+  auto r =
+      parse(make_dsn("Transcript of session follows.\n\n Out: 220 mx.example.net ESMTP\n"
+                     " In:  EHLO relay.example.org\n Out: 250 mx.example.net\n"
+                     " In:  MAIL FROM:<alice@example.com>\n Out: 250 2.1.0 Ok\n"
+                     " In:  RCPT TO:<nat@example.net>\n Out: 250 2.1.5 Ok\n In:  DATA\n"
+                     " Out: 354 End data with <CR><LF>.<CR><LF>\n"
+                     " Out: 451 4.3.0 Error: queue file write error\n In:  QUIT\n"
+                     " Out: 221 2.0.0 Bye\n",
+                     "Final-Recipient: rfc822; nat@example.net\nAction: delayed\n"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->recipients.size(), 1u);
+  EXPECT_EQ(r->recipients[0].reply_code, "451");
+  EXPECT_EQ(r->recipients[0].status, "4.3.0");
+  EXPECT_EQ(r->recipients[0].command, "DATA");
+  EXPECT_EQ(r->recipients[0].reason, "systemerror");
+}
+
 TEST(Generalise, FilterWordingBeatsBadMailboxStatus) {
   ReasonInput in{"5.1.1", "550",    "550 5.1.1 Refused due to recipient preferences",
                  "",      "failed", "SMTP"};
