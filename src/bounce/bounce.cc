@@ -614,6 +614,20 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
   // The answering provider's own rules (Sisimai's Rhost step), keyed on who answered.
   if (r.reason.empty())
     r.reason = rhost_reason({r.address, r.remote_mta, rep.reporting_mta, r.diagnostic});
+  if (vendor && r.reason.empty() && !vendor->states.empty()) {
+    std::string ld = lower(r.diagnostic);
+    for (const auto& st : vendor->states) {
+      if (!contains(ld, st.marker))
+        continue;
+      if (r.command.empty())
+        r.command = std::string(st.command);
+      // A specific status in the reply (no ".0") names the reason better than the state.
+      std::string_view byst = status_reason(r.status);
+      bool specific = r.status.size() >= 5 && r.status.find(".0") == std::string::npos;
+      r.reason = specific && !byst.empty() ? std::string(byst) : std::string(st.reason);
+      break;
+    }
+  }
   if (vendor && r.reason.empty()) {
     std::string ld = lower(r.diagnostic);
     for (const auto& [phrase, reason] : vendor->phrases) {

@@ -35,6 +35,12 @@ struct Vendor {
   // pseudo status is then 4.0.9xx (Exim: a retry timeout or a full mailbox is a deferral that
   // ran out, not a permanent refusal). Other reasons follow the reply code and the wording.
   std::vector<std::string_view> temporary_reasons = {};
+  // Markers that name the SMTP state the remote refused in (Gmail's "(state 18)"), with the
+  // command and the reason that state stands for: {lower-case marker, command, reason}.
+  struct State {
+    std::string_view marker, command, reason;
+  };
+  std::vector<State> states = {};
 };
 
 struct VendorInput {
