@@ -479,6 +479,23 @@ TEST(Reason, PolicyWordsAloneUnderA57Status) {
   EXPECT_EQ(classify(local), "policyviolation");
 }
 
+TEST(Generalise, QmailLdapFailureIsTheRecipientSystems) {
+  // qmail-ldap could not reach its directory: a system error at the recipient's side, even
+  // though qmail then gave up on the queue lifetime.
+  auto r = parse(
+      "From: MAILER-DAEMON@q.example.org\nTo: alice@example.com\nSubject: failure notice\n\n"
+      "Hi. This is the qmail-send program at q.example.org.\n"
+      "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+      "This is a permanent error; I've given up. Sorry it didn't work out.\n\n"
+      "<pia@example.net>:\nUnable to contact LDAP server. (#4.4.3)\n"
+      "I'm not going to try again; this message has been in the queue too long.\n\n"
+      "--- Below this line is a copy of the message.\n\nFrom: alice@example.com\n\nhi\n");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->recipients.size(), 1u);
+  EXPECT_EQ(r->recipients[0].reason, "systemerror");
+  EXPECT_EQ(r->recipients[0].status, "4.4.3");
+}
+
 TEST(Generalise, FilterWordingBeatsBadMailboxStatus) {
   ReasonInput in{"5.1.1", "550",    "550 5.1.1 Refused due to recipient preferences",
                  "",      "failed", "SMTP"};
