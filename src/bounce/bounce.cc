@@ -613,7 +613,8 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
     r.reason = provider_code_reason(r.diagnostic);
   // The answering provider's own rules (Sisimai's Rhost step), keyed on who answered.
   if (r.reason.empty())
-    r.reason = rhost_reason({r.address, r.remote_mta, rep.reporting_mta, r.diagnostic});
+    r.reason = rhost_reason(
+        {r.address, r.remote_mta, rep.reporting_mta, r.diagnostic, r.status, r.command});
   if (vendor && r.reason.empty() && !vendor->states.empty()) {
     std::string ld = lower(r.diagnostic);
     for (const auto& st : vendor->states) {

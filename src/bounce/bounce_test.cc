@@ -296,6 +296,14 @@ TEST(Generalise, RemoteHostRules) {
                           "550 a@example.org... No such user"}),
             "");
   EXPECT_EQ(rhost_reason({"someone@notezweb.ne.jp", "", "", "550 : User unknown"}), "");
+  // NTT docomo: the same "550 Unknown user" is an unknown address at RCPT and the user's
+  // reception filter after DATA (with the relay's vague 5.0.0).
+  EXPECT_EQ(rhost_reason({"d@docomo.example", "mfsmax.docomo.ne.jp", "", "550 Unknown user d",
+                          "5.0.0", "DATA"}),
+            "rejected");
+  EXPECT_EQ(rhost_reason({"d@docomo.example", "mfsmax.docomo.ne.jp", "", "550 Unknown user d",
+                          "5.0.0", "RCPT"}),
+            "userunknown");
 }
 
 // An Exim text bounce (no delivery-status part) for one recipient with the given error line.

@@ -105,6 +105,32 @@ std::string host_name(std::string_view v) {
   return h;
 }
 
+// NTT docomo's MX answers "550 Unknown user <addr>" both for an address that does not exist
+// (at RCPT) and for mail its user's reception settings refuse (after DATA); the Status the
+// relay derived and the refused command tell them apart (Sisimai Rhost/NTTDOCOMO.pm, the rule
+// its public test set is labelled with; Sisimai noted in 2025 that docomo stopped refusing
+// after DATA, so the DATA branch only matters for older bounces).
+std::string docomo(const RhostInput& in, const std::string& text) {
+  if (in.status == "5.1.1" || in.status == "5.0.911")
+    return "userunknown";
+  if (in.status == "5.2.0")
+    return "filtered";
+  if (text.find("552 too much mail data") != std::string::npos)
+    return "mailboxfull";
+  if (text.find("552 too many recipients") != std::string::npos)
+    return "toomanyconn";
+  if (text.find("503 bad sequence of commands") != std::string::npos ||
+      text.find("504 command parameter not implemented") != std::string::npos)
+    return "syntaxerror";
+  if (in.status == "5.0.0") {
+    if (in.command == "RCPT")
+      return "userunknown";
+    if (in.command == "DATA")
+      return "rejected";
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string rhost_reason(const RhostInput& in) {
@@ -116,6 +142,8 @@ std::string rhost_reason(const RhostInput& in) {
       at == std::string::npos ? std::string_view{} : std::string_view(rcpt).substr(at + 1);
   const std::string hosts[] = {std::string(domain), host_name(in.remote_mta),
                                host_name(in.reporting_mta)};
+  if (hosts[1] == "mfsmax.docomo.ne.jp")
+    return docomo(in, lower(in.diagnostic));
   const Provider* who = nullptr;
   for (const auto& h : hosts) {
     for (const auto& p : providers())

@@ -22,7 +22,9 @@ struct RhostInput {
   std::string_view remote_mta;  // host name of the server that refused, "" if unknown
   // The MTA that wrote the report: a provider's own relay reports its own fixed replies.
   std::string_view reporting_mta;
-  std::string_view diagnostic;  // the reply text (any case)
+  std::string_view diagnostic;    // the reply text (any case)
+  std::string_view status = {};   // RFC 3463 code given by the bounce ("" if none)
+  std::string_view command = {};  // refused SMTP command ("RCPT", "DATA", ... or "")
 };
 
 // The reason the answering provider's rules give, or "".
