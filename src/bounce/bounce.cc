@@ -598,8 +598,11 @@ std::string classification_text(const std::string& diagnostic, std::string_view 
 
 // `context` is the human-readable text about this recipient (may be empty): it often names the
 // refused SMTP command ("in reply to RCPT TO command") when the DSN diagnostic does not.
+// `lead` is the whole human-readable text when the report has a single recipient (else empty):
+// an MTA's fixed explanation often stands above the address line ("The user(s) account is
+// disabled." then "<a@b>: 550 user unknown"), and it is about that one recipient.
 void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
-                      std::string_view context) {
+                      std::string_view context, std::string_view lead = {}) {
   if (std::string reply, command; transcript_error(r.diagnostic, &reply, &command)) {
     r.diagnostic = std::move(reply);
     if (r.command.empty())
@@ -630,12 +633,16 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
     }
   }
   if (vendor && r.reason.empty()) {
-    std::string ld = lower(r.diagnostic);
-    for (const auto& [phrase, reason] : vendor->phrases) {
-      if (contains(ld, phrase)) {
-        r.reason = std::string(reason);
-        break;
+    // The vendor's fixed messages, in the recipient's own text first, then in the lead-in.
+    for (const std::string& text : {lower(r.diagnostic), lower(lead)}) {
+      for (const auto& [phrase, reason] : vendor->phrases) {
+        if (contains(text, phrase)) {
+          r.reason = std::string(reason);
+          break;
+        }
       }
+      if (!r.reason.empty())
+        break;
     }
   }
   r.status_explicit = !r.status.empty();
@@ -1079,7 +1086,10 @@ Result<Report> parse(std::string_view raw) {
         for (const auto& tr : text_rcpts)
           if (tr.address == r.address)
             context = tr.block;
-        finish_recipient(r, rep, vendor, context);
+        std::string_view lead;
+        if (rep.recipients.size() == 1)
+          lead = std::string_view(text).substr(0, std::min<size_t>(text.size(), 4096));
+        finish_recipient(r, rep, vendor, context, lead);
       }
       return rep;
     }
@@ -1158,7 +1168,7 @@ Result<Report> parse(std::string_view raw) {
     rep.recipients.push_back(std::move(r));
   }
   for (auto& r : rep.recipients)
-    finish_recipient(r, rep, vendor, {});
+    finish_recipient(r, rep, vendor, {}, rep.recipients.size() == 1 ? section : std::string_view{});
   return rep;
 }
 

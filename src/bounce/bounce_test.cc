@@ -504,6 +504,22 @@ TEST(Generalise, QmailLdapFailureIsTheRecipientSystems) {
   EXPECT_EQ(r->recipients[0].status, "4.4.3");
 }
 
+TEST(Generalise, VendorSentenceAboveTheOnlyRecipient) {
+  // au EZweb writes its verdict above the address line; the line itself only says "user
+  // unknown". With one recipient the sentence is about it (Sisimai Lhost/EZweb).
+  auto r = parse(
+      "From: Mail Administrator <Postmaster@ezweb.ne.jp>\nTo: alice@example.com\n"
+      "Subject: Mail System Error - Returned Mail\nMIME-Version: 1.0\n"
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=\"E\"\n\n"
+      "--E\nContent-Type: text/plain\n\nThe user(s) account is disabled.\n\n\n"
+      "<quinn@ezweb.example>: 550 user unknown (in reply to RCPT TO command)\n\n"
+      "--E\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.ezweb.example\n\n"
+      "Final-Recipient: rfc822; quinn@ezweb.example\nAction: failed\nStatus: 5.0.0\n\n--E--\n");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->recipients.size(), 1u);
+  EXPECT_EQ(r->recipients[0].reason, "suspend");
+}
+
 TEST(Generalise, FilterWordingBeatsBadMailboxStatus) {
   ReasonInput in{"5.1.1", "550",    "550 5.1.1 Refused due to recipient preferences",
                  "",      "failed", "SMTP"};

@@ -48,6 +48,18 @@ const std::vector<Vendor>& vendors() {
        {},
        {{"unable to deliver", "userunknown"}}},
       {"zoho", {}, {}, {"x-zohomail"}, {}, {}, {}, {{"host not reachable", "expired"}}},
+      // au (KDDI) EZweb's own notices: the fixed sentence above the address names the reason.
+      {"ezweb",
+       {"postmaster@ezweb.ne.jp", "postmaster@au.com"},
+       {"mail system error - returned mail"},
+       {},
+       {},
+       {},
+       {},
+       {{"the user(s) account is disabled.", "suspend"},
+        {"the user(s) account is temporarily limited.", "suspend"},
+        {"the user(s) account is temporarily over quota", "mailboxfull"},
+        {"your message was not delivered within ", "expired"}}},
       // DragonFly Mail Agent (dma) writes Exim-like subjects; its own give-up text is permanent.
       {"dragonfly", {}, {}, {}, {"this is the dragonfly mail agent"}, {}, {}},
       {"googlegroups",
