@@ -472,6 +472,13 @@ TEST(Generalise, GmailStateNamesTheRefusedStage) {
   EXPECT_EQ(r->recipients[0].reason, "mailboxfull");
 }
 
+TEST(Reason, DisabledAccountStatusDecides) {
+  // 5.7.13 is "user account disabled": suspend, even when the words say unknown user after DATA
+  // (Sisimai Reason/Suspend.pm; Filtered.pm and UserUnknown.pm step aside for it).
+  ReasonInput in{"5.7.13", "550", "550 5.7.13 user unknown", "DATA", "failed", "SMTP"};
+  EXPECT_EQ(classify(in), "suspend");
+}
+
 TEST(Reason, PolicyWordsAloneUnderA57Status) {
   // "Policy violation" on its own is not one of Sisimai's policy phrases: a 5.7.0 refusal at
   // RCPT with it stays a security refusal; the specific phrases still count.

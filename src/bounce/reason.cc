@@ -979,7 +979,8 @@ std::string classify(const ReasonInput& in) {
       else if (!before_data(in.command) || in.command.empty())
         hit = phr("spamdetected");
     } else if (r == "suspend") {
-      hit = in.reply_code == "525" || phr("suspend");
+      // 5.7.13 "user account disabled" (RFC 3463 / 5248) decides, whatever the words.
+      hit = byst == "suspend" || in.reply_code == "525" || phr("suspend");
     } else if (r == "norelaying") {
       hit = phr("norelaying");
     } else {
