@@ -479,6 +479,16 @@ TEST(Reason, DisabledAccountStatusDecides) {
   EXPECT_EQ(classify(in), "suspend");
 }
 
+TEST(Reason, SenderWordsCountUnderVagueStatusesOnly) {
+  // Rejected.pm reads "sender rejected" words with no command only when the status is vague
+  // (none, onhold, securityerror, systemerror); a 4.4.7 queue expiry stays expired.
+  ReasonInput vague{"", "550", "550 sender rejected", "", "failed", "SMTP"};
+  EXPECT_EQ(classify(vague), "rejected");
+  ReasonInput expired{"4.4.7", "",        "delivery expired; last error: sender rejected",
+                      "",      "delayed", "SMTP"};
+  EXPECT_EQ(classify(expired), "expired");
+}
+
 TEST(Reason, PolicyWordsAloneUnderA57Status) {
   // "Policy violation" on its own is not one of Sisimai's policy phrases: a 5.7.0 refusal at
   // RCPT with it stays a security refusal; the specific phrases still count.

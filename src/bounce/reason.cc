@@ -965,7 +965,10 @@ std::string classify(const ReasonInput& in) {
         hit = phr("rejected") || diag.find("access denied") != std::string::npos;
       } else if (in.command == "DATA" && byst != "userunknown") {
         hit = phr("rejected");
-      } else if (is_tentative(byst)) {
+      } else if (byst.empty() || mailsift::bounce::in(byst, {"undefined", "onhold", "securityerror",
+                                                             "systemerror"})) {
+        // Sisimai (Reason/Rejected.pm) reads the words only when the status says nothing more
+        // specific than these.
         hit = phr("rejected");
       }
     } else if (r == "hostunknown") {
