@@ -7,6 +7,7 @@
 #include "bounce/notification.h"
 #include "bounce/provider_codes.h"
 #include "bounce/reason.h"
+#include "bounce/rhost.h"
 #include "bounce/vendors.h"
 #include "mime/message.h"
 
@@ -430,6 +431,80 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
   return out;
 }
 
+// Which of the Status field's code and the code in the reply text to keep (Sisimai
+// SMTP/Status.pm prefer()): the one whose class agrees with the reply code; otherwise the
+// field, unless it is vague (X.0.0, X.Y.0, X.0.Z where the text's is not) or one of the codes
+// MTAs use as catch-alls (4.4.7 "expired", 4.7.0, 5.3.x, X.5.1/2/4/5 protocol errors), or a
+// 5.1.1 / 5.1.3 the text refines.
+std::string prefer_status(const std::string& field, const std::string& text,
+                          const std::string& reply) {
+  if (field.empty())
+    return text;
+  if (text.empty() || field.size() < 5)
+    return text.empty() ? field : text;
+  if (text.size() < 5)
+    return field;
+  if (!reply.empty() && field[0] != text[0]) {
+    if (reply[0] == field[0])
+      return field;
+    if (reply[0] == text[0])
+      return text;
+  }
+  if (field == text)
+    return field;
+  auto has = [](const std::string& s, std::string_view what) {
+    return s.find(what) != std::string::npos;
+  };
+  if (has(field, ".0.0"))
+    return has(text, ".0.0") ? field : text;
+  if (has(field, ".0") && !has(text, ".0"))
+    return text;
+  if (has(text, ".0.0"))
+    return field;
+  std::string_view f(field);
+  if (f == "4.4.7" || f == "4.7.0" || f.substr(0, 4) == "5.3.")
+    return text;
+  std::string_view mid = f.substr(1, 4);
+  if (mid == ".5.1" || mid == ".5.2" || mid == ".5.4" || mid == ".5.5")
+    return text;
+  if (f == "5.1.1")
+    return (has(text, ".0") || text.rfind("5.5.", 0) == 0) ? field : text;
+  if (f == "5.1.3" && text.rfind("5.7.", 0) == 0)
+    return text;
+  return field;
+}
+
+// A session transcript written as "In: <command>" / "Out: <reply>" lines (Postfix's "Transcript
+// of session follows", sent to the postmaster): the failure is the first 4xx/5xx reply, to the
+// command sent last before it; the 2xx replies around it say nothing about the failure.
+bool transcript_error(std::string_view diag, std::string* reply, std::string* command) {
+  size_t at = std::string_view::npos;
+  for (size_t p = diag.find("Out: "); p != std::string_view::npos; p = diag.find("Out: ", p + 5)) {
+    std::string_view code = diag.substr(p + 5, 4);
+    if (code.size() == 4 && (code[0] == '4' || code[0] == '5') &&
+        valid_reply_code(code.substr(0, 3)) && (code[3] == ' ' || code[3] == '-')) {
+      at = p;
+      break;
+    }
+  }
+  if (at == std::string_view::npos || diag.find("In: ") == std::string_view::npos)
+    return false;
+  size_t end = std::min(diag.find(" In: ", at), diag.find(" Out: ", at + 5));
+  *reply =
+      std::string(trim(diag.substr(at + 5, end == std::string_view::npos ? end : end - at - 5)));
+  size_t in = diag.rfind("In: ", at);
+  command->clear();
+  if (in != std::string_view::npos) {
+    std::string_view w = diag.substr(in + 4);
+    while (!w.empty() && w.front() == ' ')
+      w.remove_prefix(1);
+    for (std::string_view c : {"HELO", "EHLO", "MAIL", "RCPT", "DATA", "STARTTLS", "AUTH"})
+      if (w.substr(0, c.size()) == c)
+        *command = std::string(c);
+  }
+  return true;
+}
+
 // Status and reply code from a diagnostic, command and remote host from its wording.
 void fill_from_diagnostic(Recipient& r) {
   std::string ld = lower(r.diagnostic);
@@ -476,47 +551,26 @@ void fill_from_diagnostic(Recipient& r) {
         in_text = after;
     }
   }
-  if (!in_text.empty()) {
-    // A specific code in the text beats a vague one in the Status field (5.0.0, 4.0.0) of the
-    // same class; an absent Status takes the text's.
-    bool vague = r.status.empty() || (r.status.size() >= 5 && r.status.substr(1) == ".0.0");
-    bool prefer_text =
-        !r.status.empty() && r.status[0] == in_text[0] && in_text.substr(1) != ".0.0";
-    if ((vague || prefer_text) && (r.status.empty() || r.status[0] == in_text[0]) &&
-        in_text.substr(1) != ".0.0") {
-      r.status = in_text;
-    } else if (r.status.empty()) {
-      r.status = in_text;
-    }
-  }
+  if (!in_text.empty())
+    r.status = prefer_status(r.status, in_text, r.reply_code);
   if (r.command.empty())
     r.command = detect_command(ld);
   if (r.remote_mta.empty())
     r.remote_mta = detect_remote_host(ld);
 }
 
-// True when the server's reply starts by naming the recipient itself ("550 <a@b>: ...",
-// "550 5.1.1 a@b... ..."): servers answer RCPT TO that way (Postfix, Sendmail, Exim, Messaging
-// Server); a refusal after DATA names the message, not one recipient.
-bool reply_names_recipient(std::string_view diagnostic, std::string_view reply_code,
-                           std::string_view address) {
-  if (reply_code.empty() || address.empty())
-    return false;
+// Sisimai's "is this failure temporary": the first status code (else reply code) of the reply
+// text decides; without one, the words "temporar(y|ily)" or "persistent" do.
+bool is_temporary_text(std::string_view reply_code, std::string_view diagnostic) {
+  std::string code = find_status(diagnostic);
+  if (code.empty())
+    code = std::string(reply_code);
+  if (code.empty())
+    code = find_reply_code(diagnostic);
+  if (!code.empty())
+    return code[0] == '4';
   std::string ld = lower(diagnostic);
-  size_t p = ld.find(reply_code);
-  if (p == std::string::npos)
-    return false;
-  std::string_view rest = std::string_view(ld).substr(p + reply_code.size());
-  auto skip = [&rest](std::string_view chars) {
-    while (!rest.empty() && chars.find(rest.front()) != std::string_view::npos)
-      rest.remove_prefix(1);
-  };
-  skip(" -");
-  std::string status = find_status(rest.substr(0, std::min<size_t>(rest.size(), 8)));
-  if (!status.empty() && rest.substr(0, status.size()) == status)
-    rest.remove_prefix(status.size());
-  skip(" -<\"'");
-  return rest.substr(0, address.size()) == address;
+  return contains(ld, " temporar") || contains(ld, " persistent");
 }
 
 // The text the classifier reads. A DSN's Diagnostic-Code often keeps only the first line of a
@@ -544,26 +598,51 @@ std::string classification_text(const std::string& diagnostic, std::string_view 
 
 // `context` is the human-readable text about this recipient (may be empty): it often names the
 // refused SMTP command ("in reply to RCPT TO command") when the DSN diagnostic does not.
+// `lead` is the whole human-readable text when the report has a single recipient (else empty):
+// an MTA's fixed explanation often stands above the address line ("The user(s) account is
+// disabled." then "<a@b>: 550 user unknown"), and it is about that one recipient.
 void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
-                      std::string_view context) {
+                      std::string_view context, std::string_view lead = {}) {
+  if (std::string reply, command; transcript_error(r.diagnostic, &reply, &command)) {
+    r.diagnostic = std::move(reply);
+    if (r.command.empty())
+      r.command = std::move(command);
+  }
   fill_from_diagnostic(r);
   if (r.command.empty() && !context.empty())
-    r.command = detect_command(lower(context));
-  // Implicit signs come after the explicit ones of both texts: Postfix writes "Recipient address
-  // rejected" only for RCPT TO, and a reply naming the recipient answers RCPT TO.
-  if (r.command.empty() && (reply_names_recipient(r.diagnostic, r.reply_code, r.address) ||
-                            contains(lower(r.diagnostic), "recipient address rejected")))
-    r.command = "RCPT";
+    r.command = detect_command(lower(collapse(context)));
   // A provider's documented error code says more than its generic wording.
   if (r.reason.empty())
     r.reason = provider_code_reason(r.diagnostic);
-  if (vendor && r.reason.empty()) {
+  // The answering provider's own rules (Sisimai's Rhost step), keyed on who answered.
+  if (r.reason.empty())
+    r.reason = rhost_reason(
+        {r.address, r.remote_mta, rep.reporting_mta, r.diagnostic, r.status, r.command});
+  if (vendor && r.reason.empty() && !vendor->states.empty()) {
     std::string ld = lower(r.diagnostic);
-    for (const auto& [phrase, reason] : vendor->phrases) {
-      if (contains(ld, phrase)) {
-        r.reason = std::string(reason);
-        break;
+    for (const auto& st : vendor->states) {
+      if (!contains(ld, st.marker))
+        continue;
+      if (r.command.empty())
+        r.command = std::string(st.command);
+      // A specific status in the reply (no ".0") names the reason better than the state.
+      std::string_view byst = status_reason(r.status);
+      bool specific = r.status.size() >= 5 && r.status.find(".0") == std::string::npos;
+      r.reason = specific && !byst.empty() ? std::string(byst) : std::string(st.reason);
+      break;
+    }
+  }
+  if (vendor && r.reason.empty()) {
+    // The vendor's fixed messages, in the recipient's own text first, then in the lead-in.
+    for (const std::string& text : {lower(r.diagnostic), lower(lead)}) {
+      for (const auto& [phrase, reason] : vendor->phrases) {
+        if (contains(text, phrase)) {
+          r.reason = std::string(reason);
+          break;
+        }
       }
+      if (!r.reason.empty())
+        break;
     }
   }
   r.status_explicit = !r.status.empty();
@@ -579,9 +658,15 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
       r.reason = std::string(vendor->default_reason);
   }
   if (r.status.empty()) {
-    // No code anywhere: Sisimai's pseudo code names the reason; its class follows the reply
-    // code (a 4xx reply is temporary), else the action.
-    bool temporary = !r.reply_code.empty() ? r.reply_code[0] == '4' : r.action == "delayed";
+    // No code anywhere: Sisimai's pseudo code names the reason (SMTP/Status.pm code()). It is
+    // temporary (4.0.9xx) when the reply code says so or, without one, the text calls the
+    // failure temporary or persistent (SMTP/Failure.pm is_temporary); an MTA's own deferral
+    // reasons are temporary in its text bounces (Lhost/Exim.pm).
+    bool temporary = is_temporary_text(r.reply_code, r.diagnostic);
+    if (vendor)
+      for (auto t : vendor->temporary_reasons)
+        if (t == r.reason)
+          temporary = true;
     std::string p = pseudo_status(r.reason, temporary);
     if (!p.empty())
       r.status = p;
@@ -915,6 +1000,7 @@ Result<Report> parse(std::string_view raw) {
       }
       blocks = std::move(split);
     }
+    std::vector<bool> bare_diagnostic;  // per recipient: nothing but a bare word was found
     for (const auto& b : blocks) {
       if (auto* v = field(b, "reporting-mta"); v && rep.reporting_mta.empty())
         rep.reporting_mta = typed_value(*v);
@@ -961,18 +1047,36 @@ Result<Report> parse(std::string_view raw) {
           !contains(lower(status_comment), "temporary failure"))
         r.diagnostic = status_comment;
       // Fill a missing or bare diagnostic from the human-readable part.
+      bool bare = false;
       if (r.diagnostic.empty() || r.diagnostic.size() < 16) {
+        bare = true;
         for (const auto& tr : text_rcpts) {
           if (tr.address == r.address) {
             std::string c = collapse(tr.block);
             r.diagnostic = r.diagnostic.empty() ? c : r.diagnostic + " " + c;
+            bare = false;
             break;
           }
         }
-        if (r.diagnostic.empty() && text_rcpts.empty())
+        if (r.diagnostic.empty() && text_rcpts.empty()) {
           r.diagnostic = collapse(section);
+          bare = false;
+        }
       }
+      bare_diagnostic.push_back(bare);
       rep.recipients.push_back(std::move(r));
+    }
+    // One recipient whose diagnostic is still a bare word ("X-Unix; 255"): the human-readable
+    // part (all of it: Sendmail's transcript follows its "original message was received" line) is
+    // about that recipient, whatever address it names (a pipe, an alias), so it is the
+    // diagnostic, or precedes it when it does not already quote it (Sisimai RFC3464.pm).
+    if (rep.recipients.size() == 1 && bare_diagnostic.front() && !text.empty()) {
+      Recipient& r = rep.recipients.front();
+      std::string lead =
+          collapse(std::string_view(text).substr(0, std::min<size_t>(text.size(), 4096)));
+      if (!r.diagnostic.empty() && !contains(lower(lead), lower(r.diagnostic)))
+        lead += " " + r.diagnostic;
+      r.diagnostic = std::move(lead);
     }
     if (!rep.recipients.empty()) {
       // Exchange and others write the transcript into the DSN part only; copy the human text's
@@ -982,7 +1086,10 @@ Result<Report> parse(std::string_view raw) {
         for (const auto& tr : text_rcpts)
           if (tr.address == r.address)
             context = tr.block;
-        finish_recipient(r, rep, vendor, context);
+        std::string_view lead;
+        if (rep.recipients.size() == 1)
+          lead = std::string_view(text).substr(0, std::min<size_t>(text.size(), 4096));
+        finish_recipient(r, rep, vendor, context, lead);
       }
       return rep;
     }
@@ -1061,7 +1168,7 @@ Result<Report> parse(std::string_view raw) {
     rep.recipients.push_back(std::move(r));
   }
   for (auto& r : rep.recipients)
-    finish_recipient(r, rep, vendor, {});
+    finish_recipient(r, rep, vendor, {}, rep.recipients.size() == 1 ? section : std::string_view{});
   return rep;
 }
 

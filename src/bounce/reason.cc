@@ -604,10 +604,7 @@ const std::vector<Phrases>& table() {
         "the message was rejected by organization policy",
         "this message was blocked because its content presents a potential",
         "we do not accept messages containing images or other attachments",
-        "you're using a mass mailer",
-        "policy violation",
-        "violates our policy",
-        "rejected by policy"},
+        "you're using a mass mailer"},
        {{"you have exceeded the", "allowable number of posts without solving a captcha"}},
        {}},
       {"systemerror",
@@ -968,7 +965,10 @@ std::string classify(const ReasonInput& in) {
         hit = phr("rejected") || diag.find("access denied") != std::string::npos;
       } else if (in.command == "DATA" && byst != "userunknown") {
         hit = phr("rejected");
-      } else if (is_tentative(byst)) {
+      } else if (byst.empty() || mailsift::bounce::in(byst, {"undefined", "onhold", "securityerror",
+                                                             "systemerror"})) {
+        // Sisimai (Reason/Rejected.pm) reads the words only when the status says nothing more
+        // specific than these.
         hit = phr("rejected");
       }
     } else if (r == "hostunknown") {
@@ -982,7 +982,8 @@ std::string classify(const ReasonInput& in) {
       else if (!before_data(in.command) || in.command.empty())
         hit = phr("spamdetected");
     } else if (r == "suspend") {
-      hit = in.reply_code == "525" || phr("suspend");
+      // 5.7.13 "user account disabled" (RFC 3463 / 5248) decides, whatever the words.
+      hit = byst == "suspend" || in.reply_code == "525" || phr("suspend");
     } else if (r == "norelaying") {
       hit = phr("norelaying");
     } else {
@@ -1106,6 +1107,20 @@ std::string find_status(std::string_view t) {
   return {};
 }
 
+// The reply codes SMTP defines (RFC 5321, 4954, 5248, 7504, 1985, 2645): a number such as
+// "255" (a mailer's exit status) or "299" is not one (Sisimai SMTP/Reply.pm).
+bool valid_reply_code(std::string_view c) {
+  static constexpr std::string_view kCodes[] = {
+      "211", "214", "220", "221", "235", "250", "251", "252", "253", "334", "354",
+      "421", "422", "430", "432", "450", "451", "452", "453", "454", "455", "458",
+      "459", "500", "501", "502", "503", "504", "521", "523", "524", "525", "530",
+      "533", "534", "535", "538", "550", "551", "552", "553", "554", "555", "556"};
+  for (auto k : kCodes)
+    if (k == c)
+      return true;
+  return false;
+}
+
 std::string find_reply_code(std::string_view t) {
   for (size_t i = 0; i + 2 < t.size(); ++i) {
     char c = t[i];
@@ -1116,7 +1131,7 @@ std::string find_reply_code(std::string_view t) {
       continue;
     if (!digit(t[i + 1]) || !digit(t[i + 2]))
       continue;
-    if (t[i + 1] > '5')
+    if (!valid_reply_code(t.substr(i, 3)))
       continue;
     if (i + 3 < t.size() && t[i + 3] != ' ' && t[i + 3] != '-' && t[i + 3] != '\r' &&
         t[i + 3] != '\n' && t[i + 3] != '\t' && t[i + 3] != ',' && t[i + 3] != ';' &&

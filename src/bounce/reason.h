@@ -44,5 +44,7 @@ std::string pseudo_status(std::string_view reason, bool temporary);
 std::string find_status(std::string_view text);
 // First SMTP reply code (2xx/4xx/5xx standing alone before a space, '-' or end), "" if none.
 std::string find_reply_code(std::string_view text);
+// True for the reply codes SMTP defines ("550"); false for other numbers ("255", "299").
+bool valid_reply_code(std::string_view code);
 
 }  // namespace mailsift::bounce

@@ -31,6 +31,16 @@ struct Vendor {
   // The vendor's own fixed messages and the reason each means (checked before the generic
   // classifier, as Sisimai's lhost modules do): {lower-case phrase, reason}.
   std::vector<std::pair<std::string_view, std::string_view>> phrases = {};
+  // Reasons this MTA reports as a temporary failure when its text carries no status code: the
+  // pseudo status is then 4.0.9xx (Exim: a retry timeout or a full mailbox is a deferral that
+  // ran out, not a permanent refusal). Other reasons follow the reply code and the wording.
+  std::vector<std::string_view> temporary_reasons = {};
+  // Markers that name the SMTP state the remote refused in (Gmail's "(state 18)"), with the
+  // command and the reason that state stands for: {lower-case marker, command, reason}.
+  struct State {
+    std::string_view marker, command, reason;
+  };
+  std::vector<State> states = {};
 };
 
 struct VendorInput {
