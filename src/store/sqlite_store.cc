@@ -164,29 +164,67 @@ struct Snapshot {
 
 using FuzzyKey = std::pair<std::string, std::string>;  // (digest, reporter)
 struct FuzzyCache {
+  using Entry = std::pair<uint64_t, const FuzzyRecord*>;  // (band, record)
   std::map<FuzzyKey, FuzzyRecord> records;
-  // One node per (band, record): most bands belong to one record, so a vector per band was a
-  // second allocation for nearly every entry (~90k of them on the corpus store, a large share
-  // of a CLI scan's start-up and exit). Order within a band does not matter: callers count.
-  std::unordered_multimap<uint64_t, const FuzzyRecord*> by_band;
+  // The band index of the records loaded together from SQL: one sorted array, because one
+  // hash node per (band, record) — ~90k on the corpus store — made building and freeing it
+  // most of a CLI process's start-up. Records erased later leave a null entry here.
+  std::vector<Entry> loaded;
+  // Records added after the load (few: reports arriving while this process runs).
+  std::unordered_multimap<uint64_t, const FuzzyRecord*> added;
+
+  void load(std::vector<FuzzyRecord> rows) {
+    size_t n = 0;
+    for (const FuzzyRecord& r : rows)
+      n += r.bands.size();
+    loaded.reserve(n);
+    for (FuzzyRecord& r : rows) {
+      FuzzyKey key{r.message_digest, r.reporter};
+      auto [it, fresh] = records.insert_or_assign(std::move(key), std::move(r));
+      (void)fresh;  // the SQL key is unique: never a replacement
+      for (uint64_t b : sorted_unique(it->second.bands))
+        loaded.emplace_back(b, &it->second);
+    }
+    std::sort(loaded.begin(), loaded.end());
+  }
+
+  // f(record) for every live record in band b; a record is in a band at most once.
+  template <typename F>
+  void for_each_in_band(uint64_t b, F&& f) const {
+    auto first = std::lower_bound(loaded.begin(), loaded.end(), Entry{b, nullptr});
+    for (auto it = first; it != loaded.end() && it->first == b; ++it) {
+      if (it->second)
+        f(it->second);
+    }
+    auto [from, to] = added.equal_range(b);
+    for (auto it = from; it != to; ++it)
+      f(it->second);
+  }
 
   void insert(FuzzyRecord r) {
     FuzzyKey key{r.message_digest, r.reporter};
     erase(key);
     auto [it, _] = records.emplace(key, std::move(r));
     for (uint64_t b : sorted_unique(it->second.bands))
-      by_band.emplace(b, &it->second);
+      added.emplace(b, &it->second);
   }
+
   void erase(const FuzzyKey& key) {
     auto it = records.find(key);
     if (it == records.end())
       return;
-    for (uint64_t b : sorted_unique(it->second.bands)) {
-      auto [first, last] = by_band.equal_range(b);
-      for (auto bit = first; bit != last; ++bit) {
-        if (bit->second == &it->second) {
-          by_band.erase(bit);
-          break;  // sorted_unique: a record is in a band at most once
+    const FuzzyRecord* doomed = &it->second;
+    for (uint64_t b : sorted_unique(doomed->bands)) {
+      auto first = std::lower_bound(loaded.begin(), loaded.end(), Entry{b, nullptr});
+      for (auto e = first; e != loaded.end() && e->first == b; ++e) {
+        if (e->second == doomed)
+          e->second = nullptr;
+      }
+      auto [from, to] = added.equal_range(b);
+      for (auto e = from; e != to; ++e) {
+        if (e->second == doomed) {
+          added.erase(e);
+          break;
         }
       }
     }
@@ -382,11 +420,8 @@ class SqliteStore final : public Store {
       if (!cache)
         return cache.error();
       std::unordered_map<const FuzzyRecord*, size_t> shared;
-      for (uint64_t b : sorted_unique(bands)) {
-        auto [first, last] = (*cache)->by_band.equal_range(b);
-        for (auto it = first; it != last; ++it)
-          ++shared[it->second];
-      }
+      for (uint64_t b : sorted_unique(bands))
+        (*cache)->for_each_in_band(b, [&shared](const FuzzyRecord* r) { ++shared[r]; });
       std::vector<std::pair<size_t, const FuzzyRecord*>> hits;
       for (const auto& [r, n] : shared)
         hits.emplace_back(n, r);
@@ -512,7 +547,9 @@ class SqliteStore final : public Store {
         {"learned_delete", "DELETE FROM learned WHERE scope=?1 AND digest=?2"},
         {"journal_insert", "INSERT INTO changes(scope, tokens) VALUES(?1, ?2)"},
         {"journal_since", "SELECT seq, scope, tokens FROM changes WHERE seq > ?1 ORDER BY seq"},
-        {"journal_bounds", "SELECT min(seq), max(seq) FROM changes"},
+        // Two subqueries: SQLite answers a lone min() or max() from the rowid b-tree, but
+        // min() and max() in one SELECT scan the whole journal (~4,000 rows of token lists).
+        {"journal_bounds", "SELECT (SELECT min(seq) FROM changes), (SELECT max(seq) FROM changes)"},
         {"journal_at", "SELECT scope, tokens FROM changes WHERE seq=?1"},
         {"journal_prune", "DELETE FROM changes WHERE seq <= ?1"},
         {"fuzzy_gen_get", "SELECT value FROM meta WHERE key='fuzzy_gen'"},
@@ -942,7 +979,6 @@ class SqliteStore final : public Store {
     u.i64(1, sid);
     int rc;
     std::vector<FuzzyRecord> rows;
-    size_t bands = 0;
     while ((rc = u.step()) == SQLITE_ROW) {
       FuzzyRecord& r = rows.emplace_back();
       r.message_digest = u.col_text(0);
@@ -951,11 +987,8 @@ class SqliteStore final : public Store {
       r.bands = u.col_blob<uint64_t>(3);
       r.signature = u.col_blob<uint32_t>(4);
       r.added_unix = u.col_i64(5);
-      bands += r.bands.size();
     }
-    cache.by_band.reserve(bands);  // no rehash while bulk-loading
-    for (FuzzyRecord& r : rows)
-      cache.insert(std::move(r));
+    cache.load(std::move(rows));
     Status s = rc == SQLITE_DONE ? Status(Ok{}) : Status(fail(rc, "fuzzy load"));
     if (s)
       s = step_done("commit");
