@@ -48,7 +48,6 @@ CREATE TABLE store_fuzzy_bands(scope text NOT NULL, band bigint NOT NULL, digest
 CREATE INDEX store_fuzzy_bands_digest ON store_fuzzy_bands(scope, digest);
 )sql",
 };
-constexpr int kStoreSchemaVersion = sizeof(kStoreMigrations) / sizeof(kStoreMigrations[0]);
 constexpr const char* kStoreMigrationLock = "120342524290931";
 
 std::string array_i64(const std::vector<int64_t>& v) {
