@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -17,6 +19,7 @@
 
 #include "feedback/testing/conformance.h"
 #include "fleet/fleet_tenant.h"
+#include "fleet/migrate_tenant.h"
 #include "fleet/testing/servers.h"
 #include "tenant/testing/conformance.h"
 
@@ -203,6 +206,61 @@ TEST(PgTenantStore, TwoNodesShareListsAndCountAReportOnce) {
   EXPECT_EQ((*found)[0].signature, rep.signature);
   ASSERT_TRUE((*fa)->set_consent("bob@acme.test", feedback::Consent::kAccepted, 5).ok());
   EXPECT_EQ(*(*fb)->consent("bob@acme.test"), feedback::Consent::kAccepted);
+}
+
+// mailsift migrate into the PostgreSQL stores: a SQLite tenants.db and feedback.db copied,
+// verified, and a second run writes nothing.
+TEST(PgTenantMigrate, SqliteFilesCopiedVerifiedAndIdempotent) {
+  REQUIRE_POSTGRES();
+  char tmpl[] = "/tmp/mailsift-pgmig-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const tenant::Clock clock = [] { return int64_t{1'800'000'000}; };
+  {
+    auto t = tenant::open_sqlite_tenant_store(dir + "/tenants.db");
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(tenant::add_reseller(**t, clock, "acme", "Acme").ok());
+    ASSERT_TRUE(tenant::add_domain(**t, clock, "acme.test", "acme").ok());
+    ASSERT_TRUE(tenant::add_user(**t, clock, "bob@acme.test").ok());
+    ASSERT_TRUE(tenant::add_list_entry(**t, clock, tenant::Level::kDomain, "acme.test",
+                                       tenant::ListKind::kAllow, "friend@ok.test", "cli", "",
+                                       std::nullopt)
+                    .ok());
+    ASSERT_TRUE(tenant::create_api_key(**t, clock, tenant::Role::kAdmin, "", "x").ok());
+    auto f = feedback::open_sqlite_store(dir + "/feedback.db");
+    ASSERT_TRUE(f.ok());
+    feedback::ReportRecord r;
+    r.user = "bob@acme.test";
+    r.digest = "d";
+    r.sender = "s@x.test";
+    r.bands = {0x8000000000000001ull};
+    feedback::ReportEffects fx;
+    fx.agree = 1;
+    fx.sender_spam = 1;
+    ASSERT_TRUE(*(*f)->commit_report(r, fx));
+    ASSERT_TRUE((*f)->set_consent("bob@acme.test", feedback::Consent::kAccepted, 1).ok());
+  }
+  const auto o = options_for(g_pg->dsn(), "pgmig");
+  auto ts = open_postgres_tenant_store(o);
+  auto fs = open_postgres_feedback_store(o);
+  ASSERT_TRUE(ts.ok() && fs.ok());
+  for (int run = 0; run < 2; ++run) {
+    MigrateReport report;
+    auto st = migrate_tenant_files({dir + "/tenants.db", dir + "/feedback.db"}, false,
+                                   {ts->get(), fs->get()}, report);
+    ASSERT_TRUE(st.ok()) << st.error().describe();
+    std::cout << report.table();
+    EXPECT_TRUE(report.ok()) << "run " << run;
+    uint64_t written = 0, source = 0;
+    for (const auto& k : report.kinds) {
+      written += k.written;
+      source += k.source;
+    }
+    EXPECT_EQ(source, 9u);  // tenants 1+1+1+0+1+1, feedback 1+1+1+0+1
+    EXPECT_EQ(written, run == 0 ? 9u : 0u) << "run " << run;
+  }
+  EXPECT_EQ((*fs)->campaign_candidates({0x8000000000000001ull}, 0)->size(), 1u);
+  std::filesystem::remove_all(dir);
 }
 
 struct Timed {

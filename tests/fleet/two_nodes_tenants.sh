@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Two mailsiftd nodes whose tenant store and feedback store are one real PostgreSQL
-# (tenant.backend = feedback.backend = postgres; docs/fleet-tenants.md). Provisioned once, with the
-# CLI against node-a's configuration; then:
-#   (a) an API key created through node-a's configuration is accepted by node-b;
+# (tenant.backend = feedback.backend = postgres; docs/fleet-tenants.md). Provisioned in an embedded
+# tenants.db moved over with `mailsift migrate`, plus a user added with the CLI against node-a's
+# configuration; then:
+#   (a) an API key created in the embedded store (migrated) is accepted by node-b;
 #   (b) a block-list entry added through node-a's HTTP API decides node-b's next scan;
 #   (c) consent and a spam report taken by node-a are what node-b reports for the user;
 #   (d) the entry removed through node-b's API no longer decides node-a's scan.
@@ -41,14 +42,25 @@ EOF
 }
 node_conf node-a "$A_MILTER" "$A_HTTP"
 node_conf node-b "$B_MILTER" "$B_HTTP"
-MA() { "$MAILSIFT" --config "$WORK/node-a.toml" "$@"; }
-MA tenant reseller add acme --name Acme >/dev/null || fail_start "reseller add"
-MA tenant domain add acme.test --reseller acme >/dev/null || fail_start "domain add"
-MA tenant user add bob@acme.test >/dev/null || fail_start "user add"
-MA tenant key create --admin --label two-nodes-tenants >"$WORK/admin.key" || fail_start "key create"
+# Provisioned the way an installation moves to a fleet: an embedded tenants.db (one machine),
+# copied with `mailsift migrate`; then one more user through node-a's configuration.
+ME() { "$MAILSIFT" --data-dir "$WORK/embedded" "$@"; }
+ME tenant reseller add acme --name Acme >/dev/null || fail_start "reseller add"
+ME tenant domain add acme.test --reseller acme >/dev/null || fail_start "domain add"
+ME tenant user add bob@acme.test >/dev/null || fail_start "user add"
+ME tenant key create --admin --label two-nodes-tenants >"$WORK/admin.key" || fail_start "key create"
 KEY=$(cat "$WORK/admin.key")
-check "node-b's configuration sees the tenants created through node-a's" \
-  grep -q "bob@acme.test" <<<"$("$MAILSIFT" --config "$WORK/node-b.toml" tenant user list 2>&1)"
+MIGRATED=$("$MAILSIFT" --config "$WORK/node-a.toml" migrate --from "$WORK/embedded/tenants.db" \
+  --postgres "host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres")
+check "mailsift migrate copies tenants.db into PostgreSQL and verifies (exit $?)" test $? = 0
+echo "$MIGRATED"
+check "migrate verified the user and the key" \
+  bash -c "grep -qE '^tenant users +1 +1 +1 +ok' <<<'$MIGRATED' && grep -qE '^tenant api keys +1 +1 +1 +ok' <<<'$MIGRATED'"
+"$MAILSIFT" --config "$WORK/node-a.toml" tenant user add carol@acme.test >/dev/null ||
+  fail_start "user add through node-a's configuration"
+USERS=$("$MAILSIFT" --config "$WORK/node-b.toml" tenant user list 2>&1)
+check "node-b's configuration sees the migrated user and the one added through node-a's" \
+  bash -c "grep -q bob@acme.test <<<'$USERS' && grep -q carol@acme.test <<<'$USERS'"
 check "nothing was written to node-a's local tenants.db" test ! -e "$WORK/node-a/tenants.db"
 
 for n in node-a node-b; do
@@ -64,7 +76,7 @@ AUTH=(-H "Authorization: Bearer $KEY")
 
 # --- (a) one key for the fleet ----------------------------------------------------------------
 CODE=$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" "$B/api/v1/lists?level=user&id=bob@acme.test")
-check "node-b accepts the key created through node-a's configuration (got $CODE)" test "$CODE" = 200
+check "node-b accepts the migrated key (got $CODE)" test "$CODE" = 200
 
 # --- (b) a block entry added on node-a decides node-b's scan ---------------------------------
 msg() {
