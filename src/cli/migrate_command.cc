@@ -21,7 +21,8 @@ CLI::App* add_migrate_command(CLI::App& app, MigrateCliOptions& o) {
       ->required()
       ->expected(1, -1);
   cmd->add_option("--redis", o.redis, "Redis HOST:PORT (learned and outbound state)");
-  cmd->add_option("--postgres", o.postgres, "PostgreSQL connection string (decision log, tenants, feedback)");
+  cmd->add_option("--postgres", o.postgres,
+                  "PostgreSQL connection string (decision log, tenants, feedback)");
   cmd->add_flag("--dry-run", o.dry_run, "Read and compare only; write nothing");
   return cmd;
 }

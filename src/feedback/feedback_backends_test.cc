@@ -4,15 +4,16 @@
 namespace mailsift::feedback {
 namespace {
 
-MAILSIFT_FEEDBACK_CONFORMANCE(Memory, (testing::StoreFactory{
-                                          "memory",
-                                          [](const std::string&)
-                                              -> Result<std::unique_ptr<FeedbackStore>> {
-                                            return make_memory_store();
-                                          }}));
+MAILSIFT_FEEDBACK_CONFORMANCE(Memory,
+                              (testing::StoreFactory{
+                                  "memory",
+                                  [](const std::string&) -> Result<std::unique_ptr<FeedbackStore>> {
+                                    return make_memory_store();
+                                  }}));
 MAILSIFT_FEEDBACK_CONFORMANCE(Sqlite, (testing::StoreFactory{"sqlite", [](const std::string& dir) {
-                                         return open_sqlite_store(dir + "/feedback.db");
-                                       }}));
+                                                               return open_sqlite_store(
+                                                                   dir + "/feedback.db");
+                                                             }}));
 
 TEST(ListUnsubscribe, ParsesTargetsAndOneClick) {
   auto u = parse_list_unsubscribe("<mailto:a@b.example?subject=unsub>,\r\n <https://b.example/u>",

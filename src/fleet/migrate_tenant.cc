@@ -26,8 +26,8 @@ class Reader {
   }
   bool has_table(const char* name) {
     bool found = false;
-    std::string sql = fmt::format("SELECT 1 FROM sqlite_master WHERE type='table' AND name='{}'",
-                                  name);
+    std::string sql =
+        fmt::format("SELECT 1 FROM sqlite_master WHERE type='table' AND name='{}'", name);
     return each(sql.c_str(), [&](sqlite3_stmt*) { found = true; }).ok() && found;
   }
   template <typename F>
@@ -135,12 +135,11 @@ Status migrate_tenants(Reader& db, tenant::TenantStore& dest, bool dry_run, Migr
           entries.push_back(std::move(e));
         });
   if (st.ok() && db.has_table("api_keys"))  // schema version 1 had no keys
-    st = db.each("SELECT hash, role, reseller, label, created_at FROM api_keys ORDER BY hash",
-                 [&](auto* s) {
-                   keys.push_back({text(s, 0), text(s, 1) == "admin" ? Role::kAdmin
-                                                                     : Role::kReseller,
-                                   text(s, 2), text(s, 3), i64(s, 4)});
-                 });
+    st = db.each(
+        "SELECT hash, role, reseller, label, created_at FROM api_keys ORDER BY hash", [&](auto* s) {
+          keys.push_back({text(s, 0), text(s, 1) == "admin" ? Role::kAdmin : Role::kReseller,
+                          text(s, 2), text(s, 3), i64(s, 4)});
+        });
   if (!st)
     return st;
 

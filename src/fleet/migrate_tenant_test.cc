@@ -61,8 +61,10 @@ void fill_feedback(const std::string& path) {
   fx.agree = 1;
   fx.sender_spam = 1;
   fx.missed_spam = 1;
-  ASSERT_TRUE(*f.commit_report(rep("bob@acme.test", "d1", feedback::Kind::kSpam, "x@bad.test"), fx));
-  ASSERT_TRUE(*f.commit_report(rep("bob@acme.test", "d2", feedback::Kind::kSpam, "x@bad.test"), fx));
+  ASSERT_TRUE(
+      *f.commit_report(rep("bob@acme.test", "d1", feedback::Kind::kSpam, "x@bad.test"), fx));
+  ASSERT_TRUE(
+      *f.commit_report(rep("bob@acme.test", "d2", feedback::Kind::kSpam, "x@bad.test"), fx));
   fx = {};
   fx.disagree = 1;
   fx.sender_ham = 1;

@@ -26,8 +26,8 @@ namespace {
 using feedback::Consent;
 using feedback::Corrections;
 using feedback::Kind;
-using feedback::ReporterStats;
 using feedback::ReportEffects;
+using feedback::ReporterStats;
 using feedback::ReportRecord;
 using feedback::SenderStats;
 using pg::Param;
@@ -107,9 +107,9 @@ class PostgresFeedbackStore final : public feedback::FeedbackStore {
       : options_(o), pool_(o.dsn, o.schema, o.timeout_ms, o.pool_size) {}
 
   Status migrate() {
-    return pg::migrate_forward(pool_, options_.schema,
-                               {"feedback store", "feedback_schema_migrations", kMigrationLock,
-                                kMigrations});
+    return pg::migrate_forward(
+        pool_, options_.schema,
+        {"feedback store", "feedback_schema_migrations", kMigrationLock, kMigrations});
   }
 
   Result<bool> has_report(const std::string& user, const std::string& digest, Kind kind) override {
@@ -175,12 +175,12 @@ class PostgresFeedbackStore final : public feedback::FeedbackStore {
         return fail(r.error());
     }
     if (fx.missed_spam || fx.false_positive) {
-      if (auto r = c.exec(
-              "INSERT INTO feedback_corrections(user_id, missed_spam, false_positive) "
-              "VALUES($1, $2, $3) ON CONFLICT(user_id) DO UPDATE SET "
-              "missed_spam=feedback_corrections.missed_spam+EXCLUDED.missed_spam, "
-              "false_positive=feedback_corrections.false_positive+EXCLUDED.false_positive",
-              {text(rep.user), num(fx.missed_spam), num(fx.false_positive)}, until);
+      if (auto r =
+              c.exec("INSERT INTO feedback_corrections(user_id, missed_spam, false_positive) "
+                     "VALUES($1, $2, $3) ON CONFLICT(user_id) DO UPDATE SET "
+                     "missed_spam=feedback_corrections.missed_spam+EXCLUDED.missed_spam, "
+                     "false_positive=feedback_corrections.false_positive+EXCLUDED.false_positive",
+                     {text(rep.user), num(fx.missed_spam), num(fx.false_positive)}, until);
           !r)
         return fail(r.error());
     }
@@ -195,12 +195,12 @@ class PostgresFeedbackStore final : public feedback::FeedbackStore {
     if (bands.empty())
       return out;
     const std::set<uint64_t> want(bands.begin(), bands.end());
-    auto r = run(
-        "SELECT r.id, r.user_id, r.domain, r.reseller, r.digest, r.kind, r.sender, r.at_ms, "
-        "r.trusted, r.signature FROM feedback_reports r WHERE r.kind=1 AND r.at_ms>=$2 AND "
-        "r.id IN (SELECT report_id FROM feedback_report_bands WHERE band = ANY($1::bigint[])) "
-        "ORDER BY r.id",
-        {Param(int_array(want)), num(since_ms)});
+    auto r =
+        run("SELECT r.id, r.user_id, r.domain, r.reseller, r.digest, r.kind, r.sender, r.at_ms, "
+            "r.trusted, r.signature FROM feedback_reports r WHERE r.kind=1 AND r.at_ms>=$2 AND "
+            "r.id IN (SELECT report_id FROM feedback_report_bands WHERE band = ANY($1::bigint[])) "
+            "ORDER BY r.id",
+            {Param(int_array(want)), num(since_ms)});
     if (!r)
       return r.error();
     const PGresult* res = r->get();
@@ -232,9 +232,10 @@ class PostgresFeedbackStore final : public feedback::FeedbackStore {
                          cell_i64(r->get(), 0, 2)};
   }
   Result<SenderStats> sender(const std::string& user, const std::string& sender) override {
-    auto r = run("SELECT spam, ham, last_at_ms FROM feedback_senders WHERE user_id=$1 AND "
-                 "sender=$2",
-                 {text(user), text(sender)});
+    auto r =
+        run("SELECT spam, ham, last_at_ms FROM feedback_senders WHERE user_id=$1 AND "
+            "sender=$2",
+            {text(user), text(sender)});
     if (!r)
       return r.error();
     if (PQntuples(r->get()) == 0)
@@ -270,9 +271,10 @@ class PostgresFeedbackStore final : public feedback::FeedbackStore {
     return static_cast<Consent>(cell_i64(r->get(), 0, 0));
   }
   Status set_consent(const std::string& user, Consent consent, int64_t at_ms) override {
-    auto r = run("INSERT INTO feedback_consent(user_id, state, at_ms) VALUES($1, $2, $3) "
-                 "ON CONFLICT(user_id) DO UPDATE SET state=EXCLUDED.state, at_ms=EXCLUDED.at_ms",
-                 {text(user), num(static_cast<int64_t>(consent)), num(at_ms)});
+    auto r =
+        run("INSERT INTO feedback_consent(user_id, state, at_ms) VALUES($1, $2, $3) "
+            "ON CONFLICT(user_id) DO UPDATE SET state=EXCLUDED.state, at_ms=EXCLUDED.at_ms",
+            {text(user), num(static_cast<int64_t>(consent)), num(at_ms)});
     if (!r)
       return r.error();
     return Ok{};
@@ -307,12 +309,11 @@ class PostgresFeedbackStore final : public feedback::FeedbackStore {
       out.push_back(std::move(x));
     }
     // Bands go with their reports (ON DELETE CASCADE).
-    for (const char* sql :
-         {"DELETE FROM feedback_reports WHERE user_id=$1",
-          "DELETE FROM feedback_reporters WHERE user_id=$1",
-          "DELETE FROM feedback_senders WHERE user_id=$1",
-          "DELETE FROM feedback_corrections WHERE user_id=$1",
-          "DELETE FROM feedback_consent WHERE user_id=$1"}) {
+    for (const char* sql : {"DELETE FROM feedback_reports WHERE user_id=$1",
+                            "DELETE FROM feedback_reporters WHERE user_id=$1",
+                            "DELETE FROM feedback_senders WHERE user_id=$1",
+                            "DELETE FROM feedback_corrections WHERE user_id=$1",
+                            "DELETE FROM feedback_consent WHERE user_id=$1"}) {
       if (auto r = c.exec(sql, {text(user)}, until); !r)
         return fail(r.error());
     }

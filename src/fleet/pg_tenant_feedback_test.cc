@@ -77,10 +77,11 @@ Result<std::unique_ptr<tenant::TenantStore>> tenant_store(const std::string& dir
   return open_postgres_tenant_store(options_for(g_pg->dsn(), schema_for(dir, "tn_", fresh)));
 }
 
-MAILSIFT_TENANT_CONFORMANCE(
-    Postgres, (tenant::testing::BackendFactory{
-                  "postgres", [](const std::string& dir) { return tenant_store(dir, true); },
-                  [](const std::string& dir) { return tenant_store(dir, false); }}));
+MAILSIFT_TENANT_CONFORMANCE(Postgres,
+                            (tenant::testing::BackendFactory{
+                                "postgres",
+                                [](const std::string& dir) { return tenant_store(dir, true); },
+                                [](const std::string& dir) { return tenant_store(dir, false); }}));
 
 MAILSIFT_FEEDBACK_CONFORMANCE(
     Postgres,
@@ -88,7 +89,8 @@ MAILSIFT_FEEDBACK_CONFORMANCE(
         "postgres", [](const std::string& dir) -> Result<std::unique_ptr<feedback::FeedbackStore>> {
           if (!g_pg)
             return Error::temporary("no PostgreSQL server: " + g_missing);
-          return open_postgres_feedback_store(options_for(g_pg->dsn(), schema_for(dir, "fb_", true)));
+          return open_postgres_feedback_store(
+              options_for(g_pg->dsn(), schema_for(dir, "fb_", true)));
         }}));
 
 // Direct SQL for inspection.
@@ -272,9 +274,9 @@ template <typename F>
 Timed timed(F f) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = f();
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - t0)
-                   .count();
+  int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   return {r.ok(), r.ok() ? ErrorKind::kPermanent : r.error().kind, ms};
 }
 
@@ -301,7 +303,9 @@ TEST(PgTenantFaults, KilledAndRestartedServerIsTemporaryThenRecovers) {
   server.kill();
   std::vector<Timed> calls = {
       timed([&] { return t.get_reseller("acme"); }),
-      timed([&] { return t.add_reseller({"globex", "", 2}); }),
+      timed([&] {
+        return t.add_reseller({"globex", "", 2});
+      }),
       timed([&] { return t.list_entries(tenant::Level::kUser, "u@acme.test"); }),
       timed([&] { return t.remove_tenant(tenant::Level::kReseller, "acme"); }),
       timed([&] { return f.consent("u@acme.test"); }),

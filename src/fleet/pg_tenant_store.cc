@@ -140,9 +140,9 @@ class PostgresTenantStore final : public tenant::TenantStore {
       : options_(o), pool_(o.dsn, o.schema, o.timeout_ms, o.pool_size) {}
 
   Status migrate() {
-    return pg::migrate_forward(pool_, options_.schema,
-                               {"tenant store", "tenant_schema_migrations", kMigrationLock,
-                                kMigrations});
+    return pg::migrate_forward(
+        pool_, options_.schema,
+        {"tenant store", "tenant_schema_migrations", kMigrationLock, kMigrations});
   }
 
   Status add_reseller(const Reseller& r) override {
@@ -178,8 +178,7 @@ class PostgresTenantStore final : public tenant::TenantStore {
     return all<Domain>(
         "SELECT name, reseller, created_at FROM tenant_domains WHERE $1='' OR reseller=$1 "
         "ORDER BY name",
-        {text(reseller)},
-        [](const PGresult* r, int i) {
+        {text(reseller)}, [](const PGresult* r, int i) {
           return Domain{cell(r, i, 0), cell(r, i, 1), cell_i64(r, i, 2)};
         });
   }
@@ -199,8 +198,7 @@ class PostgresTenantStore final : public tenant::TenantStore {
     return all<User>(
         "SELECT address, domain, created_at FROM tenant_users WHERE $1='' OR domain=$1 "
         "ORDER BY address",
-        {text(domain)},
-        [](const PGresult* r, int i) {
+        {text(domain)}, [](const PGresult* r, int i) {
           return User{cell(r, i, 0), cell(r, i, 1), cell_i64(r, i, 2)};
         });
   }
@@ -269,13 +267,14 @@ class PostgresTenantStore final : public tenant::TenantStore {
     const std::string sql = fmt::format(
         "WITH o AS (SELECT 1 FROM {0} WHERE {1}=$2 FOR SHARE) "
         "INSERT INTO tenant_list_entries(level, owner, kind, type, value, created_at, created_by, "
-        "note, expires_at) SELECT $1::smallint, $2::text, $3::text, $4::text, $5::text, $6::bigint, "
+        "note, expires_at) SELECT $1::smallint, $2::text, $3::text, $4::text, $5::text, "
+        "$6::bigint, "
         "$7::text, $8::text, $9::bigint FROM o RETURNING id",
         owner->table, owner->key);
-    auto r = run(sql, {level_param(e.level), text(e.owner), Param(tenant::to_string(e.kind)),
-                       Param(tenant::to_string(e.pattern.type)), text(e.pattern.value),
-                       num(e.created_at), text(e.created_by), text(e.note),
-                       e.expires_at ? num(*e.expires_at) : Param()});
+    auto r = run(
+        sql, {level_param(e.level), text(e.owner), Param(tenant::to_string(e.kind)),
+              Param(tenant::to_string(e.pattern.type)), text(e.pattern.value), num(e.created_at),
+              text(e.created_by), text(e.note), e.expires_at ? num(*e.expires_at) : Param()});
     if (!r) {
       if (is_unique_violation(r.error()))
         return Error::permanent(fmt::format("{} is already on the {} list of {} {}",
@@ -379,8 +378,8 @@ class PostgresTenantStore final : public tenant::TenantStore {
     if (found->empty())
       return std::optional<Removal>();
     if (level == Level::kReseller) {
-      auto d = column("SELECT name FROM tenant_domains WHERE reseller=$1 ORDER BY name FOR UPDATE",
-                      id);
+      auto d =
+          column("SELECT name FROM tenant_domains WHERE reseller=$1 ORDER BY name FOR UPDATE", id);
       if (!d)
         return d.error();
       out.domains = std::move(*d);

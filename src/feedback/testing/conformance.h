@@ -141,10 +141,9 @@ class FeedbackConformance : public ::testing::TestWithParam<StoreFactory> {
   std::unique_ptr<FeedbackService> service;
 };
 
-
 }  // namespace mailsift::feedback::testing
 
 #define MAILSIFT_FEEDBACK_CONFORMANCE(instance_name, factory_expr)                              \
-  using ::mailsift::feedback::testing::FeedbackConformance;                                    \
+  using ::mailsift::feedback::testing::FeedbackConformance;                                     \
   INSTANTIATE_TEST_SUITE_P(instance_name, FeedbackConformance, ::testing::Values(factory_expr), \
                            [](const auto& info) { return info.param.name; })
