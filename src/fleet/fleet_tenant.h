@@ -15,6 +15,8 @@
 // and feedback modules.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,8 +37,16 @@ Result<std::unique_ptr<feedback::FeedbackStore>> open_postgres_feedback_store(
 int postgres_tenant_schema_version();
 int postgres_feedback_schema_version();
 
+// The scan path's reads (reseller, domain, user, policy, list entries) kept for ttl_ms
+// (tenant.cache_ms): another node's change is seen up to ttl_ms late, this object's own writes at
+// once (every write clears the cache). API keys are never cached. now_ms: a monotonic clock in ms.
+std::unique_ptr<tenant::TenantStore> cache_tenant_store(std::unique_ptr<tenant::TenantStore> inner,
+                                                        int ttl_ms,
+                                                        std::function<int64_t()> now_ms);
+
 // tenant.backend = sqlite (tenant.file in data_dir) | postgres (postgres.*);
 // feedback.backend = sqlite (feedback.db in data_dir) | postgres (postgres.*). kConfig otherwise.
+// tenant.cache_ms > 0 wraps the tenant store in cache_tenant_store.
 Result<std::unique_ptr<tenant::TenantStore>> open_configured_tenant_store(
     const Config& config, const std::string& data_dir);
 Result<std::unique_ptr<feedback::FeedbackStore>> open_configured_feedback_store(
