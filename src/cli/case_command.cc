@@ -10,6 +10,7 @@
 
 #include "decisions/decisions.h"
 #include "fleet/fleet.h"
+#include "fleet/fleet_tenant.h"
 #include "ipwatch/options.h"
 #include "ipwatch/store.h"
 #include "outbound/store.h"
@@ -57,8 +58,7 @@ Result<Stores> open_stores(const Config& config, const std::string& data_dir, bo
   } else if (need_log) {
     s.log = decisions::make_memory_log();  // empty: the answer says what was searched
   }
-  auto tenants =
-      tenant::open_sqlite_tenant_store((dir / config.get_string("tenant.file")).string());
+  auto tenants = fleet::open_configured_tenant_store(config, dir.string());
   if (!tenants)
     return tenants.error();
   s.tenants = std::move(tenants).value();

@@ -5,8 +5,9 @@
 //
 // Learned state (mailsift.db) and outbound state (outbound.db) go to Redis (redis.* settings,
 // address from --redis), the decision log (decisions.db) to PostgreSQL (postgres.* settings, DSN
-// from --postgres). Prints the per-kind table (source, written, destination, status).
-// Exit codes: 0 every kind verified equal (dry run: read and compared); 1 a verification
+// from --postgres), tenants.db and feedback.db to the PostgreSQL tenant and feedback stores
+// (src/fleet/migrate_tenant.h; same DSN). Prints the per-kind table (source, written, destination,
+// status). Exit codes: 0 every kind verified equal (dry run: read and compared); 1 a verification
 // mismatch; 2 usage / configuration error (unknown file, missing destination, bad address);
 // 3 a server unavailable (what was written stays; re-running completes it).
 #pragma once

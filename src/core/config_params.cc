@@ -432,6 +432,18 @@ const std::vector<ParamSpec>& all_params() {
       {"tenant.learning_enabled", T::kBool, "true", 0, 0,
        "Global default of the per-level `learning_enabled` policy (resellers, domains and users "
        "may override it)."},
+      // Where a fleet keeps tenants and users' feedback (docs/fleet-tenants.md).
+      {"tenant.backend", T::kString, "sqlite", 0, 0,
+       "Tenant store: sqlite (tenant.file in the data directory) or postgres (shared by a "
+       "fleet: postgres.*, tables tenant_* in postgres.schema)."},
+      {"tenant.cache_ms", T::kInt, "0", 0, 600000,
+       "Keep the scan path's tenant reads (users, domains, resellers, policies, list entries) "
+       "this many milliseconds; another node's change is then seen up to this late (a node's own "
+       "writes at once; API keys never cached). 0 = no cache. For tenant.backend = postgres."},
+      {"feedback.backend", T::kString, "sqlite", 0, 0,
+       "Feedback store (reports, reporter reliability, sender reputation, corrections, consent): "
+       "sqlite (feedback.db in the data directory) or postgres (shared by a fleet: postgres.*, "
+       "tables feedback_* in postgres.schema)."},
 
       // Decision log (mailsiftd). Read at start; changing them needs a restart.
       {"decisions.flush_ms", T::kInt, "20", 0, 10000,

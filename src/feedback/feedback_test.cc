@@ -1,61 +1,15 @@
-#include "feedback/feedback.h"
-
-#include <gtest/gtest.h>
-
+// The one FeedbackStore conformance suite (testing/conformance.h): the report pipeline over each
+// backend. Instantiated for memory and SQLite in feedback_backends_test.cc and for PostgreSQL in
+// src/fleet/pg_tenant_feedback_test.cc.
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
-namespace mailsift::feedback {
+#include "feedback/testing/conformance.h"
+
+namespace mailsift::feedback::testing {
 namespace {
-
-// Scripted engine: the global classifier's probability per message comes from a marker in
-// the body ("P=0.001"); the user's verdict is spam when the body says "USERSPAM".
-class FakeLearner : public Learner {
- public:
-  Result<scan::LearnResult> learn(std::string_view raw, store::Class cls,
-                                  const scan::Recipient& scope) override {
-    if (fail_next) {
-      fail_next = false;
-      return Error::temporary("store down");
-    }
-    std::string key = scope.user.empty() ? (scope.domain.empty() ? "g:" : "d:" + scope.domain)
-                                         : "u:" + scope.user;
-    learned.push_back(key + "/" + store::to_string(cls));
-    return scan::LearnResult{store::LearnOutcome::kLearned, {}, "digest"};
-  }
-  Result<scan::Verdict> scan(std::string_view raw, const scan::Recipient& rcpt) override {
-    scan::Verdict v;
-    size_t p = raw.find("P=");
-    if (p != std::string_view::npos)
-      v.spam_probability = std::stod(std::string(raw.substr(p + 2, 6)));
-    v.action = raw.find("USERSPAM") != std::string_view::npos ? scan::Action::kAddHeader
-                                                              : scan::Action::kNoAction;
-    return v;
-  }
-  int count(const std::string& what) const {
-    int n = 0;
-    for (const auto& l : learned)
-      n += l == what;
-    return n;
-  }
-  std::vector<std::string> learned;
-  bool fail_next = false;
-};
-
-class FakeLists : public SenderLists {
- public:
-  Status block_sender(const scan::Recipient& u, const std::string& a, const std::string&) override {
-    blocked.push_back(u.user + ">" + a);
-    return Ok{};
-  }
-  Status allow_sender(const scan::Recipient& u, const std::string& a, const std::string&) override {
-    allowed.push_back(u.user + ">" + a);
-    return Ok{};
-  }
-  std::vector<std::string> blocked, allowed;
-};
 
 const char* kCampaignText =
     "Dear friend we are pleased to announce an exclusive investment opportunity in our "
@@ -69,68 +23,7 @@ std::string message(const std::string& from, const std::string& body,
          "\r\n";
 }
 
-struct Fixture : ::testing::TestWithParam<std::string> {
-  void SetUp() override {
-    if (GetParam() == "memory") {
-      store = make_memory_store();
-    } else {
-      dir = std::filesystem::temp_directory_path() /
-            ("feedback_test_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-      std::filesystem::remove_all(dir);
-      std::filesystem::create_directories(dir);
-      auto s = open_sqlite_store((dir / "feedback.db").string());
-      ASSERT_TRUE(s.ok()) << s.error().describe();
-      store = std::move(*s);
-    }
-    spool = std::filesystem::temp_directory_path() /
-            ("feedback_spool_" + std::to_string(::getpid()) + "_" + GetParam());
-    std::filesystem::remove_all(spool);
-    options.arf_spool = spool.string();
-    options.trusted_senders = {"news.example"};
-    make_service();
-  }
-  void TearDown() override {
-    service.reset();
-    store.reset();
-    if (!dir.empty())
-      std::filesystem::remove_all(dir);
-    std::filesystem::remove_all(spool);
-  }
-  void make_service() {
-    service = std::make_unique<FeedbackService>(
-        options, *store, learner, &lists, [this](std::string_view) { return dkim_domains; },
-        [this] { return now += 1000; });
-  }
-  Response report(const std::string& user, Kind kind, const std::string& raw) {
-    Request r;
-    r.user.user = user;
-    r.kind = kind;
-    r.raw = raw;
-    auto res = service->report(r);
-    EXPECT_TRUE(res.ok()) << (res.ok() ? "" : res.error().describe());
-    return res.ok() ? *res : Response{};
-  }
-  size_t spool_files() const {
-    if (!std::filesystem::exists(spool))
-      return 0;
-    size_t n = 0;
-    for (auto& e : std::filesystem::directory_iterator(spool))
-      n += e.is_regular_file();
-    return n;
-  }
-
-  std::filesystem::path dir, spool;
-  std::unique_ptr<FeedbackStore> store;
-  FakeLearner learner;
-  FakeLists lists;
-  Options options;
-  std::vector<std::string> dkim_domains;
-  int64_t now = 1'700'000'000'000;
-  std::unique_ptr<FeedbackService> service;
-};
-
-TEST_P(Fixture, SpamReportLearnsForTheUserOnlyAndDuplicatesChangeNothing) {
+TEST_P(FeedbackConformance, SpamReportLearnsForTheUserOnlyAndDuplicatesChangeNothing) {
   std::string raw = message("bad@spam.example", std::string(kCampaignText) + "P=0.3000");
   Response r = report("alice@a.example", Kind::kSpam, raw);
   EXPECT_EQ(r.user_outcome, "learned");
@@ -156,7 +49,7 @@ TEST_P(Fixture, SpamReportLearnsForTheUserOnlyAndDuplicatesChangeNothing) {
   EXPECT_LT(st->threshold_shift, 0);
 }
 
-TEST_P(Fixture, CampaignReportedByIndependentUsersTeachesDomainThenEveryone) {
+TEST_P(FeedbackConformance, CampaignReportedByIndependentUsersTeachesDomainThenEveryone) {
   // Variants of one campaign (different greeting and tracking number).
   auto variant = [](int i) {
     return message("promo" + std::to_string(i) + "@spam.example",
@@ -177,7 +70,7 @@ TEST_P(Fixture, CampaignReportedByIndependentUsersTeachesDomainThenEveryone) {
   EXPECT_EQ(learner.count("g:/spam"), 1);
 }
 
-TEST_P(Fixture, AbusiveReporterNeverTeachesOthers) {
+TEST_P(FeedbackConformance, AbusiveReporterNeverTeachesOthers) {
   // One user marks all their ham as spam: the global classifier is confident it is ham.
   for (int i = 0; i < 30; ++i) {
     std::string body = "Minutes of meeting " + std::to_string(i) +
@@ -200,7 +93,7 @@ TEST_P(Fixture, AbusiveReporterNeverTeachesOthers) {
   EXPECT_FALSE(honest.promoted_global);
 }
 
-TEST_P(Fixture, SenderKeptReportedIsBlockedAndNotSpamAllows) {
+TEST_P(FeedbackConformance, SenderKeptReportedIsBlockedAndNotSpamAllows) {
   for (int i = 0; i < 3; ++i) {
     Response r = report("bob@a.example", Kind::kSpam,
                         message("pest@junk.example", "unique text number " + std::to_string(i) +
@@ -221,7 +114,7 @@ TEST_P(Fixture, SenderKeptReportedIsBlockedAndNotSpamAllows) {
   EXPECT_EQ(lists.blocked.size(), 1u);
 }
 
-TEST_P(Fixture, TrustedBulkSenderOffersUnsubscribeInsteadOfPoisoning) {
+TEST_P(FeedbackConformance, TrustedBulkSenderOffersUnsubscribeInsteadOfPoisoning) {
   dkim_domains = {"news.example"};
   std::string raw =
       message("letters@mail.news.example", std::string(kCampaignText) + " P=0.1000",
@@ -245,14 +138,14 @@ TEST_P(Fixture, TrustedBulkSenderOffersUnsubscribeInsteadOfPoisoning) {
   EXPECT_EQ(store->sender("carol@a.example", "letters@mail.news.example")->spam_reports, 0);
 }
 
-TEST_P(Fixture, UntrustedOrUnalignedDkimIsNotATrustedSender) {
+TEST_P(FeedbackConformance, UntrustedOrUnalignedDkimIsNotATrustedSender) {
   dkim_domains = {"other.example"};  // passes, but does not align with the From domain
   std::string raw = message("letters@news.example", std::string(kCampaignText) + " P=0.1000",
                             "List-Unsubscribe: <https://news.example/u>\r\n");
   EXPECT_FALSE(report("carol@a.example", Kind::kSpam, raw).trusted_sender);
 }
 
-TEST_P(Fixture, NothingLeavesWithoutConsentAndConsentIsAskedOnce) {
+TEST_P(FeedbackConformance, NothingLeavesWithoutConsentAndConsentIsAskedOnce) {
   std::string raw = message("bad@spam.example", std::string(kCampaignText) + " P=0.9000");
   Response r = report("frank@a.example", Kind::kSpam, raw);
   EXPECT_EQ(r.consent, Consent::kUnknown);
@@ -283,7 +176,7 @@ TEST_P(Fixture, NothingLeavesWithoutConsentAndConsentIsAskedOnce) {
   EXPECT_NE(arf.find(redact_address("frank@a.example")), std::string::npos);
 }
 
-TEST_P(Fixture, ThresholdShiftIsBounded) {
+TEST_P(FeedbackConformance, ThresholdShiftIsBounded) {
   for (int i = 0; i < 20; ++i)
     report("gina@a.example", Kind::kSpam,
            message("s" + std::to_string(i) + "@x.example",
@@ -291,7 +184,7 @@ TEST_P(Fixture, ThresholdShiftIsBounded) {
   EXPECT_DOUBLE_EQ(*service->threshold_shift("gina@a.example"), -options.threshold_max_shift);
 }
 
-TEST_P(Fixture, TemporaryFailureLeavesNothingCountedAndRetryCountsOnce) {
+TEST_P(FeedbackConformance, TemporaryFailureLeavesNothingCountedAndRetryCountsOnce) {
   std::string raw = message("bad@spam.example", std::string(kCampaignText) + " P=0.3000");
   learner.fail_next = true;
   Request req{{"henry@a.example", "", ""}, Kind::kSpam, raw};
@@ -306,7 +199,7 @@ TEST_P(Fixture, TemporaryFailureLeavesNothingCountedAndRetryCountsOnce) {
   EXPECT_EQ(store->reporter("henry@a.example")->reports, 1);
 }
 
-TEST_P(Fixture, BadRequestsAreClearErrors) {
+TEST_P(FeedbackConformance, BadRequestsAreClearErrors) {
   Request no_user{{}, Kind::kSpam, message("a@b.example", "x")};
   auto r = service->report(no_user);
   ASSERT_FALSE(r.ok());
@@ -314,26 +207,5 @@ TEST_P(Fixture, BadRequestsAreClearErrors) {
   EXPECT_EQ(service->set_consent("", Consent::kAccepted).error().kind, ErrorKind::kMalformed);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Fixture, ::testing::Values("memory", "sqlite"));
-
-TEST(ListUnsubscribe, ParsesTargetsAndOneClick) {
-  auto u = parse_list_unsubscribe("<mailto:a@b.example?subject=unsub>,\r\n <https://b.example/u>",
-                                  "List-Unsubscribe=One-Click");
-  EXPECT_EQ(u.mailto, "mailto:a@b.example?subject=unsub");
-  EXPECT_EQ(u.http, "https://b.example/u");
-  EXPECT_TRUE(u.one_click);
-  auto plain = parse_list_unsubscribe("<http://b.example/u>", "List-Unsubscribe=One-Click");
-  EXPECT_FALSE(plain.one_click) << "RFC 8058 one-click needs HTTPS";
-  auto none = parse_list_unsubscribe("garbage without brackets", "");
-  EXPECT_TRUE(none.http.empty());
-  EXPECT_TRUE(none.mailto.empty());
-}
-
-TEST(Arf, RedactsTheLocalPartConsistently) {
-  EXPECT_EQ(redact_address("Frank@a.example").size(), 16 + std::string("@a.example").size());
-  EXPECT_EQ(redact_address("x@y"), redact_address("x@y"));
-  EXPECT_NE(redact_address("x@y"), redact_address("z@y"));
-}
-
 }  // namespace
-}  // namespace mailsift::feedback
+}  // namespace mailsift::feedback::testing

@@ -26,6 +26,7 @@
 #include "decisions/normalize.h"
 #include "fleet/fleet.h"
 #include "fleet/pg_conn.h"
+#include "fleet/pg_migrate.h"
 
 namespace mailsift::fleet {
 namespace {
@@ -209,53 +210,8 @@ class PostgresLog final : public decisions::DecisionLog {
         pool_(o.dsn, o.schema, o.timeout_ms, o.pool_size) {}
 
   Status migrate() {
-    auto lease = pool_.checkout();
-    if (!lease.ok())
-      return lease.error();
-    pg::Connection& c = **lease;
-    const auto until = pool_.deadline() + std::chrono::milliseconds(10 * options_.timeout_ms);
-    auto fail = [&](Error e) -> Status {
-      (void)c.exec("ROLLBACK", until);
-      return e;
-    };
-    if (auto r = c.exec("BEGIN", until); !r.ok())
-      return r.error();
-    if (auto r = c.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kMigrationLock), until);
-        !r.ok())
-      return fail(r.error());
-    // The schema itself (quoted as search_path was set by the pool).
-    auto schema = c.exec("SELECT quote_ident($1)", {Param(options_.schema)}, until);
-    if (!schema.ok())
-      return fail(schema.error());
-    const std::string quoted = cell(schema->get(), 0, 0);
-    if (auto r = c.exec("CREATE SCHEMA IF NOT EXISTS " + quoted, until); !r.ok())
-      return fail(r.error());
-    if (auto r = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations(version integer PRIMARY "
-                        "KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-                        until);
-        !r.ok())
-      return fail(r.error());
-    auto v = c.exec("SELECT coalesce(max(version), 0) FROM schema_migrations", until);
-    if (!v.ok())
-      return fail(v.error());
-    const int current = static_cast<int>(cell_i64(v->get(), 0, 0));
-    if (current > kSchemaVersion) {
-      return fail(Error::config(fmt::format(
-          "postgres decision log schema is version {}, newer than this mailsift ({}): upgrade "
-          "mailsift",
-          current, kSchemaVersion)));
-    }
-    for (int step = current; step < kSchemaVersion; ++step) {
-      if (auto r = c.exec(kMigrations[step], until); !r.ok())
-        return fail(r.error());
-      if (auto r = c.exec("INSERT INTO schema_migrations(version) VALUES($1)",
-                          {num(step + 1)}, until);
-          !r.ok())
-        return fail(r.error());
-    }
-    if (auto r = c.exec("COMMIT", until); !r.ok())
-      return r.error();
-    return Ok{};
+    return pg::migrate_forward(pool_, options_.schema,
+                               {"decision log", "schema_migrations", kMigrationLock, kMigrations});
   }
 
   Status record(const Decision& d) override {

@@ -19,6 +19,7 @@
 
 #include "fleet/fleet.h"
 #include "fleet/pg_conn.h"
+#include "fleet/pg_migrate.h"
 
 namespace mailsift::fleet {
 namespace {
@@ -47,7 +48,6 @@ CREATE TABLE store_fuzzy_bands(scope text NOT NULL, band bigint NOT NULL, digest
 CREATE INDEX store_fuzzy_bands_digest ON store_fuzzy_bands(scope, digest);
 )sql",
 };
-constexpr int kStoreSchemaVersion = sizeof(kStoreMigrations) / sizeof(kStoreMigrations[0]);
 constexpr const char* kStoreMigrationLock = "120342524290931";
 
 std::string array_i64(const std::vector<int64_t>& v) {
@@ -92,53 +92,9 @@ class PostgresStore final : public store::Store {
       : options_(o), pool_(o.dsn, o.schema, o.timeout_ms, o.pool_size) {}
 
   Status migrate() {
-    auto lease = pool_.checkout();
-    if (!lease.ok())
-      return lease.error();
-    pg::Connection& c = **lease;
-    const auto until = pool_.deadline() + std::chrono::milliseconds(10 * options_.timeout_ms);
-    auto fail = [&](Error e) -> Status {
-      (void)c.exec("ROLLBACK", until);
-      return e;
-    };
-    if (auto r = c.exec("BEGIN", until); !r.ok())
-      return r.error();
-    if (auto r = c.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kStoreMigrationLock),
-                        until);
-        !r.ok())
-      return fail(r.error());
-    auto schema = c.exec("SELECT quote_ident($1)", {Param(options_.schema)}, until);
-    if (!schema.ok())
-      return fail(schema.error());
-    if (auto r = c.exec(std::string("CREATE SCHEMA IF NOT EXISTS ") +
-                            PQgetvalue(schema->get(), 0, 0),
-                        until);
-        !r.ok())
-      return fail(r.error());
-    if (auto r = c.exec("CREATE TABLE IF NOT EXISTS store_schema_migrations(version integer "
-                        "PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-                        until);
-        !r.ok())
-      return fail(r.error());
-    auto v = c.exec("SELECT coalesce(max(version), 0) FROM store_schema_migrations", until);
-    if (!v.ok())
-      return fail(v.error());
-    const int current = static_cast<int>(i64(v->get(), 0, 0));
-    if (current > kStoreSchemaVersion)
-      return fail(Error::config(fmt::format(
-          "postgres store schema is version {}, newer than this mailsift ({})", current,
-          kStoreSchemaVersion)));
-    for (int step = current; step < kStoreSchemaVersion; ++step) {
-      if (auto r = c.exec(kStoreMigrations[step], until); !r.ok())
-        return fail(r.error());
-      if (auto r = c.exec("INSERT INTO store_schema_migrations(version) VALUES($1)",
-                          {std::to_string(step + 1)}, until);
-          !r.ok())
-        return fail(r.error());
-    }
-    if (auto r = c.exec("COMMIT", until); !r.ok())
-      return r.error();
-    return Ok{};
+    return pg::migrate_forward(pool_, options_.schema,
+                               {"store", "store_schema_migrations", kStoreMigrationLock,
+                                kStoreMigrations});
   }
 
   Result<std::vector<TokenCounts>> token_counts(const Scope& scope,

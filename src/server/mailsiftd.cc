@@ -29,6 +29,7 @@
 #include "doctor/doctor_api.h"
 #endif
 #include "fleet/fleet.h"
+#include "fleet/fleet_tenant.h"
 #include "fleet/degraded_check.h"
 #include "fleet/resilient.h"
 #include "ipwatch/api.h"
@@ -420,8 +421,8 @@ int main(int argc, char** argv) {
 #ifdef MAILSIFT_WITH_TENANT
   std::unique_ptr<mailsift::tenant::TenantStore> tenant_store;
   {
-    auto tenants = mailsift::tenant::open_sqlite_tenant_store(
-        (dir / config.get_string("tenant.file")).string());
+    // tenant.backend: sqlite (default) or postgres (shared by a fleet; docs/fleet-tenants.md).
+    auto tenants = mailsift::fleet::open_configured_tenant_store(config, dir.string());
     if (!tenants) {
       std::cerr << "mailsiftd: " << tenants.error().describe() << "\n";
       return tenants.error().kind == mailsift::ErrorKind::kTemporary ? 3 : kExitUsage;
@@ -431,7 +432,8 @@ int main(int argc, char** argv) {
 #endif
   std::unique_ptr<mailsift::feedback::FeedbackStore> feedback_store;
   {
-    auto fstore = mailsift::feedback::open_sqlite_store((dir / "feedback.db").string());
+    // feedback.backend: sqlite (default) or postgres (shared by a fleet).
+    auto fstore = mailsift::fleet::open_configured_feedback_store(config, dir.string());
     if (!fstore) {
       std::cerr << "mailsiftd: feedback: " << fstore.error().describe() << "\n";
       return fstore.error().kind == mailsift::ErrorKind::kTemporary ? 3 : kExitUsage;

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "fleet/fleet_tenant.h"
 #include "tenant/list_check.h"
 #include "tenant/tenant.h"
 #include "tenant/tenant_json.h"
@@ -210,8 +211,8 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
     err << fmt::format("mailsift: cannot create data dir {}: {}\n", data_dir, ec.message());
     return kExitUsage;
   }
-  auto opened = open_sqlite_tenant_store(
-      (std::filesystem::path(data_dir) / config.get_string("tenant.file")).string());
+  // tenant.backend: the CLI edits the same store mailsiftd reads (SQLite or the fleet's PostgreSQL).
+  auto opened = fleet::open_configured_tenant_store(config, data_dir);
   if (!opened)
     return fail(err, opened.error());
   store = std::move(opened).value();

@@ -1,0 +1,39 @@
+// tenant.backend / feedback.backend: see fleet_tenant.h.
+#include <chrono>
+#include <filesystem>
+
+#include "fleet/fleet_tenant.h"
+
+namespace mailsift::fleet {
+
+Result<std::unique_ptr<tenant::TenantStore>> open_configured_tenant_store(
+    const Config& config, const std::string& data_dir) {
+  const std::string& backend = config.get_string("tenant.backend");
+  Result<std::unique_ptr<tenant::TenantStore>> opened =
+      Error::config("tenant.backend: unknown backend '" + backend + "' (sqlite, postgres)");
+  if (backend == "sqlite")
+    opened = tenant::open_sqlite_tenant_store(
+        (std::filesystem::path(data_dir) / config.get_string("tenant.file")).string());
+  else if (backend == "postgres")
+    opened = open_postgres_tenant_store(postgres_options(config));
+  const int64_t ttl = config.get_int("tenant.cache_ms");
+  if (!opened || ttl <= 0)
+    return opened;
+  return cache_tenant_store(std::move(opened).value(), static_cast<int>(ttl), [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  });
+}
+
+Result<std::unique_ptr<feedback::FeedbackStore>> open_configured_feedback_store(
+    const Config& config, const std::string& data_dir) {
+  const std::string& backend = config.get_string("feedback.backend");
+  if (backend == "sqlite")
+    return feedback::open_sqlite_store((std::filesystem::path(data_dir) / "feedback.db").string());
+  if (backend == "postgres")
+    return open_postgres_feedback_store(postgres_options(config));
+  return Error::config("feedback.backend: unknown backend '" + backend + "' (sqlite, postgres)");
+}
+
+}  // namespace mailsift::fleet
