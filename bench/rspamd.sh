@@ -9,8 +9,12 @@
 #   rspamd_launch DIR [DBDIR]   starts it (DBDIR defaults to DIR/db; pass a shared one so a second
 #                               instance reuses the compiled Hyperscan databases), waits for /ping;
 #                               sets RSPAMD_PID and RSPAMD_PORT; returns 1 when it did not start
-#   rspamd_pids                 the main process and its workers (for cpu_ticks)
-#   rspamd_stop                 stops the instance started last
+#   rspamd_pids [PID]           the main process and its workers (for cpu_ticks); PID defaults
+#                               to the instance started last
+#   rspamd_worker_pids [PID]    its normal workers only: the processes that scan messages
+#   rspamd_settle [PID]         waits (up to 2 min) until it stops using CPU, e.g. after its
+#                               hs_helper compiled the Hyperscan databases in the background
+#   rspamd_stop [PID]           stops that instance
 #
 # Environment: RSPAMD_PREFIX (default /opt/rspamd-3.4).
 RSPAMD_PREFIX="${RSPAMD_PREFIX:-/opt/rspamd-3.4}"
@@ -100,11 +104,30 @@ rspamd_launch() {
 }
 
 # shellcheck disable=SC2046  # one pid per word
-rspamd_pids() { echo "$RSPAMD_PID" $(ps -o pid= --ppid "$RSPAMD_PID"); }
+rspamd_pids() {
+  local pid="${1:-$RSPAMD_PID}"
+  echo "$pid" $(ps -o pid= --ppid "$pid")
+}
+
+rspamd_worker_pids() {
+  ps -o pid=,args= --ppid "${1:-$RSPAMD_PID}" | awk '/normal/ { print $1 }'
+}
+
+rspamd_settle() {
+  local pid="${1:-$RSPAMD_PID}" prev=-1 now _
+  for _ in $(seq 1 120); do
+    # shellcheck disable=SC2046  # one pid per word
+    now="$(cpu_ticks $(rspamd_pids "$pid"))"
+    ((now - prev <= 2)) && return 0  # at most 20 ms of CPU in the last second
+    prev="$now"
+    sleep 1
+  done
+}
 
 rspamd_stop() {
-  [[ -n "${RSPAMD_PID:-}" ]] || return 0
-  kill "$RSPAMD_PID" 2>/dev/null || true
-  wait "$RSPAMD_PID" 2>/dev/null || true
-  RSPAMD_PID=""
+  local pid="${1:-${RSPAMD_PID:-}}"
+  [[ -n "$pid" ]] || return 0
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  [[ "$pid" != "${RSPAMD_PID:-}" ]] || RSPAMD_PID=""
 }
