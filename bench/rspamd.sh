@@ -110,7 +110,7 @@ rspamd_pids() {
 }
 
 rspamd_worker_pids() {
-  ps -o pid=,args= --ppid "${1:-$RSPAMD_PID}" | awk '/normal/ { print $1 }'
+  ps -o pid=,args= --ppid "${1:-$RSPAMD_PID}" | awk '$2 == "rspamd:" && $3 == "normal" { print $1 }'
 }
 
 rspamd_settle() {
