@@ -11,8 +11,15 @@
 // Messages: the bodies of tests/data/train/*, with a From in one of 10 test domains, each
 // signed by mailsift (half rsa-2048, half ed25519); the zone has SPF, DMARC p=reject, both keys
 // and a PTR for the client IP.
+//
+// `auth_bench --serve DIR [REPO]` measures nothing: it builds the same keys, messages and zone,
+// writes DIR/NNN.eml (one signed message each) and DIR/messages.tsv (path, MAIL FROM, client IP,
+// HELO), starts unbound on the zone, writes its "127.0.0.1:PORT" to DIR/dns once it answers, and
+// serves until SIGTERM or SIGINT (then stops unbound). bench/auth runs it to give Rspamd the same
+// messages and the same DNS data as the figures above.
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <signal.h>
 
 #include <chrono>
 #include <cstdio>
@@ -93,15 +100,24 @@ double per_cpu_second(double seconds, F fn) {
   return n / (now - start);
 }
 
-}  // namespace
+constexpr int kDomains = 10;
 
-int main(int argc, char** argv) {
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
-  const std::string repo = argc > 1 ? argv[1] : MAILSIFT_SOURCE_DIR;
-  const double seconds = argc > 2 ? std::atof(argv[2]) : 3.0;
-  const dkim::SigningKey rsa = make_key(false), ed = make_key(true);
+// Keys, signed messages and the DNS zone shared by the figures and --serve.
+struct Fixture {
+  dkim::SigningKey rsa = make_key(false), ed = make_key(true);
+  std::vector<std::string> zone;  // unbound local-data lines
+  std::vector<std::string> messages;
+  int64_t now = std::time(nullptr);
+};
 
-  // ---- messages ----
+// Message i is From user<i>@sender<i % kDomains>.test, MAIL FROM user@ that domain.
+std::string domain_of(size_t i) {
+  return "sender" + std::to_string(i % kDomains) + ".test";
+}
+
+// Empty messages when the repository has no tests/data/train.
+Fixture make_fixture(const std::string& repo) {
+  Fixture f;
   std::vector<std::string> bodies;
   for (const char* cls : {"ham", "spam"}) {
     for (const auto& e : std::filesystem::directory_iterator(repo + "/tests/data/train/" + cls)) {
@@ -111,26 +127,17 @@ int main(int argc, char** argv) {
         bodies.push_back(m.substr(at + 2));
     }
   }
-  if (bodies.empty()) {
-    std::fprintf(stderr, "no messages under %s/tests/data/train\n", repo.c_str());
-    return 1;
-  }
-  constexpr int kDomains = 10;
-  std::vector<signing::KeyEntry> entries;
-  std::vector<std::string> zone = {
-      dns::testing::UnboundServer::ptr("192.0.2.10", "mail.sender0.test"),
-      "mail.sender0.test. 300 IN A 192.0.2.10"};
+  f.zone = {dns::testing::UnboundServer::ptr("192.0.2.10", "mail.sender0.test"),
+            "mail.sender0.test. 300 IN A 192.0.2.10"};
   for (int d = 0; d < kDomains; ++d) {
-    const std::string dom = "sender" + std::to_string(d) + ".test";
-    zone.push_back(dom + ". 300 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"");
-    zone.push_back("_dmarc." + dom + ". 300 IN TXT \"v=DMARC1; p=reject\"");
-    zone.push_back("rsa._domainkey." + dom + ". 300 IN TXT " + txt(rsa.dns_record()));
-    zone.push_back("ed._domainkey." + dom + ". 300 IN TXT " + txt(ed.dns_record()));
+    const std::string dom = domain_of(d);
+    f.zone.push_back(dom + ". 300 IN TXT \"v=spf1 ip4:192.0.2.0/24 -all\"");
+    f.zone.push_back("_dmarc." + dom + ". 300 IN TXT \"v=DMARC1; p=reject\"");
+    f.zone.push_back("rsa._domainkey." + dom + ". 300 IN TXT " + txt(f.rsa.dns_record()));
+    f.zone.push_back("ed._domainkey." + dom + ". 300 IN TXT " + txt(f.ed.dns_record()));
   }
-  std::vector<std::string> messages;
-  const int64_t now = std::time(nullptr);
   for (size_t i = 0; i < bodies.size(); ++i) {
-    const std::string dom = "sender" + std::to_string(i % kDomains) + ".test";
+    const std::string dom = domain_of(i);
     std::string m = "From: User " + std::to_string(i) + " <user" + std::to_string(i) + "@" + dom +
                     ">\r\nTo: rcpt@example.net\r\nSubject: message " + std::to_string(i) +
                     "\r\nDate: Fri, 27 Nov 2026 10:00:00 +0000\r\nMessage-ID: <" +
@@ -143,9 +150,67 @@ int main(int argc, char** argv) {
     signing::KeyEntry e;
     e.domain = dom;
     e.selector = i % 2 ? "ed" : "rsa";
-    e.key = i % 2 ? ed : rsa;
+    e.key = i % 2 ? f.ed : f.rsa;
     signing::Signer s({e}, {}, true);
-    messages.push_back(s.dkim_sign(m, "", now).value()->field + m);
+    f.messages.push_back(s.dkim_sign(m, "", f.now).value()->field + m);
+  }
+  return f;
+}
+
+// --serve: see the header. Returns the process exit code.
+int serve(const std::string& dir, const Fixture& f) {
+  std::filesystem::create_directories(dir);
+  std::ofstream list(dir + "/messages.tsv");
+  for (size_t i = 0; i < f.messages.size(); ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/%03zu.eml", i);
+    std::ofstream(dir + name, std::ios::binary) << f.messages[i];
+    list << dir + name << "\tuser@" << domain_of(i) << "\t192.0.2.10\tmail.sender0.test\n";
+  }
+  list.close();
+  dns::testing::UnboundServer unbound(f.zone);
+  if (!unbound.ok()) {
+    std::fprintf(stderr, "unbound: %s\n", unbound.error().c_str());
+    return 1;
+  }
+  // Blocked after unbound is forked (a child would inherit the mask and ignore the SIGTERM that
+  // stops it), so that sigwait below takes them and the destructor stops unbound. One that
+  // arrives before this kills us by default, and unbound follows by its parent-death signal.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  // Written last and renamed: its presence means everything else is in place.
+  std::ofstream(dir + "/dns.tmp") << unbound.server() << "\n";
+  std::filesystem::rename(dir + "/dns.tmp", dir + "/dns");
+  int sig = 0;
+  sigwait(&stop, &sig);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // figures appear as they are measured
+  if (argc > 2 && std::string(argv[1]) == "--serve") {
+    Fixture f = make_fixture(argc > 3 ? argv[3] : MAILSIFT_SOURCE_DIR);
+    if (f.messages.empty()) {
+      std::fprintf(stderr, "no messages under tests/data/train\n");
+      return 1;
+    }
+    return serve(argv[2], f);
+  }
+  const std::string repo = argc > 1 ? argv[1] : MAILSIFT_SOURCE_DIR;
+  const double seconds = argc > 2 ? std::atof(argv[2]) : 3.0;
+  const Fixture fixture = make_fixture(repo);
+  const dkim::SigningKey &rsa = fixture.rsa, &ed = fixture.ed;
+  const std::vector<std::string>& zone = fixture.zone;
+  const std::vector<std::string>& messages = fixture.messages;
+  const int64_t now = fixture.now;
+  if (messages.empty()) {
+    std::fprintf(stderr, "no messages under %s/tests/data/train\n", repo.c_str());
+    return 1;
   }
 
   std::printf("auth_bench: %zu messages, %d domains, %.1f s CPU per figure, 1 thread\n",

@@ -1,15 +1,21 @@
 -- wrk script for bench/server: POSTs corpus messages (paths listed in $BENCH_LIST, one a line)
 -- in turn, with an Rspamd-style envelope, to the URL's path (/checkv2 for both mailsift and
--- Rspamd), and prints one machine-readable RESULT line at the end.
+-- Rspamd), and prints one machine-readable RESULT line at the end. A list line may carry the
+-- message's own envelope after tabs (path, MAIL FROM, client IP, HELO: bench/auth's signed
+-- messages); plain lines get the fixed one below.
 local bodies = {}
+local envelopes = {}
 local idx = 0
 
 function init(args)
   local list = os.getenv("BENCH_LIST")
-  for path in io.lines(list) do
+  for line in io.lines(list) do
+    local path, from, ip, helo = line:match("^([^\t]+)\t([^\t]+)\t([^\t]+)\t([^\t]+)$")
+    path = path or line
     local f = io.open(path, "rb")
     if f then
       bodies[#bodies + 1] = f:read("*a")
+      envelopes[#bodies] = from and { from = from, ip = ip, helo = helo }
       f:close()
     end
   end
@@ -27,6 +33,10 @@ local headers = {
 
 function request()
   idx = idx % #bodies + 1
+  local env = envelopes[idx]
+  if env then
+    headers["From"], headers["IP"], headers["Helo"] = env.from, env.ip, env.helo
+  end
   return wrk.format("POST", nil, headers, bodies[idx])
 end
 
