@@ -1,5 +1,6 @@
 // ARC validation (RFC 8617 §5.2) and sealing (§5.1) on top of the DKIM internals.
 #include "arc/arc.h"
+#include "core/ascii.h"
 
 #include <map>
 #include <optional>
@@ -152,7 +153,7 @@ Result<SealCore> parse_seal(const std::vector<Tag>& tags) {
   if (!b || b->empty())
     return Error::malformed("ARC-Seal b= is not base64");
   s.b = std::move(*b);
-  s.domain = lower(find_tag(tags, "d")->value);
+  s.domain = ascii_lower(find_tag(tags, "d")->value);
   s.selector = std::string(find_tag(tags, "s")->value);
   if (!valid_domain(s.domain) || !valid_domain(s.selector))
     return Error::malformed("bad d= or s=");
@@ -263,7 +264,7 @@ ChainResult validate(std::string_view raw, dns::Resolver& resolver,
   std::vector<dns::Query> queries;
   std::map<std::string, size_t> index;
   auto want = [&](const std::string& sel, const std::string& dom) {
-    std::string name = lower(key_query_name(sel, dom));
+    std::string name = ascii_lower(key_query_name(sel, dom));
     auto [it, inserted] = index.emplace(name, queries.size());
     if (inserted)
       queries.push_back({name, dns::RType::kTXT});
@@ -359,7 +360,7 @@ Result<SealedFields> seal(std::string_view raw, const dkim::SigningKey& key,
   Message m2 = parse_message(with_aar);
   std::vector<std::string> names;
   for (const auto& h : options.headers.empty() ? dkim::default_signed_headers() : options.headers) {
-    std::string l = lower(h);
+    std::string l = ascii_lower(h);
     if (l == "arc-seal")
       continue;  // RFC 8617 §4.1.2: never in the AMS
     bool listed = false;

@@ -5,17 +5,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/ascii.h"
 #include "mime/message.h"
 
 namespace mailsift::aup {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -68,7 +62,7 @@ class ForgedFromCheck final : public scan::Check {
              "From address uses a domain the sending user does not own (acceptable use policy)"}};
   }
   Status run(scan::ScanTask& task, std::vector<scan::Symbol>& out) override {
-    const std::string user = lower(task.envelope->auth_user);
+    const std::string user = ascii_lower(task.envelope->auth_user);
     if (user.empty())
       return Ok{};  // not an authenticated submission: nobody to compare with
     const mime::Header* from = task.message.header("From");
@@ -86,7 +80,7 @@ class ForgedFromCheck final : public scan::Check {
       if (!more)
         return Error::permanent("owned domains of " + user + ": " + more.error().message);
       for (auto& d : *more)  // the hook usually repeats the login's own domain
-        if (std::string l = lower(d); std::find(owned.begin(), owned.end(), l) == owned.end())
+        if (std::string l = ascii_lower(d); std::find(owned.begin(), owned.end(), l) == owned.end())
           owned.push_back(std::move(l));
     }
     if (owned.empty())
@@ -131,7 +125,7 @@ class BulkCheck final : public scan::Check {
     if (min_ > 0 && rcpts >= min_)
       why = fmt::format("{} recipients", rcpts);
     if (const mime::Header* p = m.header("Precedence")) {
-      const std::string v = lower(p->value);
+      const std::string v = ascii_lower(p->value);
       if (v == "bulk" || v == "list" || v == "junk")
         why += (why.empty() ? "" : ", ") + fmt::format("Precedence: {}", v);
     }
@@ -196,7 +190,7 @@ bool in(std::string_view v, const std::string_view (&list)[N]) {
 
 // Extensions of a file name, last first: "Invoice.PDF .exe" -> {"exe", "pdf"}.
 std::vector<std::string> extensions(std::string_view filename) {
-  std::string name = lower(filename);
+  std::string name = ascii_lower(filename);
   while (!name.empty() && (name.back() == ' ' || name.back() == '.'))
     name.pop_back();
   std::vector<std::string> out;
@@ -246,7 +240,7 @@ std::string malware_reason(std::string_view filename, std::string_view declared_
     return fmt::format("executable .{} ({})", ext[0], filename);
   if (in(sniffed_type, kExecutableTypes))
     return fmt::format("executable content {} ({})", sniffed_type, filename);
-  if (in(lower(declared_type), kExecutableTypes))
+  if (in(ascii_lower(declared_type), kExecutableTypes))
     return fmt::format("executable type {} ({})", declared_type, filename);
   if (!ext.empty() && in(ext[0], kMacro))
     return fmt::format("macro document .{} ({})", ext[0], filename);

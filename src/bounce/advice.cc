@@ -3,17 +3,11 @@
 #include <cctype>
 #include <string>
 
+#include "core/ascii.h"
 #include "mime/message.h"
 
 namespace mailsift::bounce {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool has(std::string_view hay, std::string_view needle) {
   return hay.find(needle) != std::string_view::npos;
@@ -172,7 +166,7 @@ const std::vector<ReasonDoc>& reason_docs() {
 }
 
 std::string blocklist_named(std::string_view diagnostic) {
-  std::string d = lower(diagnostic);
+  std::string d = ascii_lower(diagnostic);
   struct L {
     std::string_view needle, name;
   };
@@ -219,7 +213,7 @@ Advice advise(const Recipient& r, const Report& rep) {
   a.user = std::string(doc->user);
 
   std::string domain(mime::address_domain(rep.original.from));
-  std::string ld = lower(r.diagnostic);
+  std::string ld = ascii_lower(r.diagnostic);
   if (r.reason == "authfailure" ||
       (r.reason == "securityerror" && (has(ld, "spf") || has(ld, "dkim") || has(ld, "dmarc")))) {
     // Which record: the status code (RFC 7372) or the wording names it.

@@ -9,6 +9,7 @@
 #include "bounce/reason.h"
 #include "bounce/rhost.h"
 #include "bounce/vendors.h"
+#include "core/ascii.h"
 #include "mime/message.h"
 
 namespace mailsift::bounce {
@@ -22,13 +23,6 @@ constexpr size_t kMaxRecipients = 1000;
 
 char lc(char c) {
   return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = lc(c);
-  return out;
 }
 
 std::string_view trim(std::string_view s) {
@@ -121,7 +115,8 @@ std::vector<FieldBlock> parse_field_blocks(std::string_view text, bool stop_at_b
     std::string_view name = line.substr(0, colon);
     if (name.find(' ') != std::string_view::npos)
       continue;
-    blocks.back().fields.push_back({lower(trim(name)), std::string(trim(line.substr(colon + 1)))});
+    blocks.back().fields.push_back(
+        {ascii_lower(trim(name)), std::string(trim(line.substr(colon + 1)))});
   }
   if (blocks.back().fields.empty())
     blocks.pop_back();
@@ -184,7 +179,7 @@ std::vector<Found> addresses_in(std::string_view line) {
     if (domain.find('.') == std::string_view::npos)
       continue;
     // Strip "rfc822;" style or quote leftovers at the start.
-    std::string a = lower(line.substr(b, e - b));
+    std::string a = ascii_lower(line.substr(b, e - b));
     while (!a.empty() && (a[0] == '.' || a[0] == '\'' || a[0] == '/' || a[0] == '='))
       a.erase(0, 1);
     if (a.empty() || a[0] == '@')
@@ -300,7 +295,7 @@ std::string_view cut_section(std::string_view text, const Vendor* vendor, std::s
   while (pos < text.size() && pos < kMaxSection) {
     size_t nl = text.find_first_of("\r\n", pos);
     size_t end = nl == std::string_view::npos ? text.size() : nl;
-    std::string line = lower(trim(text.substr(pos, end - pos)));
+    std::string line = ascii_lower(trim(text.substr(pos, end - pos)));
     bool hit = false;
     for (auto m : generic_end_markers())
       if (contains(line, m)) {
@@ -343,7 +338,7 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
   std::vector<Hit> hits;
   for (size_t i = 0; i < lines.size(); ++i) {
     std::string_view line = lines[i];
-    std::string ll = lower(line);
+    std::string ll = ascii_lower(line);
     for (const auto& f : addresses_in(line)) {
       if (std::find(exclude.begin(), exclude.end(), f.address) != exclude.end())
         continue;
@@ -384,7 +379,7 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
   // "Your message To: a@b Subject: ... did not reach the following recipient(s):" — addresses
   // above such an announcement summarise the original; the failed ones follow it.
   for (size_t i = 0; i < lines.size(); ++i) {
-    std::string ll = lower(lines[i]);
+    std::string ll = ascii_lower(lines[i]);
     if (contains(ll, "following recipient") || contains(ll, "following address") ||
         contains(ll, "following destination")) {
       bool after = std::any_of(hits.begin(), hits.end(), [i](const Hit& h) { return h.line >= i; });
@@ -507,7 +502,7 @@ bool transcript_error(std::string_view diag, std::string* reply, std::string* co
 
 // Status and reply code from a diagnostic, command and remote host from its wording.
 void fill_from_diagnostic(Recipient& r) {
-  std::string ld = lower(r.diagnostic);
+  std::string ld = ascii_lower(r.diagnostic);
   if (r.reply_code.empty()) {
     r.reply_code = find_reply_code(r.diagnostic);
     // Sendmail wraps the remote's reply in its own: "554 <a@b>... 550 Host unknown". The code
@@ -569,7 +564,7 @@ bool is_temporary_text(std::string_view reply_code, std::string_view diagnostic)
     code = find_reply_code(diagnostic);
   if (!code.empty())
     return code[0] == '4';
-  std::string ld = lower(diagnostic);
+  std::string ld = ascii_lower(diagnostic);
   return contains(ld, " temporar") || contains(ld, " persistent");
 }
 
@@ -590,8 +585,8 @@ std::string classification_text(const std::string& diagnostic, std::string_view 
     full.append(w);
   }
   full = collapse(full);
-  std::string key = lower(std::string_view(diagnostic).substr(0, 40));
-  if (full.size() > diagnostic.size() && contains(lower(full), key))
+  std::string key = ascii_lower(std::string_view(diagnostic).substr(0, 40));
+  if (full.size() > diagnostic.size() && contains(ascii_lower(full), key))
     return full;
   return diagnostic;
 }
@@ -610,7 +605,7 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
   }
   fill_from_diagnostic(r);
   if (r.command.empty() && !context.empty())
-    r.command = detect_command(lower(collapse(context)));
+    r.command = detect_command(ascii_lower(collapse(context)));
   // A provider's documented error code says more than its generic wording.
   if (r.reason.empty())
     r.reason = provider_code_reason(r.diagnostic);
@@ -619,7 +614,7 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
     r.reason = rhost_reason(
         {r.address, r.remote_mta, rep.reporting_mta, r.diagnostic, r.status, r.command});
   if (vendor && r.reason.empty() && !vendor->states.empty()) {
-    std::string ld = lower(r.diagnostic);
+    std::string ld = ascii_lower(r.diagnostic);
     for (const auto& st : vendor->states) {
       if (!contains(ld, st.marker))
         continue;
@@ -634,7 +629,7 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
   }
   if (vendor && r.reason.empty()) {
     // The vendor's fixed messages, in the recipient's own text first, then in the lead-in.
-    for (const std::string& text : {lower(r.diagnostic), lower(lead)}) {
+    for (const std::string& text : {ascii_lower(r.diagnostic), ascii_lower(lead)}) {
       for (const auto& [phrase, reason] : vendor->phrases) {
         if (contains(text, phrase)) {
           r.reason = std::string(reason);
@@ -679,16 +674,16 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
 }
 
 bool is_auto_reply(const mime::Message& m, std::string_view lsubject) {
-  std::string as = lower(header_value(m, "Auto-Submitted"));
+  std::string as = ascii_lower(header_value(m, "Auto-Submitted"));
   if (istarts(as, "auto-replied") || istarts(as, "auto-notified"))
     return true;
   if (m.header("X-Autoreply") || m.header("X-Autorespond") || m.header("X-Autoresponder") ||
       m.header("X-Vacation") || m.header("X-Mail-Autoreply"))
     return true;
-  std::string prec = lower(header_value(m, "Precedence"));
+  std::string prec = ascii_lower(header_value(m, "Precedence"));
   if (prec == "auto_reply" || prec == "auto-reply")
     return true;
-  std::string suppress = lower(header_value(m, "X-Auto-Response-Suppress"));
+  std::string suppress = ascii_lower(header_value(m, "X-Auto-Response-Suppress"));
   if (contains(suppress, "oof") || contains(suppress, "autoreply"))
     if (contains(lsubject, "automatic reply") || contains(lsubject, "out of office") ||
         istarts(lsubject, "auto:"))
@@ -712,7 +707,7 @@ std::string salvage_text(std::string_view raw) {
   for (size_t i = 0; i < lines.size(); ++i) {
     if (!istarts(lines[i], "content-type:"))
       continue;
-    std::string v = lower(trim(lines[i].substr(13)));
+    std::string v = ascii_lower(trim(lines[i].substr(13)));
     if (v.rfind("text/", 0) != 0 || v.rfind("text/rfc822-headers", 0) == 0)
       continue;
     size_t b = i + 1;
@@ -742,7 +737,7 @@ size_t embedded_dsn(std::string_view text) {
     std::string_view line = text.substr(pos, end - pos);
     if (istarts(line, "final-recipient:") || istarts(line, "original-recipient:") ||
         istarts(line, "reporting-mta:")) {
-      std::string after = lower(text.substr(pos, std::min<size_t>(text.size() - pos, 4096)));
+      std::string after = ascii_lower(text.substr(pos, std::min<size_t>(text.size() - pos, 4096)));
       if (contains(after, "\naction:") || contains(after, "\nstatus:") ||
           contains(after, "\raction:") || contains(after, "\rstatus:"))
         return pos;
@@ -835,8 +830,8 @@ Result<Report> parse(std::string_view raw) {
   Report rep;
   rep.subject = m.subject();
   rep.from = mime::extract_address(header_value(m, "From"));
-  const std::string lsubject = lower(rep.subject);
-  const std::string lfrom = lower(header_value(m, "From"));
+  const std::string lsubject = ascii_lower(rep.subject);
+  const std::string lfrom = ascii_lower(header_value(m, "From"));
 
   int dsn = -1, arf = -1, rfc822 = -1, headers_part = -1;
   for (size_t i = 0; i < m.parts.size(); ++i) {
@@ -869,7 +864,7 @@ Result<Report> parse(std::string_view raw) {
   // A mail client's one-click unsubscribe (Apple Mail marks it "X-Apple-Unsubscribe: true"):
   // the sender of this message opts out of the list it is addressed to. It also carries
   // "Auto-Submitted: auto-replied", so it must be recognised before auto-replies.
-  if (arf < 0 && lower(trim(header_value(m, "X-Apple-Unsubscribe"))) == "true") {
+  if (arf < 0 && ascii_lower(trim(header_value(m, "X-Apple-Unsubscribe"))) == "true") {
     rep.kind = Kind::kFeedback;
     rep.vendor = "unsubscribe";
     Recipient r;
@@ -900,7 +895,7 @@ Result<Report> parse(std::string_view raw) {
     if (r.address.empty())
       r.address = rep.original.to;
     if (auto* v = field(all, "feedback-type"))
-      r.feedback_type = lower(trim(*v));
+      r.feedback_type = ascii_lower(trim(*v));
     if (auto* v = field(all, "reporting-mta"))
       rep.reporting_mta = typed_value(*v);
     if (auto* v = field(all, "arrival-date"))
@@ -934,12 +929,13 @@ Result<Report> parse(std::string_view raw) {
   for (const auto& h : m.parts[0].headers) {
     if (head_lines.size() > 16384)
       break;
-    head_lines.append(lower(h.name))
+    head_lines.append(ascii_lower(h.name))
         .append(": ")
-        .append(lower(h.value.substr(0, 200)))
+        .append(ascii_lower(h.value.substr(0, 200)))
         .append("\n");
   }
-  std::string lbody = lower(std::string_view(text).substr(0, std::min<size_t>(text.size(), 4096)));
+  std::string lbody =
+      ascii_lower(std::string_view(text).substr(0, std::min<size_t>(text.size(), 4096)));
   VendorInput vin{lfrom, lsubject, head_lines, lbody};
   const Vendor* vendor = detect(vin);
 
@@ -1022,7 +1018,7 @@ Result<Report> parse(std::string_view raw) {
           r.address = o;
       }
       if (auto* v = field(b, "action"))
-        r.action = lower(trim(*v));
+        r.action = ascii_lower(trim(*v));
       std::string status_comment;
       if (auto* v = field(b, "status")) {
         r.status = find_status(*v);
@@ -1032,7 +1028,7 @@ Result<Report> parse(std::string_view raw) {
           status_comment = collapse(std::string_view(*v).substr(open + 1, close - open - 1));
       }
       if (auto* v = field(b, "remote-mta"))
-        r.remote_mta = lower(typed_value(*v));
+        r.remote_mta = ascii_lower(typed_value(*v));
       if (auto* v = field(b, "diagnostic-code")) {
         std::string type;
         r.diagnostic = collapse(typed_value(*v, &type));
@@ -1043,8 +1039,8 @@ Result<Report> parse(std::string_view raw) {
       if (auto* v = field(b, "last-attempt-date"))
         r.last_attempt_date = *v;
       if (r.diagnostic.empty() && !status_comment.empty() &&
-          !contains(lower(status_comment), "permanent failure") &&
-          !contains(lower(status_comment), "temporary failure"))
+          !contains(ascii_lower(status_comment), "permanent failure") &&
+          !contains(ascii_lower(status_comment), "temporary failure"))
         r.diagnostic = status_comment;
       // Fill a missing or bare diagnostic from the human-readable part.
       bool bare = false;
@@ -1074,7 +1070,7 @@ Result<Report> parse(std::string_view raw) {
       Recipient& r = rep.recipients.front();
       std::string lead =
           collapse(std::string_view(text).substr(0, std::min<size_t>(text.size(), 4096)));
-      if (!r.diagnostic.empty() && !contains(lower(lead), lower(r.diagnostic)))
+      if (!r.diagnostic.empty() && !contains(ascii_lower(lead), ascii_lower(r.diagnostic)))
         lead += " " + r.diagnostic;
       r.diagnostic = std::move(lead);
     }
@@ -1160,7 +1156,7 @@ Result<Report> parse(std::string_view raw) {
       if (whole.size() > r.diagnostic.size())
         r.diagnostic = whole;
     }
-    std::string ld = lower(r.diagnostic);
+    std::string ld = ascii_lower(r.diagnostic);
     if (contains(lsubject, "delayed") || contains(lsubject, "delay") ||
         contains(ld, "will continue to be attempted") || contains(ld, "still being retried") ||
         contains(ld, "has not yet been delivered"))

@@ -3,15 +3,10 @@
 #include <cctype>
 #include <vector>
 
+#include "core/ascii.h"
+
 namespace mailsift::bounce {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -99,7 +94,7 @@ bool host_matches(const Provider& p, std::string_view host) {
 }
 
 std::string host_name(std::string_view v) {
-  std::string h = lower(v);
+  std::string h = ascii_lower(v);
   while (!h.empty() && (h.back() == '.' || h.back() == ' '))
     h.pop_back();
   return h;
@@ -136,14 +131,14 @@ std::string docomo(const RhostInput& in, const std::string& text) {
 std::string rhost_reason(const RhostInput& in) {
   if (in.diagnostic.empty())
     return {};
-  std::string rcpt = lower(in.recipient);
+  std::string rcpt = ascii_lower(in.recipient);
   size_t at = rcpt.rfind('@');
   std::string_view domain =
       at == std::string::npos ? std::string_view{} : std::string_view(rcpt).substr(at + 1);
   const std::string hosts[] = {std::string(domain), host_name(in.remote_mta),
                                host_name(in.reporting_mta)};
   if (hosts[1] == "mfsmax.docomo.ne.jp")
-    return docomo(in, lower(in.diagnostic));
+    return docomo(in, ascii_lower(in.diagnostic));
   const Provider* who = nullptr;
   for (const auto& h : hosts) {
     for (const auto& p : providers())
@@ -156,7 +151,7 @@ std::string rhost_reason(const RhostInput& in) {
   }
   if (!who)
     return {};
-  std::string text = lower(in.diagnostic);
+  std::string text = ascii_lower(in.diagnostic);
   for (const auto& r : who->rules)
     if (text.find(r.phrase) != std::string::npos)
       return std::string(r.reason);

@@ -12,6 +12,7 @@
 #include "bounce/bounce.h"
 #include "console/form.h"
 #include "console/html.h"
+#include "core/ascii.h"
 #include "decisions/timezone.h"
 
 namespace mailsift::console {
@@ -53,13 +54,6 @@ const char* const kZones[] = {"UTC",
 
 const char* const kActions[] = {"no action", "add header", "rewrite subject", "soft reject",
                                 "reject"};
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 void security_headers(ApiReply& r) {
   r.content_type = "text/html; charset=utf-8";
@@ -378,9 +372,9 @@ bool Console::visible(Ctx& c, const decisions::RecipientDecision& r) {
     return true;
   tenant::Target t;
   if (!r.user.empty())
-    t = {tenant::Level::kUser, lower(r.user)};
+    t = {tenant::Level::kUser, ascii_lower(r.user)};
   else if (!r.domain.empty())
-    t = {tenant::Level::kDomain, lower(r.domain)};
+    t = {tenant::Level::kDomain, ascii_lower(r.domain)};
   else
     return false;  // no tenant known: only admins see it
   std::string key = std::to_string(static_cast<int>(t.level)) + ":" + t.id;
@@ -633,7 +627,7 @@ ApiReply Console::decision_view(Ctx& c) {
                           escape(number(s.score)), escape(options_.symbols.describe(s.name)));
     }
     body += "</table>";
-    const std::string user = r->user.empty() ? lower(r->address) : lower(r->user);
+    const std::string user = r->user.empty() ? ascii_lower(r->address) : ascii_lower(r->user);
     if (!user.empty() && user.find('@') != std::string::npos) {
       body += "<form method=\"post\" action=\"/console/train\" class=\"search train\">" +
               csrf_field(c.session) + "<input type=\"hidden\" name=\"id\" value=\"" + escape(d.id) +
@@ -652,7 +646,7 @@ ApiReply Console::train(Ctx& c) {
     return html(status, page("Train from history", error_box(msg), true, c.who(), c.session.csrf));
   };
   const std::string id = field(c.params, "id");
-  const std::string user = lower(field(c.params, "user"));
+  const std::string user = ascii_lower(field(c.params, "user"));
   const std::string kind = field(c.params, "kind");
   if (id.empty() || user.empty())
     return fail(400, "id and user are required");
@@ -671,7 +665,7 @@ ApiReply Console::train(Ctx& c) {
   const decisions::RecipientDecision* target = nullptr;
   if (!found->empty())
     for (const auto& r : found->front().recipients)
-      if ((lower(r.user) == user || lower(r.address) == user) && visible(c, r))
+      if ((ascii_lower(r.user) == user || ascii_lower(r.address) == user) && visible(c, r))
         target = &r;
   if (!target)
     return fail(404, "No decision " + id + " for " + user + " that you may see.");
@@ -764,7 +758,7 @@ ApiReply Console::bounce(Ctx& c) {
 // ---- user policy --------------------------------------------------------------------------
 
 ApiReply Console::user_policy(Ctx& c) {
-  const std::string user = lower(field(c.params, "user"));
+  const std::string user = ascii_lower(field(c.params, "user"));
   std::string options;
   {
     // The users this session may pick (capped: big installations type the address).
@@ -903,7 +897,7 @@ ApiReply Console::case_lookup(Ctx& c) {
 }
 
 ApiReply Console::doctor(Ctx& c) {
-  const std::string domain = lower(field(c.params, "domain"));
+  const std::string domain = ascii_lower(field(c.params, "domain"));
   std::string form = "<form method=\"get\" action=\"/console/doctor\" class=\"search\">" +
                      input("Domain", "domain", domain, "example.com") +
                      "<button type=\"submit\" id=\"check\">Check</button></form>";

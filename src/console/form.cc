@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/ascii.h"
+
 namespace mailsift::console {
 namespace {
 
@@ -45,13 +47,6 @@ Result<std::string> decode(std::string_view s) {
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // The value of parameter `name` in a header like `form-data; name="x"; filename="y"`.
 std::string header_param(std::string_view header, std::string_view name) {
   size_t pos = 0;
@@ -61,7 +56,7 @@ std::string header_param(std::string_view header, std::string_view name) {
         header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
     pos = semi == std::string_view::npos ? header.size() : semi + 1;
     size_t eq = part.find('=');
-    if (eq == std::string_view::npos || lower(trim(part.substr(0, eq))) != name)
+    if (eq == std::string_view::npos || ascii_lower(trim(part.substr(0, eq))) != name)
       continue;
     std::string_view v = trim(part.substr(eq + 1));
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
@@ -147,7 +142,7 @@ Result<Fields> parse_multipart(std::string_view body, std::string_view content_t
       hpos = nl == std::string_view::npos ? headers.size() : nl + 1;
       size_t colon = line.find(':');
       if (colon != std::string_view::npos &&
-          lower(trim(line.substr(0, colon))) == "content-disposition")
+          ascii_lower(trim(line.substr(0, colon))) == "content-disposition")
         name = header_param(line.substr(colon + 1), "name");
     }
     if (!name.empty())
@@ -159,7 +154,7 @@ Result<Fields> parse_multipart(std::string_view body, std::string_view content_t
 }
 
 Result<Fields> parse_form(std::string_view body, std::string_view content_type) {
-  if (lower(trim(content_type.substr(0, content_type.find(';')))) == "multipart/form-data")
+  if (ascii_lower(trim(content_type.substr(0, content_type.find(';')))) == "multipart/form-data")
     return parse_multipart(body, content_type);
   return parse_urlencoded(body);
 }

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "core/ascii.h"
+
 namespace mailsift::decisions {
 namespace {
 
@@ -25,15 +27,6 @@ std::string_view strip_angles(std::string_view s) {
 }
 
 }  // namespace
-
-std::string ascii_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string address_key(std::string_view address) {
   std::string key = ascii_lower(strip_angles(address));

@@ -10,10 +10,9 @@
 #include <string>
 #include <string_view>
 
-namespace mailsift::decisions {
+#include "core/ascii.h"
 
-// ASCII-only lower-casing: locale-independent, so every backend and every node agree.
-std::string ascii_lower(std::string_view text);
+namespace mailsift::decisions {
 
 // Envelope address: trimmed, surrounding <> removed, lower-cased; the null sender ("" or "<>")
 // becomes "<>" so that it can be searched for.

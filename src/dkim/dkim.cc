@@ -1,5 +1,6 @@
 // DKIM verify and sign (RFC 6376 §5, §6; RFC 8463; RFC 8301).
 #include "dkim/dkim.h"
+#include "core/ascii.h"
 
 #include <cctype>
 #include <charconv>
@@ -44,7 +45,7 @@ const char* to_string(Algorithm alg) {
 namespace detail {
 
 Result<Algorithm> parse_algorithm(std::string_view a) {
-  std::string l = lower(a);
+  std::string l = ascii_lower(a);
   if (l == "rsa-sha256")
     return Algorithm::kRsaSha256;
   if (l == "rsa-sha1")
@@ -109,7 +110,7 @@ Result<SigCore> parse_sig_core(const std::vector<Tag>& tags) {
     return Error::malformed("bh= is not base64");
   sig.b = std::move(*b);
   sig.bh = std::move(*bh);
-  sig.domain = lower(find_tag(tags, "d")->value);
+  sig.domain = ascii_lower(find_tag(tags, "d")->value);
   sig.selector = std::string(find_tag(tags, "s")->value);
   if (!valid_domain(sig.domain) || !valid_domain(sig.selector))
     return Error::malformed("bad d= or s=");
@@ -118,7 +119,7 @@ Result<SigCore> parse_sig_core(const std::vector<Tag>& tags) {
   if (sig.signed_headers.size() > kMaxSignedHeaders)
     return Error::malformed("h= lists more than " + std::to_string(kMaxSignedHeaders) + " fields");
   if (const Tag* c = find_tag(tags, "c")) {
-    std::string v = lower(remove_fws(c->value));
+    std::string v = ascii_lower(remove_fws(c->value));
     size_t slash = v.find('/');
     std::string hc = v.substr(0, slash);
     std::string bc = slash == std::string::npos ? "simple" : v.substr(slash + 1);
@@ -239,7 +240,7 @@ bool parse_dkim_signature(const HeaderField& field, int64_t now, const VerifyOpt
     return false;
   }
   if (const Tag* d = find_tag(*tags, "d"))
-    r.domain = lower(d->value);
+    r.domain = ascii_lower(d->value);
   if (const Tag* s = find_tag(*tags, "s"))
     r.selector = std::string(s->value);
   if (const Tag* b = find_tag(*tags, "b"))
@@ -277,7 +278,7 @@ bool parse_dkim_signature(const HeaderField& field, int64_t now, const VerifyOpt
   if (const Tag* i = find_tag(*tags, "i")) {
     std::string id = remove_fws(i->value);
     size_t at = id.rfind('@');
-    std::string dom = at == std::string::npos ? "" : lower(id.substr(at + 1));
+    std::string dom = at == std::string::npos ? "" : ascii_lower(id.substr(at + 1));
     if (at == std::string::npos ||
         !(dom == p.core.domain ||
           (dom.size() > p.core.domain.size() && dom.ends_with("." + p.core.domain)))) {
@@ -345,7 +346,7 @@ std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolve
       size_t colon = field.raw.find(':');
       if (auto tags = parse_tag_list(field.raw.substr(colon + 1)); tags.ok()) {
         if (const Tag* d = find_tag(*tags, "d"))
-          p.result.domain = lower(d->value);
+          p.result.domain = ascii_lower(d->value);
         if (const Tag* s = find_tag(*tags, "s"))
           p.result.selector = std::string(s->value);
         if (const Tag* b = find_tag(*tags, "b"))
@@ -359,7 +360,7 @@ std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolve
     }
     ++evaluated;
     if (parse_dkim_signature(field, now_unix, options, p)) {
-      std::string name = lower(key_query_name(p.core.selector, p.core.domain));
+      std::string name = ascii_lower(key_query_name(p.core.selector, p.core.domain));
       auto [it, inserted] = query_index.emplace(name, queries.size());
       if (inserted)
         queries.push_back({name, dns::RType::kTXT});
@@ -385,7 +386,7 @@ std::vector<SignatureResult> verify(std::string_view raw, dns::Resolver& resolve
       if (usable != Status::kPass) {
         r.result = usable;
       } else if (key.record.strict &&
-                 lower(r.identity.substr(r.identity.rfind('@') + 1)) != p.core.domain) {
+                 ascii_lower(r.identity.substr(r.identity.rfind('@') + 1)) != p.core.domain) {
         r.result = Status::kPolicy;
         r.reason = "key t=s forbids an i= subdomain";
       } else {
@@ -433,7 +434,7 @@ std::vector<std::string> plan_signed_headers(const Message& msg,
   std::vector<std::string> out;
   std::set<std::string> seen;
   for (const auto& n : names) {
-    std::string l = lower(n);
+    std::string l = ascii_lower(n);
     if (!seen.insert(l).second)
       continue;
     size_t count = 0;

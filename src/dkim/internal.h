@@ -45,7 +45,6 @@ struct Message {
 Message parse_message(std::string_view raw);
 
 bool iequals(std::string_view a, std::string_view b);
-std::string lower(std::string_view s);
 std::string_view trim_fws(std::string_view s);
 
 // ---- tag lists (RFC 6376 §3.2) ---------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <set>
 
+#include "core/ascii.h"
 #include "dkim/internal.h"
 
 namespace mailsift::dkim::detail {
@@ -37,13 +38,6 @@ bool iequals(std::string_view a, std::string_view b) {
       return false;
   }
   return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string_view trim_fws(std::string_view s) {
@@ -169,7 +163,8 @@ std::vector<std::string> split_colon_list(std::string_view text) {
   size_t pos = 0;
   while (true) {
     size_t c = text.find(':', pos);
-    out.push_back(lower(remove_fws(text.substr(pos, c == std::string_view::npos ? c : c - pos))));
+    out.push_back(
+        ascii_lower(remove_fws(text.substr(pos, c == std::string_view::npos ? c : c - pos))));
     if (c == std::string_view::npos)
       break;
     pos = c + 1;
@@ -193,7 +188,7 @@ void append_canon_header(std::string& out, std::string_view raw, Canon canon, bo
   std::string_view name = raw.substr(0, colon);
   while (!name.empty() && is_wsp(name.back()))
     name.remove_suffix(1);
-  out.append(lower(name));
+  out.append(ascii_lower(name));
   out.push_back(':');
   if (colon != std::string_view::npos) {
     std::string_view value = raw.substr(colon + 1);

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/ascii.h"
+
 namespace mailsift::dmarc {
 namespace {
 
@@ -21,22 +23,15 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 std::string normalize_domain(std::string_view d) {
-  std::string out = lower(trim(d));
+  std::string out = ascii_lower(trim(d));
   while (!out.empty() && out.back() == '.')
     out.pop_back();
   return out;
 }
 
 std::optional<Policy> parse_policy(std::string_view v) {
-  std::string s = lower(v);
+  std::string s = ascii_lower(v);
   if (s == "none")
     return Policy::kNone;
   if (s == "quarantine")
@@ -47,7 +42,7 @@ std::optional<Policy> parse_policy(std::string_view v) {
 }
 
 std::optional<Alignment> parse_alignment(std::string_view v) {
-  std::string s = lower(v);
+  std::string s = ascii_lower(v);
   if (s == "r")
     return Alignment::kRelaxed;
   if (s == "s")
@@ -111,8 +106,8 @@ bool option_list(std::string_view v, std::initializer_list<std::string_view> all
   size_t start = 0;
   while (true) {
     auto colon = v.find(':', start);
-    std::string s =
-        lower(trim(v.substr(start, colon == std::string_view::npos ? v.npos : colon - start)));
+    std::string s = ascii_lower(
+        trim(v.substr(start, colon == std::string_view::npos ? v.npos : colon - start)));
     if (std::find(allowed.begin(), allowed.end(), s) == allowed.end())
       return false;
     if (colon == std::string_view::npos)
@@ -131,9 +126,9 @@ std::vector<std::pair<std::string, std::string_view>> split_tags(std::string_vie
     if (!part.empty()) {
       auto eq = part.find('=');
       if (eq == std::string_view::npos) {
-        tags.emplace_back(lower(part), std::string_view{});  // malformed: no value
+        tags.emplace_back(ascii_lower(part), std::string_view{});  // malformed: no value
       } else {
-        tags.emplace_back(lower(trim(part.substr(0, eq))), trim(part.substr(eq + 1)));
+        tags.emplace_back(ascii_lower(trim(part.substr(0, eq))), trim(part.substr(eq + 1)));
       }
     }
     if (semi == std::string_view::npos)

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/ascii.h"
 #include "dkim/internal.h"
 #include "dmarc/dmarc.h"
 #include "dnsbl/domains.h"
@@ -20,13 +21,6 @@ namespace {
 
 using dns::Answer;
 using dns::RType;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string join(const std::vector<std::string>& v, std::string_view sep) {
   std::string out;
@@ -55,7 +49,7 @@ std::vector<std::string> split_ws(std::string_view s) {
 }
 
 bool is_spf_record(std::string_view txt) {
-  if (txt.size() < 6 || lower(txt.substr(0, 6)) != "v=spf1")
+  if (txt.size() < 6 || ascii_lower(txt.substr(0, 6)) != "v=spf1")
     return false;
   return txt.size() == 6 || txt[6] == ' ';
 }
@@ -148,7 +142,7 @@ std::string recommended_spf(const Cluster& c, std::string_view existing) {
   auto tokens = split_ws(existing);
   size_t at = tokens.size();
   for (size_t i = 1; i < tokens.size(); ++i) {
-    std::string t = lower(tokens[i]);
+    std::string t = ascii_lower(tokens[i]);
     std::string_view core = t;
     if (!core.empty() && std::string_view("+-~?").find(core.front()) != std::string_view::npos)
       core.remove_prefix(1);
@@ -159,7 +153,8 @@ std::string recommended_spf(const Cluster& c, std::string_view existing) {
   }
   std::vector<std::string> out(tokens.begin(), tokens.begin() + static_cast<long>(at));
   for (const auto& t : terms)
-    if (std::none_of(tokens.begin(), tokens.end(), [&](const auto& x) { return lower(x) == t; }))
+    if (std::none_of(tokens.begin(), tokens.end(),
+                     [&](const auto& x) { return ascii_lower(x) == t; }))
       out.push_back(t);
   out.insert(out.end(), tokens.begin() + static_cast<long>(at), tokens.end());
   if (at == tokens.size())
@@ -380,9 +375,10 @@ std::vector<Tag> dmarc_tags(std::string_view txt) {
     if (!part.empty()) {
       auto eq = part.find('=');
       if (eq == std::string_view::npos)
-        out.push_back({lower(part), ""});
+        out.push_back({ascii_lower(part), ""});
       else
-        out.push_back({lower(trim(part.substr(0, eq))), std::string(trim(part.substr(eq + 1)))});
+        out.push_back(
+            {ascii_lower(trim(part.substr(0, eq))), std::string(trim(part.substr(eq + 1)))});
     }
     i = j + 1;
   }
@@ -495,14 +491,14 @@ Finding check_dmarc(dns::Resolver& r, std::string_view domain, const Cluster* c)
   // External report addresses must consent (RFC 7489 §7.1), else reports are dropped.
   for (const auto& list : {rec->rua, rec->ruf}) {
     for (const auto& uri : list) {
-      if (lower(uri).rfind("mailto:", 0) != 0)
+      if (ascii_lower(uri).rfind("mailto:", 0) != 0)
         continue;
       std::string addr = uri.substr(7);
       addr = addr.substr(0, addr.find('!'));
       auto at = addr.rfind('@');
       if (at == std::string::npos)
         continue;
-      std::string host = lower(addr.substr(at + 1));
+      std::string host = ascii_lower(addr.substr(at + 1));
       if (dmarc::organizational_domain(host) == org)
         continue;
       const std::string auth = std::string(domain) + "._report._dmarc." + host;
@@ -628,7 +624,7 @@ std::string txt_rdata(std::string_view value) {
 Report diagnose(dns::Resolver& resolver, const Clusters& clusters, std::string_view domain_in,
                 const Options& options) {
   Report rep;
-  std::string domain = lower(domain_in);
+  std::string domain = ascii_lower(domain_in);
   while (!domain.empty() && domain.back() == '.')
     domain.pop_back();
   rep.domain = domain;

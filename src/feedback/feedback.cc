@@ -8,19 +8,13 @@
 #include <fstream>
 #include <set>
 
+#include "core/ascii.h"
 #include "fuzzy/fingerprint.h"
 #include "learn/tokenizer.h"
 #include "mime/message.h"
 
 namespace mailsift::feedback {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // `domain` equals `base` or is a subdomain of it.
 bool within(std::string_view domain, std::string_view base) {
@@ -84,7 +78,7 @@ Options Options::from_config(const Config& c) {
     size_t end = trusted.find(',', pos);
     if (end == std::string::npos)
       end = trusted.size();
-    std::string item = lower(trusted.substr(pos, end - pos));
+    std::string item = ascii_lower(trusted.substr(pos, end - pos));
     item.erase(0, item.find_first_not_of(" \t"));
     item.erase(item.find_last_not_of(" \t") + 1);
     if (!item.empty())
@@ -110,7 +104,7 @@ FeedbackService::FeedbackService(Options options, FeedbackStore& store, Learner&
 Status FeedbackService::set_consent(const std::string& user, Consent consent) {
   if (user.empty())
     return Error::malformed("consent needs a user");
-  return store_.set_consent(lower(user), consent, now_ms_());
+  return store_.set_consent(ascii_lower(user), consent, now_ms_());
 }
 
 double threshold_shift_for(const Options& options, const Corrections& c) {
@@ -123,7 +117,7 @@ double FeedbackService::shift_for(const Corrections& c) const {
 }
 
 Result<double> FeedbackService::threshold_shift(const std::string& user) {
-  auto c = store_.corrections(lower(user));
+  auto c = store_.corrections(ascii_lower(user));
   if (!c)
     return c.error();
   return shift_for(*c);
@@ -131,7 +125,7 @@ Result<double> FeedbackService::threshold_shift(const std::string& user) {
 
 Result<UserState> FeedbackService::user_state(const std::string& user_in) {
   UserState st;
-  st.user = lower(user_in);
+  st.user = ascii_lower(user_in);
   if (st.user.empty())
     return Error::malformed("user is required");
   auto consent = store_.consent(st.user);
@@ -169,7 +163,7 @@ Result<Response> FeedbackService::report(const Request& request) {
   const mime::Message& msg = *parsed;
 
   scan::Recipient user = request.user;
-  user.user = lower(user.user);
+  user.user = ascii_lower(user.user);
   if (user.domain.empty())
     user.domain = std::string(mime::address_domain(user.user));
 
@@ -232,7 +226,7 @@ Result<Response> FeedbackService::report(const Request& request) {
     Unsubscribe u = parse_list_unsubscribe(lu->value, post ? post->value : "");
     if (dkim_ && !from_domain.empty() && (!u.http.empty() || !u.mailto.empty())) {
       for (const std::string& d : dkim_(request.raw)) {
-        std::string dl = lower(d);
+        std::string dl = ascii_lower(d);
         if (!aligned(from_domain, dl))
           continue;
         for (const auto& t : options_.trusted_senders) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/ascii.h"
 #include "http/api_reply.h"
 #include "mime/message.h"
 
@@ -22,12 +23,6 @@ std::string param(const http::ApiCall& call, std::string_view name) {
     if (k == name)
       return v;
   return {};
-}
-
-std::string lower(std::string s) {
-  for (char& c : s)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // The limiter never holds a key's text, only a digest of it.
@@ -131,7 +126,7 @@ http::ApiReply FeedbackApi::handle(const http::ApiCall& call) {
       return next_->handle(call);
     return error_reply(Error::permanent("no such endpoint"));
   }
-  const std::string user = lower(param(call, "user"));
+  const std::string user = ascii_lower(param(call, "user"));
   if (user.empty() || user.find('@') == std::string::npos)
     return error_reply(Error::malformed("parameter user=<mailbox address> is required"));
   if (path == "/api/v1/report/user") {
@@ -167,7 +162,7 @@ http::ApiReply FeedbackApi::handle(const http::ApiCall& call) {
     return error_reply(Error::malformed("message body is missing"));
   Request req;
   req.user.user = user;
-  req.user.domain = lower(param(call, "domain"));
+  req.user.domain = ascii_lower(param(call, "domain"));
   req.user.reseller = param(call, "reseller");
   req.kind = path == "/api/v1/report/spam" ? Kind::kSpam : Kind::kHam;
   req.raw = std::string(call.body);
@@ -185,7 +180,7 @@ http::ApiReply FeedbackApi::handle(const http::ApiCall& call) {
         if (!found->empty()) {
           bool mine = false;
           for (const auto& r : found->front().recipients)
-            if (lower(r.address) == user || lower(r.user) == user)
+            if (ascii_lower(r.address) == user || ascii_lower(r.user) == user)
               mine = true;
           if (!mine)
             return error_reply(Error::permanent("message reference " + h->value +

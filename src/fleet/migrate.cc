@@ -16,10 +16,15 @@
 
 #include <fmt/format.h>
 
+#include "fleet/sqlite_source.h"
 #include "store/le_blob.h"
 
 namespace mailsift::fleet {
 namespace {
+
+using detail::col_text;
+using detail::row;
+using detail::SqliteSource;
 
 using store::decode_le;  // the SQLite store's BLOB layout
 
@@ -28,73 +33,12 @@ constexpr int64_t kDayMs = 86'400'000;
 // Enough to find one record among everything sharing a band with it.
 constexpr size_t kMaxCandidates = 1'000'000;
 
-// A read-only SQLite connection with a tiny statement helper.
-class Db {
- public:
-  ~Db() { sqlite3_close_v2(db_); }
-  Status open(const std::string& path) {
-    path_ = path;
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
-      return Error::config(fmt::format("{}: cannot open: {}", path, sqlite3_errmsg(db_)));
-    sqlite3_busy_timeout(db_, 5000);
-    return Ok{};
-  }
-  bool has_table(const char* name) {
-    bool found = false;
-    Status st = each(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1",
-        [&](sqlite3_stmt*) { found = true; }, name);
-    return st.ok() && found;
-  }
-  // Runs sql (text parameters bound in order), calling row(stmt) for each row.
-  template <typename F, typename... Args>
-  Status each(const char* sql, F&& row, const Args&... args) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
-      return Error::config(fmt::format("{}: {}: {}", path_, sql, sqlite3_errmsg(db_)));
-    int idx = 1;
-    (bind(st, idx++, args), ...);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-      row(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-      return Error::temporary(fmt::format("{}: reading: {}", path_, sqlite3_errmsg(db_)));
-    return Ok{};
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  static void bind(sqlite3_stmt* st, int i, const std::string& v) {
-    sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  static void bind(sqlite3_stmt* st, int i, const char* v) {
-    sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-  }
-  static void bind(sqlite3_stmt* st, int i, int64_t v) { sqlite3_bind_int64(st, i, v); }
-  sqlite3* db_ = nullptr;
-  std::string path_;
-};
-
-std::string col_text(sqlite3_stmt* st, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, i))) : std::string();
-}
-
 enum class Kind { kStore, kLog, kOutbound };
 
 struct Source {
-  std::unique_ptr<Db> db;
+  std::unique_ptr<SqliteSource> db;
   Kind kind;
 };
-
-KindCount& row(MigrateReport& r, const std::string& kind) {
-  for (auto& k : r.kinds)
-    if (k.kind == kind)
-      return k;
-  r.kinds.push_back(KindCount{kind});
-  return r.kinds.back();
-}
 
 // ---- learned state --------------------------------------------------------------------------
 
@@ -103,13 +47,13 @@ struct Learned {
   std::vector<uint64_t> tokens;
 };
 
-Status migrate_store(const std::vector<Db*>& dbs, store::Store* dest, bool dry_run,
+Status migrate_store(const std::vector<SqliteSource*>& dbs, store::Store* dest, bool dry_run,
                      MigrateReport& report) {
   KindCount& messages = row(report, "learned messages");
   KindCount& tokens = row(report, "token counts");
   KindCount& fuzzy = row(report, "fuzzy records");
   std::set<std::string> scope_keys;
-  for (Db* db : dbs) {
+  for (SqliteSource* db : dbs) {
     if (auto st = db->each("SELECT key FROM scopes",
                            [&](sqlite3_stmt* s) { scope_keys.insert(col_text(s, 0)); });
         !st)
@@ -122,7 +66,7 @@ Status migrate_store(const std::vector<Db*>& dbs, store::Store* dest, bool dry_r
     // One scope at a time: the digests seen (first source wins, like learning it once) and the
     // counts the destination must end up with.
     std::unordered_map<std::string, Learned> learned;
-    for (Db* db : dbs) {
+    for (SqliteSource* db : dbs) {
       Status st = db->each(
           "SELECT l.digest, l.cls, l.tokens FROM learned l JOIN scopes s ON s.id = l.scope "
           "WHERE s.key = ?1 ORDER BY l.digest",
@@ -190,7 +134,7 @@ Status migrate_store(const std::vector<Db*>& dbs, store::Store* dest, bool dry_r
 
     // Fuzzy fingerprints of this scope: replace by (digest, reporter), then look each one up.
     std::map<std::pair<std::string, std::string>, store::FuzzyRecord> records;
-    for (Db* db : dbs) {
+    for (SqliteSource* db : dbs) {
       Status st = db->each(
           "SELECT f.digest, f.reporter, f.cls, f.bands, f.signature, f.added_unix FROM fuzzy f "
           "JOIN scopes s ON s.id = f.scope WHERE s.key = ?1",
@@ -239,11 +183,11 @@ Status migrate_store(const std::vector<Db*>& dbs, store::Store* dest, bool dry_r
 
 // ---- decision log ---------------------------------------------------------------------------
 
-Status migrate_log(const std::vector<Db*>& dbs, decisions::DecisionLog* dest, bool dry_run,
-                   MigrateReport& report) {
+Status migrate_log(const std::vector<SqliteSource*>& dbs, decisions::DecisionLog* dest,
+                   bool dry_run, MigrateReport& report) {
   KindCount& decisions_row = row(report, "decisions");
   KindCount& recipients_row = row(report, "decision recipients");
-  for (Db* db : dbs) {
+  for (SqliteSource* db : dbs) {
     int64_t lo = 0, hi = -1;
     if (auto st = db->each("SELECT min(time_ms), max(time_ms) FROM decisions",
                            [&](sqlite3_stmt* s) {
@@ -320,14 +264,14 @@ Status migrate_log(const std::vector<Db*>& dbs, decisions::DecisionLog* dest, bo
 
 // ---- outbound state -------------------------------------------------------------------------
 
-Status migrate_outbound(const std::vector<Db*>& dbs, outbound::OutboundStore* dest, bool dry_run,
-                        MigrateReport& report) {
+Status migrate_outbound(const std::vector<SqliteSource*>& dbs, outbound::OutboundStore* dest,
+                        bool dry_run, MigrateReport& report) {
   KindCount& statuses = row(report, "account statuses");
   KindCount& counters = row(report, "counter buckets");
   KindCount& members = row(report, "recipient-set members");
   KindCount& values = row(report, "values");
   KindCount& alerts = row(report, "alerts");
-  for (Db* db : dbs) {
+  for (SqliteSource* db : dbs) {
     // Statuses: set (the source's latest change wins only if newer than the destination's).
     std::vector<outbound::AccountStatus> src_status;
     Status st =
@@ -546,7 +490,7 @@ Result<MigrateReport> migrate(const MigrateOptions& options, const MigrateTarget
   // Recognise every source before writing anything.
   std::vector<Source> sources;
   for (const auto& path : options.sources) {
-    auto db = std::make_unique<Db>();
+    auto db = std::make_unique<SqliteSource>();
     if (auto st = db->open(path); !st)
       return st.error();
     Kind kind;
@@ -566,7 +510,7 @@ Result<MigrateReport> migrate(const MigrateOptions& options, const MigrateTarget
     sources.push_back({std::move(db), kind});
   }
   auto of_kind = [&](Kind k) {
-    std::vector<Db*> out;
+    std::vector<SqliteSource*> out;
     for (auto& s : sources)
       if (s.kind == k)
         out.push_back(s.db.get());

@@ -10,62 +10,20 @@
 
 #include <fmt/format.h>
 
+#include "fleet/sqlite_source.h"
+
 namespace mailsift::fleet {
 namespace {
 
-// A read-only SQLite file and one helper: run a query, call row() per row.
-class Reader {
- public:
-  ~Reader() { sqlite3_close_v2(db_); }
-  Status open(const std::string& path) {
-    path_ = path;
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
-      return Error::config(fmt::format("{}: cannot open: {}", path, sqlite3_errmsg(db_)));
-    sqlite3_busy_timeout(db_, 5000);
-    return Ok{};
-  }
-  bool has_table(const char* name) {
-    bool found = false;
-    std::string sql =
-        fmt::format("SELECT 1 FROM sqlite_master WHERE type='table' AND name='{}'", name);
-    return each(sql.c_str(), [&](sqlite3_stmt*) { found = true; }).ok() && found;
-  }
-  template <typename F>
-  Status each(const char* sql, F&& row) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK)
-      return Error::config(fmt::format("{}: {}: {}", path_, sql, sqlite3_errmsg(db_)));
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-      row(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-      return Error::temporary(fmt::format("{}: reading: {}", path_, sqlite3_errmsg(db_)));
-    return Ok{};
-  }
+using detail::col_text;
+using detail::row;
+using detail::SqliteSource;
 
- private:
-  sqlite3* db_ = nullptr;
-  std::string path_;
-};
-
-std::string text(sqlite3_stmt* st, int i) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(st, i))) : std::string();
-}
 int64_t i64(sqlite3_stmt* st, int i) {
   return sqlite3_column_int64(st, i);
 }
 bool null(sqlite3_stmt* st, int i) {
   return sqlite3_column_type(st, i) == SQLITE_NULL;
-}
-
-KindCount& row(MigrateReport& r, const std::string& kind) {
-  for (auto& k : r.kinds)
-    if (k.kind == kind)
-      return k;
-  r.kinds.push_back(KindCount{kind});
-  return r.kinds.back();
 }
 
 // An add_* whose "already there" (kPermanent) is left to the verification.
@@ -81,7 +39,8 @@ Status added(const Status& st, KindCount& k) {
 
 // ---- tenants ------------------------------------------------------------------------------
 
-Status migrate_tenants(Reader& db, tenant::TenantStore& dest, bool dry_run, MigrateReport& report) {
+Status migrate_tenants(SqliteSource& db, tenant::TenantStore& dest, bool dry_run,
+                       MigrateReport& report) {
   using namespace tenant;
   std::vector<Reseller> resellers;
   std::vector<Domain> domains;
@@ -90,15 +49,15 @@ Status migrate_tenants(Reader& db, tenant::TenantStore& dest, bool dry_run, Migr
   std::vector<ListEntry> entries;
   std::vector<ApiKeyRecord> keys;
   Status st = db.each("SELECT id, name, created_at FROM resellers ORDER BY id", [&](auto* s) {
-    resellers.push_back({text(s, 0), text(s, 1), i64(s, 2)});
+    resellers.push_back({col_text(s, 0), col_text(s, 1), i64(s, 2)});
   });
   if (st.ok())
     st = db.each("SELECT name, reseller, created_at FROM domains ORDER BY name", [&](auto* s) {
-      domains.push_back({text(s, 0), text(s, 1), i64(s, 2)});
+      domains.push_back({col_text(s, 0), col_text(s, 1), i64(s, 2)});
     });
   if (st.ok())
     st = db.each("SELECT address, domain, created_at FROM users ORDER BY address", [&](auto* s) {
-      users.push_back({text(s, 0), text(s, 1), i64(s, 2)});
+      users.push_back({col_text(s, 0), col_text(s, 1), i64(s, 2)});
     });
   if (st.ok())
     st = db.each(
@@ -107,14 +66,14 @@ Status migrate_tenants(Reader& db, tenant::TenantStore& dest, bool dry_run, Migr
         [&](auto* s) {
           PolicyOverrides p;
           if (!null(s, 2))
-            p.spam_action = spam_action_from_string(text(s, 2));
+            p.spam_action = spam_action_from_string(col_text(s, 2));
           if (!null(s, 3))
             p.spam_score = sqlite3_column_double(s, 3);
           if (!null(s, 4))
             p.reject_score = sqlite3_column_double(s, 4);
           if (!null(s, 5))
             p.learning_enabled = i64(s, 5) != 0;
-          policies.emplace_back(static_cast<Level>(i64(s, 0)), text(s, 1), p);
+          policies.emplace_back(static_cast<Level>(i64(s, 0)), col_text(s, 1), p);
         });
   if (st.ok())
     st = db.each(
@@ -123,23 +82,24 @@ Status migrate_tenants(Reader& db, tenant::TenantStore& dest, bool dry_run, Migr
         [&](auto* s) {
           ListEntry e;
           e.level = static_cast<Level>(i64(s, 0));
-          e.owner = text(s, 1);
-          e.kind = list_kind_from_string(text(s, 2)).value_or(ListKind::kBlock);
-          e.pattern.type = entry_type_from_string(text(s, 3)).value_or(EntryType::kAddress);
-          e.pattern.value = text(s, 4);
+          e.owner = col_text(s, 1);
+          e.kind = list_kind_from_string(col_text(s, 2)).value_or(ListKind::kBlock);
+          e.pattern.type = entry_type_from_string(col_text(s, 3)).value_or(EntryType::kAddress);
+          e.pattern.value = col_text(s, 4);
           e.created_at = i64(s, 5);
-          e.created_by = text(s, 6);
-          e.note = text(s, 7);
+          e.created_by = col_text(s, 6);
+          e.note = col_text(s, 7);
           if (!null(s, 8))
             e.expires_at = i64(s, 8);
           entries.push_back(std::move(e));
         });
   if (st.ok() && db.has_table("api_keys"))  // schema version 1 had no keys
-    st = db.each(
-        "SELECT hash, role, reseller, label, created_at FROM api_keys ORDER BY hash", [&](auto* s) {
-          keys.push_back({text(s, 0), text(s, 1) == "admin" ? Role::kAdmin : Role::kReseller,
-                          text(s, 2), text(s, 3), i64(s, 4)});
-        });
+    st = db.each("SELECT hash, role, reseller, label, created_at FROM api_keys ORDER BY hash",
+                 [&](auto* s) {
+                   keys.push_back({col_text(s, 0),
+                                   col_text(s, 1) == "admin" ? Role::kAdmin : Role::kReseller,
+                                   col_text(s, 2), col_text(s, 3), i64(s, 4)});
+                 });
   if (!st)
     return st;
 
@@ -244,7 +204,7 @@ std::vector<uint32_t> decode_u32(const std::string& s) {
   return v;
 }
 
-Status migrate_feedback(Reader& db, feedback::FeedbackStore& dest, bool dry_run,
+Status migrate_feedback(SqliteSource& db, feedback::FeedbackStore& dest, bool dry_run,
                         MigrateReport& report) {
   using namespace feedback;
   std::vector<ReportRecord> reports;
@@ -259,12 +219,12 @@ Status migrate_feedback(Reader& db, feedback::FeedbackStore& dest, bool dry_run,
       [&](auto* s) {
         ReportRecord r;
         r.id = i64(s, 0);
-        r.user = text(s, 1);
-        r.domain = text(s, 2);
-        r.reseller = text(s, 3);
-        r.digest = text(s, 4);
+        r.user = col_text(s, 1);
+        r.domain = col_text(s, 2);
+        r.reseller = col_text(s, 3);
+        r.digest = col_text(s, 4);
         r.kind = i64(s, 5) == 1 ? Kind::kSpam : Kind::kHam;
-        r.sender = text(s, 6);
+        r.sender = col_text(s, 6);
         r.at_ms = i64(s, 7);
         r.trusted = i64(s, 8) != 0;
         const auto* blob = static_cast<const char*>(sqlite3_column_blob(s, 9));
@@ -277,19 +237,19 @@ Status migrate_feedback(Reader& db, feedback::FeedbackStore& dest, bool dry_run,
                  [&](auto* s) { bands[i64(s, 0)].push_back(static_cast<uint64_t>(i64(s, 1))); });
   if (st.ok())
     st = db.each("SELECT user, agree, disagree, reports FROM reporters", [&](auto* s) {
-      reporters[text(s, 0)] = {i64(s, 1), i64(s, 2), i64(s, 3)};
+      reporters[col_text(s, 0)] = {i64(s, 1), i64(s, 2), i64(s, 3)};
     });
   if (st.ok())
     st = db.each("SELECT user, sender, spam, ham, last_at_ms FROM senders", [&](auto* s) {
-      senders[{text(s, 0), text(s, 1)}] = {i64(s, 2), i64(s, 3), i64(s, 4)};
+      senders[{col_text(s, 0), col_text(s, 1)}] = {i64(s, 2), i64(s, 3), i64(s, 4)};
     });
   if (st.ok())
     st = db.each("SELECT user, missed_spam, false_positive FROM corrections", [&](auto* s) {
-      corrections[text(s, 0)] = {i64(s, 1), i64(s, 2)};
+      corrections[col_text(s, 0)] = {i64(s, 1), i64(s, 2)};
     });
   if (st.ok())
     st = db.each("SELECT user, state, at_ms FROM consent", [&](auto* s) {
-      consent[text(s, 0)] = {static_cast<Consent>(i64(s, 1)), i64(s, 2)};
+      consent[col_text(s, 0)] = {static_cast<Consent>(i64(s, 1)), i64(s, 2)};
     });
   if (!st)
     return st;
@@ -394,7 +354,7 @@ Status migrate_feedback(Reader& db, feedback::FeedbackStore& dest, bool dry_run,
 }  // namespace
 
 TenantFileKind tenant_file_kind(const std::string& path) {
-  Reader db;
+  SqliteSource db;
   if (!db.open(path))
     return TenantFileKind::kOther;
   if (db.has_table("resellers") && db.has_table("list_entries") && db.has_table("policies"))
@@ -419,7 +379,7 @@ Status migrate_tenant_files(const std::vector<std::string>& files, bool dry_run,
   }
   report.kinds.reserve(report.kinds.size() + 16);  // row() references stay valid
   for (const auto& [f, k] : todo) {
-    Reader db;
+    SqliteSource db;
     if (auto s = db.open(f); !s)
       return s;
     Status s = k == TenantFileKind::kTenants

@@ -52,11 +52,11 @@ class PostgresEnvironment : public ::testing::Environment {
 };
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 
-#define SKIP_WITHOUT_POSTGRES()                                      \
-  do {                                                               \
-    if (!PostgresServer::available(&g_skip_reason))                  \
-      GTEST_SKIP() << g_skip_reason;                                 \
-    ASSERT_NE(g_pg, nullptr) << "PostgreSQL did not start";          \
+#define SKIP_WITHOUT_POSTGRES()                             \
+  do {                                                      \
+    if (!PostgresServer::available(&g_skip_reason))         \
+      GTEST_SKIP() << g_skip_reason;                        \
+    ASSERT_NE(g_pg, nullptr) << "PostgreSQL did not start"; \
   } while (0)
 
 // Each conformance case gets its own schema, named after its temp dir; reopen uses the same.
@@ -92,8 +92,8 @@ Result<std::unique_ptr<DecisionLog>> reopen(const std::string& dir) {
   return open_postgres_log(options_for(schema));
 }
 
-MAILSIFT_DECISIONS_CONFORMANCE(Postgres, (decisions::testing::LogFactory{"postgres", open_fresh,
-                                                                          reopen}));
+MAILSIFT_DECISIONS_CONFORMANCE(Postgres,
+                               (decisions::testing::LogFactory{"postgres", open_fresh, reopen}));
 
 // The store conformance suite on the PostgreSQL Store, one schema per case as well.
 Result<std::unique_ptr<store::Store>> open_store_fresh(const std::string& dir) {
@@ -122,18 +122,7 @@ MAILSIFT_STORE_CONFORMANCE(PostgresStore, (store::testing::BackendFactory{
 
 // Direct SQL for inspection.
 std::string sql_value(const std::string& sql) {
-  PGconn* c = PQconnectdb(g_pg->dsn().c_str());
-  std::string out;
-  if (PQstatus(c) == CONNECTION_OK) {
-    PGresult* r = PQexec(c, sql.c_str());
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-      out = PQgetvalue(r, 0, 0);
-    else if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-      out = std::string("ERROR ") + PQresultErrorMessage(r);
-    PQclear(r);
-  }
-  PQfinish(c);
-  return out;
+  return g_pg->query_value(sql);
 }
 
 constexpr int64_t kDay = 86'400'000;
@@ -190,8 +179,9 @@ TEST(PostgresLog, PartitionsPerDayCreatedOnDemandAndDroppedByExpire) {
   ASSERT_TRUE(log.ok()) << log.error().describe();
   for (int day = 0; day < 5; ++day)
     for (int i = 0; i < 3; ++i)
-      ASSERT_TRUE((*log)->record(at("d" + std::to_string(day) + "-" + std::to_string(i),
-                                    kT0 + day * kDay + i))
+      ASSERT_TRUE((*log)
+                      ->record(at("d" + std::to_string(day) + "-" + std::to_string(i),
+                                  kT0 + day * kDay + i))
                       .ok());
   EXPECT_EQ(sql_value("SELECT count(*) FROM parts.decision_partitions"), "5");
   EXPECT_EQ(sql_value("SELECT count(*) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent "
@@ -263,9 +253,9 @@ template <typename F>
 Timed timed(F f) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = f();
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - t0)
-                   .count();
+  int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   return {r.ok(), r.ok() ? ErrorKind::kPermanent : r.error().kind, ms};
 }
 
@@ -305,10 +295,9 @@ TEST(PostgresFaults, KilledHungAndRestartedServer) {
   for (int t = 0; t < 3; ++t) {
     traffic.emplace_back([&, t] {
       for (int i = 0; !stop; ++i) {
-        Timed r = i % 2 ? timed([&] { return log.query(Query{}); })
-                        : timed([&] {
-                            return log.record(at("t" + std::to_string(t * 100000 + i), kT0 + i));
-                          });
+        Timed r = i % 2 ? timed([&] { return log.query(Query{}); }) : timed([&] {
+          return log.record(at("t" + std::to_string(t * 100000 + i), kT0 + i));
+        });
         (r.ok ? ok_calls : r.kind == ErrorKind::kTemporary ? temp_calls : other)++;
         int64_t prev = worst.load();
         while (r.ms > prev && !worst.compare_exchange_weak(prev, r.ms)) {

@@ -95,18 +95,7 @@ MAILSIFT_FEEDBACK_CONFORMANCE(
 
 // Direct SQL for inspection.
 std::string sql_value(const std::string& sql) {
-  PGconn* c = PQconnectdb(g_pg->dsn().c_str());
-  std::string out;
-  if (PQstatus(c) == CONNECTION_OK) {
-    PGresult* r = PQexec(c, sql.c_str());
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-      out = PQgetvalue(r, 0, 0);
-    else if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-      out = std::string("ERROR ") + PQresultErrorMessage(r);
-    PQclear(r);
-  }
-  PQfinish(c);
-  return out;
+  return g_pg->query_value(sql);
 }
 
 TEST(PgTenantStore, MigrationsAreVersionedRunOnceAndNewerIsRefused) {

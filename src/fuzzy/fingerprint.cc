@@ -1,5 +1,6 @@
 // Fingerprints: normalise -> word shingles -> min-hash signature -> LSH bands.
 #include "fuzzy/fingerprint.h"
+#include "core/ascii.h"
 
 #include <xxhash.h>
 
@@ -18,9 +19,6 @@ bool is_space(unsigned char c) {
 }
 bool is_word(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
-}
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
 // Emits normalised words, collapsing runs of placeholders; stops after kMaxWords.
@@ -113,7 +111,7 @@ class WordSink {
         break;
       token.assign(t.substr(start, i - start));
       for (char& c : token)
-        c = lower(c);
+        c = ascii_lower(c);
       std::string_view tok = token;
       while (!tok.empty() && std::string_view("<([{\"'").find(tok.front()) != tok.npos)
         tok.remove_prefix(1);
@@ -285,7 +283,7 @@ Fingerprint fingerprint(const mime::Message& msg, const Params& p) {
   for (const mime::Url& u : msg.urls) {
     lowered.assign(u.url);
     for (char& c : lowered)
-      c = lower(c);
+      c = ascii_lower(c);
     sink.url(lowered);
   }
   return from_shingles(shingler.finish(), p);

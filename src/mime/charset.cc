@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/ascii.h"
+
 namespace mailsift::mime::detail {
 namespace {
 
@@ -15,10 +17,6 @@ constexpr uint16_t kCp1252High[32] = {
     0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
     0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
 
 // Length of the valid UTF-8 sequence at s[i], or 0 if invalid.
 size_t utf8_seq_len(const unsigned char* s, size_t i, size_t n) {
@@ -277,7 +275,7 @@ std::string canonical_charset(std::string_view charset) {
   for (char c : charset) {
     if (c == '"' || c == '\'' || c == ' ' || c == '\t')
       continue;
-    name.push_back(lower(c));
+    name.push_back(ascii_lower(c));
   }
   for (const auto& a : kAliases) {
     if (name == a.from)

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/ascii.h"
 #include "mime/charset.h"
 
 namespace mailsift::mime::detail {
@@ -44,16 +45,13 @@ int hexval(char c) {
   return -1;
 }
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
 bool is_ws(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 void lower_inplace(std::string& s) {
   for (char& c : s)
-    c = lower(c);
+    c = ascii_lower(c);
 }
 
 }  // namespace
@@ -303,7 +301,7 @@ void decode_header_text(std::string_view s, std::string& out, HeaderTextFlags& f
       i = p + 2;
       continue;
     }
-    char enc = lower(s[q1 + 1]);
+    char enc = ascii_lower(s[q1 + 1]);
     size_t text_start = q1 + 3;
     size_t end = s.find("?=", text_start);
     std::string_view charset = s.substr(p + 2, q1 - (p + 2));
@@ -430,7 +428,7 @@ StructuredField parse_structured(std::string_view s, HeaderTextFlags& flags) {
       continue;
     }
     if (!is_ws(s[i]))
-      f.value.push_back(lower(s[i]));
+      f.value.push_back(ascii_lower(s[i]));
     ++i;
   }
   std::vector<RawParam> raw;

@@ -7,12 +7,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/ascii.h"
+
 namespace mailsift::mime::detail {
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
 bool is_alpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -27,7 +26,7 @@ bool istarts(std::string_view s, std::string_view lower_prefix) {
   if (s.size() < lower_prefix.size())
     return false;
   for (size_t i = 0; i < lower_prefix.size(); ++i) {
-    if (lower(s[i]) != lower_prefix[i])
+    if (ascii_lower(s[i]) != lower_prefix[i])
       return false;
   }
   return true;
@@ -234,7 +233,7 @@ std::string url_host(std::string_view url) {
   }
   std::string host;
   host.reserve(auth.size());
-  auto hv = [](char h) { return is_digit(h) ? h - '0' : (lower(h) - 'a' + 10); };
+  auto hv = [](char h) { return is_digit(h) ? h - '0' : (ascii_lower(h) - 'a' + 10); };
   for (size_t i = 0; i < auth.size(); ++i) {
     char c = auth[i];
     if (c == '%' && i + 2 < auth.size() && std::isxdigit(static_cast<unsigned char>(auth[i + 1])) &&
@@ -242,7 +241,7 @@ std::string url_host(std::string_view url) {
       c = static_cast<char>(hv(auth[i + 1]) * 16 + hv(auth[i + 2]));
       i += 2;
     }
-    host.push_back(lower(c));
+    host.push_back(ascii_lower(c));
   }
   while (!host.empty() && host.back() == '.')
     host.pop_back();
@@ -280,7 +279,7 @@ std::string displayed_host(std::string_view t) {
   }
   std::string out(host);
   for (char& c : out)
-    c = lower(c);
+    c = ascii_lower(c);
   return out;
 }
 
@@ -453,7 +452,7 @@ std::string extension(std::string_view filename) {
     return {};
   std::string ext(filename.substr(dot + 1));
   for (char& c : ext)
-    c = lower(c);
+    c = ascii_lower(c);
   return ext;
 }
 }  // namespace

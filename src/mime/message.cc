@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/ascii.h"
 #include "mime/charset.h"
 #include "mime/codec.h"
 #include "mime/extract.h"
@@ -23,15 +24,11 @@ using namespace detail;
 // Recursion guard independent of caller-supplied limits.
 constexpr size_t kHardMaxDepth = 64;
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size())
     return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i]))
+    if (ascii_lower(a[i]) != ascii_lower(b[i]))
       return false;
   }
   return true;
@@ -41,17 +38,10 @@ bool istarts(std::string_view s, std::string_view lower_prefix) {
   if (s.size() < lower_prefix.size())
     return false;
   for (size_t i = 0; i < lower_prefix.size(); ++i) {
-    if (lower(s[i]) != lower_prefix[i])
+    if (ascii_lower(s[i]) != lower_prefix[i])
       return false;
   }
   return true;
-}
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = lower(c);
-  return out;
 }
 
 struct Line {
@@ -137,7 +127,7 @@ std::string html_meta_charset(std::string_view html) {
     if (h == std::string_view::npos || h == 0)
       return {};
     pos = h + 6;
-    if (lower(head[h - 1]) != 'c')
+    if (ascii_lower(head[h - 1]) != 'c')
       continue;
     size_t i = h + 6;
     while (i < head.size() &&
@@ -151,7 +141,7 @@ std::string html_meta_charset(std::string_view html) {
       ++i;
     }
     if (i > s && i - s < 40)
-      return to_lower(head.substr(s, i - s));
+      return ascii_lower(head.substr(s, i - s));
   }
 }
 
@@ -371,7 +361,7 @@ class Parser {
         p.content_type = "text/plain";
       }
       if (const std::string* v = f.get("charset"))
-        p.charset = to_lower(trim(*v));
+        p.charset = ascii_lower(trim(*v));
       if (const std::string* v = f.get("boundary"))
         p.boundary = *v;
       if (const std::string* v = f.get("name"))
@@ -401,7 +391,7 @@ class Parser {
       size_t cut = v.find_first_of(" \t;(");
       if (cut != std::string_view::npos)
         v = v.substr(0, cut);
-      p.transfer_encoding = to_lower(v);
+      p.transfer_encoding = ascii_lower(v);
     }
   }
 
@@ -610,7 +600,7 @@ class Parser {
   void add_email(std::string_view e) {
     if (msg_.emails.size() >= limits_.max_emails)
       return;
-    std::string addr = to_lower(e);
+    std::string addr = ascii_lower(e);
     if (email_seen_.insert(addr).second)
       msg_.emails.push_back(std::move(addr));
   }
@@ -620,7 +610,7 @@ class Parser {
     size_t colon = url.find("://");
     if (colon != std::string::npos && colon < 10) {
       for (size_t i = 0; i < colon; ++i)
-        url[i] = lower(url[i]);
+        url[i] = ascii_lower(url[i]);
     }
     auto it = url_index_.find(url);
     if (it != url_index_.end()) {
@@ -822,7 +812,7 @@ std::string extract_address(std::string_view v) {
                           a.back() == ',' || a.back() == ';' || a.back() == '.')) {
       a.remove_suffix(1);
     }
-    return to_lower(trim(a));
+    return ascii_lower(trim(a));
   };
   // Pass 1: first <addr-spec> outside quotes and comments.
   std::string plain;  // the value with quoted strings and comments removed

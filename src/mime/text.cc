@@ -6,14 +6,12 @@
 #include <cstring>
 #include <optional>
 
+#include "core/ascii.h"
 #include "mime/charset.h"
 
 namespace mailsift::mime::detail {
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
 bool is_alpha(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -230,8 +228,8 @@ size_t decode_entity(std::string_view s, std::string& out) {
       int d;
       if (is_digit(c)) {
         d = c - '0';
-      } else if (hex && lower(c) >= 'a' && lower(c) <= 'f') {
-        d = lower(c) - 'a' + 10;
+      } else if (hex && ascii_lower(c) >= 'a' && ascii_lower(c) <= 'f') {
+        d = ascii_lower(c) - 'a' + 10;
       } else {
         break;
       }
@@ -415,7 +413,7 @@ int32_t parse_color(std::string_view v) {
   if (hex[0] == '#')
     hex.remove_prefix(1);
   auto hexv = [](char c) -> int {
-    c = lower(c);
+    c = ascii_lower(c);
     if (is_digit(c))
       return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -469,7 +467,7 @@ int32_t parse_color(std::string_view v) {
   if (v.size() >= sizeof(buf))
     return kNoColor;
   for (size_t i = 0; i < v.size(); ++i)
-    buf[i] = lower(v[i]);
+    buf[i] = ascii_lower(v[i]);
   std::string_view lv(buf, v.size());
   for (const auto& n : kNamed) {
     if (lv == n.n)
@@ -549,7 +547,7 @@ StyleInfo parse_style(std::string_view raw) {
   StyleInfo si;
   std::string s(raw);
   for (char& c : s)
-    c = lower(c);
+    c = ascii_lower(c);
   std::string_view v(s);
   bool zero_box = false, overflow_hidden = false;
   size_t i = 0;
@@ -714,7 +712,7 @@ class HtmlScanner {
       if (i < n && s_[i] == '/' && i + 1 + name.size() <= n) {
         bool match = true;
         for (size_t k = 0; k < name.size(); ++k) {
-          if (lower(s_[i + 1 + k]) != name[k]) {
+          if (ascii_lower(s_[i + 1 + k]) != name[k]) {
             match = false;
             break;
           }
@@ -766,7 +764,7 @@ class HtmlScanner {
     size_t name_len = 0;
     while (i < n && !is_space(s_[i]) && s_[i] != '>' && s_[i] != '/') {
       if (name_len < sizeof(name_buf))
-        name_buf[name_len] = lower(s_[i]);
+        name_buf[name_len] = ascii_lower(s_[i]);
       ++name_len;
       ++i;
     }
@@ -833,7 +831,7 @@ class HtmlScanner {
     if (a.size() != lower_b.size())
       return false;
     for (size_t k = 0; k < a.size(); ++k) {
-      if (lower(a[k]) != lower_b[k])
+      if (ascii_lower(a[k]) != lower_b[k])
         return false;
     }
     return true;

@@ -8,15 +8,10 @@
 #include <map>
 #include <optional>
 
+#include "core/ascii.h"
+
 namespace mailsift::policy {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // "<Bob@Example.TEST>" -> "bob@example.test". Whitespace and angle brackets are envelope syntax,
 // not part of the address; addresses are compared case-insensitively (see docs/per-recipient.md).
@@ -27,7 +22,7 @@ std::string normalise_address(std::string_view raw) {
     raw.remove_suffix(1);
   if (raw.size() >= 2 && raw.front() == '<' && raw.back() == '>')
     raw = raw.substr(1, raw.size() - 2);
-  return lower(raw);
+  return ascii_lower(raw);
 }
 
 std::string domain_of(std::string_view address) {
@@ -101,7 +96,7 @@ Result<Overrides> parse_overrides(const std::string& where, const toml::table& t
         auto s = item.value<std::string>();
         if (!s)
           return Error::config(fmt::format("{}: expected an array of strings", at));
-        std::string entry = lower(*s);
+        std::string entry = ascii_lower(*s);
         Status st = validate_sender_entry(at, entry);
         if (!st)
           return st.error();
@@ -151,7 +146,7 @@ Result<Table> parse_section(const toml::table& root, const char* section, bool i
   if (!t)
     return Error::config(fmt::format("policy: [{}] must be a table", section));
   for (const auto& [key_node, entry] : *t) {
-    const std::string name = lower_keys ? lower(key_node.str()) : std::string(key_node.str());
+    const std::string name = lower_keys ? ascii_lower(key_node.str()) : std::string(key_node.str());
     const std::string where = fmt::format("{}.\"{}\"", section, name);
     const toml::table* et = entry.as_table();
     if (!et)

@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/ascii.h"
+
 namespace mailsift::rules::detail {
 namespace {
 
@@ -25,16 +27,6 @@ bool is_digit(char c) {
 }
 bool is_header_name_char(char c) {
   return is_ident_char(c) || c == '-' || c == '.';
-}
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = ascii_lower(c);
-  return out;
 }
 
 std::string_view trim(std::string_view s) {
@@ -292,7 +284,7 @@ bool parse_header(Cursor& c, RuleSpec& spec) {
       return false;
     if (!c.at_end() && !is_space(c.peek()))
       return c.fail("bad character in header name");
-    spec.header_name = lower(name);
+    spec.header_name = ascii_lower(name);
     spec.info.definition = std::string(c.s.substr(def_start, c.pos - def_start));
     return true;
   }
@@ -320,7 +312,7 @@ bool parse_header(Cursor& c, RuleSpec& spec) {
       return c.fail(fmt::format("unknown header view ':{}' (allowed: :addr :name :raw)", view));
     }
   }
-  spec.header_name = lower(name);
+  spec.header_name = ascii_lower(name);
   c.skip_ws();
   if (c.starts_with("=~")) {
     spec.test = HeaderTest::kMatch;

@@ -8,18 +8,12 @@
 #include <sstream>
 
 #include "arc/arc.h"
+#include "core/ascii.h"
 #include "dmarc/dmarc.h"
 
 namespace mailsift::signing {
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
@@ -159,7 +153,7 @@ Result<std::vector<KeyEntry>> parse_key_table(std::string_view text) {
       return Error::config(
           fmt::format("dkim_sign.keys: entry '{}' is not DOMAIN:SELECTOR:PATH", e));
     KeyEntry k;
-    k.domain = lower(trim(e.substr(0, a)));
+    k.domain = ascii_lower(trim(e.substr(0, a)));
     while (!k.domain.empty() && k.domain.back() == '.')
       k.domain.pop_back();
     k.selector = std::string(trim(e.substr(a + 1, b - a - 1)));
@@ -221,20 +215,20 @@ Result<dkim::SigningKey> load_key_file(const std::string& path) {
 std::string from_domain(std::string_view raw) {
   std::vector<std::string> values;
   for (const RawField& f : header_fields(raw)) {
-    if (f.name.size() == 4 && lower(f.name) == "from")
+    if (f.name.size() == 4 && ascii_lower(f.name) == "from")
       values.emplace_back(raw.substr(f.colon + 1, f.end - f.colon - 1));
   }
   if (values.empty())
     return {};
   auto d = dmarc::author_domain(values);
-  return d ? lower(*d) : std::string();
+  return d ? ascii_lower(*d) : std::string();
 }
 
 std::string with_subject(std::string_view raw, std::string_view value) {
   const std::vector<RawField> fields = header_fields(raw);
   const std::string field = "Subject: " + crlf_value(value) + "\r\n";
   for (const RawField& f : fields) {
-    if (f.name.size() == 7 && lower(f.name) == "subject") {
+    if (f.name.size() == 7 && ascii_lower(f.name) == "subject") {
       std::string out(raw.substr(0, f.begin));
       out += field;
       out += raw.substr(f.end);
@@ -272,7 +266,7 @@ Result<std::shared_ptr<const Signer>> Signer::from_config(const Config& config) 
     for (char c : headers + ":") {
       if (c == ':' || c == ',' || std::isspace(static_cast<unsigned char>(c))) {
         if (!item.empty())
-          base.headers.push_back(lower(item));
+          base.headers.push_back(ascii_lower(item));
         item.clear();
       } else {
         item += c;
@@ -281,7 +275,7 @@ Result<std::shared_ptr<const Signer>> Signer::from_config(const Config& config) 
     if (!base.headers.empty() &&
         std::find(base.headers.begin(), base.headers.end(), "from") == base.headers.end())
       return Error::config("dkim_sign.headers must include From (RFC 6376 §5.4)");
-    const std::string canon = lower(config.get_string("dkim_sign.canonicalization"));
+    const std::string canon = ascii_lower(config.get_string("dkim_sign.canonicalization"));
     size_t slash = canon.find('/');
     std::string h = canon.substr(0, slash);
     std::string b = slash == std::string::npos ? "simple" : canon.substr(slash + 1);
@@ -298,14 +292,14 @@ Result<std::shared_ptr<const Signer>> Signer::from_config(const Config& config) 
     const std::string& domain = config.get_string("arc_seal.domain");
     const std::string& selector = config.get_string("arc_seal.selector");
     const std::string& path = config.get_string("arc_seal.key");
-    if (!valid_label_text(lower(domain)) || !valid_label_text(selector) || path.empty())
+    if (!valid_label_text(ascii_lower(domain)) || !valid_label_text(selector) || path.empty())
       return Error::config(
           "arc_seal.enabled needs arc_seal.domain, arc_seal.selector and "
           "arc_seal.key");
     auto key = load_key_file(path);
     if (!key)
       return Error::config(fmt::format("arc_seal.key: {}", key.error().message));
-    signer->set_arc(std::move(key).value(), lower(domain), selector);
+    signer->set_arc(std::move(key).value(), ascii_lower(domain), selector);
   }
   return std::shared_ptr<const Signer>(std::move(signer));
 }
@@ -317,7 +311,7 @@ void Signer::set_arc(dkim::SigningKey key, std::string domain, std::string selec
 }
 
 const KeyEntry* Signer::key_for(std::string_view domain) const {
-  std::string d = lower(domain);
+  std::string d = ascii_lower(domain);
   while (!d.empty() && d.back() == '.')
     d.pop_back();
   while (!d.empty()) {
@@ -342,7 +336,7 @@ Result<std::optional<Field>> Signer::dkim_sign(std::string_view raw, std::string
   if (domain.empty()) {
     size_t at = envelope_from.rfind('@');
     if (at != std::string_view::npos)
-      domain = lower(envelope_from.substr(at + 1));
+      domain = ascii_lower(envelope_from.substr(at + 1));
   }
   const KeyEntry* entry = domain.empty() ? nullptr : key_for(domain);
   if (!entry)

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <optional>
 
+#include "core/ascii.h"
 #include "spf/record.h"
 #include "spf/spf.h"
 
@@ -14,12 +15,6 @@ constexpr int kMaxVoidLookups = 2;   // §4.6.4
 constexpr size_t kMaxMxNames = 10;   // §4.6.4: more is a permerror
 constexpr size_t kMaxPtrNames = 10;  // §4.6.4: the rest are ignored
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 std::string strip_dot(std::string s) {
   while (!s.empty() && s.back() == '.')
     s.pop_back();
@@ -28,7 +23,7 @@ std::string strip_dot(std::string s) {
 
 // `name` equals `domain` or is a subdomain of it (case-insensitive).
 bool within(const std::string& name, const std::string& domain) {
-  std::string n = lower(strip_dot(name)), d = lower(strip_dot(domain));
+  std::string n = ascii_lower(strip_dot(name)), d = ascii_lower(strip_dot(domain));
   if (d.empty())
     return false;
   return n == d || (n.size() > d.size() && n.ends_with(d) && n[n.size() - d.size() - 1] == '.');
@@ -325,7 +320,7 @@ class Evaluator {
   std::string p_macro(const std::string& domain) {
     const auto& names = validated_names();
     for (const auto& n : names) {
-      if (lower(n) == lower(domain))
+      if (ascii_lower(n) == ascii_lower(domain))
         return n;
     }
     for (const auto& n : names) {

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "core/ascii.h"
+
 namespace mailsift::spf {
 namespace {
 
@@ -18,13 +20,11 @@ bool is_digit(char c) {
 bool is_alnum(char c) {
   return is_alpha(c) || is_digit(c);
 }
-char lower(char c) {
-  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ascii_lower(x) == ascii_lower(y);
+         });
 }
 
 // "/" ("0" / %x31-39 0*1DIGIT), value <= max. No leading zeros (cidr4-032 is a permerror).
@@ -80,7 +80,7 @@ bool is_toplabel(std::string_view l) {
 }
 
 bool is_macro_letter(char c, bool explanation) {
-  switch (lower(c)) {
+  switch (ascii_lower(c)) {
     case 's':
     case 'l':
     case 'o':
@@ -143,7 +143,7 @@ Result<Macro> parse_macro(std::string_view s, size_t& pos, bool explanation) {
     if (m.digits == 0)
       return Error::permanent("macro digit transformer is zero");
   }
-  if (i < s.size() && lower(s[i]) == 'r') {
+  if (i < s.size() && ascii_lower(s[i]) == 'r') {
     m.reverse = true;
     ++i;
   }
@@ -201,7 +201,7 @@ std::string url_escape(std::string_view s) {
 }
 
 std::string macro_value(char letter, const MacroContext& ctx) {
-  switch (lower(letter)) {
+  switch (ascii_lower(letter)) {
     case 's':
       return ctx.sender;
     case 'l':

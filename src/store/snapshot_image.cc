@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -37,10 +38,12 @@ static_assert(sizeof(Header) == 88);
 
 constexpr size_t kSlotSize = 16;
 
-bool read_full(int fd, void* buf, size_t n) {
-  auto* p = static_cast<char*>(buf);
+// Moves all n bytes with read(2) or write(2), retrying short transfers and EINTR.
+template <typename Io, typename Buf>
+bool transfer_all(Io io, int fd, Buf* buf, size_t n) {
+  auto* p = reinterpret_cast<std::conditional_t<std::is_const_v<Buf>, const char*, char*>>(buf);
   while (n > 0) {
-    ssize_t r = ::read(fd, p, n);
+    ssize_t r = io(fd, p, n);
     if (r < 0 && errno == EINTR)
       continue;
     if (r <= 0)
@@ -51,18 +54,12 @@ bool read_full(int fd, void* buf, size_t n) {
   return true;
 }
 
+bool read_full(int fd, void* buf, size_t n) {
+  return transfer_all(::read, fd, buf, n);
+}
+
 bool write_full(int fd, const void* buf, size_t n) {
-  const auto* p = static_cast<const char*>(buf);
-  while (n > 0) {
-    ssize_t r = ::write(fd, p, n);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
+  return transfer_all(::write, fd, buf, n);
 }
 
 uint64_t checksum(Header h, const void* slots, size_t bytes) {

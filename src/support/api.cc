@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/ascii.h"
 #include "http/api_reply.h"
 #include "tenant/api.h"
 #include "tenant/list_entry.h"
@@ -59,7 +60,7 @@ http::ApiReply SupportApi::handle_unchecked(const http::ApiCall& call) {
   auto who = tenant::authenticate_bearer(*options_.tenants, call.authorization);
   if (!who)
     return tenant::refuse_unauthenticated(who.error());
-  const std::string reseller = tenant::lower(param(call, "reseller"));
+  const std::string reseller = ascii_lower(param(call, "reseller"));
   const std::string user = param(call, "user");
   const bool restricted = who->role == tenant::Role::kReseller;
   if (restricted && !reseller.empty() && reseller != who->reseller)

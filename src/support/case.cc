@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/ascii.h"
 #include "decisions/normalize.h"
 #include "decisions/timezone.h"
 #include "support/client_patterns.h"
@@ -268,20 +269,20 @@ Result<CaseReport> lookup_case(const CaseDeps& deps, const CaseQuery& q) {
       rep.notes.push_back(fmt::format("user \"{}\" is not in the tenant store", user));
     } else if (u) {
       const std::string owner = reseller_of_domain((*u)->domain);
-      if (!q.reseller.empty() && owner != tenant::lower(q.reseller)) {
+      if (!q.reseller.empty() && owner != ascii_lower(q.reseller)) {
         rep.user_known = false;
         rep.notes.push_back(
             fmt::format("user \"{}\" does not belong to reseller \"{}\"", user, q.reseller));
       }
     }
   }
-  const std::string reseller = tenant::lower(q.reseller);
+  const std::string reseller = ascii_lower(q.reseller);
   // The case is scoped to reseller R: another reseller's mailboxes never appear in it.
   auto in_scope_address = [&](const std::string& address, const std::string& logged_reseller) {
     if (reseller.empty())
       return true;
     if (!logged_reseller.empty())
-      return tenant::lower(logged_reseller) == reseller;
+      return ascii_lower(logged_reseller) == reseller;
     const std::string r = reseller_of_domain(domain_of(address));
     return r.empty() || r == reseller;
   };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/ascii.h"
 #include "tenant/list_entry.h"
 
 namespace mailsift::support {
@@ -16,7 +17,7 @@ std::string domain_of(std::string_view address) {
 }
 
 bool contains_ci(std::string_view hay, std::string_view needle) {
-  return tenant::lower(hay).find(tenant::lower(needle)) != std::string::npos;
+  return ascii_lower(hay).find(ascii_lower(needle)) != std::string::npos;
 }
 
 bool has_symbol(const decisions::RecipientDecision& r, std::string_view name) {

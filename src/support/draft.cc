@@ -4,6 +4,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "core/ascii.h"
 #include "support/draft_service.h"
 #include "support/support.h"
 #include "tenant/list_check.h"
@@ -114,7 +115,7 @@ Result<DraftReport> explain_draft(const DraftDeps& deps, std::string_view user,
     return verdict.error();
   DraftReport rep;
   rep.user = u;
-  rep.reseller = tenant::lower(reseller);
+  rep.reseller = ascii_lower(reseller);
   rep.verdict = std::move(verdict).value();
   for (const auto& s : rep.verdict.symbols) {
     std::string desc = s.description;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <exception>
 
+#include "core/ascii.h"
 #include "http/api_reply.h"
 #include "tenant/tenant_json.h"
 
@@ -98,7 +99,7 @@ Result<std::pair<Level, std::string>> level_and_id(const std::string& level_text
     return Error::malformed("'level' must be reseller, domain or user");
   if (id.empty())
     return Error::malformed("'id' is required");
-  std::string norm = *level == Level::kUser ? normalise_address(id) : lower(id);
+  std::string norm = *level == Level::kUser ? normalise_address(id) : ascii_lower(id);
   return std::make_pair(*level, norm);
 }
 
@@ -184,7 +185,7 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
       return from_error(name.error());
     if (auto st = add_reseller(store_, clock_, *id, *name); !st)
       return from_error(st.error());
-    auto r = store_.get_reseller(lower(*id));
+    auto r = store_.get_reseller(ascii_lower(*id));
     if (!r || !*r)
       return from_error(r ? Error::temporary("reseller vanished") : r.error());
     return ok(to_json(**r), 201);
@@ -192,7 +193,7 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
 
   if (path == "domains") {
     if (get) {
-      std::string reseller = lower(param(call, "reseller"));
+      std::string reseller = ascii_lower(param(call, "reseller"));
       if (who.role == Role::kReseller) {
         if (!reseller.empty() && reseller != who.reseller)
           return not_found(fmt::format("reseller '{}'", reseller));
@@ -217,12 +218,12 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
     auto reseller = string_field(*body, "reseller", who.role == Role::kAdmin);
     if (!reseller)
       return from_error(reseller.error());
-    std::string owner = reseller->empty() ? who.reseller : lower(*reseller);
+    std::string owner = reseller->empty() ? who.reseller : ascii_lower(*reseller);
     if (who.role == Role::kReseller && owner != who.reseller)
       return forbidden("a reseller key may only create domains for its own reseller");
     if (auto st = add_domain(store_, clock_, *name, owner); !st)
       return from_error(st.error());
-    auto d = store_.get_domain(lower(*name));
+    auto d = store_.get_domain(ascii_lower(*name));
     if (!d || !*d)
       return from_error(d ? Error::temporary("domain vanished") : d.error());
     return ok(to_json(**d), 201);
@@ -230,7 +231,7 @@ ApiReply TenantApi::handle_unchecked(const ApiCall& call) {
 
   if (path == "users") {
     if (get) {
-      std::string domain = lower(param(call, "domain"));
+      std::string domain = ascii_lower(param(call, "domain"));
       std::vector<User> users;
       if (!domain.empty()) {
         if (auto denied = check_access(store_, who, Level::kDomain, domain))
@@ -523,14 +524,14 @@ ApiReply TenantApi::handle_removal(const ApiCall& call, const Principal& who,
   std::string id;
   if (path == "resellers") {
     level = Level::kReseller;
-    id = lower(param(call, "id"));
+    id = ascii_lower(param(call, "id"));
     if (id.empty())
       return bad("'id' is required");
     if (who.role != Role::kAdmin)
       return forbidden("only an admin key may remove resellers");
   } else if (path == "domains") {
     level = Level::kDomain;
-    id = lower(param(call, "name"));
+    id = ascii_lower(param(call, "name"));
     if (id.empty())
       return bad("'name' is required");
   } else {

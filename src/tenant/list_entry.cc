@@ -8,6 +8,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/ascii.h"
+
 namespace mailsift::tenant {
 namespace {
 
@@ -123,18 +125,11 @@ std::optional<EntryType> entry_type_from_string(std::string_view s) {
   return std::nullopt;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string normalise_address(std::string_view raw) {
   raw = trim(raw);
   if (raw.size() >= 2 && raw.front() == '<' && raw.back() == '>')
     raw = trim(raw.substr(1, raw.size() - 2));
-  return lower(raw);
+  return ascii_lower(raw);
 }
 
 std::optional<IpAddr> parse_ip(std::string_view text) {
@@ -225,7 +220,7 @@ std::string match_pattern(const ListPattern& pattern, const SenderFacts& facts) 
       if (std::string d = domain_of(normalise_address(facts.address)); !d.empty())
         domains.push_back(d);
       for (const auto& d : facts.domains)
-        domains.push_back(lower(trim(d)));
+        domains.push_back(ascii_lower(trim(d)));
       for (const auto& d : domains) {
         if (d.empty())
           continue;

@@ -74,6 +74,5 @@ std::string match_pattern(const ListPattern& pattern, const SenderFacts& facts);
 
 // Lower-cases and strips "<>" / spaces; "" for the null sender.
 std::string normalise_address(std::string_view raw);
-std::string lower(std::string_view s);
 
 }  // namespace mailsift::tenant

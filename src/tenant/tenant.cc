@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/ascii.h"
+
 namespace mailsift::tenant {
 namespace {
 
@@ -137,7 +139,7 @@ std::string EffectivePolicy::describe() const {
 
 Status add_reseller(TenantStore& s, const Clock& clock, std::string_view id,
                     std::string_view name) {
-  std::string rid = lower(id);
+  std::string rid = ascii_lower(id);
   if (!valid_reseller_id(rid))
     return Error::malformed(
         fmt::format("reseller id '{}' must be 1-64 characters of a-z 0-9 . _ -", id));
@@ -151,7 +153,7 @@ Status add_domain(TenantStore& s, const Clock& clock, std::string_view name,
   auto p = parse_list_entry(name);
   if (!p || p->type != EntryType::kDomain || name.find('@') != std::string_view::npos)
     return Error::malformed(fmt::format("'{}' is not a domain name", name));
-  return s.add_domain(Domain{p->value, lower(reseller), clock()});
+  return s.add_domain(Domain{p->value, ascii_lower(reseller), clock()});
 }
 
 Status add_user(TenantStore& s, const Clock& clock, std::string_view address) {
@@ -223,7 +225,7 @@ Result<ListEntry> add_list_entry(TenantStore& s, const Clock& clock, Level level
     return Error::malformed("note longer than 1024 bytes");
   ListEntry e;
   e.level = level;
-  e.owner = lower(owner);
+  e.owner = ascii_lower(owner);
   e.kind = kind;
   e.pattern = *pattern;
   e.created_at = clock();
@@ -295,7 +297,7 @@ Result<IssuedKey> create_api_key(TenantStore& s, const Clock& clock, Role role,
   out.record.label = std::string(label);
   out.record.created_at = clock();
   if (role == Role::kReseller) {
-    out.record.reseller = lower(reseller);
+    out.record.reseller = ascii_lower(reseller);
     auto r = s.get_reseller(out.record.reseller);
     if (!r)
       return r.error();
@@ -335,7 +337,7 @@ Result<Access> authorize(TenantStore& s, const Principal& who, const Target& tar
     case Level::kGlobal:
       return who.role == Role::kAdmin ? Access::kAllowed : Access::kForbidden;
     case Level::kReseller: {
-      auto r = s.get_reseller(lower(target.id));
+      auto r = s.get_reseller(ascii_lower(target.id));
       if (!r)
         return r.error();
       if (!*r)
@@ -344,7 +346,7 @@ Result<Access> authorize(TenantStore& s, const Principal& who, const Target& tar
       break;
     }
     case Level::kDomain: {
-      auto d = s.get_domain(lower(target.id));
+      auto d = s.get_domain(ascii_lower(target.id));
       if (!d)
         return d.error();
       if (!*d)

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "core/ascii.h"
 #include "fleet/fleet_tenant.h"
 #include "tenant/list_check.h"
 #include "tenant/tenant.h"
@@ -94,8 +95,8 @@ struct TenantCommands::Impl {
     if (!user.empty())
       return std::make_pair(Level::kUser, normalise_address(user));
     if (!domain.empty())
-      return std::make_pair(Level::kDomain, lower(domain));
-    return std::make_pair(Level::kReseller, lower(reseller));
+      return std::make_pair(Level::kDomain, ascii_lower(domain));
+    return std::make_pair(Level::kReseller, ascii_lower(reseller));
   }
 
   int fail(std::ostream& err, const Error& e) {
@@ -211,7 +212,8 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
     err << fmt::format("mailsift: cannot create data dir {}: {}\n", data_dir, ec.message());
     return kExitUsage;
   }
-  // tenant.backend: the CLI edits the same store mailsiftd reads (SQLite or the fleet's PostgreSQL).
+  // tenant.backend: the CLI edits the same store mailsiftd reads (SQLite or the fleet's
+  // PostgreSQL).
   auto opened = fleet::open_configured_tenant_store(config, data_dir);
   if (!opened)
     return fail(err, opened.error());
@@ -226,11 +228,11 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
 
   if (reseller_add->parsed()) {
     Status st = add_reseller(s, clock, id, name);
-    return done(st, Json{{"added", lower(id)}}, "added reseller " + lower(id));
+    return done(st, Json{{"added", ascii_lower(id)}}, "added reseller " + ascii_lower(id));
   }
   if (domain_add->parsed()) {
     Status st = add_domain(s, clock, name, reseller);
-    return done(st, Json{{"added", lower(name)}}, "added domain " + lower(name));
+    return done(st, Json{{"added", ascii_lower(name)}}, "added domain " + ascii_lower(name));
   }
   if (user_add->parsed()) {
     Status st = add_user(s, clock, name);
@@ -251,7 +253,7 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
     return kExitOk;
   }
   if (domain_list->parsed()) {
-    auto all = s.list_domains(lower(reseller));
+    auto all = s.list_domains(ascii_lower(reseller));
     if (!all)
       return fail(err, all.error());
     Json j = Json::array();
@@ -264,7 +266,7 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
     return kExitOk;
   }
   if (user_list->parsed()) {
-    auto all = s.list_users(lower(domain));
+    auto all = s.list_users(ascii_lower(domain));
     if (!all)
       return fail(err, all.error());
     Json j = Json::array();
@@ -368,8 +370,8 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
     Level level = reseller_remove->parsed() ? Level::kReseller
                   : domain_remove->parsed() ? Level::kDomain
                                             : Level::kUser;
-    std::string target = level == Level::kReseller ? lower(id)
-                         : level == Level::kDomain ? lower(name)
+    std::string target = level == Level::kReseller ? ascii_lower(id)
+                         : level == Level::kDomain ? ascii_lower(name)
                                                    : normalise_address(name);
     auto r = s.remove_tenant(level, target);
     if (!r)
@@ -392,7 +394,7 @@ int TenantCommands::Impl::run(const Config& config, const std::string& data_dir,
                             rm.list_entries, rm.policies, rm.api_keys));
   }
   if (key_list->parsed()) {
-    auto keys = s.list_api_keys(lower(reseller));
+    auto keys = s.list_api_keys(ascii_lower(reseller));
     if (!keys)
       return fail(err, keys.error());
     Json j = Json::array();

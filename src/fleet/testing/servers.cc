@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <hiredis/hiredis.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -26,7 +27,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string make_temp_dir(const char* tag) {
-  std::string t = (fs::temp_directory_path() / (std::string("mailsift-") + tag + "-XXXXXX")).string();
+  std::string t =
+      (fs::temp_directory_path() / (std::string("mailsift-") + tag + "-XXXXXX")).string();
   return mkdtemp(t.data()) ? t : std::string();
 }
 
@@ -189,11 +191,21 @@ bool RedisServer::start(int replica_of_port) {
   if (port_ == 0)
     port_ = free_port();
   replica_of_ = replica_of_port;
-  std::vector<std::string> argv{bin,         "--port",      std::to_string(port_),
-                                "--bind",    "127.0.0.1",   "--save",
-                                "",          "--appendonly", "no",
-                                "--dir",     dir_,          "--daemonize",
-                                "no",        "--protected-mode", "no"};
+  std::vector<std::string> argv{bin,
+                                "--port",
+                                std::to_string(port_),
+                                "--bind",
+                                "127.0.0.1",
+                                "--save",
+                                "",
+                                "--appendonly",
+                                "no",
+                                "--dir",
+                                dir_,
+                                "--daemonize",
+                                "no",
+                                "--protected-mode",
+                                "no"};
   if (replica_of_ > 0) {
     argv.insert(argv.end(), {"--replicaof", "127.0.0.1", std::to_string(replica_of_)});
   }
@@ -312,8 +324,9 @@ bool PostgresServer::available(std::string* reason) {
       access((dir + "/pg_ctl").c_str(), X_OK) == 0)
     return true;
   if (reason)
-    *reason = "PostgreSQL server binaries (initdb, pg_ctl) not found (install postgresql or set "
-              "MAILSIFT_PG_BINDIR)";
+    *reason =
+        "PostgreSQL server binaries (initdb, pg_ctl) not found (install postgresql or set "
+        "MAILSIFT_PG_BINDIR)";
   return false;
 }
 
@@ -370,8 +383,8 @@ bool PostgresServer::start() {
   if (port_ == 0)
     port_ = free_port();
   if (!initialized_) {
-    if (!run_as_owner({bin + "/initdb", "-D", dir_ + "/data", "-A", "trust", "-U", "postgres",
-                       "-E", "UTF8", "--locale=C", "--no-sync"}))
+    if (!run_as_owner({bin + "/initdb", "-D", dir_ + "/data", "-A", "trust", "-U", "postgres", "-E",
+                       "UTF8", "--locale=C", "--no-sync"}))
       return false;
     initialized_ = true;
   }
@@ -379,8 +392,8 @@ bool PostgresServer::start() {
   std::string opts = "-p " + std::to_string(port_) + " -k " + dir_ +
                      " -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
                      " -c full_page_writes=off -c max_connections=50";
-  if (!run_as_owner({bin + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-o",
-                     opts, "-w", "-t", "60", "start"}))
+  if (!run_as_owner({bin + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-o", opts,
+                     "-w", "-t", "60", "start"}))
     return false;
   running_ = true;
   return true;
@@ -459,6 +472,21 @@ bool PostgresServer::restart() {
 
 std::string PostgresServer::dsn() const {
   return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";
+}
+
+std::string PostgresServer::query_value(const std::string& sql) const {
+  PGconn* c = PQconnectdb(dsn().c_str());
+  std::string out;
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+      out = PQgetvalue(r, 0, 0);
+    else if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+      out = std::string("ERROR ") + PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  PQfinish(c);
+  return out;
 }
 
 }  // namespace mailsift::fleet::testing

@@ -63,10 +63,10 @@ class PostgresServer {
   PostgresServer& operator=(const PostgresServer&) = delete;
 
   static bool available(std::string* reason = nullptr);
-  bool start();    // initdb (first time) + pg_ctl start -w
-  void stop();     // pg_ctl stop -m fast
-  void kill();     // SIGKILL the postmaster (children exit), like a crash
-  void pause();    // SIGSTOP every server process
+  bool start();  // initdb (first time) + pg_ctl start -w
+  void stop();   // pg_ctl stop -m fast
+  void kill();   // SIGKILL the postmaster (children exit), like a crash
+  void pause();  // SIGSTOP every server process
   void resume();
   bool restart();  // pg_ctl start on the same port and data
   bool running() const { return running_; }
@@ -74,6 +74,8 @@ class PostgresServer {
   int port() const { return port_; }
   // "host=127.0.0.1 port=PORT user=postgres dbname=postgres"
   std::string dsn() const;
+  // Tests' direct SQL: the first column of the first row ("" when none), or "ERROR <message>".
+  std::string query_value(const std::string& sql) const;
   const std::string& reason() const { return reason_; }
 
  private:
