@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "scan/engine.h"
 
@@ -30,17 +30,22 @@ std::vector<std::string> strings(View node) {
   std::vector<std::string> out;
   if (const auto* arr = node.as_array()) {
     for (const auto& v : *arr) {
-      if (auto s = v.template value<std::string>()) out.push_back(*s);
+      if (auto s = v.template value<std::string>())
+        out.push_back(*s);
     }
   }
   return out;
 }
 
 std::string value_text(const toml::node& node) {
-  if (node.is_string()) return *node.value<std::string>();
-  if (node.is_boolean()) return *node.value<bool>() ? "true" : "false";
-  if (node.is_integer()) return std::to_string(*node.value<int64_t>());
-  if (node.is_floating_point()) return fmt::format("{}", *node.value<double>());
+  if (node.is_string())
+    return *node.value<std::string>();
+  if (node.is_boolean())
+    return *node.value<bool>() ? "true" : "false";
+  if (node.is_integer())
+    return std::to_string(*node.value<int64_t>());
+  if (node.is_floating_point())
+    return fmt::format("{}", *node.value<double>());
   return "";
 }
 
@@ -80,11 +85,12 @@ TEST_P(Scenario, MatchesExpectations) {
   auto engine = scan::Engine::create(config, *store, shipped_rules());
   ASSERT_TRUE(engine.ok()) << engine.error().describe();
 
-  for (auto [cls_name, cls] : {std::pair{"spam", store::Class::kSpam},
-                               std::pair{"ham", store::Class::kHam}}) {
+  for (auto [cls_name, cls] :
+       {std::pair{"spam", store::Class::kSpam}, std::pair{"ham", store::Class::kHam}}) {
     for (const auto& dir : strings(spec["train"][cls_name])) {
       std::vector<fs::path> files;
-      for (const auto& e : fs::directory_iterator(kRoot / dir)) files.push_back(e.path());
+      for (const auto& e : fs::directory_iterator(kRoot / dir))
+        files.push_back(e.path());
       std::sort(files.begin(), files.end());
       for (const auto& f : files) {
         std::string raw = slurp(f);
@@ -107,19 +113,26 @@ TEST_P(Scenario, MatchesExpectations) {
   if (auto action = spec["expect"]["action"].value<std::string>()) {
     EXPECT_EQ(scan::to_string(v.action), *action) << why;
   }
-  for (const auto& s : strings(spec["expect"]["symbols"])) EXPECT_TRUE(has(s)) << s << "\n" << why;
-  for (const auto& s : strings(spec["expect"]["absent"])) EXPECT_FALSE(has(s)) << s << "\n" << why;
+  for (const auto& s : strings(spec["expect"]["symbols"]))
+    EXPECT_TRUE(has(s)) << s << "\n" << why;
+  for (const auto& s : strings(spec["expect"]["absent"]))
+    EXPECT_FALSE(has(s)) << s << "\n" << why;
   for (const auto& f : strings(spec["expect"]["facts"])) {
     EXPECT_NE(std::find(v.facts.begin(), v.facts.end(), f), v.facts.end()) << f << "\n" << why;
   }
-  if (auto min = spec["expect"]["min_score"].value<double>()) EXPECT_GE(v.score, *min) << why;
-  if (auto max = spec["expect"]["max_score"].value<double>()) EXPECT_LE(v.score, *max) << why;
+  if (auto min = spec["expect"]["min_score"].value<double>()) {
+    EXPECT_GE(v.score, *min) << why;
+  }
+  if (auto max = spec["expect"]["max_score"].value<double>()) {
+    EXPECT_LE(v.score, *max) << why;
+  }
 }
 
 std::vector<std::string> scenario_names() {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(kRoot / "tests/scenarios")) {
-    if (e.path().extension() == ".toml") names.push_back(e.path().stem().string());
+    if (e.path().extension() == ".toml")
+      names.push_back(e.path().stem().string());
   }
   std::sort(names.begin(), names.end());
   return names;

@@ -117,9 +117,11 @@ TEST_F(AuthCheckTest, SpoofedBankGoesToTheSpamFolderByDefaultNotRejected) {
   EXPECT_EQ(r.floor.kind, scan::ActionFloor::kSpamFolder);
   EXPECT_NE(r.authentication_results.find("dmarc=fail (p=reject dis=reject)"), std::string::npos)
       << r.authentication_results;
-  for (const auto& s : r.symbols)
-    if (s.name == "DMARC_POLICY_REJECT")
+  for (const auto& s : r.symbols) {
+    if (s.name == "DMARC_POLICY_REJECT") {
       EXPECT_NE(s.detail.find("our policy: spam folder"), std::string::npos) << s.detail;
+    }
+  }
 }
 
 TEST_F(AuthCheckTest, OperatorMayMapDmarcRejectToReject) {

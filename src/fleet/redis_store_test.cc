@@ -63,10 +63,10 @@ Result<std::unique_ptr<store::Store>> open_for(const std::string& dir) {
 
 MAILSIFT_STORE_CONFORMANCE(Redis, (store::testing::BackendFactory{"redis", open_for, open_for}));
 
-#define SKIP_WITHOUT_REDIS()                                   \
-  do {                                                         \
-    if (!RedisServer::available(&g_skip_reason))               \
-      GTEST_SKIP() << g_skip_reason;                           \
+#define SKIP_WITHOUT_REDIS()                                     \
+  do {                                                           \
+    if (!RedisServer::available(&g_skip_reason))                 \
+      GTEST_SKIP() << g_skip_reason;                             \
     ASSERT_NE(g_redis, nullptr) << "redis-server did not start"; \
   } while (0)
 
@@ -146,8 +146,8 @@ TEST(RedisStore, PrimaryAndReplica) {
   ASSERT_TRUE(primary_store.ok()) << primary_store.error().describe();
   ASSERT_EQ(*(*primary_store)->learn(req("m1", Class::kSpam, {1, 2})), LearnOutcome::kLearned);
   ASSERT_EQ(*(*primary_store)->learn(req("m2", Class::kHam, {2})), LearnOutcome::kLearned);
-  auto from_primary = (*primary_store)->token_counts(req("", Class::kHam, {}).scope,
-                                                     std::vector<uint64_t>{1, 2});
+  auto from_primary =
+      (*primary_store)->token_counts(req("", Class::kHam, {}).scope, std::vector<uint64_t>{1, 2});
   ASSERT_TRUE(from_primary.ok());
   EXPECT_EQ(*from_primary, (std::vector<TokenCounts>{{0, 1}, {1, 1}}));
   // Wait for the replica to catch up (initial sync, then the stream).
@@ -161,8 +161,8 @@ TEST(RedisStore, PrimaryAndReplica) {
   o.address = replica.address();
   auto replica_store = open_redis_store(o);
   ASSERT_TRUE(replica_store.ok()) << replica_store.error().describe();
-  auto from_replica = (*replica_store)->token_counts(req("", Class::kHam, {}).scope,
-                                                     std::vector<uint64_t>{1, 2});
+  auto from_replica =
+      (*replica_store)->token_counts(req("", Class::kHam, {}).scope, std::vector<uint64_t>{1, 2});
   ASSERT_TRUE(from_replica.ok()) << from_replica.error().describe();
   EXPECT_EQ(*from_replica, *from_primary);
   auto t = (*replica_store)->totals(req("", Class::kHam, {}).scope);
@@ -185,16 +185,16 @@ struct Timed {
 Timed timed_learn(store::Store& s, const std::string& digest) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = s.learn(req(digest, Class::kSpam, {7, 8}));
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - t0);
+  auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   return {r.ok(), r.ok() ? ErrorKind::kPermanent : r.error().kind, took};
 }
 
 Timed timed_read(store::Store& s) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = s.token_counts(req("", Class::kHam, {}).scope, std::vector<uint64_t>{7, 8});
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - t0);
+  auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   return {r.ok(), r.ok() ? ErrorKind::kPermanent : r.error().kind, took};
 }
 
@@ -391,7 +391,8 @@ TEST(RedisStore, PrefetchAnswersTheScanReadsFromOneRoundTrip) {
   const Scope dom{store::Level::kDomain, "example.com"};
   const Scope user{store::Level::kUser, "bob@example.com"};
   std::vector<uint64_t> tokens;
-  for (uint64_t t = 1; t <= 700; ++t) tokens.push_back(t * 7919);  // two HMGET chunks
+  for (uint64_t t = 1; t <= 700; ++t)
+    tokens.push_back(t * 7919);  // two HMGET chunks
   ASSERT_TRUE(s.learn({dom, "d1", Class::kSpam, {tokens.begin(), tokens.begin() + 600}}).ok());
   ASSERT_TRUE(s.learn({user, "d2", Class::kHam, {tokens[5], tokens[650]}}).ok());
   ASSERT_TRUE(s.fuzzy_add(user, {"d2", Class::kHam, {11, 12, 13}, {1, 2, 3}, "alice", 5}).ok());
@@ -420,7 +421,9 @@ TEST(RedisStore, PrefetchAnswersTheScanReadsFromOneRoundTrip) {
   for (size_t i = 0; i < chain.size(); ++i) {
     EXPECT_EQ(s.totals(chain[i]).value(), totals[i]);
     EXPECT_EQ(s.token_counts(chain[i], tokens).value(), counts[i]);
-    if (i < 2) EXPECT_TRUE(s.fuzzy_candidates(chain[i], bands, 64).value().empty());
+    if (i < 2) {
+      EXPECT_TRUE(s.fuzzy_candidates(chain[i], bands, 64).value().empty());
+    }
   }
   // Only the INFO itself ran: every read above came from the prefetched snapshot.
   EXPECT_EQ(commands() - before, 1);

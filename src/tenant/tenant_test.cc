@@ -215,10 +215,13 @@ TEST_F(ListFixture, CheckAdapterReadsTaskAndFailsClosedWithoutDmarc) {
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].name, "USER_BLOCK_IP");
   EXPECT_EQ(out[0].score, ListCheckScores{}.block);
-  for (const auto& sym : out)
-    for (const auto& info : pass.symbols())
-      if (info.name == sym.name)
+  for (const auto& sym : out) {
+    for (const auto& info : pass.symbols()) {
+      if (info.name == sym.name) {
         EXPECT_EQ(info.description, sym.description);
+      }
+    }
+  }
 }
 
 }  // namespace
