@@ -829,15 +829,7 @@ class SqliteStore final : public Store {
         (void)exec("ROLLBACK");
       return s;
     };
-    // Inside the read transaction: the journal position the loaded state reflects.
-    auto bounds = journal_bounds();
-    if (!bounds)
-      return finish(bounds.error()).error();
-    const auto [min_seq, max_seq] = *bounds;
-    auto here = image_position(max_seq);
-    if (!here)
-      return finish(here.error()).error();
-    auto replayed = load_from_image(sid, *snap, min_seq, *here);
+    auto replayed = load_from_image(sid, *snap);
     if (!replayed)
       return finish(replayed.error()).error();
     const bool from_image = *replayed >= 0;
@@ -861,15 +853,25 @@ class SqliteStore final : public Store {
     if (!t)
       return finish(t.error()).error();
     snap->totals = *t;
-    if (auto s = finish(Ok{}); !s)
-      return s.error();
-    // A fresh image after a SQL load, or when the journal replay grew long; failing to write
-    // one only costs the next start its speed, so the result is not an error.
+    // A fresh image after a SQL load, or when the journal replay grew long. Its position (the
+    // journal row's hash) is read in this transaction, and only when an image will be written.
+    std::optional<ImagePosition> write_at;
     if (images_ && snap->table.size() >= kSnapshotImageMinTokens &&
         (!from_image || *replayed > kImageRewriteAfter)) {
-      (void)write_snapshot_image(snapshot_image_path(path_, sid), {store_id_, sid}, *here,
-                                 snap->table);
+      auto bounds = journal_bounds();
+      if (!bounds)
+        return finish(bounds.error()).error();
+      auto here = image_position(bounds->second);
+      if (!here)
+        return finish(here.error()).error();
+      write_at = *here;
     }
+    if (auto s = finish(Ok{}); !s)
+      return s.error();
+    // Failing to write an image only costs the next start its speed: not an error.
+    if (write_at)
+      (void)write_snapshot_image(snapshot_image_path(path_, sid), {store_id_, sid}, *write_at,
+                                 snap->table);
     snap->last_used = ++tick_;
     snapshot_bytes_ += snap->table.memory_bytes();
     Snapshot* raw = snap.get();
@@ -907,17 +909,20 @@ class SqliteStore final : public Store {
   // entries after it. Returns how many entries were replayed, or -1 when there is no usable
   // image (none, foreign, corrupt, from another timeline of this database, or older than what
   // the journal still holds).
-  Result<int64_t> load_from_image(int64_t sid, Snapshot& snap, int64_t min_seq,
-                                  const ImagePosition& now) {
+  Result<int64_t> load_from_image(int64_t sid, Snapshot& snap) {
     if (!images_)
       return int64_t{-1};
     auto at = read_snapshot_image(snapshot_image_path(path_, sid), {store_id_, sid}, snap.table);
     if (!at)
       return int64_t{-1};
+    auto bounds = journal_bounds();
+    if (!bounds)
+      return bounds.error();
+    const auto [min_seq, max_seq] = *bounds;
     // The journal must still hold every entry after the image (and, for the hash check, the
     // entry the image stands on).
     bool usable =
-        at->seq <= now.seq && (at->seq == 0 ? now.seq == 0 || min_seq <= 1 : at->seq >= min_seq);
+        at->seq <= max_seq && (at->seq == 0 ? max_seq == 0 || min_seq <= 1 : at->seq >= min_seq);
     if (usable && at->seq > 0) {
       // The row the image stands on must be the same row today.
       auto then = image_position(at->seq);
@@ -930,7 +935,7 @@ class SqliteStore final : public Store {
       return int64_t{-1};
     }
     int64_t replayed = 0;
-    if (at->seq < now.seq) {
+    if (at->seq < max_seq) {
       Use u(*stmts_.at("journal_since"));
       u.i64(1, at->seq);
       int rc;
