@@ -23,6 +23,8 @@ using decisions::Decision;
 using decisions::DecisionLog;
 using decisions::Query;
 using testing::PostgresServer;
+using testing::Timed;
+using testing::timed;
 
 PostgresServer* g_pg = nullptr;
 std::string g_skip_reason;
@@ -241,22 +243,6 @@ TEST(PostgresLog, UnreachableServerIsTemporary) {
   auto log = open_postgres_log(o);
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.error().kind, ErrorKind::kTemporary) << log.error().describe();
-}
-
-struct Timed {
-  bool ok;
-  ErrorKind kind;
-  int64_t ms;
-};
-
-template <typename F>
-Timed timed(F f) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto r = f();
-  int64_t ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-          .count();
-  return {r.ok(), r.ok() ? ErrorKind::kPermanent : r.error().kind, ms};
 }
 
 // Killed, hung and restarted server: every call returns kTemporary within the bound, nothing

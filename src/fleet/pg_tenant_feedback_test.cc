@@ -27,6 +27,8 @@ namespace mailsift::fleet {
 namespace {
 
 using testing::PostgresServer;
+using testing::Timed;
+using testing::timed;
 
 PostgresServer* g_pg = nullptr;
 std::string g_missing;
@@ -252,21 +254,6 @@ TEST(PgTenantMigrate, SqliteFilesCopiedVerifiedAndIdempotent) {
   }
   EXPECT_EQ((*fs)->campaign_candidates({0x8000000000000001ull}, 0)->size(), 1u);
   std::filesystem::remove_all(dir);
-}
-
-struct Timed {
-  bool ok;
-  ErrorKind kind;
-  int64_t ms;
-};
-template <typename F>
-Timed timed(F f) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto r = f();
-  int64_t ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-          .count();
-  return {r.ok(), r.ok() ? ErrorKind::kPermanent : r.error().kind, ms};
 }
 
 // A killed server: every call is kTemporary within the bound (an error value, nothing thrown);

@@ -14,8 +14,12 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "core/result.h"
 
 namespace mailsift::fleet::testing {
 
@@ -88,5 +92,22 @@ class PostgresServer {
   bool running_ = false;
   std::string reason_;
 };
+
+// Fault tests' stopwatch: whether a call succeeded, its error kind (kPermanent when it did), and
+// how long it took — every call against a killed or hung server must end within its bound.
+struct Timed {
+  bool ok;
+  ErrorKind kind;
+  int64_t ms;
+};
+template <typename F>
+Timed timed(F f) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = f();
+  int64_t ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  return {r.ok(), r.ok() ? ErrorKind::kPermanent : r.error().kind, ms};
+}
 
 }  // namespace mailsift::fleet::testing
