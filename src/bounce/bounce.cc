@@ -349,7 +349,7 @@ std::vector<TextRecipient> recipients_from_text(std::string_view section,
       if (contains(before, "mail from") || contains(before, "from:") ||
           contains(before, "return-path") || contains(before, "sender") ||
           contains(before, "envelope-from") || contains(before, "reply-to") ||
-          contains(before, "message-id") || contains(before, "references") ||
+          contains(before, "message-id:") || contains(before, "references") ||
           contains(before, "in-reply-to") || contains(before, "delivered-to") ||
           contains(before, "x-original-to"))
         continue;
@@ -640,6 +640,15 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
         break;
     }
   }
+  if (vendor && r.reason.empty()) {
+    std::string ls = ascii_lower(rep.subject);
+    for (const auto& [phrase, reason] : vendor->subject_reasons) {
+      if (contains(ls, phrase)) {
+        r.reason = std::string(reason);
+        break;
+      }
+    }
+  }
   r.status_explicit = !r.status.empty();
   if (r.action.empty())
     r.action = (!r.status.empty() && r.status[0] == '4') ? "delayed" : "failed";
@@ -662,7 +671,12 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
       for (auto t : vendor->temporary_reasons)
         if (t == r.reason)
           temporary = true;
-    std::string p = pseudo_status(r.reason, temporary);
+    std::string_view status_reason_name = r.reason;
+    if (vendor)
+      for (const auto& [command, reason] : vendor->command_status_reasons)
+        if (command == r.command)
+          status_reason_name = reason;
+    std::string p = pseudo_status(status_reason_name, temporary);
     if (!p.empty())
       r.status = p;
     r.status_explicit = false;
@@ -697,6 +711,48 @@ bool is_auto_reply(const mime::Message& m, std::string_view lsubject) {
     if (istarts(lsubject, s) || contains(lsubject, std::string(": ") + std::string(s)))
       return true;
   return false;
+}
+
+// True when `block` holds no word beyond `address` (list bullets, brackets, punctuation).
+bool says_nothing_but(std::string_view block, std::string_view address) {
+  std::string rest = ascii_lower(block);
+  if (!address.empty())
+    if (size_t at = rest.find(ascii_lower(address)); at != std::string::npos)
+      rest.erase(at, address.size());
+  for (char c : rest)
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      return false;
+  return true;
+}
+
+// True when the text before the first mention of `address` ends with a colon: a lead-in that
+// introduces the list of recipients rather than explaining a failure.
+bool introduces_list(std::string_view section, std::string_view address) {
+  std::string l = ascii_lower(section);
+  size_t at = l.find(ascii_lower(address));
+  if (at == std::string::npos)
+    return false;
+  std::string_view before = trim(std::string_view(l).substr(0, at));
+  while (!before.empty() && (before.back() == '*' || before.back() == '-' || before.back() == '<' ||
+                             std::isspace(static_cast<unsigned char>(before.back()))))
+    before.remove_suffix(1);
+  return !before.empty() && before.back() == ':';
+}
+
+// The error on a notice line "address: error" (OpenSMTPD's form), collapsed; empty when no line
+// starts with the address followed by a colon.
+std::string notice_line_error(std::string_view section, std::string_view address) {
+  if (address.empty())
+    return {};
+  for (auto line : split_lines(section)) {
+    std::string_view l = line;
+    while (!l.empty() && (l.front() == ' ' || l.front() == '\t'))
+      l.remove_prefix(1);
+    if (l.size() > address.size() && l[address.size()] == ':' &&
+        ascii_lower(l.substr(0, address.size())) == ascii_lower(address))
+      return collapse(l.substr(address.size() + 1));
+  }
+  return {};
 }
 
 // The first text/* body inside raw MIME the parser could not split (a boundary parameter on an
@@ -960,7 +1016,9 @@ Result<Report> parse(std::string_view raw) {
   // send the report inline): read them as the report, and the text before them as the prose.
   std::string_view dsn_fields;
   std::string prose = text;
-  if (dsn >= 0) {
+  if (vendor && vendor->notice_only) {
+    // The vendor's notice is the report (vendors.h): no delivery-status part is read.
+  } else if (dsn >= 0) {
     dsn_fields = m.parts[static_cast<size_t>(dsn)].decoded;
   } else if (size_t at = embedded_dsn(text); at != std::string::npos) {
     dsn_fields = std::string_view(text).substr(at);
@@ -1150,8 +1208,12 @@ Result<Report> parse(std::string_view raw) {
     Recipient r;
     r.address = tr.address;
     r.diagnostic = collapse(tr.block);
-    // One recipient: the whole section may hold the explanation (above the address line).
-    if (found.size() == 1) {
+    std::string own_line = notice_line_error(section, tr.address);
+    if (vendor && vendor->notice_only && !own_line.empty()) {
+      // "address: error" is the whole report for this recipient (vendors.h notice_only).
+      r.diagnostic = std::move(own_line);
+    } else if (found.size() == 1) {
+      // One recipient: the whole section may hold the explanation (above the address line).
       std::string whole = collapse(section);
       if (whole.size() > r.diagnostic.size())
         r.diagnostic = whole;
@@ -1163,8 +1225,23 @@ Result<Report> parse(std::string_view raw) {
       r.action = "delayed";
     rep.recipients.push_back(std::move(r));
   }
-  for (auto& r : rep.recipients)
-    finish_recipient(r, rep, vendor, {}, rep.recipients.size() == 1 ? section : std::string_view{});
+  bool lead_counts = rep.recipients.size() == 1 && !(vendor && vendor->notice_only);
+  for (size_t i = 0; i < rep.recipients.size(); ++i) {
+    Recipient& r = rep.recipients[i];
+    finish_recipient(r, rep, vendor, {}, lead_counts ? section : std::string_view{});
+    // Nothing was said about this recipient: its line is the bare address in a list the notice
+    // introduces ("... failed permanently:"), and that wording told the classifier nothing
+    // either. Unsure, so `undefined`, not `onhold` (Sisimai has no diagnostic there). Not applied
+    // to an explicit status, which is information, nor when text above the address is not such
+    // an introduction (Lotus Notes writes the reason above the address).
+    if (r.reason == "onhold" && !r.status_explicit && i < found.size() &&
+        says_nothing_but(found[i].block, r.address) && introduces_list(section, r.address)) {
+      r.reason = "undefined";
+      r.status = pseudo_status(r.reason, !r.status.empty() && r.status[0] == '4');
+      r.hard_bounce = is_hard_bounce(r.reason, r.status);
+      r.advice = advise(r, rep);
+    }
+  }
   return rep;
 }
 

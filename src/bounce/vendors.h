@@ -41,6 +41,20 @@ struct Vendor {
     std::string_view marker, command, reason;
   };
   std::vector<State> states = {};
+  // The notice text is the report and the message/delivery-status part is not read (Sisimai's
+  // lhost module cuts the bounce at the notice's end marker, so the part after it, OpenSMTPD's
+  // generic `Status: 5.0.0` / `4.0.0` / `4.4.7`, never reaches the result): recipients, reason and
+  // the pseudo status come from the notice's "address: error" lines.
+  bool notice_only = false;
+  // The reason whose pseudo status the vendor's reading gives a refusal at an SMTP command when
+  // the text carries no status code: {command, reason}. Sisimai's Exim module files a refusal
+  // after MAIL FROM as `onhold` (5.0.901) and after EHLO/HELO as `blocked` before the text is
+  // classified, and that status stays when the reason is refined later. Only the status follows
+  // this table; the reason is still classified from the text.
+  std::vector<std::pair<std::string_view, std::string_view>> command_status_reasons = {};
+  // The reason the bounce's Subject names when the text itself named none (Sisimai's
+  // `errortitle` tables, e.g. fml's "Loop Alert:"): {lower-case subject phrase, reason}.
+  std::vector<std::pair<std::string_view, std::string_view>> subject_reasons = {};
 };
 
 struct VendorInput {
