@@ -104,6 +104,23 @@ class Pool {
   int open_ = 0;
 };
 
+// body() inside BEGIN ... COMMIT on c. body returns Status or Result<T>; when it fails, ROLLBACK
+// and its error is returned; a failed BEGIN or COMMIT returns that error (a failed COMMIT has
+// rolled back on the server, so nothing of body's writes remains).
+template <typename F>
+auto transaction(Connection& c, Clock::time_point until, F&& body) -> decltype(body()) {
+  if (auto begin = c.exec("BEGIN", until); !begin.ok())
+    return begin.error();
+  auto result = body();
+  if (!result.ok()) {
+    (void)c.exec("ROLLBACK", until);
+    return result;
+  }
+  if (auto commit = c.exec("COMMIT", until); !commit.ok())
+    return commit.error();
+  return result;
+}
+
 // Text made safe for a PostgreSQL text value: invalid UTF-8 sequences and NUL become U+FFFD.
 std::string valid_utf8(std::string_view in);
 

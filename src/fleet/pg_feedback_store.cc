@@ -126,67 +126,59 @@ class PostgresFeedbackStore final : public feedback::FeedbackStore {
       return lease.error();
     pg::Connection& c = **lease;
     const auto until = pool_.deadline();
-    if (auto b = c.exec("BEGIN", until); !b)
-      return b.error();
-    auto fail = [&](Error e) -> Result<bool> {
-      (void)c.exec("ROLLBACK", until);
-      return e;
-    };
-    auto ins = c.exec(
-        "INSERT INTO feedback_reports(user_id, domain, reseller, digest, kind, sender, at_ms, "
-        "trusted, signature) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint[]) "
-        "ON CONFLICT(user_id, digest, kind) DO NOTHING RETURNING id",
-        {text(rep.user), text(rep.domain), text(rep.reseller), text(rep.digest),
-         kind_param(rep.kind), text(rep.sender), num(rep.at_ms),
-         Param(rep.trusted ? "true" : "false"), Param(int_array(rep.signature))},
-        until);
-    if (!ins)
-      return fail(ins.error());
-    if (PQntuples(ins->get()) == 0) {  // duplicate: nothing else changes
-      (void)c.exec("ROLLBACK", until);
-      return false;
-    }
-    const std::string id = cell(ins->get(), 0, 0);
-    if (rep.kind == Kind::kSpam && !rep.trusted && !rep.bands.empty()) {
-      const std::set<uint64_t> bands(rep.bands.begin(), rep.bands.end());
-      if (auto r = c.exec("INSERT INTO feedback_report_bands(band, report_id) "
-                          "SELECT unnest($1::bigint[]), $2::bigint",
-                          {Param(int_array(bands)), Param(id)}, until);
+    return pg::transaction(c, until, [&]() -> Result<bool> {
+      auto ins = c.exec(
+          "INSERT INTO feedback_reports(user_id, domain, reseller, digest, kind, sender, at_ms, "
+          "trusted, signature) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint[]) "
+          "ON CONFLICT(user_id, digest, kind) DO NOTHING RETURNING id",
+          {text(rep.user), text(rep.domain), text(rep.reseller), text(rep.digest),
+           kind_param(rep.kind), text(rep.sender), num(rep.at_ms),
+           Param(rep.trusted ? "true" : "false"), Param(int_array(rep.signature))},
+          until);
+      if (!ins)
+        return ins.error();
+      if (PQntuples(ins->get()) == 0)  // duplicate: nothing changed, nothing else changes
+        return false;
+      const std::string id = cell(ins->get(), 0, 0);
+      if (rep.kind == Kind::kSpam && !rep.trusted && !rep.bands.empty()) {
+        const std::set<uint64_t> bands(rep.bands.begin(), rep.bands.end());
+        if (auto r = c.exec("INSERT INTO feedback_report_bands(band, report_id) "
+                            "SELECT unnest($1::bigint[]), $2::bigint",
+                            {Param(int_array(bands)), Param(id)}, until);
+            !r)
+          return r.error();
+      }
+      if (auto r = c.exec("INSERT INTO feedback_reporters(user_id, agree, disagree, reports) "
+                          "VALUES($1, $2, $3, 1) ON CONFLICT(user_id) DO UPDATE SET "
+                          "agree=feedback_reporters.agree+EXCLUDED.agree, "
+                          "disagree=feedback_reporters.disagree+EXCLUDED.disagree, "
+                          "reports=feedback_reporters.reports+1",
+                          {text(rep.user), num(fx.agree), num(fx.disagree)}, until);
           !r)
-        return fail(r.error());
-    }
-    if (auto r = c.exec("INSERT INTO feedback_reporters(user_id, agree, disagree, reports) "
-                        "VALUES($1, $2, $3, 1) ON CONFLICT(user_id) DO UPDATE SET "
-                        "agree=feedback_reporters.agree+EXCLUDED.agree, "
-                        "disagree=feedback_reporters.disagree+EXCLUDED.disagree, "
-                        "reports=feedback_reporters.reports+1",
-                        {text(rep.user), num(fx.agree), num(fx.disagree)}, until);
-        !r)
-      return fail(r.error());
-    if (!rep.sender.empty() && (fx.sender_spam || fx.sender_ham)) {
-      if (auto r = c.exec("INSERT INTO feedback_senders(user_id, sender, spam, ham, last_at_ms) "
-                          "VALUES($1, $2, $3, $4, $5) ON CONFLICT(user_id, sender) DO UPDATE SET "
-                          "spam=feedback_senders.spam+EXCLUDED.spam, "
-                          "ham=feedback_senders.ham+EXCLUDED.ham, last_at_ms=EXCLUDED.last_at_ms",
-                          {text(rep.user), text(rep.sender), num(fx.sender_spam),
-                           num(fx.sender_ham), num(rep.at_ms)},
-                          until);
-          !r)
-        return fail(r.error());
-    }
-    if (fx.missed_spam || fx.false_positive) {
-      if (auto r =
-              c.exec("INSERT INTO feedback_corrections(user_id, missed_spam, false_positive) "
-                     "VALUES($1, $2, $3) ON CONFLICT(user_id) DO UPDATE SET "
-                     "missed_spam=feedback_corrections.missed_spam+EXCLUDED.missed_spam, "
-                     "false_positive=feedback_corrections.false_positive+EXCLUDED.false_positive",
-                     {text(rep.user), num(fx.missed_spam), num(fx.false_positive)}, until);
-          !r)
-        return fail(r.error());
-    }
-    if (auto r = c.exec("COMMIT", until); !r)
-      return r.error();
-    return true;
+        return r.error();
+      if (!rep.sender.empty() && (fx.sender_spam || fx.sender_ham)) {
+        if (auto r = c.exec("INSERT INTO feedback_senders(user_id, sender, spam, ham, last_at_ms) "
+                            "VALUES($1, $2, $3, $4, $5) ON CONFLICT(user_id, sender) DO UPDATE SET "
+                            "spam=feedback_senders.spam+EXCLUDED.spam, "
+                            "ham=feedback_senders.ham+EXCLUDED.ham, last_at_ms=EXCLUDED.last_at_ms",
+                            {text(rep.user), text(rep.sender), num(fx.sender_spam),
+                             num(fx.sender_ham), num(rep.at_ms)},
+                            until);
+            !r)
+          return r.error();
+      }
+      if (fx.missed_spam || fx.false_positive) {
+        if (auto r =
+                c.exec("INSERT INTO feedback_corrections(user_id, missed_spam, false_positive) "
+                       "VALUES($1, $2, $3) ON CONFLICT(user_id) DO UPDATE SET "
+                       "missed_spam=feedback_corrections.missed_spam+EXCLUDED.missed_spam, "
+                       "false_positive=feedback_corrections.false_positive+EXCLUDED.false_positive",
+                       {text(rep.user), num(fx.missed_spam), num(fx.false_positive)}, until);
+            !r)
+          return r.error();
+      }
+      return true;
+    });
   }
 
   Result<std::vector<ReportRecord>> campaign_candidates(const std::vector<uint64_t>& bands,
@@ -286,40 +278,34 @@ class PostgresFeedbackStore final : public feedback::FeedbackStore {
       return lease.error();
     pg::Connection& c = **lease;
     const auto until = pool_.deadline();
-    if (auto b = c.exec("BEGIN", until); !b)
-      return b.error();
-    auto fail = [&](Error e) -> Result<std::vector<ReportRecord>> {
-      (void)c.exec("ROLLBACK", until);
-      return e;
-    };
-    auto rows = c.exec(
-        "SELECT id, digest, kind, sender FROM feedback_reports WHERE user_id=$1 ORDER BY id "
-        "FOR UPDATE",
-        {text(user)}, until);
-    if (!rows)
-      return fail(rows.error());
-    std::vector<ReportRecord> out;
-    for (int i = 0; i < PQntuples(rows->get()); ++i) {
-      ReportRecord x;
-      x.id = cell_i64(rows->get(), i, 0);
-      x.user = user;
-      x.digest = cell(rows->get(), i, 1);
-      x.kind = cell_i64(rows->get(), i, 2) == 1 ? Kind::kSpam : Kind::kHam;
-      x.sender = cell(rows->get(), i, 3);
-      out.push_back(std::move(x));
-    }
-    // Bands go with their reports (ON DELETE CASCADE).
-    for (const char* sql : {"DELETE FROM feedback_reports WHERE user_id=$1",
-                            "DELETE FROM feedback_reporters WHERE user_id=$1",
-                            "DELETE FROM feedback_senders WHERE user_id=$1",
-                            "DELETE FROM feedback_corrections WHERE user_id=$1",
-                            "DELETE FROM feedback_consent WHERE user_id=$1"}) {
-      if (auto r = c.exec(sql, {text(user)}, until); !r)
-        return fail(r.error());
-    }
-    if (auto r = c.exec("COMMIT", until); !r)
-      return r.error();
-    return out;
+    return pg::transaction(c, until, [&]() -> Result<std::vector<ReportRecord>> {
+      auto rows = c.exec(
+          "SELECT id, digest, kind, sender FROM feedback_reports WHERE user_id=$1 ORDER BY id "
+          "FOR UPDATE",
+          {text(user)}, until);
+      if (!rows)
+        return rows.error();
+      std::vector<ReportRecord> out;
+      for (int i = 0; i < PQntuples(rows->get()); ++i) {
+        ReportRecord x;
+        x.id = cell_i64(rows->get(), i, 0);
+        x.user = user;
+        x.digest = cell(rows->get(), i, 1);
+        x.kind = cell_i64(rows->get(), i, 2) == 1 ? Kind::kSpam : Kind::kHam;
+        x.sender = cell(rows->get(), i, 3);
+        out.push_back(std::move(x));
+      }
+      // Bands go with their reports (ON DELETE CASCADE).
+      for (const char* sql : {"DELETE FROM feedback_reports WHERE user_id=$1",
+                              "DELETE FROM feedback_reporters WHERE user_id=$1",
+                              "DELETE FROM feedback_senders WHERE user_id=$1",
+                              "DELETE FROM feedback_corrections WHERE user_id=$1",
+                              "DELETE FROM feedback_consent WHERE user_id=$1"}) {
+        if (auto r = c.exec(sql, {text(user)}, until); !r)
+          return r.error();
+      }
+      return out;
+    });
   }
 
  private:

@@ -174,8 +174,8 @@ std::string suffix_for(int64_t from_ms) {
       s += fmt::format("_{}", floor_div(from_ms, 1000) % 86400);
     return s;
   }
-  return fmt::format("ms{}", from_ms < 0 ? "m" + std::to_string(-from_ms)
-                                         : std::to_string(from_ms));
+  return fmt::format("ms{}",
+                     from_ms < 0 ? "m" + std::to_string(-from_ms) : std::to_string(from_ms));
 }
 
 // A PostgreSQL text[] literal.
@@ -253,18 +253,14 @@ class PostgresLog final : public decisions::DecisionLog {
       for (const Decision& d : ds)
         if (Status p = ensure_partition(c, d.time_unix_ms, until); !p.ok())
           return p;
-      if (auto r = c.exec("BEGIN", until); !r.ok())
-        return r.error();
-      Status st = Ok{};
-      for (const Decision& d : ds)
-        if (st = insert_body(c, d, until); !st.ok())
-          break;
-      if (st.ok()) {
-        if (auto r = c.exec("COMMIT", until); !r.ok())
-          return r.error();
+      Status st = pg::transaction(c, until, [&]() -> Status {
+        for (const Decision& d : ds)
+          if (Status one = insert_body(c, d, until); !one.ok())
+            return one;
         return Ok{};
-      }
-      (void)c.exec("ROLLBACK", until);
+      });
+      if (st.ok())
+        return Ok{};
       if (st.error().message.find("[23514]") == std::string::npos)
         return st;
       std::lock_guard lock(mu_);
@@ -302,8 +298,9 @@ class PostgresLog final : public decisions::DecisionLog {
     if (!q.recipient.empty() || !q.user.empty() || !q.domain.empty() || !q.reseller.empty() ||
         !q.action.empty()) {
       // One recipient row must satisfy every recipient filter.
-      sql += " AND EXISTS (SELECT 1 FROM decision_recipients r WHERE r.decision_id = d.id AND "
-             "r.time_ms = d.time_ms";
+      sql +=
+          " AND EXISTS (SELECT 1 FROM decision_recipients r WHERE r.decision_id = d.id AND "
+          "r.time_ms = d.time_ms";
       if (!q.recipient.empty())
         sql += add("r.address_key = ", text(decisions::address_key(q.recipient)));
       if (!q.user.empty())
@@ -403,44 +400,43 @@ class PostgresLog final : public decisions::DecisionLog {
       const std::string suffix = cell(parts->get(), i, 2);
       // One short transaction per partition: DROP locks the parent tables briefly.
       const auto until = pool_.deadline();
-      auto fail = [&](Error e) -> Result<size_t> {
-        (void)c.exec("ROLLBACK", until);
-        return e;
-      };
-      if (auto r = c.exec("BEGIN", until); !r.ok())
-        return r.error();
-      if (auto r = c.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kPartitionLock), until);
-          !r.ok())
-        return fail(r.error());
-      if (to <= cutoff) {
-        auto n = c.exec(fmt::format("SELECT count(*) FROM decisions_{}", suffix), until);
-        if (!n.ok())
-          return fail(n.error());
-        const size_t rows = static_cast<size_t>(cell_i64(n->get(), 0, 0));
-        if (auto r = c.exec(fmt::format("DROP TABLE IF EXISTS decisions_{0}, "
-                                        "decision_recipients_{0}",
-                                        suffix),
-                            until);
+      auto rows = pg::transaction(c, until, [&]() -> Result<size_t> {
+        if (auto r = c.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kPartitionLock), until);
             !r.ok())
-          return fail(r.error());
-        if (auto r = c.exec("DELETE FROM decision_partitions WHERE from_ms = $1", {num(from)},
-                            until);
-            !r.ok())
-          return fail(r.error());
-        removed += rows;
-      } else {
+          return r.error();
+        if (to <= cutoff) {
+          auto n = c.exec(fmt::format("SELECT count(*) FROM decisions_{}", suffix), until);
+          if (!n.ok())
+            return n.error();
+          const size_t dropped = static_cast<size_t>(cell_i64(n->get(), 0, 0));
+          if (auto r = c.exec(fmt::format("DROP TABLE IF EXISTS decisions_{0}, "
+                                          "decision_recipients_{0}",
+                                          suffix),
+                              until);
+              !r.ok())
+            return r.error();
+          if (auto r =
+                  c.exec("DELETE FROM decision_partitions WHERE from_ms = $1", {num(from)}, until);
+              !r.ok())
+            return r.error();
+          return dropped;
+        }
+        // Partly past the cutoff: delete its old rows only.
         auto n = c.exec("DELETE FROM decisions WHERE time_ms >= $1 AND time_ms < $2",
                         {num(from), num(cutoff)}, until);
         if (!n.ok())
-          return fail(n.error());
-        removed += static_cast<size_t>(std::strtoull(PQcmdTuples(n->get()), nullptr, 10));
+          return n.error();
+        const size_t deleted =
+            static_cast<size_t>(std::strtoull(PQcmdTuples(n->get()), nullptr, 10));
         if (auto r = c.exec("DELETE FROM decision_recipients WHERE time_ms >= $1 AND time_ms < $2",
                             {num(from), num(cutoff)}, until);
             !r.ok())
-          return fail(r.error());
-      }
-      if (auto r = c.exec("COMMIT", until); !r.ok())
-        return r.error();
+          return r.error();
+        return deleted;
+      });
+      if (!rows.ok())
+        return rows.error();
+      removed += *rows;
       if (to <= cutoff) {
         std::lock_guard lock(mu_);
         known_.erase(std::remove_if(known_.begin(), known_.end(),
@@ -461,80 +457,69 @@ class PostgresLog final : public decisions::DecisionLog {
         if (time_ms >= from && time_ms < to)
           return Ok{};
     }
-    auto fail = [&](Error e) -> Status {
-      (void)c.exec("ROLLBACK", until);
-      return e;
-    };
-    if (auto r = c.exec("BEGIN", until); !r.ok())
-      return r.error();
-    if (auto r = c.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kPartitionLock), until);
-        !r.ok())
-      return fail(r.error());
-    auto have = c.exec(
-        "SELECT from_ms, to_ms FROM decision_partitions WHERE from_ms <= $1 AND to_ms > $1",
-        {num(time_ms)}, until);
-    if (!have.ok())
-      return fail(have.error());
-    int64_t from, to;
-    if (PQntuples(have->get()) > 0) {
-      from = cell_i64(have->get(), 0, 0);
-      to = cell_i64(have->get(), 0, 1);
-    } else {
-      from = floor_div(time_ms, span_ms_) * span_ms_;
-      to = from + span_ms_;
-      auto bounds = c.exec(
-          "SELECT (SELECT max(to_ms) FROM decision_partitions WHERE to_ms <= $1), "
-          "(SELECT min(from_ms) FROM decision_partitions WHERE from_ms > $1)",
-          {num(time_ms)}, until);
-      if (!bounds.ok())
-        return fail(bounds.error());
-      if (!PQgetisnull(bounds->get(), 0, 0))
-        from = std::max(from, cell_i64(bounds->get(), 0, 0));
-      if (!PQgetisnull(bounds->get(), 0, 1))
-        to = std::min(to, cell_i64(bounds->get(), 0, 1));
-      const std::string suffix = suffix_for(from);
-      const std::string ddl = fmt::format(
-          "CREATE TABLE decisions_{0} PARTITION OF decisions FOR VALUES FROM ({1}) TO ({2}); "
-          "CREATE TABLE decision_recipients_{0} PARTITION OF decision_recipients "
-          "FOR VALUES FROM ({1}) TO ({2})",
-          suffix, from, to);
-      if (auto r = c.exec(ddl, until); !r.ok())
-        return fail(r.error());
-      if (auto r = c.exec("INSERT INTO decision_partitions VALUES($1, $2, $3)",
-                          {num(from), num(to), Param(suffix)}, until);
+    using Bounds = std::pair<int64_t, int64_t>;
+    auto made = pg::transaction(c, until, [&]() -> Result<Bounds> {
+      if (auto r = c.exec(fmt::format("SELECT pg_advisory_xact_lock({})", kPartitionLock), until);
           !r.ok())
-        return fail(r.error());
-    }
-    if (auto r = c.exec("COMMIT", until); !r.ok())
-      return r.error();
+        return r.error();
+      auto have = c.exec(
+          "SELECT from_ms, to_ms FROM decision_partitions WHERE from_ms <= $1 AND to_ms > $1",
+          {num(time_ms)}, until);
+      if (!have.ok())
+        return have.error();
+      int64_t from, to;
+      if (PQntuples(have->get()) > 0) {
+        from = cell_i64(have->get(), 0, 0);
+        to = cell_i64(have->get(), 0, 1);
+      } else {
+        from = floor_div(time_ms, span_ms_) * span_ms_;
+        to = from + span_ms_;
+        auto bounds = c.exec(
+            "SELECT (SELECT max(to_ms) FROM decision_partitions WHERE to_ms <= $1), "
+            "(SELECT min(from_ms) FROM decision_partitions WHERE from_ms > $1)",
+            {num(time_ms)}, until);
+        if (!bounds.ok())
+          return bounds.error();
+        if (!PQgetisnull(bounds->get(), 0, 0))
+          from = std::max(from, cell_i64(bounds->get(), 0, 0));
+        if (!PQgetisnull(bounds->get(), 0, 1))
+          to = std::min(to, cell_i64(bounds->get(), 0, 1));
+        const std::string suffix = suffix_for(from);
+        const std::string ddl = fmt::format(
+            "CREATE TABLE decisions_{0} PARTITION OF decisions FOR VALUES FROM ({1}) TO ({2}); "
+            "CREATE TABLE decision_recipients_{0} PARTITION OF decision_recipients "
+            "FOR VALUES FROM ({1}) TO ({2})",
+            suffix, from, to);
+        if (auto r = c.exec(ddl, until); !r.ok())
+          return r.error();
+        if (auto r = c.exec("INSERT INTO decision_partitions VALUES($1, $2, $3)",
+                            {num(from), num(to), Param(suffix)}, until);
+            !r.ok())
+          return r.error();
+      }
+      return Bounds{from, to};
+    });
+    if (!made.ok())
+      return made.error();
     std::lock_guard lock(mu_);
-    known_.emplace_back(from, to);
+    known_.emplace_back(made->first, made->second);
     return Ok{};
   }
 
   Status insert(pg::Connection& c, const Decision& d, pg::Clock::time_point until) {
-    if (auto r = c.exec("BEGIN", until); !r.ok())
-      return r.error();
-    if (Status st = insert_body(c, d, until); !st.ok()) {
-      (void)c.exec("ROLLBACK", until);
-      return st;
-    }
-    if (auto r = c.exec("COMMIT", until); !r.ok())
-      return r.error();
-    return Ok{};
+    return pg::transaction(c, until, [&] { return insert_body(c, d, until); });
   }
 
   // One decision inside the caller's transaction; already there (same id) = nothing to do.
   Status insert_body(pg::Connection& c, const Decision& d, pg::Clock::time_point until) {
-    auto fail = [&](Error e) -> Status { return e; };
     // Same id from two nodes / a retry: serialised by the lock, the second sees the first.
-    if (auto r = c.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {text(d.id)},
-                        until);
+    if (auto r =
+            c.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {text(d.id)}, until);
         !r.ok())
-      return fail(r.error());
+      return r.error();
     auto seen = c.exec("SELECT 1 FROM decisions WHERE id = $1 LIMIT 1", {text(d.id)}, until);
     if (!seen.ok())
-      return fail(seen.error());
+      return seen.error();
     if (PQntuples(seen->get()) > 0)
       return Ok{};
     auto ins = c.exec(
@@ -543,14 +528,13 @@ class PostgresLog final : public decisions::DecisionLog {
         "message_id_key, ip_key, direction_key) "
         "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
         {text(d.id), num(d.time_unix_ms), text(d.node), text(d.direction), text(d.queue_id),
-         text(d.message_id), text(d.client_ip), text(d.helo), text(d.mail_from),
-         text(d.auth_user), text(d.subject), text(d.digest), num(d.elapsed_us),
-         text(encode_strings(d.errors)), text(decisions::address_key(d.mail_from)),
-         text(decisions::message_id_key(d.message_id)), text(decisions::ip_key(d.client_ip)),
-         text(decisions::word_key(d.direction))},
+         text(d.message_id), text(d.client_ip), text(d.helo), text(d.mail_from), text(d.auth_user),
+         text(d.subject), text(d.digest), num(d.elapsed_us), text(encode_strings(d.errors)),
+         text(decisions::address_key(d.mail_from)), text(decisions::message_id_key(d.message_id)),
+         text(decisions::ip_key(d.client_ip)), text(decisions::word_key(d.direction))},
         until);
     if (!ins.ok())
-      return fail(ins.error());
+      return ins.error();
     if (!d.recipients.empty()) {
       std::string sql =
           "INSERT INTO decision_recipients(decision_id, time_ms, idx, address, user_id, domain, "
@@ -560,13 +544,19 @@ class PostgresLog final : public decisions::DecisionLog {
       for (size_t i = 0; i < d.recipients.size(); ++i) {
         const RecipientDecision& r = d.recipients[i];
         sql += i ? ",(" : "(";
-        const Param row[] = {text(d.id),         num(d.time_unix_ms),
+        const Param row[] = {text(d.id),
+                             num(d.time_unix_ms),
                              num(static_cast<int64_t>(i)),
-                             text(r.address),    text(r.user),
-                             text(r.domain),     text(r.reseller),
-                             real(r.score),      text(r.action),
-                             text(r.smtp_reply), text(r.stage),
-                             text(r.policy_source), text(encode_symbols(r.symbols)),
+                             text(r.address),
+                             text(r.user),
+                             text(r.domain),
+                             text(r.reseller),
+                             real(r.score),
+                             text(r.action),
+                             text(r.smtp_reply),
+                             text(r.stage),
+                             text(r.policy_source),
+                             text(encode_symbols(r.symbols)),
                              text(decisions::address_key(r.address)),
                              text(decisions::user_key(r.user)),
                              text(decisions::domain_key(r.domain)),
@@ -579,7 +569,7 @@ class PostgresLog final : public decisions::DecisionLog {
       }
       auto rr = c.exec(sql, params, until);
       if (!rr.ok())
-        return fail(rr.error());
+        return rr.error();
     }
     return Ok{};
   }

@@ -92,9 +92,9 @@ class PostgresStore final : public store::Store {
       : options_(o), pool_(o.dsn, o.schema, o.timeout_ms, o.pool_size) {}
 
   Status migrate() {
-    return pg::migrate_forward(pool_, options_.schema,
-                               {"store", "store_schema_migrations", kStoreMigrationLock,
-                                kStoreMigrations});
+    return pg::migrate_forward(
+        pool_, options_.schema,
+        {"store", "store_schema_migrations", kStoreMigrationLock, kStoreMigrations});
   }
 
   Result<std::vector<TokenCounts>> token_counts(const Scope& scope,
@@ -162,20 +162,20 @@ class PostgresStore final : public store::Store {
       bands.push_back(static_cast<int64_t>(b));
     const Param k = key(scope), d = pg::valid_utf8(rec.message_digest),
                 rep = pg::valid_utf8(rec.reporter);
-    return in_txn(c, until, [&]() -> Status {
+    return pg::transaction(c, until, [&]() -> Status {
       if (auto r = c.exec("DELETE FROM store_fuzzy_bands WHERE scope=$1 AND digest=$2 AND "
                           "reporter=$3",
                           {k, d, rep}, until);
           !r.ok())
         return r.error();
-      if (auto r = c.exec(
-              "INSERT INTO store_fuzzy VALUES($1,$2,$3,$4,$5::bigint[],$6::bigint[],$7) "
-              "ON CONFLICT (scope, digest, reporter) DO UPDATE SET cls = excluded.cls, "
-              "bands = excluded.bands, signature = excluded.signature, "
-              "added_unix = excluded.added_unix",
-              {k, d, rep, std::string(rec.cls == Class::kHam ? "0" : "1"), array_i64(bands),
-               array_i64(sig), std::to_string(rec.added_unix)},
-              until);
+      if (auto r =
+              c.exec("INSERT INTO store_fuzzy VALUES($1,$2,$3,$4,$5::bigint[],$6::bigint[],$7) "
+                     "ON CONFLICT (scope, digest, reporter) DO UPDATE SET cls = excluded.cls, "
+                     "bands = excluded.bands, signature = excluded.signature, "
+                     "added_unix = excluded.added_unix",
+                     {k, d, rep, std::string(rec.cls == Class::kHam ? "0" : "1"), array_i64(bands),
+                      array_i64(sig), std::to_string(rec.added_unix)},
+                     until);
           !r.ok())
         return r.error();
       if (auto r = c.exec("INSERT INTO store_fuzzy_bands SELECT $1, b, $2, $3 FROM "
@@ -194,9 +194,9 @@ class PostgresStore final : public store::Store {
     pg::Connection& c = **lease;
     const auto until = pool_.deadline();
     const Param k = key(scope), d = pg::valid_utf8(digest);
-    return in_txn(c, until, [&]() -> Status {
-      if (auto r = c.exec("DELETE FROM store_fuzzy_bands WHERE scope=$1 AND digest=$2", {k, d},
-                          until);
+    return pg::transaction(c, until, [&]() -> Status {
+      if (auto r =
+              c.exec("DELETE FROM store_fuzzy_bands WHERE scope=$1 AND digest=$2", {k, d}, until);
           !r.ok())
         return r.error();
       if (auto r = c.exec("DELETE FROM store_fuzzy WHERE scope=$1 AND digest=$2", {k, d}, until);
@@ -245,20 +245,6 @@ class PostgresStore final : public store::Store {
  private:
   static Param key(const Scope& s) { return pg::valid_utf8(s.key()); }
 
-  template <typename F>
-  Status in_txn(pg::Connection& c, pg::Clock::time_point until, F body) {
-    if (auto r = c.exec("BEGIN", until); !r.ok())
-      return r.error();
-    Status s = body();
-    if (!s.ok()) {
-      (void)c.exec("ROLLBACK", until);
-      return s;
-    }
-    if (auto r = c.exec("COMMIT", until); !r.ok())
-      return r.error();
-    return Ok{};
-  }
-
   // learn (add = true) or unlearn of one digest, atomically.
   Result<LearnOutcome> change(const Scope& scope, const std::string& digest, Class cls,
                               std::vector<int64_t> tokens, bool add) {
@@ -270,7 +256,7 @@ class PostgresStore final : public store::Store {
     const Param k = key(scope), d = pg::valid_utf8(digest);
     const int cls_num = cls == Class::kHam ? 0 : 1;
     LearnOutcome outcome = LearnOutcome::kLearned;
-    Status st = in_txn(c, until, [&]() -> Status {
+    Status st = pg::transaction(c, until, [&]() -> Status {
       if (auto r = c.exec("SELECT pg_advisory_xact_lock(hashtextextended($1 || E'\\n' || $2, 0))",
                           {k, d}, until);
           !r.ok())
@@ -318,13 +304,13 @@ class PostgresStore final : public store::Store {
       if (!tk.empty()) {
         // One upsert in token order (the map is sorted): a new row takes the delta as is
         // (never negative in practice: exact accounting), an existing one adds it.
-        if (auto r = c.exec(
-                "INSERT INTO store_tokens(scope, token, ham, spam) SELECT $1, t, h, s FROM "
-                "unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS x(t, h, s) ORDER BY t "
-                "ON CONFLICT (scope, token) DO UPDATE SET "
-                "ham = greatest(store_tokens.ham + excluded.ham, 0), "
-                "spam = greatest(store_tokens.spam + excluded.spam, 0)",
-                {k, array_i64(tk), array_i64(hs), array_i64(ss)}, until);
+        if (auto r =
+                c.exec("INSERT INTO store_tokens(scope, token, ham, spam) SELECT $1, t, h, s FROM "
+                       "unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS x(t, h, s) ORDER BY t "
+                       "ON CONFLICT (scope, token) DO UPDATE SET "
+                       "ham = greatest(store_tokens.ham + excluded.ham, 0), "
+                       "spam = greatest(store_tokens.spam + excluded.spam, 0)",
+                       {k, array_i64(tk), array_i64(hs), array_i64(ss)}, until);
             !r.ok())
           return r.error();
         if (auto r = c.exec("DELETE FROM store_tokens WHERE scope = $1 AND token = "
@@ -340,8 +326,8 @@ class PostgresStore final : public store::Store {
           !r.ok())
         return r.error();
       if (!add) {
-        if (auto r = c.exec("DELETE FROM store_learned WHERE scope=$1 AND digest=$2", {k, d},
-                            until);
+        if (auto r =
+                c.exec("DELETE FROM store_learned WHERE scope=$1 AND digest=$2", {k, d}, until);
             !r.ok())
           return r.error();
       } else if (auto r = c.exec(

@@ -340,16 +340,8 @@ class PostgresTenantStore final : public tenant::TenantStore {
       return lease.error();
     pg::Connection& c = **lease;
     const auto until = pool_.deadline();
-    if (auto b = c.exec("BEGIN", until); !b)
-      return b.error();
-    auto r = remove_locked(c, level, id, until);
-    if (!r || !*r) {
-      (void)c.exec("ROLLBACK", until);
-      return r;
-    }
-    if (auto cm = c.exec("COMMIT", until); !cm)
-      return cm.error();
-    return r;
+    // Nothing found: the transaction only took row locks, so committing it changes nothing.
+    return pg::transaction(c, until, [&] { return remove_locked(c, level, id, until); });
   }
 
  private:
