@@ -12,6 +12,8 @@
 # rspamc is looked up on PATH, then in /opt/rspamd-3.4 (tests/rspamc/install-rspamd.sh unpacks
 # Debian's package there when apt cannot install it next to libvectorscan-dev).
 set -euo pipefail
+# shellcheck source=tests/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"  # free_ports
 
 server_bin="${1:?usage: run.sh SERVER_BIN [ARGS...]}"
 shift
@@ -36,29 +38,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Ports handed out so far in this run are never reused: the kernel may return a just-released
-# port again on the next bind to port 0.
-# (Kept in a file: free_port runs in command substitutions, i.e. subshells.)
-USED_PORTS_FILE="$(mktemp)"
-free_port() {
-  local p
-  while :; do
-    p="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-    grep -qx "$p" "$USED_PORTS_FILE" || break
-  done
-  echo "$p" >>"$USED_PORTS_FILE"
-  echo "$p"
-}
 if [[ "$(basename "$server_bin")" == mailsiftd ]]; then
   real=1
-  free_port >"$work/port.tmp"
+  read -r http_port milter_port < <(free_ports 2)
+  echo "$http_port" >"$work/port.tmp"
   mkdir -p "$work/data"
-  "$server_bin" --data-dir "$work/data" --set "server.http_listen=127.0.0.1:$(cat "$work/port.tmp")" \
-    --set "server.milter_listen=inet:127.0.0.1:$(free_port)" "$@" >"$work/server.log" 2>&1 &
+  "$server_bin" --data-dir "$work/data" --set "server.http_listen=127.0.0.1:$http_port" \
+    --set "server.milter_listen=inet:127.0.0.1:$milter_port" "$@" >"$work/server.log" 2>&1 &
   server_pid=$!
   # mailsiftd has no port file: wait until /ping answers.
   for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$(cat "$work/port.tmp")") 2>/dev/null; then
+    if (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null; then
       mv "$work/port.tmp" "$work/port"
       break
     fi
