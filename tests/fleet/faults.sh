@@ -46,18 +46,8 @@ start_pg() { fleet_pg_start "$PG_PORT"; }
 start_pg
 pg() { "$PSQL" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -AtX -c "$1"; }
 
-mkdir -p "$WORK/node"
-M() { "$MAILSIFT" --data-dir "$WORK/node" "$@"; }
-M tenant reseller add acme --name Acme >/dev/null || fail_start "tenant set-up"
-M tenant domain add acme.test --reseller acme >/dev/null || fail_start "tenant set-up"
-M tenant user add bob@acme.test >/dev/null || fail_start "tenant set-up"
-cat >"$WORK/node.toml" <<EOF2
-[server]
-milter_listen = "inet:127.0.0.1:$MILTER_PORT"
-http_listen = "127.0.0.1:$HTTP_PORT"
-threads = 2
-data_dir = "$WORK/node"
-node_name = "node-f"
+fleet_provision "$WORK/node-f" || fail_start "tenant set-up"
+fleet_node_toml node-f "$MILTER_PORT" "$HTTP_PORT" 2 <<EOF2
 [store]
 backend = "redis"
 [redis]
@@ -79,7 +69,7 @@ replay = $REPLAY
 breaker_ms = 500
 EOF2
 start_node() {
-  "$MAILSIFTD" --config "$WORK/node.toml" >>"$WORK/node.log" 2>&1 &
+  "$MAILSIFTD" --config "$WORK/node-f.toml" >>"$WORK/node.log" 2>&1 &
   NODE_PID=$!
   wait_port "$HTTP_PORT" || fail_start "mailsiftd did not start" "$WORK/node.log"
 }

@@ -31,27 +31,15 @@ DSN="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
 PSQL=("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAq)
 RCLI=(redis-cli -p "$REDIS_PORT")
 
-provision() {  # provision DIR: the same tenants on both nodes (tenants stay per node)
-  mkdir -p "$1"
-  "$MAILSIFT" --data-dir "$1" tenant reseller add acme --name Acme >/dev/null &&
-    "$MAILSIFT" --data-dir "$1" tenant domain add acme.test --reseller acme >/dev/null &&
-    "$MAILSIFT" --data-dir "$1" tenant user add bob@acme.test >/dev/null
-}
-conf() {  # conf NAME MILTER HTTP BACKENDS
-  cat >"$WORK/$1.toml" <<EOF
-[server]
-milter_listen = "inet:127.0.0.1:$2"
-http_listen = "127.0.0.1:$3"
-threads = 1
-data_dir = "$WORK/$1"
-node_name = "$1"
+conf() {  # conf NAME MILTER HTTP BACKENDS (tenants stay per node)
+  fleet_node_toml "$1" "$2" "$3" <<EOF
 [decisions]
 flush_ms = 0
 $4
 EOF
 }
-provision "$WORK/embedded" || fail_start "provisioning the embedded node"
-provision "$WORK/fleet" || fail_start "provisioning the fleet node"
+fleet_provision "$WORK/embedded" || fail_start "provisioning the embedded node"
+fleet_provision "$WORK/fleet" || fail_start "provisioning the fleet node"
 conf embedded "$E_MILTER" "$E_HTTP" ""
 conf fleet "$F_MILTER" "$F_HTTP" "backend = \"postgres\"
 [store]

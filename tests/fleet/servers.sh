@@ -73,3 +73,26 @@ fleet_work_cleanup() {
   fleet_servers_stop
   if [ "${KEEP_WORK:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
+
+# fleet_node_toml NAME MILTER HTTP [THREADS] <<EOF ... EOF: writes $WORK/NAME.toml, a node whose
+# data dir is $WORK/NAME (created), listening on 127.0.0.1 (milter and HTTP ports), with the
+# [server] section first and the sections read from stdin after it.
+fleet_node_toml() {
+  local name="$1" milter="$2" http="$3" threads="${4:-1}"
+  mkdir -p "$WORK/$name"
+  {
+    printf '[server]\nmilter_listen = "inet:127.0.0.1:%s"\nhttp_listen = "127.0.0.1:%s"\n' \
+      "$milter" "$http"
+    printf 'threads = %s\ndata_dir = "%s"\nnode_name = "%s"\n' "$threads" "$WORK/$name" "$name"
+    cat
+  } >"$WORK/$name.toml"
+}
+
+# fleet_provision DIR: the tenants every fleet test uses (reseller acme, domain acme.test, user
+# bob@acme.test) in the embedded tenant store under DIR (created).
+fleet_provision() {
+  mkdir -p "$1"
+  "$MAILSIFT" --data-dir "$1" tenant reseller add acme --name Acme >/dev/null &&
+    "$MAILSIFT" --data-dir "$1" tenant domain add acme.test --reseller acme >/dev/null &&
+    "$MAILSIFT" --data-dir "$1" tenant user add bob@acme.test >/dev/null
+}

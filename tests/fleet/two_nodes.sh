@@ -32,20 +32,10 @@ fleet_pg_start "$PG_PORT" "-c fsync=off"
 
 # --- two nodes -------------------------------------------------------------------------------
 node_conf() {  # node_conf NAME MILTER HTTP POLICY
-  mkdir -p "$WORK/$1"
-  local data="$WORK/$1"
-  M() { "$MAILSIFT" --data-dir "$data" "$@"; }
-  M tenant reseller add acme --name Acme >/dev/null || return 1
-  M tenant domain add acme.test --reseller acme >/dev/null || return 1
-  M tenant user add bob@acme.test >/dev/null || return 1
-  M tenant key create --admin --label two-nodes >"$WORK/$1.key" || return 1
-  cat >"$WORK/$1.toml" <<EOF
-[server]
-milter_listen = "inet:127.0.0.1:$2"
-http_listen = "127.0.0.1:$3"
-threads = 1
-data_dir = "$WORK/$1"
-node_name = "$1"
+  fleet_provision "$WORK/$1" || return 1
+  "$MAILSIFT" --data-dir "$WORK/$1" tenant key create --admin --label two-nodes >"$WORK/$1.key" ||
+    return 1
+  fleet_node_toml "$1" "$2" "$3" <<EOF
 [store]
 backend = "redis"
 [redis]

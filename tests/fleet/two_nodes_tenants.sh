@@ -23,14 +23,7 @@ fleet_pg_init
 fleet_pg_start "$PG_PORT" "-c fsync=off"
 
 node_conf() {  # node_conf NAME MILTER HTTP
-  mkdir -p "$WORK/$1"
-  cat >"$WORK/$1.toml" <<EOF
-[server]
-milter_listen = "inet:127.0.0.1:$2"
-http_listen = "127.0.0.1:$3"
-threads = 1
-data_dir = "$WORK/$1"
-node_name = "$1"
+  fleet_node_toml "$1" "$2" "$3" <<EOF
 [tenant]
 backend = "postgres"
 [feedback]
@@ -45,9 +38,7 @@ node_conf node-b "$B_MILTER" "$B_HTTP"
 # Provisioned the way an installation moves to a fleet: an embedded tenants.db (one machine),
 # copied with `mailsift migrate`; then one more user through node-a's configuration.
 ME() { "$MAILSIFT" --data-dir "$WORK/embedded" "$@"; }
-ME tenant reseller add acme --name Acme >/dev/null || fail_start "reseller add"
-ME tenant domain add acme.test --reseller acme >/dev/null || fail_start "domain add"
-ME tenant user add bob@acme.test >/dev/null || fail_start "user add"
+fleet_provision "$WORK/embedded" || fail_start "tenant set-up"
 ME tenant key create --admin --label two-nodes-tenants >"$WORK/admin.key" || fail_start "key create"
 KEY=$(cat "$WORK/admin.key")
 MIGRATED=$("$MAILSIFT" --config "$WORK/node-a.toml" migrate --from "$WORK/embedded/tenants.db" \
