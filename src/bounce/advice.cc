@@ -249,14 +249,18 @@ Advice advise(const Recipient& r, const Report& rep) {
     }
   }
   if (r.reason == "requireptr" || r.reason == "blocked") {
-    // The sending IP is in the diagnostic text of many receivers ("[192.0.2.1]").
+    // The sending IP is in the diagnostic text of many receivers ("[192.0.2.1]"); the
+    // receiving host's own "mx.example.net[203.0.113.9]" (a name right before the bracket, as
+    // Postfix writes the remote MTA) is not it.
     size_t open = ld.find('[');
     while (open != std::string::npos) {
       size_t close = ld.find(']', open);
       if (close == std::string::npos)
         break;
       std::string inner = ld.substr(open + 1, close - open - 1);
-      bool ip = !inner.empty() && inner.size() <= 39 &&
+      const bool after_name = open > 0 && (std::isalnum(static_cast<unsigned char>(ld[open - 1])) ||
+                                           ld[open - 1] == '.' || ld[open - 1] == '-');
+      bool ip = !after_name && !inner.empty() && inner.size() <= 39 &&
                 inner.find_first_not_of("0123456789.:abcdef") == std::string::npos &&
                 (inner.find('.') != std::string::npos || inner.find(':') != std::string::npos);
       if (ip) {

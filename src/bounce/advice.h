@@ -3,8 +3,8 @@
 // Owns: the advice texts per Sisimai reason (two readers: support, user), the choice of which
 // DNS record of the sender's domain to fix for SPF / DKIM / DMARC failures, and naming the
 // blocklist a diagnostic mentions. It does no DNS itself: Advice::checks names the live checks
-// ("spf:example.com", "dkim:example.com", "dmarc:example.com", "dnsbl:spamhaus", "ptr:<ip>")
-// for the DNS layer to run and refine the texts later.
+// ("spf:example.com", "dkim:example.com", "dmarc:example.com", "dnsbl:spamhaus", "ptr:<ip>");
+// src/doctor/bounce_checks.h runs them (`mailsift bounce --live`) into Advice::live.
 //
 // Failure semantics: pure; never fails. Unknown reasons get the "undefined" advice.
 #pragma once

@@ -35,15 +35,26 @@ const char* to_string(Kind kind);
 
 // What to tell people about one recipient's reason. Written for two readers: a support agent
 // (who can look at logs, DNS and blocklists) and the end user who sent the mail.
+// The result of one live DNS check (doctor::run_bounce_checks), as the domain doctor reports it.
+struct LiveCheck {
+  std::string check;                 // "spf", "dkim:<selector>", "dmarc", "cluster", "ptr:<ip>"
+  std::string status;                // "pass", "warn", "temperror", "fail"
+  std::string message;               // one line
+  std::vector<std::string> publish;  // zone-file lines to publish
+  std::vector<std::string> remove;   // zone-file lines to remove
+};
+
 struct Advice {
   std::string summary;  // one line: what happened
   std::string support;  // for the support agent
   std::string user;     // for the end user
   // Live checks the caller should run to make the advice concrete, e.g. "spf:example.com",
   // "dkim:example.com", "dmarc:example.com", "ptr:192.0.2.1", "dnsbl:spamhaus". The bounce
-  // module does no DNS; the lead's DNS layer resolves these later.
+  // module does no DNS: `mailsift bounce --live` runs them (src/doctor/bounce_checks.h) and
+  // fills `live`.
   std::vector<std::string> checks;
-  std::string blocklist;  // name of the blocklist the diagnostic text mentions, "" if none
+  std::string blocklist;        // name of the blocklist the diagnostic text mentions, "" if none
+  std::vector<LiveCheck> live;  // results of `checks`, when they were run
 };
 
 struct Recipient {

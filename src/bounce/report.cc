@@ -43,6 +43,15 @@ std::string to_json(const Report& rep, std::string_view path) {
     adv["checks"] = r.advice.checks;
     if (!r.advice.blocklist.empty())
       adv["blocklist"] = r.advice.blocklist;
+    if (!r.advice.live.empty()) {
+      auto& live = adv["live"] = nlohmann::ordered_json::array();
+      for (const auto& c : r.advice.live)
+        live.push_back({{"check", c.check},
+                        {"status", c.status},
+                        {"message", c.message},
+                        {"publish", c.publish},
+                        {"remove", c.remove}});
+    }
     x["advice"] = std::move(adv);
     rs.push_back(std::move(x));
   }
@@ -79,8 +88,16 @@ std::string to_text(const Report& rep) {
     out += fmt::format("    what happened: {}\n", r.advice.summary);
     out += fmt::format("    support: {}\n", r.advice.support);
     out += fmt::format("    user: {}\n", r.advice.user);
-    for (const auto& c : r.advice.checks)
-      out += fmt::format("    check: {}\n", c);
+    if (r.advice.live.empty())
+      for (const auto& c : r.advice.checks)
+        out += fmt::format("    check: {}\n", c);
+    for (const auto& c : r.advice.live) {
+      out += fmt::format("    live {} {}: {}\n", c.check, c.status, c.message);
+      for (const auto& l : c.remove)
+        out += "      remove:  " + l + "\n";
+      for (const auto& l : c.publish)
+        out += "      publish: " + l + "\n";
+    }
   }
   return out;
 }

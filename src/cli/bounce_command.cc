@@ -12,6 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "bounce/bounce.h"
+#include "dns/cares_resolver.h"
+#include "doctor/bounce_checks.h"
+#include "doctor/clusters.h"
+#include "doctor/doctor.h"
 #include "mime/message.h"
 
 namespace mailsift::cli {
@@ -116,11 +120,46 @@ void add_bounce_options(CLI::App& command, BounceOptions& o) {
                      "summarise");
   command.add_flag("--json", o.json, "One JSON object per line per message (summary last)");
   command.add_flag("--summary", o.summary_only, "Batch mode: print only the summary");
+  command.add_flag("--live", o.live,
+                   "Run the DNS checks the advice names (SPF/DKIM/DMARC of the sender's domain "
+                   "with the domain doctor, PTR of a refused IP)");
+  command.add_option(
+      "--cluster", o.cluster,
+      "--live: check the sender's domain against this cluster (default: from its MX)");
 }
 
-int run_bounce_command(const BounceOptions& o, std::ostream& out, std::ostream& err) {
+int run_bounce_command(const BounceOptions& o, const Config& config, std::ostream& out,
+                       std::ostream& err) {
   if (o.files.empty() && o.mbox.empty() && o.maildir.empty()) {
     err << "mailsift bounce: give FILE..., -, --mbox FILE or --maildir DIR\n";
+    return 2;
+  }
+  // --live: the doctor's resolver and clusters (an empty set when no clusters file: SPF and DKIM
+  // then say they could not be checked, DMARC and PTR still are).
+  std::unique_ptr<dns::Resolver> resolver;
+  doctor::Clusters clusters;
+  if (o.live) {
+    if (const std::string& file = config.get_string("doctor.clusters_file"); !file.empty()) {
+      auto loaded = doctor::load_clusters_file(file);
+      if (!loaded) {
+        err << "mailsift: bounce --live: " << loaded.error().describe() << "\n";
+        return 2;
+      }
+      clusters = std::move(loaded).value();
+    }
+    auto dns_options = doctor::resolver_options(config);
+    if (!dns_options) {
+      err << "mailsift: bounce --live: " << dns_options.error().describe() << "\n";
+      return 2;
+    }
+    auto created = dns::CaresResolver::create(*dns_options);
+    if (!created) {
+      err << "mailsift: bounce --live: " << created.error().describe() << "\n";
+      return 2;
+    }
+    resolver = std::move(created).value();
+  } else if (!o.cluster.empty()) {
+    err << "mailsift bounce: --cluster needs --live\n";
     return 2;
   }
   // (label, bytes) of every message, read lazily for files and maildirs.
@@ -191,6 +230,8 @@ int run_bounce_command(const BounceOptions& o, std::ostream& out, std::ostream& 
         err << fmt::format("mailsift: {}: {}\n", label, rep.error().describe());
       continue;
     }
+    if (resolver)
+      doctor::run_bounce_checks(*rep, *resolver, clusters, o.cluster);
     sum.add(*rep);
     if (batch && o.summary_only)
       continue;

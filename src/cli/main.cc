@@ -250,9 +250,9 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
-  // Bounce diagnosis reads only the given messages: no store, no engine.
+  // Bounce diagnosis reads only the given messages (and DNS with --live): no store, no engine.
   if (bounce_cmd->parsed())
-    return mailsift::cli::run_bounce_command(bounce_options, std::cout, std::cerr);
+    return mailsift::cli::run_bounce_command(bounce_options, config, std::cout, std::cerr);
 
   // The domain doctor needs the clusters file and DNS only: no store.
   if (doctor_cmd->parsed())

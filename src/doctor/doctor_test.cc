@@ -4,9 +4,13 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
+#include "bounce/bounce.h"
 #include "dns/testing/fake_resolver.h"
+#include "doctor/bounce_checks.h"
 #include "doctor/doctor.h"
 #include "doctor/doctor_api.h"
 
@@ -328,6 +332,100 @@ TEST_F(Doctor, NotADomain) {
   EXPECT_EQ(r.findings.at(0).check, "domain");
 }
 
+// A bounce of mail from good.test refused for SPF/DMARC (RFC 7372 codes in the reply).
+bounce::Report auth_bounce(std::string_view reply, std::string_view sender = "ann@good.test") {
+  std::string raw = fmt::format(
+      "From: MAILER-DAEMON@mx.c1.net.test\nTo: {0}\nSubject: Undelivered Mail Returned to Sender\n"
+      "MIME-Version: 1.0\n"
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n"
+      "--B\nContent-Type: text/plain\n\n<bob@far.test>: host mx.far.test[203.0.113.9] said: {1}\n"
+      "--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.c1.net.test\n\n"
+      "Final-Recipient: rfc822; bob@far.test\nAction: failed\nDiagnostic-Code: smtp; {1}\n\n"
+      "--B\nContent-Type: text/rfc822-headers\n\nFrom: {0}\nTo: bob@far.test\nSubject: hi\n\n"
+      "--B--\n",
+      sender, reply);
+  return bounce::parse(raw).value();
+}
+
+const bounce::LiveCheck* live(const bounce::Report& r, std::string_view check) {
+  for (const auto& c : r.recipients.at(0).advice.live)
+    if (c.check == check)
+      return &c;
+  return nullptr;
+}
+
+TEST_F(Doctor, BounceChecksRunTheRecordsTheBounceBlames) {
+  // SPF missing from the sender's domain: the bounce's SPF advice becomes the doctor's finding
+  // with the record to publish; DKIM and DMARC were not blamed, so not reported.
+  FakeResolver z;
+  healthy_zone(z, /*with_spf=*/false);
+  auto rep = auth_bounce("550 5.7.23 SPF validation failed for good.test");
+  ASSERT_EQ(rep.recipients.size(), 1u);
+  ASSERT_EQ(rep.recipients[0].advice.checks, std::vector<std::string>{"spf:good.test"});
+  run_bounce_checks(rep, z, clusters);
+  const auto& lv = rep.recipients[0].advice.live;
+  ASSERT_EQ(lv.size(), 1u);
+  EXPECT_EQ(lv[0].check, "spf");
+  EXPECT_EQ(lv[0].status, "fail") << lv[0].message;
+  ASSERT_FALSE(lv[0].publish.empty());
+  EXPECT_NE(lv[0].publish[0].find("include:_spf.c1.net.test"), std::string::npos);
+  auto j = nlohmann::json::parse(bounce::to_json(rep));
+  EXPECT_EQ(j["recipients"][0]["advice"]["live"][0]["status"], "fail");
+  EXPECT_NE(bounce::to_text(rep).find("live spf fail"), std::string::npos);
+
+  // Healthy domain, DMARC blamed: pass, nothing to publish.
+  auto ok = auth_bounce(
+      "550 5.7.26 Unauthenticated email from good.test is not accepted due to "
+      "its DMARC policy");
+  run_bounce_checks(ok, dns, clusters);
+  const auto* d = live(ok, "dmarc");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->status, "pass") << d->message;
+}
+
+TEST_F(Doctor, BounceChecksWithoutAClusterSayWhatCouldNotBeChecked) {
+  // No clusters file: SPF and DKIM need the cluster's IPs and keys, DMARC is checked anyway.
+  auto rep = auth_bounce("550 5.7.1 Message rejected: SPF, DKIM and DMARC checks failed");
+  run_bounce_checks(rep, dns, Clusters{});
+  const auto* spf = live(rep, "spf");
+  const auto* dkim = live(rep, "dkim");
+  const auto* dmarc = live(rep, "dmarc");
+  ASSERT_NE(spf, nullptr);
+  ASSERT_NE(dkim, nullptr);
+  ASSERT_NE(dmarc, nullptr);
+  EXPECT_EQ(spf->status, "fail");
+  EXPECT_EQ(spf->message.rfind("not checked: ", 0), 0u) << spf->message;
+  EXPECT_EQ(dmarc->status, "pass") << dmarc->message;
+  // A temporary DNS failure is never a pass.
+  FakeResolver broken;
+  healthy_zone(broken);
+  broken.set_failure("_dmarc.good.test", Rcode::kServFail);
+  auto again = auth_bounce("550 5.7.26 DMARC policy rejection");
+  run_bounce_checks(again, broken, clusters);
+  ASSERT_NE(live(again, "dmarc"), nullptr);
+  EXPECT_EQ(live(again, "dmarc")->status, "temperror");
+}
+
+TEST_F(Doctor, BounceChecksRunIprevOfTheRefusedIp) {
+  auto rep = bounce::parse(
+                 "From: MAILER-DAEMON@mx.c1.net.test\nTo: ann@good.test\n"
+                 "Subject: Undelivered Mail Returned to Sender\n\n"
+                 "<bob@far.test>: host mx.far.test[203.0.113.9] said: 550 5.7.25 Client host "
+                 "[192.0.2.10] rejected: the IP address has no PTR record\n")
+                 .value();
+  ASSERT_EQ(rep.recipients.size(), 1u);
+  ASSERT_EQ(rep.recipients[0].reason, "requireptr");
+  run_bounce_checks(rep, dns, clusters);
+  const auto* p = live(rep, "ptr:192.0.2.10");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->status, "pass") << p->message;
+  FakeResolver none;
+  run_bounce_checks(rep, none, clusters);
+  p = live(rep, "ptr:192.0.2.10");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->status, "fail") << p->message;
+}
+
 TEST(DoctorClusters, ParsesNetworksAndRejectsBadFiles) {
   auto n = parse_network("198.51.100.0/30").value();
   EXPECT_EQ(n.first, "198.51.100.0");
@@ -339,7 +437,7 @@ TEST(DoctorClusters, ParsesNetworksAndRejectsBadFiles) {
   EXPECT_FALSE(parse_network("198.51.100.1/30"));  // host bits
   EXPECT_FALSE(parse_network("10.0.0.0/33"));
   EXPECT_FALSE(parse_network("mx.example"));
-  EXPECT_FALSE(parse_network(std::string_view("1.2.3.4\0x", 9)));  // no NUL smuggling
+  EXPECT_FALSE(parse_network(std::string_view("1.2.3.4\0x", 9)));                // no NUL smuggling
   EXPECT_FALSE(parse_clusters("[[cluster]]\nname=\"a\"\nmx=[\"m.a.test\"]\n"));  // no outbound
   EXPECT_FALSE(parse_clusters(
       "[[cluster]]\nname=\"a\"\nmx=[\"m.a.test\"]\noutbound=[\"1.2.3.4\"]\ntypo=1\n"));

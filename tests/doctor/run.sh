@@ -156,7 +156,33 @@ check "refused: could not check (temporary)" grep -q "TEMP  mx .*could not check
 "$MAILSIFT" --config "$WORK/mailsift.toml" --set doctor.clusters_file=/nonexistent doctor good.test >/dev/null 2>&1
 check "missing clusters file: exit 2" test "$?" = 2
 
-# 6. Over HTTP in mailsiftd: admin any domain, a reseller only its own, no key 401.
+# 6. `mailsift bounce --live`: a bounce blaming the sender domain's SPF runs the doctor's SPF
+#    check of that domain (bad.test: fail, with the record to publish; good.test: pass).
+bounce_for() {  # bounce_for SENDER: a Postfix-style DSN refusing SENDER's mail for SPF
+  printf 'From: MAILER-DAEMON@mx1.c2.test\nTo: %s\nSubject: Undelivered Mail Returned to Sender\n' "$1"
+  printf 'MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\n\n'
+  printf -- '--B\nContent-Type: text/plain\n\n<bob@far.example>: host mx.far.example[203.0.113.9] said:\n'
+  printf '    550 5.7.23 SPF validation failed (in reply to end of DATA command)\n\n'
+  printf -- '--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx1.c2.test\n\n'
+  printf 'Final-Recipient: rfc822; bob@far.example\nAction: failed\nStatus: 5.7.23\n'
+  printf 'Diagnostic-Code: smtp; 550 5.7.23 SPF validation failed\n\n'
+  printf -- '--B\nContent-Type: text/rfc822-headers\n\nFrom: %s\nTo: bob@far.example\nSubject: hi\n\n--B--\n' "$1"
+}
+bounce_for ann@bad.test >"$WORK/bad-bounce.eml"
+bounce_for ann@good.test >"$WORK/good-bounce.eml"
+OUT=$("$MAILSIFT" --config "$WORK/mailsift.toml" bounce --live "$WORK/bad-bounce.eml"); RC=$?
+echo "$OUT"
+check "bounce --live: exit 0 (findings are data)" test "$RC" = 0
+check "bounce --live: reason authfailure" grep -q "authfailure" <<<"$OUT"
+check "bounce --live: bad.test SPF fails live" grep -q "live spf fail: .*198.51.100.21" <<<"$OUT"
+check "bounce --live: the SPF record to publish" grep -q "publish: bad.test. IN TXT" <<<"$OUT"
+J=$("$MAILSIFT" --config "$WORK/mailsift.toml" bounce --live --json "$WORK/good-bounce.eml")
+check "bounce --live --json: good.test SPF passes" \
+  test "$(jq_py 'd["recipients"][0]["advice"]["live"][0]["check"], d["recipients"][0]["advice"]["live"][0]["status"]' <<<"$J")" = "spf pass"
+OUT=$("$MAILSIFT" --config "$WORK/mailsift.toml" bounce "$WORK/bad-bounce.eml")
+check "bounce without --live: no DNS, the check is only named" grep -q "check: spf:bad.test" <<<"$OUT"
+
+# 7. Over HTTP in mailsiftd: admin any domain, a reseller only its own, no key 401.
 if [ -n "${2:-}" ]; then
   MAILSIFTD="$2"
   read -r MILTER_PORT HTTP_PORT < <(free_ports 2)
