@@ -24,15 +24,15 @@ struct ApiCall {
   const std::vector<std::pair<std::string, std::string>>& query;  // decoded, in order
   std::string_view authorization;  // the Authorization header value, "" when absent
   std::string_view body;
-  std::string_view cookie;        // the Cookie header value, "" when absent
-  std::string_view content_type;  // the Content-Type header value, "" when absent
+  std::string_view cookie = {};        // the Cookie header value, "" when absent
+  std::string_view content_type = {};  // the Content-Type header value, "" when absent
 };
 
 struct ApiReply {
   int status = 200;
   std::string body;  // JSON unless content_type says otherwise
   std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
+  std::vector<std::pair<std::string, std::string>> headers = {};  // extra response headers
 };
 
 class ApiExtension {

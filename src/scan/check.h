@@ -61,8 +61,8 @@ struct Envelope {
   std::string client_ip;
   std::string helo;
   std::string mail_from;  // envelope sender, "" for the null sender <>
-  std::string queue_id;
-  std::string auth_user;  // SASL login of the submitting client (outbound)
+  std::string queue_id = {};
+  std::string auth_user = {};  // SASL login of the submitting client (outbound)
   bool outbound = false;
   size_t recipient_count = 0;  // envelope recipients of the message (outbound bulk check)
 };
@@ -82,16 +82,16 @@ struct ScanTask {
   const mime::Message& message;
   const Recipient& recipient;
   std::vector<store::Scope> chain;
-  std::vector<uint64_t> features;          // classifier features (learn::extract_features)
-  fuzzy::Fingerprint fingerprint;          // near-duplicate signature
-  std::string digest;                      // learn::message_digest
-  std::optional<double> spam_probability;  // set by the classifier check, for the verdict
-  const Envelope* envelope = nullptr;      // never null while checks run
+  std::vector<uint64_t> features;               // classifier features (learn::extract_features)
+  fuzzy::Fingerprint fingerprint;               // near-duplicate signature
+  std::string digest;                           // learn::message_digest
+  std::optional<double> spam_probability = {};  // set by the classifier check, for the verdict
+  const Envelope* envelope = nullptr;           // never null while checks run
   // Message-level results a front end needs besides symbols (e.g. "authentication-results": the
   // header value, "dmarc": "fail <domain> <disposition>"). Written by message checks only; the
   // engine copies them into the verdict and into each recipient check's task (read-only there).
-  std::map<std::string, std::string> annotations;
-  ActionFloor floor;  // raised (never lowered) by message checks
+  std::map<std::string, std::string> annotations = {};
+  ActionFloor floor = {};  // raised (never lowered) by message checks
 };
 
 // Whether a check's result depends on who receives the message. Message checks run once per

@@ -121,13 +121,14 @@ struct CaseDeps {
   decisions::DecisionLog& log;
   tenant::TenantStore& tenants;
   outbound::OutboundStore* outbound = nullptr;  // nullptr: account check "not available"
-  outbound::GuardConfig guard;
-  tenant::PolicyDefaults policy_defaults;
+  outbound::GuardConfig guard = {};
+  tenant::PolicyDefaults policy_defaults = {};
   const SymbolDescriptions* symbols = nullptr;  // nullptr: descriptions left empty
-  std::function<int64_t()> now_ms;              // UTC ms, for list expiry and counters
-  IpStateFn ip_state;                           // empty: not monitored (no ipwatch.pools)
-  std::vector<std::string> outbound_ips;        // the provider's sending IPs to ask about
-  RouteAtFn route_at;  // empty: which IPs were in use is unknown (every configured IP is shown)
+  std::function<int64_t()> now_ms = {};         // UTC ms, for list expiry and counters
+  IpStateFn ip_state = {};                      // empty: not monitored (no ipwatch.pools)
+  std::vector<std::string> outbound_ips = {};   // the provider's sending IPs to ask about
+  RouteAtFn route_at =
+      {};  // empty: which IPs were in use is unknown (every configured IP is shown)
   std::string store_description = "decision log";  // named in "what was searched"
   size_t max_decisions = 2000;                     // per query; more is reported as truncated
 };
