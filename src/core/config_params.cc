@@ -93,7 +93,7 @@ const std::vector<ParamSpec>& all_params() {
        "Comma-separated scope keys (g: = global, r:RESELLER, d:DOMAIN) each node keeps in memory "
        "and updates from the scope's Redis change stream at every scan (one XRANGE instead of "
        "token and band reads). Empty: no mirror."},
-      {"redis.mirror_stream_max", T::kInt, "10000", 100, 10000000,
+      {"redis.mirror_stream_max", T::kInt, "2000", 100, 10000000,
        "Approximate length (XADD MAXLEN ~) of a mirrored scope's change stream; a node whose "
        "mirror falls further behind reloads it."},
       {"redis.mirror_max_tokens", T::kInt, "5000000", 0, 1000000000,

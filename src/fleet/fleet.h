@@ -38,7 +38,7 @@ struct RedisOptions {
   // ("g:", "r:acme", "d:example.com") whose learned state each node keeps in memory, current to
   // the scope's change stream at every prefetch. Empty: no mirror.
   std::vector<std::string> mirror_scopes = {"g:"};
-  int mirror_stream_max = 10000;            // XADD MAXLEN ~ of a mirrored scope's change stream
+  int mirror_stream_max = 2000;             // XADD MAXLEN ~ of a mirrored scope's change stream
   int64_t mirror_max_tokens = 5'000'000;    // a scope with more token fields is not mirrored
 };
 
