@@ -6,9 +6,17 @@
 //   P fz:rb:{S}          hash  record id -> the record's bands (hex16 each)
 //   P fz:dig:{S}:<dig>   set   record ids of one digest (one per reporter)
 //   P fz:band:{S}:<hex>  set   record ids having that band
+//   P chg:{S}            stream change log of a MIRRORED scope (redis_mirror.h): only when it
+//                        exists do the write scripts append their results to it (absolute
+//                        values), so unmirrored scopes pay nothing
 // The {S} hash tag puts every key of a scope in one Redis Cluster slot, so the Lua scripts that
 // touch several keys stay legal on a cluster. learn/unlearn/fuzzy_add/fuzzy_remove are Lua
 // scripts (EVALSHA, EVAL on NOSCRIPT): atomic on the server, idempotent by digest.
+//
+// Mirrors (redis.mirror_scopes, docs/fleet.md "Local mirror of large scopes"): a background
+// thread loads each mirrored scope once; prefetch then reads only `XRANGE chg:{S} <pos> +` for it
+// (in the same pipeline as the other scopes), applies the new entries and answers from memory.
+// A mirror answers only right after such an XRANGE succeeded: with Redis down it is not used.
 //
 // Connections: redis_client.h (shared with the outbound store): a pool of hiredis contexts; each
 // call checks one out (waiting at most timeout_ms), a context with an I/O error is dropped and
@@ -21,6 +29,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -604,6 +613,11 @@ class RedisStore final : public store::Store {
 
   std::string stream_max() const { return std::to_string(options_.mirror_stream_max); }
 
+  // Mirror events go to stderr (mailsiftd's log), like the fault wrappers' default.
+  static void log_event(const std::string& event, const std::string& detail) {
+    std::cerr << "event=" << event << " " << detail << "\n";
+  }
+
   // From `from` INCLUSIVE: the first entry must be `from` itself, which proves nothing between
   // it and the rest of the reply was trimmed (MAXLEN trims the oldest entries first).
   Command stream_range(const Mirror& m, redis::StreamId from) const {
@@ -678,6 +692,10 @@ class RedisStore final : public store::Store {
           m.data.reset();
           lock.unlock();
           reloads_.fetch_add(1, std::memory_order_relaxed);
+          log_event("redis_mirror_reload",
+                    fmt::format("scope={} reason={}", m.key,
+                                a == Applied::kGap ? "stream trimmed past the mirror or missing"
+                                                   : "entry not applicable"));
           request_load(m);
           return false;
         }
@@ -717,7 +735,22 @@ class RedisStore final : public store::Store {
         m = load_queue_.front();
         load_queue_.pop_front();
       }
+      const auto started = std::chrono::steady_clock::now();
       Status st = load_mirror(*m);
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+      if (st.ok()) {
+        std::shared_lock lock(m->mu);
+        if (m->data)
+          log_event("redis_mirror_loaded",
+                    fmt::format("scope={} token_fields={} records={} bytes={} ms={}", m->key,
+                                m->data->token_fields(), m->data->record_count(),
+                                m->data->memory_bytes(), ms));
+      } else {
+        log_event("redis_mirror_load_failed",
+                  fmt::format("scope={} ms={} error=\"{}\"", m->key, ms, st.error().describe()));
+      }
       std::lock_guard lock(load_mu_);
       m->loading = false;
       if (!st.ok()) {
