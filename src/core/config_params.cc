@@ -88,6 +88,17 @@ const std::vector<ParamSpec>& all_params() {
        "Redis connections kept per process; a call waits up to redis.timeout_ms for one."},
       {"redis.prefix", T::kString, "ms:", 0, 0,
        "Prefix of every Redis key (several installations can share one server)."},
+      // Local mirror of large scopes (docs/fleet.md "Local mirror of large scopes").
+      {"redis.mirror_scopes", T::kString, "g:", 0, 0,
+       "Comma-separated scope keys (g: = global, r:RESELLER, d:DOMAIN) each node keeps in memory "
+       "and updates from the scope's Redis change stream at every scan (one XRANGE instead of "
+       "token and band reads). Empty: no mirror."},
+      {"redis.mirror_stream_max", T::kInt, "2000", 100, 10000000,
+       "Approximate length (XADD MAXLEN ~) of a mirrored scope's change stream; a node whose "
+       "mirror falls further behind reloads it."},
+      {"redis.mirror_max_tokens", T::kInt, "5000000", 0, 1000000000,
+       "A mirrored scope with more token fields than this is not mirrored (read from Redis); "
+       "bounds the mirror's memory (about 23 bytes per token field)."},
       {"postgres.dsn", T::kString, "host=127.0.0.1 port=5432 dbname=mailsift", 0, 0,
        "libpq connection string (or postgresql:// URI) of decisions.backend = postgres."},
       {"postgres.timeout_ms", T::kInt, "2000", 1, 600000,

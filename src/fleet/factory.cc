@@ -12,6 +12,21 @@ RedisOptions redis_options(const Config& config) {
   o.timeout_ms = static_cast<int>(config.get_int("redis.timeout_ms"));
   o.pool_size = static_cast<int>(config.get_int("redis.pool_size"));
   o.prefix = config.get_string("redis.prefix");
+  o.mirror_scopes.clear();
+  const std::string& scopes = config.get_string("redis.mirror_scopes");
+  for (size_t at = 0; at <= scopes.size();) {
+    size_t comma = scopes.find(',', at);
+    if (comma == std::string::npos)
+      comma = scopes.size();
+    std::string key = scopes.substr(at, comma - at);
+    key.erase(0, key.find_first_not_of(" \t"));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    if (!key.empty())
+      o.mirror_scopes.push_back(key);
+    at = comma + 1;
+  }
+  o.mirror_stream_max = static_cast<int>(config.get_int("redis.mirror_stream_max"));
+  o.mirror_max_tokens = config.get_int("redis.mirror_max_tokens");
   return o;
 }
 

@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "core/result.h"
@@ -33,7 +34,24 @@ struct RedisOptions {
   int pool_size = 4;     // connections kept; callers beyond that wait up to timeout_ms
   // Prefix of every key (several stores / test cases can share one server).
   std::string prefix = "ms:";
+  // Local mirror of large scopes (docs/fleet.md "Local mirror of large scopes"): scope keys
+  // ("g:", "r:acme", "d:example.com") whose learned state each node keeps in memory, current to
+  // the scope's change stream at every prefetch. Empty: no mirror.
+  std::vector<std::string> mirror_scopes = {"g:"};
+  int mirror_stream_max = 2000;             // XADD MAXLEN ~ of a mirrored scope's change stream
+  int64_t mirror_max_tokens = 5'000'000;    // a scope with more token fields is not mirrored
 };
+
+// What the Redis store's mirrors did (zero for any other store, or a wrapped one).
+struct RedisMirrorStats {
+  uint64_t loads = 0;            // full loads (first use, and reloads)
+  uint64_t reloads = 0;          // mirrors dropped: stream trimmed past them, missing, or bad entry
+  uint64_t load_failures = 0;    // loads that failed (server error, too big)
+  uint64_t entries_applied = 0;  // change-stream entries applied
+  uint64_t served = 0;           // scope reads a prefetch answered from a mirror
+  size_t scopes_ready = 0, token_fields = 0, records = 0, memory_bytes = 0;
+};
+RedisMirrorStats redis_mirror_stats(const store::Store& store);
 
 Result<std::unique_ptr<store::Store>> open_redis_store(const RedisOptions& options);
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "fleet/fleet.h"
+#include "fleet/redis_mirror.h"
 #include "fleet/testing/servers.h"
 #include "outbound/guard.h"
 #include "outbound/testing/conformance.h"
@@ -385,6 +386,7 @@ TEST(RedisStore, PrefetchAnswersTheScanReadsFromOneRoundTrip) {
   RedisOptions o;
   o.address = g_redis->address();
   o.prefix = "prefetch-test:";
+  o.mirror_scopes.clear();  // the un-mirrored path (the mirror has its own tests below)
   auto opened = open_redis_store(o);
   ASSERT_TRUE(opened.ok()) << opened.error().describe();
   store::Store& s = **opened;
@@ -456,6 +458,318 @@ TEST(RedisStore, PrefetchAnswersTheScanReadsFromOneRoundTrip) {
   EXPECT_EQ(s.fuzzy_candidates(carol, bands, 64).value().size(), 1u);
   s.end_prefetch();
 }
+
+namespace {
+
+// ---- local mirror of large scopes (redis_mirror.h, docs/fleet.md) ---------------------------
+
+// Stream entries carry absolute values: a field the hash scan already saw at its new value, or
+// an entry applied twice, leaves the mirror unchanged. (With deltas, both would count twice.)
+TEST(ScopeMirror, EntriesAreAbsoluteSoApplyingTwiceChangesNothing) {
+  redis::ScopeMirror m;
+  ASSERT_TRUE(m.load_token_field("00000000000000aas", "2"));  // the scan saw the learn already
+  m.set_total('s', 2);
+  redis::StreamEntry learn{{5, 0},
+                           {{"o", "t"},
+                            {"c", "s"},
+                            {"k", "00000000000000aa00000000000000bb"},
+                            {"v", "2,1"},
+                            {"n", "2"}}};
+  ASSERT_TRUE(m.apply(learn));
+  ASSERT_TRUE(m.apply(learn));
+  const std::vector<uint64_t> toks{0xaa, 0xbb, 0xcc};
+  std::vector<TokenCounts> out(3);
+  m.lookup(toks, out.data());
+  EXPECT_EQ(out, (std::vector<TokenCounts>{{0, 2}, {0, 1}, {0, 0}}));
+  EXPECT_EQ(m.totals(), (store::ClassTotals{0, 2}));
+  EXPECT_EQ(m.token_fields(), 2u);
+  // A count that reached zero.
+  ASSERT_TRUE(m.apply(
+      {{6, 0}, {{"o", "t"}, {"c", "s"}, {"k", "00000000000000bb"}, {"v", "0"}, {"n", "1"}}}));
+  m.lookup(toks, out.data());
+  EXPECT_EQ(out[1], (TokenCounts{}));
+  EXPECT_EQ(m.token_fields(), 1u);
+  // Records: a put twice is one record; a remove twice is a no-op.
+  const store::FuzzyRecord rec{"dig", Class::kSpam, {7, 8}, {1, 2}, "alice", 5};
+  redis::StreamEntry put{{7, 0},
+                         {{"o", "a"}, {"i", "3:digalice"}, {"r", redis::encode_fuzzy_record(rec)}}};
+  ASSERT_TRUE(m.apply(put));
+  ASSERT_TRUE(m.apply(put));
+  std::map<std::string, int> shared;
+  std::map<std::string, store::FuzzyRecord> recs;
+  m.candidates(std::vector<uint64_t>{7, 8, 9}, shared, recs);
+  EXPECT_EQ(shared, (std::map<std::string, int>{{"3:digalice", 2}}));
+  ASSERT_EQ(recs.size(), 1u);
+  redis::StreamEntry del{{8, 0}, {{"o", "r"}, {"i", "3:digalice"}}};
+  ASSERT_TRUE(m.apply(del));
+  ASSERT_TRUE(m.apply(del));
+  shared.clear();
+  recs.clear();
+  m.candidates(std::vector<uint64_t>{7, 8, 9}, shared, recs);
+  EXPECT_TRUE(shared.empty());
+  EXPECT_EQ(m.record_count(), 0u);
+  // Malformed / unknown entries are refused (the store then reloads).
+  EXPECT_FALSE(m.apply({{9, 0}, {{"o", "t"}, {"c", "s"}, {"k", "00aa"}, {"v", "1"}, {"n", "1"}}}));
+  EXPECT_FALSE(m.apply({{9, 1}, {{"o", "zz"}}}));
+  redis::StreamId a, b;
+  ASSERT_TRUE(redis::StreamId::parse("9-5", a));
+  ASSERT_TRUE(redis::StreamId::parse("10-0", b));
+  EXPECT_LT(a, b);  // numeric, not string order
+}
+
+namespace mirror {
+
+const Scope kGlobal = Scope::global();
+
+std::vector<uint64_t> toks(uint64_t base, size_t n) {
+  std::vector<uint64_t> v;
+  for (size_t i = 0; i < n; ++i)
+    v.push_back(base * 1000003 + i * 7919);
+  return v;
+}
+
+RedisOptions options(const std::string& prefix, std::vector<std::string> mirrored) {
+  RedisOptions o;
+  o.address = g_redis->address();
+  o.prefix = prefix;
+  o.timeout_ms = 5000;
+  o.mirror_scopes = std::move(mirrored);
+  return o;
+}
+
+// Prefetches until the mirror of `s` is loaded (the load runs in the background).
+void wait_ready(store::Store& s, const std::vector<Scope>& chain,
+                const std::vector<uint64_t>& tokens, const std::vector<uint64_t>& bands,
+                uint64_t loads) {
+  for (int i = 0; i < 500 && redis_mirror_stats(s).loads < loads; ++i) {
+    s.prefetch(chain, tokens, bands);
+    s.end_prefetch();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(redis_mirror_stats(s).loads, loads) << "mirror did not load";
+}
+
+// B (mirrored) after a prefetch answers exactly like C (no mirror, no prefetch: plain reads).
+void expect_same(store::Store& b, store::Store& c, const std::vector<Scope>& chain,
+                 const std::vector<uint64_t>& tokens, const std::vector<uint64_t>& bands,
+                 const char* where) {
+  SCOPED_TRACE(where);
+  const uint64_t served = redis_mirror_stats(b).served;
+  b.prefetch(chain, tokens, bands);
+  for (const Scope& sc : chain) {
+    EXPECT_EQ(b.totals(sc).value(), c.totals(sc).value());
+    EXPECT_EQ(b.token_counts(sc, tokens).value(), c.token_counts(sc, tokens).value());
+    auto fb = b.fuzzy_candidates(sc, bands, 64).value();
+    auto fc = c.fuzzy_candidates(sc, bands, 64).value();
+    ASSERT_EQ(fb.size(), fc.size());
+    for (size_t i = 0; i < fb.size(); ++i) {
+      EXPECT_EQ(fb[i].message_digest, fc[i].message_digest);
+      EXPECT_EQ(fb[i].reporter, fc[i].reporter);
+      EXPECT_EQ(fb[i].bands, fc[i].bands);
+      EXPECT_EQ(fb[i].signature, fc[i].signature);
+    }
+  }
+  b.end_prefetch();
+  EXPECT_GT(redis_mirror_stats(b).served, served) << "not answered from the mirror";
+}
+
+long long commands() {
+  std::string info = g_redis->command("INFO stats");
+  auto at = info.find("total_commands_processed:");
+  return std::stoll(info.substr(at + 25));
+}
+
+}  // namespace mirror
+
+// Two nodes on one Redis: B mirrors the global scope; A learns, unlearns, relearns, adds and
+// removes fingerprints; B's next prefetch (one XRANGE for the scope) answers like a plain read.
+TEST(RedisMirror, SeesAnotherNodesWritesOnTheNextPrefetch) {
+  SKIP_WITHOUT_REDIS();
+  using namespace mirror;
+  auto a = open_redis_store(options("mirror-two:", {}));
+  auto b = open_redis_store(options("mirror-two:", {"g:"}));
+  auto c = open_redis_store(options("mirror-two:", {}));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const Scope dom{store::Level::kDomain, "example.com"};
+  const std::vector<Scope> chain{kGlobal, dom};
+  std::vector<uint64_t> tokens = toks(1, 600);
+  const std::vector<uint64_t> bands{11, 12, 13, 99};
+  for (int i = 0; i < 20; ++i) {
+    auto t = toks(static_cast<uint64_t>(i % 3 + 1), 100 + static_cast<size_t>(i) * 20);
+    ASSERT_TRUE(
+        (*a)->learn({kGlobal, "pre" + std::to_string(i), i % 2 ? Class::kHam : Class::kSpam, t})
+            .ok());
+  }
+  ASSERT_TRUE((*a)->fuzzy_add(kGlobal, {"f1", Class::kSpam, {11, 12}, {1, 2}, "alice", 5}).ok());
+  ASSERT_TRUE((*a)->learn({dom, "d1", Class::kSpam, {tokens[0], tokens[1]}}).ok());
+  wait_ready(**b, chain, tokens, bands, 1);
+  expect_same(**b, **c, chain, tokens, bands, "after the load");
+
+  // One command per prefetch for the mirrored global scope alone (the XRANGE).
+  (*b)->prefetch(std::vector<Scope>{kGlobal}, tokens, bands);
+  (*b)->end_prefetch();
+  const long long before = commands();
+  (*b)->prefetch(std::vector<Scope>{kGlobal}, tokens, bands);
+  EXPECT_EQ(commands() - before, 2);  // the XRANGE and the INFO
+  EXPECT_EQ((*b)->fuzzy_candidates(kGlobal, bands, 64).value().size(), 1u);
+  EXPECT_EQ(commands() - before, 3);  // the record came from the mirror: no HMGET
+  (*b)->end_prefetch();
+
+  const uint64_t applied = redis_mirror_stats(**b).entries_applied;
+  ASSERT_EQ((*a)->learn({kGlobal, "n1", Class::kSpam, toks(1, 50)}).value(),
+            LearnOutcome::kLearned);
+  expect_same(**b, **c, chain, tokens, bands, "learn");
+  ASSERT_EQ((*a)->learn({kGlobal, "n1", Class::kHam, toks(1, 50)}).value(),
+            LearnOutcome::kRelearned);
+  expect_same(**b, **c, chain, tokens, bands, "relearn");
+  ASSERT_EQ((*a)->unlearn(kGlobal, "pre0", Class::kSpam).value(), LearnOutcome::kUnlearned);
+  ASSERT_EQ((*a)->unlearn(kGlobal, "pre2", Class::kSpam).value(), LearnOutcome::kUnlearned);
+  expect_same(**b, **c, chain, tokens, bands, "unlearn");
+  ASSERT_TRUE((*a)->fuzzy_add(kGlobal, {"f2", Class::kHam, {12, 13}, {3, 4}, "bob", 6}).ok());
+  ASSERT_TRUE((*a)->fuzzy_add(kGlobal, {"f2", Class::kHam, {13, 99}, {3, 5}, "bob", 7}).ok());
+  expect_same(**b, **c, chain, tokens, bands, "fuzzy add and replace");
+  ASSERT_TRUE((*a)->fuzzy_remove(kGlobal, "f1").ok());
+  expect_same(**b, **c, chain, tokens, bands, "fuzzy remove");
+  EXPECT_GE(redis_mirror_stats(**b).entries_applied - applied, 7u);
+  // B's own write reaches its mirror through the stream too.
+  ASSERT_TRUE((*b)->learn({kGlobal, "b1", Class::kSpam, toks(2, 30)}).ok());
+  expect_same(**b, **c, chain, tokens, bands, "own write");
+  // Repeated prefetches with nothing new change nothing.
+  expect_same(**b, **c, chain, tokens, bands, "again");
+  const auto st = redis_mirror_stats(**b);
+  EXPECT_EQ(st.loads, 1u);
+  EXPECT_EQ(st.reloads, 0u);
+  EXPECT_EQ(st.scopes_ready, 1u);
+  EXPECT_GT(st.token_fields, 0u);
+  EXPECT_EQ(st.records, 1u);
+}
+
+// The stream trimmed past B's position, or deleted: B drops its mirror, reloads (counted), and
+// answers the same as a plain read; a stale mirror is never used meanwhile.
+TEST(RedisMirror, TrimmedOrMissingStreamReloads) {
+  SKIP_WITHOUT_REDIS();
+  using namespace mirror;
+  auto a = open_redis_store(options("mirror-trim:", {}));
+  auto b = open_redis_store(options("mirror-trim:", {"g:"}));
+  auto c = open_redis_store(options("mirror-trim:", {}));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const std::vector<Scope> chain{kGlobal};
+  const std::vector<uint64_t> tokens = toks(4, 300);
+  const std::vector<uint64_t> bands{21, 22};
+  ASSERT_TRUE((*a)->learn({kGlobal, "t0", Class::kSpam, toks(4, 100)}).ok());
+  wait_ready(**b, chain, tokens, bands, 1);
+  for (int i = 1; i <= 5; ++i)
+    ASSERT_TRUE((*a)->learn({kGlobal, "t" + std::to_string(i), Class::kHam, toks(4, 300)}).ok());
+  ASSERT_TRUE((*a)->fuzzy_add(kGlobal, {"f", Class::kSpam, {21}, {1}, "", 5}).ok());
+  // Exact trim to the newest entry: B's position is gone.
+  g_redis->command("XTRIM mirror-trim:chg:{g:} MAXLEN 1");
+  // The next prefetch detects it: not served from the stale mirror, read from Redis instead.
+  (*b)->prefetch(chain, tokens, bands);
+  EXPECT_EQ((*b)->totals(kGlobal).value(), (*c)->totals(kGlobal).value());
+  EXPECT_EQ((*b)->token_counts(kGlobal, tokens).value(),
+            (*c)->token_counts(kGlobal, tokens).value());
+  (*b)->end_prefetch();
+  EXPECT_EQ(redis_mirror_stats(**b).reloads, 1u);
+  wait_ready(**b, chain, tokens, bands, 2);
+  expect_same(**b, **c, chain, tokens, bands, "after the trim reload");
+  ASSERT_TRUE((*a)->unlearn(kGlobal, "t1", Class::kHam).ok());
+  expect_same(**b, **c, chain, tokens, bands, "after the trim reload, then a write");
+
+  // The stream deleted (e.g. a restart without persistence): same.
+  g_redis->command("DEL mirror-trim:chg:{g:}");
+  ASSERT_TRUE((*a)->unlearn(kGlobal, "t2", Class::kHam).ok());  // not logged: no stream
+  (*b)->prefetch(chain, tokens, bands);
+  EXPECT_EQ((*b)->totals(kGlobal).value(), (*c)->totals(kGlobal).value());
+  (*b)->end_prefetch();
+  EXPECT_EQ(redis_mirror_stats(**b).reloads, 2u);
+  wait_ready(**b, chain, tokens, bands, 3);
+  expect_same(**b, **c, chain, tokens, bands, "after the stream was deleted");
+}
+
+// Writes racing the load: the hash scan sees some of them AND the replay applies them (that is
+// the point of the ordering); with deltas in the stream those would count twice. Also several
+// threads applying the same entries concurrently.
+TEST(RedisMirror, LoadRacingWritesCountsEachWriteOnce) {
+  SKIP_WITHOUT_REDIS();
+  using namespace mirror;
+  auto a = open_redis_store(options("mirror-race:", {}));
+  auto b = open_redis_store(options("mirror-race:", {"g:"}));
+  auto c = open_redis_store(options("mirror-race:", {}));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const std::vector<Scope> chain{kGlobal};
+  // A big scope (~60k token fields) so the scan takes many HSCAN round trips.
+  std::vector<LearnRequest> batch;
+  for (int i = 0; i < 300; ++i)
+    batch.push_back({kGlobal, "big" + std::to_string(i), Class::kSpam,
+                     toks(static_cast<uint64_t>(100 + i), 200)});
+  ASSERT_TRUE((*a)->learn_batch(batch).ok());
+  // The tokens every racing write touches (all already in the hash): a double count shows.
+  const std::vector<uint64_t> hot = toks(100, 200);
+  std::atomic<bool> stop{false};
+  std::atomic<int> writes{0};
+  std::thread writer([&] {
+    for (int i = 0; !stop && i < 400; ++i) {
+      ASSERT_TRUE((*a)->learn({kGlobal, "race" + std::to_string(i),
+                               i % 2 ? Class::kHam : Class::kSpam, hot})
+                      .ok());
+      if (i % 3 == 0)
+        ASSERT_TRUE((*a)->unlearn(kGlobal, "race" + std::to_string(i - 1), Class::kHam).ok());
+      ++writes;
+    }
+  });
+  // Start the load while the writer runs.
+  while (writes < 5)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  wait_ready(**b, chain, hot, {}, 1);
+  // Several threads prefetching (and applying the same new entries) while writes go on.
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r)
+    readers.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        (*b)->prefetch(chain, hot, {});
+        (*b)->end_prefetch();
+      }
+    });
+  for (auto& t : readers)
+    t.join();
+  stop = true;
+  writer.join();
+  EXPECT_GT(writes.load(), 5);
+  expect_same(**b, **c, chain, hot, {}, "after racing writes");
+  expect_same(**b, **c, chain, toks(250, 200), {}, "an untouched part of the scope");
+  EXPECT_EQ(redis_mirror_stats(**b).reloads, 0u);
+}
+
+// A mirror is used only right after the XRANGE that proved it current: with the server down
+// the prefetch fails and the reads fail (kTemporary, which mailsiftd's fault wrapper turns into
+// the degraded "nothing learned" answer), never a silent answer from a stale mirror.
+TEST(RedisMirror, ServerDownIsNotAnsweredFromTheMirror) {
+  SKIP_WITHOUT_REDIS();
+  using namespace mirror;
+  RedisServer own;
+  ASSERT_TRUE(own.start()) << own.reason();
+  RedisOptions o = options("mirror-down:", {"g:"});
+  o.address = own.address();
+  o.timeout_ms = 300;
+  auto b = open_redis_store(o);
+  ASSERT_TRUE(b.ok());
+  const std::vector<Scope> chain{kGlobal};
+  const std::vector<uint64_t> tokens = toks(7, 50);
+  ASSERT_TRUE((*b)->learn({kGlobal, "x", Class::kSpam, tokens}).ok());
+  wait_ready(**b, chain, tokens, {}, 1);
+  (*b)->prefetch(chain, tokens, {});
+  EXPECT_EQ((*b)->totals(kGlobal).value(), (store::ClassTotals{0, 1}));
+  (*b)->end_prefetch();
+  own.stop();
+  (*b)->prefetch(chain, tokens, {});
+  auto t = (*b)->totals(kGlobal);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error().kind, ErrorKind::kTemporary);
+  EXPECT_FALSE((*b)->token_counts(kGlobal, tokens).ok());
+  (*b)->end_prefetch();
+}
+
+}  // namespace
 
 }  // namespace mailsift::fleet
 
