@@ -154,7 +154,9 @@ Status migrate_store(const std::vector<SqliteSource*>& dbs, store::Store* dest, 
         return st;
     }
     fuzzy.source += records.size();
-    for (const auto& [id, r] : records) {
+    for (const auto& entry : records) {
+      // A plain reference, not a structured binding: clang 14 cannot capture bindings in lambdas.
+      const store::FuzzyRecord& r = entry.second;
       // Written only when the destination does not hold it already (fuzzy_add would replace
       // it with the same content; skipping keeps "written" honest on a re-run).
       auto cands = dest->fuzzy_candidates(*scope, r.bands, kMaxCandidates);
