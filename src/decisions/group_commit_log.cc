@@ -12,6 +12,8 @@
 // Thread-safety: record()/flush()/query()/expire()/stats() from any thread. The inner log is
 // written only by the writer thread; query()/expire() call it from the caller's thread (the
 // SQLite backend serialises calls on its own mutex).
+#include <pthread.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -156,6 +158,7 @@ class GroupCommit final : public GroupCommitLog {
 
  private:
   void run() {
+    pthread_setname_np(pthread_self(), "dlog-commit");  // top -H, bench/outbound per thread
     std::unique_lock lock(mu_);
     std::vector<Decision> batch;
     int backoff_ms = 10;
@@ -213,11 +216,11 @@ class GroupCommit final : public GroupCommitLog {
       done_.notify_all();
       if (closing_ && Clock::now() >= give_up_at_)
         break;
-      std::cerr << fmt::format("mailsift: decision log: batch of {} not written, retrying in {} ms: {}\n",
-                               n, backoff_ms, last_error_);
-      work_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] {
-        return closing_ && Clock::now() >= give_up_at_;
-      });
+      std::cerr << fmt::format(
+          "mailsift: decision log: batch of {} not written, retrying in {} ms: {}\n", n, backoff_ms,
+          last_error_);
+      work_.wait_for(lock, std::chrono::milliseconds(backoff_ms),
+                     [&] { return closing_ && Clock::now() >= give_up_at_; });
       backoff_ms = std::min(backoff_ms * 2, std::max(10, opt_.retry_max_ms));
       if (closing_ && Clock::now() >= give_up_at_)
         break;
