@@ -67,6 +67,7 @@ struct Opts {
   std::string dir = "/tmp/mailsift-outbound-bench";
   int flush_ms = -1;  // -1: config default (outbound.store.flush_ms)
   std::string log = "sqlite";
+  std::vector<std::pair<std::string, std::string>> sets;  // --set KEY=VALUE (config)
 };
 
 // CPU seconds of each live thread of this process (/proc/self/task), oldest first, with its
@@ -121,10 +122,14 @@ int main(int argc, char** argv) {
       o.flush_ms = std::stoi(next());
     else if (a == "--log")
       o.log = next();
+    else if (a == "--set" && i + 1 < argc && std::strchr(argv[i + 1], '=')) {
+      const std::string kv = next();
+      o.sets.emplace_back(kv.substr(0, kv.find('=')), kv.substr(kv.find('=') + 1));
+    }
     else {
       fmt::print(stderr,
                  "usage: outbound_sim [--users N] [--compromised K] [--seed S] [--dir D] "
-                 "[--flush-ms MS] [--log sqlite|memory]\n");
+                 "[--flush-ms MS] [--log sqlite|memory] [--set KEY=VALUE]...\n");
       return 2;
     }
   }
@@ -197,6 +202,12 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(o.dir);
   std::filesystem::create_directories(o.dir);
   Config config;
+  for (const auto& [k, v] : o.sets) {
+    if (auto st = config.set(k, v); !st) {
+      fmt::print(stderr, "--set {}={}: {}\n", k, v, st.error().describe());
+      return 2;
+    }
+  }
   if (o.flush_ms >= 0)
     (void)config.set("outbound.store.flush_ms", std::to_string(o.flush_ms));
   auto gc = GuardConfig::from_config(config);
