@@ -94,7 +94,10 @@ double finite(double v) {
   return std::clamp(v, -DBL_MAX, DBL_MAX);
 }
 
+// Empty lists (most outbound decisions: no symbols, no errors) skip building a JSON value.
 std::string encode_symbols(const std::vector<SymbolHit>& symbols) {
+  if (symbols.empty())
+    return "[]";
   nlohmann::json j = nlohmann::json::array();
   for (const SymbolHit& s : symbols)
     j.push_back(nlohmann::json::array({s.name, finite(s.score)}));
@@ -114,6 +117,8 @@ std::vector<SymbolHit> decode_symbols(const std::string& text) {
 }
 
 std::string encode_strings(const std::vector<std::string>& v) {
+  if (v.empty())
+    return "[]";
   return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
