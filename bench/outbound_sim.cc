@@ -125,8 +125,7 @@ int main(int argc, char** argv) {
     else if (a == "--set" && i + 1 < argc && std::strchr(argv[i + 1], '=')) {
       const std::string kv = next();
       o.sets.emplace_back(kv.substr(0, kv.find('=')), kv.substr(kv.find('=') + 1));
-    }
-    else {
+    } else {
       fmt::print(stderr,
                  "usage: outbound_sim [--users N] [--compromised K] [--seed S] [--dir D] "
                  "[--flush-ms MS] [--log sqlite|memory] [--set KEY=VALUE]...\n");

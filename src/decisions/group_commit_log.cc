@@ -216,11 +216,11 @@ class GroupCommit final : public GroupCommitLog {
       done_.notify_all();
       if (closing_ && Clock::now() >= give_up_at_)
         break;
-      std::cerr << fmt::format(
-          "mailsift: decision log: batch of {} not written, retrying in {} ms: {}\n", n, backoff_ms,
-          last_error_);
-      work_.wait_for(lock, std::chrono::milliseconds(backoff_ms),
-                     [&] { return closing_ && Clock::now() >= give_up_at_; });
+      std::cerr << fmt::format("mailsift: decision log: batch of {} not written, retrying in {} ms: {}\n",
+                               n, backoff_ms, last_error_);
+      work_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [&] {
+        return closing_ && Clock::now() >= give_up_at_;
+      });
       backoff_ms = std::min(backoff_ms * 2, std::max(10, opt_.retry_max_ms));
       if (closing_ && Clock::now() >= give_up_at_)
         break;

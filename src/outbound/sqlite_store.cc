@@ -4,8 +4,8 @@
 // Layout (PRAGMA user_version = schema version, forward-only migrations):
 //   status(subject PK, level, reason, changed_at, changed_by, reversible)
 //   counters(key, bucket, n)  PK(key, bucket)      bucketed sliding-window counters
-//   members(key, member, seen) PK(key, member)     time-stamped sets; member is the 64-bit
-//                                                  member_hash() of the text (schema 2)
+//   members(key, member, seen) PK(key, member)     time-stamped sets (schema 2: no index on
+//                                                  (key, seen))
 //   kv(key PK, value)                              opaque values (EWMA baselines)
 //   alerts(id, time_ms, subject, kind, score, detail)
 // WAL journal, synchronous=NORMAL (counters may lose the last commits on power loss, which only
@@ -65,47 +65,18 @@ CREATE TABLE alerts(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NU
                     detail TEXT NOT NULL);
 CREATE INDEX alerts_subject ON alerts(subject, time_ms);
 )sql",
-    // 2: set members as 64-bit hashes of their text, and no (key, seen) index. Why: the
-    // flusher's upserts of recipient-set rows keyed by full addresses, each also moving an
-    // index entry, were most of its page writes (bench/outbound, docs/outbound.md). Nothing
-    // reads a member's text back: sets are only asked "is X in it" and "how many". The expiry
-    // DELETE and count(*) scan one key's PK range instead (a set holds at most the distinct
-    // recipients per day of one scope). Rows of one member that differ only in text case do
-    // not exist (members are normalised by the caller); GROUP BY merges hash collisions.
+    // 2: no (key, seen) index on members. Why: every flush upserts the recipient-set rows of
+    // thousands of distinct keys, and each refreshed `seen` also moved that row's index entry
+    // (a second scattered B-tree write per recipient and scope; bench/outbound,
+    // docs/outbound.md). The expiry DELETE and count(*) scan one key's PK range instead: a set
+    // holds at most one scope's distinct recipients of a day (networks of 180 days). Members
+    // stay text: `mailsift migrate` copies them to Redis, where they are looked up by text.
     R"sql(
-CREATE TABLE members_v2(key TEXT NOT NULL, member INTEGER NOT NULL, seen INTEGER NOT NULL,
-                        PRIMARY KEY(key, member)) WITHOUT ROWID;
-INSERT INTO members_v2(key, member, seen)
-  SELECT key, mailsift_member_hash(member), max(seen) FROM members GROUP BY 1, 2;
-DROP TABLE members;
-ALTER TABLE members_v2 RENAME TO members;
+DROP INDEX IF EXISTS members_seen;
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
-// The stored form of a set member: FNV-1a 64 of the text with the splitmix64 finaliser (stable
-// across builds and platforms: it is on disk). A collision in one set (~n^2 / 2^65) would make
-// two recipients count as one.
-int64_t member_hash(std::string_view text) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebULL;
-  h ^= h >> 31;
-  return static_cast<int64_t>(h);
-}
-
-// SQL function for the schema 2 migration.
-void sql_member_hash(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-  const int n = sqlite3_value_bytes(argv[0]);
-  sqlite3_result_int64(ctx, member_hash(std::string_view(p ? p : "", p ? n : 0)));
-}
 
 // A cached prepared statement in use: reset and unbound when the scope ends.
 class Stmt {
@@ -206,18 +177,20 @@ class Buckets {
 };
 
 struct CounterCache {
-  Buckets buckets;                  // what this process believes (file + own deltas)
-  Buckets pending;                  // deltas not yet written
-  int64_t prune_below = INT64_MIN;  // pending DELETE of older buckets
+  Buckets buckets;                      // what this process believes (file + own deltas)
+  Buckets pending;                      // deltas not yet written
+  int64_t prune_below = INT64_MIN;      // pending DELETE of older buckets
   bool prune_pending = false;
   SteadyClock::time_point used;
   bool dirty() const { return !pending.empty() || prune_pending; }
 };
 
 struct SetCache {
-  std::unordered_map<int64_t, int64_t> seen;      // member_hash -> last seen
-  std::set<std::pair<int64_t, int64_t>> by_time;  // (seen, member_hash), oldest first
-  std::unordered_set<int64_t> pending;            // members to upsert
+  StrMap<int64_t> seen;  // member -> last seen; owns the member strings
+  // (seen, member), oldest first, and the members to upsert: views of seen's keys (node keys
+  // do not move), removed before the member leaves seen.
+  std::set<std::pair<int64_t, std::string_view>> by_time;
+  std::unordered_set<std::string_view> pending;
   int64_t prune_below = INT64_MIN;
   bool prune_pending = false;
   SteadyClock::time_point used;
@@ -252,16 +225,12 @@ class SqliteStore final : public OutboundStore {
   static Result<std::unique_ptr<OutboundStore>> open(const std::string& path, int busy_ms,
                                                      int flush_ms) {
     auto s = std::unique_ptr<SqliteStore>(new SqliteStore);
-    int rc =
-        sqlite3_open_v2(path.c_str(), &s->db_,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc = sqlite3_open_v2(path.c_str(), &s->db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
     if (rc != SQLITE_OK)
       return Error::temporary(fmt::format("outbound store {}: {}", path, sqlite3_errstr(rc)));
     sqlite3_busy_timeout(s->db_, busy_ms);
-    if (sqlite3_create_function_v2(s->db_, "mailsift_member_hash", 1,
-                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr, sql_member_hash,
-                                   nullptr, nullptr, nullptr) != SQLITE_OK)
-      return s->err("register mailsift_member_hash");
     for (const char* p : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"})
       if (auto st = s->exec(p); !st)
         return st.error();
@@ -291,15 +260,14 @@ class SqliteStore final : public OutboundStore {
       if (auto it = status_cache_.find(key); it != status_cache_.end())
         return it->second;
     }
-    Stmt q(
-        prep("SELECT level, reason, changed_at, changed_by, reversible FROM status "
-             "WHERE subject=?"));
+    Stmt q(prep("SELECT level, reason, changed_at, changed_by, reversible FROM status "
+                "WHERE subject=?"));
     q.bind(1, key);
     int rc = q.step();
     std::optional<AccountStatus> out;
     if (rc == SQLITE_ROW) {
-      out = AccountStatus{
-          subject, static_cast<Level>(q.i64(0)), q.text(1), q.i64(2), q.text(3), q.i64(4) != 0};
+      out = AccountStatus{subject, static_cast<Level>(q.i64(0)), q.text(1), q.i64(2), q.text(3),
+                          q.i64(4) != 0};
     } else if (rc != SQLITE_DONE) {
       return err("get_status");
     }
@@ -310,9 +278,8 @@ class SqliteStore final : public OutboundStore {
 
   Status put_status(const AccountStatus& st) override {
     std::lock_guard lock(mu_);
-    Stmt q(
-        prep("INSERT OR REPLACE INTO status(subject, level, reason, changed_at, changed_by, "
-             "reversible) VALUES(?,?,?,?,?,?)"));
+    Stmt q(prep("INSERT OR REPLACE INTO status(subject, level, reason, changed_at, changed_by, "
+                "reversible) VALUES(?,?,?,?,?,?)"));
     q.bind(1, st.subject.key())
         .bind(2, static_cast<int64_t>(st.level))
         .bind(3, st.reason)
@@ -330,9 +297,8 @@ class SqliteStore final : public OutboundStore {
 
   Result<std::vector<AccountStatus>> restricted() override {
     std::lock_guard lock(mu_);
-    Stmt q(
-        prep("SELECT subject, level, reason, changed_at, changed_by, reversible FROM status "
-             "WHERE level <> 0 ORDER BY subject"));
+    Stmt q(prep("SELECT subject, level, reason, changed_at, changed_by, reversible FROM status "
+                "WHERE level <> 0 ORDER BY subject"));
     std::vector<AccountStatus> out;
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) {
@@ -340,12 +306,11 @@ class SqliteStore final : public OutboundStore {
       Subject s;
       auto colon = key.find(':');
       std::string kind = key.substr(0, colon);
-      s.kind = kind == "domain"     ? SubjectKind::kDomain
-               : kind == "reseller" ? SubjectKind::kReseller
-                                    : SubjectKind::kUser;
+      s.kind = kind == "domain" ? SubjectKind::kDomain
+                                : kind == "reseller" ? SubjectKind::kReseller : SubjectKind::kUser;
       s.id = colon == std::string::npos ? key : key.substr(colon + 1);
-      out.push_back(
-          {s, static_cast<Level>(q.i64(1)), q.text(2), q.i64(3), q.text(4), q.i64(5) != 0});
+      out.push_back({s, static_cast<Level>(q.i64(1)), q.text(2), q.i64(3), q.text(4),
+                     q.i64(5) != 0});
     }
     if (rc != SQLITE_DONE)
       return err("restricted");
@@ -379,9 +344,8 @@ class SqliteStore final : public OutboundStore {
     }
     if (auto s = exec("BEGIN IMMEDIATE"); !s)
       return s;
-    Stmt up(
-        prep("INSERT INTO counters(key, bucket, n) VALUES(?,?,?) "
-             "ON CONFLICT(key, bucket) DO UPDATE SET n = n + excluded.n"));
+    Stmt up(prep("INSERT INTO counters(key, bucket, n) VALUES(?,?,?) "
+                 "ON CONFLICT(key, bucket) DO UPDATE SET n = n + excluded.n"));
     up.bind(1, key).bind(2, bucket).bind(3, delta);
     Stmt del(prep("DELETE FROM counters WHERE key=? AND bucket<?"));
     del.bind(1, key).bind(2, keep_from);
@@ -405,9 +369,8 @@ class SqliteStore final : public OutboundStore {
         return c.error();
       return (*c)->buckets.sum(first, last);
     }
-    Stmt q(
-        prep("SELECT coalesce(sum(n), 0) FROM counters WHERE key=? AND bucket>=? AND "
-             "bucket<=?"));
+    Stmt q(prep("SELECT coalesce(sum(n), 0) FROM counters WHERE key=? AND bucket>=? AND "
+                "bucket<=?"));
     q.bind(1, key).bind(2, first).bind(3, last);
     if (q.step() != SQLITE_ROW)
       return err("sum_counts");
@@ -427,19 +390,20 @@ class SqliteStore final : public OutboundStore {
       if (keep_since_ms > sc.prune_below) {
         // As for counters: the file's DELETE only when a member expired here.
         while (!sc.by_time.empty() && sc.by_time.begin()->first < keep_since_ms) {
-          sc.seen.erase(sc.by_time.begin()->second);
+          auto old = sc.seen.find(sc.by_time.begin()->second);
           sc.pending.erase(sc.by_time.begin()->second);
           sc.by_time.erase(sc.by_time.begin());
+          if (old != sc.seen.end())
+            sc.seen.erase(old);
           sc.prune_pending = true;
         }
         sc.prune_below = keep_since_ms;
       }
-      const int64_t h = member_hash(member);
-      auto it = sc.seen.find(h);
+      auto it = sc.seen.find(member);
       const bool fresh = it == sc.seen.end();
       if (fresh) {
-        it = sc.seen.emplace(h, now_ms).first;
-        sc.by_time.emplace(now_ms, h);
+        it = sc.seen.emplace(std::string(member), now_ms).first;
+        sc.by_time.emplace(now_ms, it->first);
       } else if (now_ms > it->second) {
         sc.by_time.erase({it->second, it->first});
         it->second = now_ms;
@@ -453,12 +417,11 @@ class SqliteStore final : public OutboundStore {
       return s.error();
     Stmt del(prep("DELETE FROM members WHERE key=? AND seen<?"));
     del.bind(1, key).bind(2, keep_since_ms);
-    Stmt ins(
-        prep("INSERT INTO members(key, member, seen) VALUES(?,?,?) "
-             "ON CONFLICT(key, member) DO UPDATE SET seen = max(seen, excluded.seen)"));
-    ins.bind(1, key).bind(2, member_hash(member)).bind(3, now_ms);
+    Stmt ins(prep("INSERT INTO members(key, member, seen) VALUES(?,?,?) "
+                  "ON CONFLICT(key, member) DO UPDATE SET seen = max(seen, excluded.seen)"));
+    ins.bind(1, key).bind(2, member).bind(3, now_ms);
     Stmt had(prep("SELECT 1 FROM members WHERE key=? AND member=?"));
-    had.bind(1, key).bind(2, member_hash(member));
+    had.bind(1, key).bind(2, member);
     bool ok = del.step() == SQLITE_DONE;
     int hrc = ok ? had.step() : SQLITE_ERROR;
     had.reset();
@@ -482,11 +445,11 @@ class SqliteStore final : public OutboundStore {
       auto c = set(key);
       if (!c)
         return c.error();
-      auto it = (*c)->seen.find(member_hash(member));
+      auto it = (*c)->seen.find(member);
       return it != (*c)->seen.end() && it->second >= since_ms;
     }
     Stmt q(prep("SELECT 1 FROM members WHERE key=? AND member=? AND seen>=?"));
-    q.bind(1, key).bind(2, member_hash(member)).bind(3, since_ms);
+    q.bind(1, key).bind(2, member).bind(3, since_ms);
     int rc = q.step();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
       return err("has_member");
@@ -552,9 +515,8 @@ class SqliteStore final : public OutboundStore {
 
   Result<std::vector<Alert>> alerts(std::string_view subject_key, size_t limit) override {
     std::lock_guard lock(mu_);
-    Stmt q(
-        prep("SELECT time_ms, subject, kind, score, detail FROM alerts "
-             "WHERE ?1 = '' OR subject = ?1 ORDER BY time_ms DESC, id DESC LIMIT ?2"));
+    Stmt q(prep("SELECT time_ms, subject, kind, score, detail FROM alerts "
+                "WHERE ?1 = '' OR subject = ?1 ORDER BY time_ms DESC, id DESC LIMIT ?2"));
     q.bind(1, subject_key).bind(2, limit == 0 ? int64_t{-1} : static_cast<int64_t>(limit));
     std::vector<Alert> out;
     int rc;
@@ -630,9 +592,9 @@ class SqliteStore final : public OutboundStore {
       q.bind(1, key);
       int rc;
       while ((rc = q.step()) == SQLITE_ROW) {
-        const int64_t member = q.i64(0), seen = q.i64(1);
-        sc.seen.emplace(member, seen);
-        sc.by_time.emplace(seen, member);
+        const int64_t seen = q.i64(1);
+        auto m = sc.seen.emplace(q.text(0), seen).first;
+        sc.by_time.emplace(seen, m->first);
       }
       if (rc != SQLITE_DONE)
         return err("load members");
@@ -665,9 +627,8 @@ class SqliteStore final : public OutboundStore {
     for (const auto& key : dirty_counters_) {
       CounterCache& cc = counters_.find(key)->second;
       for (const auto& [bucket, delta] : cc.pending) {
-        Stmt up(
-            prep("INSERT INTO counters(key, bucket, n) VALUES(?,?,?) "
-                 "ON CONFLICT(key, bucket) DO UPDATE SET n = n + excluded.n"));
+        Stmt up(prep("INSERT INTO counters(key, bucket, n) VALUES(?,?,?) "
+                     "ON CONFLICT(key, bucket) DO UPDATE SET n = n + excluded.n"));
         up.bind(1, key).bind(2, bucket).bind(3, delta);
         ok = ok && up.step() == SQLITE_DONE;
       }
@@ -691,9 +652,8 @@ class SqliteStore final : public OutboundStore {
         ok = ok && del.step() == SQLITE_DONE;
       }
       for (const auto& m : sc.pending) {
-        Stmt ins(
-            prep("INSERT INTO members(key, member, seen) VALUES(?,?,?) "
-                 "ON CONFLICT(key, member) DO UPDATE SET seen = max(seen, excluded.seen)"));
+        Stmt ins(prep("INSERT INTO members(key, member, seen) VALUES(?,?,?) "
+                      "ON CONFLICT(key, member) DO UPDATE SET seen = max(seen, excluded.seen)"));
         ins.bind(1, key).bind(2, m).bind(3, sc.seen.find(m)->second);
         ok = ok && ins.step() == SQLITE_DONE;
       }
@@ -826,6 +786,7 @@ class SqliteStore final : public OutboundStore {
     }
     return exec("COMMIT");
   }
+
 
   std::mutex mu_;
   sqlite3* db_ = nullptr;
