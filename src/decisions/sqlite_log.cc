@@ -25,6 +25,7 @@
 #include "decisions/decisions.h"
 #include "decisions/normalize.h"
 #include "decisions/sqlite_log_internal.h"
+#include "sqlite/wal_buffer_vfs.h"
 
 namespace mailsift::decisions {
 namespace {
@@ -263,7 +264,8 @@ class SqliteLog final : public DecisionLog {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (options_.create)
       flags |= SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+    // WAL frames of a commit go out in one write (sqlite/wal_buffer_vfs.h; nullptr = default).
+    int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, sqlite::wal_buffer_vfs_name());
     if (rc != SQLITE_OK)
       return fail(rc, "open");
     sqlite3_extended_result_codes(db_, 1);

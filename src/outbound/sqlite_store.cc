@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "outbound/store.h"
+#include "sqlite/wal_buffer_vfs.h"
 
 namespace mailsift::outbound {
 namespace {
@@ -227,7 +228,7 @@ class SqliteStore final : public OutboundStore {
     auto s = std::unique_ptr<SqliteStore>(new SqliteStore);
     int rc = sqlite3_open_v2(path.c_str(), &s->db_,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+                             sqlite::wal_buffer_vfs_name());  // WAL frames in one write per commit
     if (rc != SQLITE_OK)
       return Error::temporary(fmt::format("outbound store {}: {}", path, sqlite3_errstr(rc)));
     sqlite3_busy_timeout(s->db_, busy_ms);
