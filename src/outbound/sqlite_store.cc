@@ -129,7 +129,6 @@ struct SvHash {
 };
 template <typename T>
 using StrMap = std::unordered_map<std::string, T, SvHash, std::equal_to<>>;
-using StrSet = std::unordered_set<std::string, SvHash, std::equal_to<>>;
 constexpr auto kEvictAfter = std::chrono::minutes(10);
 
 // (bucket, n) sorted by bucket in one vector. Buckets arrive in time order, so an add appends
@@ -183,7 +182,9 @@ struct CounterCache {
   int64_t prune_below = INT64_MIN;      // pending DELETE of older buckets
   bool prune_pending = false;
   SteadyClock::time_point used;
-  bool dirty() const { return !pending.empty() || prune_pending; }
+  const std::string* key = nullptr;  // the map node's key (node keys do not move)
+  bool queued = false;               // in the flusher's dirty list
+  bool dirty() const { return queued || !pending.empty() || prune_pending; }
 };
 
 struct SetCache {
@@ -195,14 +196,18 @@ struct SetCache {
   int64_t prune_below = INT64_MIN;
   bool prune_pending = false;
   SteadyClock::time_point used;
-  bool dirty() const { return !pending.empty() || prune_pending; }
+  const std::string* key = nullptr;  // the map node's key (node keys do not move)
+  bool queued = false;               // in the flusher's dirty list
+  bool dirty() const { return queued || !pending.empty() || prune_pending; }
 };
 
 struct ValueCache {
   std::optional<std::string> value;
   bool pending = false;
   SteadyClock::time_point used;
-  bool dirty() const { return pending; }
+  const std::string* key = nullptr;
+  bool queued = false;
+  bool dirty() const { return queued || pending; }
 };
 
 class SqliteStore final : public OutboundStore {
@@ -340,7 +345,7 @@ class SqliteStore final : public OutboundStore {
         cc.pending.erase_below(keep_from);
         cc.prune_below = keep_from;
       }
-      mark_dirty(dirty_counters_, key);
+      mark_dirty(dirty_counters_, &cc);
       return Ok{};
     }
     if (auto s = exec("BEGIN IMMEDIATE"); !s)
@@ -411,7 +416,7 @@ class SqliteStore final : public OutboundStore {
         sc.by_time.emplace(now_ms, it->first);
       }
       sc.pending.insert(it->first);
-      mark_dirty(dirty_sets_, key);
+      mark_dirty(dirty_sets_, &sc);
       return fresh;
     }
     if (auto s = exec("BEGIN IMMEDIATE"); !s)
@@ -499,7 +504,7 @@ class SqliteStore final : public OutboundStore {
         return v.error();
       (*v)->value = std::string(value_text);
       (*v)->pending = true;
-      mark_dirty(dirty_values_, key);
+      mark_dirty(dirty_values_, *v);
       return Ok{};
     }
     Stmt q(prep("INSERT OR REPLACE INTO kv(key, value) VALUES(?,?)"));
@@ -562,10 +567,14 @@ class SqliteStore final : public OutboundStore {
     return std::optional<std::string>(q.text(0));
   }
 
-  // Looks up before inserting so that an already dirty key costs no allocation.
-  static void mark_dirty(StrSet& dirty, std::string_view key) {
-    if (!dirty.contains(key))
-      dirty.emplace(key);
+  // The flusher's dirty lists hold the cache entries themselves (a dirty entry is never
+  // evicted), so neither marking nor flushing hashes or copies a key again.
+  template <typename Cache>
+  static void mark_dirty(std::vector<Cache*>& dirty, Cache* c) {
+    if (!c->queued) {
+      c->queued = true;
+      dirty.push_back(c);
+    }
   }
 
   // Cache entries, loaded from the file on first use.
@@ -581,6 +590,7 @@ class SqliteStore final : public OutboundStore {
       if (rc != SQLITE_DONE)
         return err("load counters");
       it = counters_.emplace(std::string(key), std::move(cc)).first;
+      it->second.key = &it->first;
     }
     it->second.used = SteadyClock::now();
     return &it->second;
@@ -600,6 +610,7 @@ class SqliteStore final : public OutboundStore {
       if (rc != SQLITE_DONE)
         return err("load members");
       it = sets_.emplace(std::string(key), std::move(sc)).first;
+      it->second.key = &it->first;
     }
     it->second.used = SteadyClock::now();
     return &it->second;
@@ -611,6 +622,7 @@ class SqliteStore final : public OutboundStore {
       if (!v)
         return v.error();
       it = values_.emplace(std::string(key), ValueCache{std::move(v).value(), false, {}}).first;
+      it->second.key = &it->first;
     }
     it->second.used = SteadyClock::now();
     return &it->second;
@@ -625,8 +637,9 @@ class SqliteStore final : public OutboundStore {
       return s;
     bool ok = true;
     const char* what = "flush";
-    for (const auto& key : dirty_counters_) {
-      CounterCache& cc = counters_.find(key)->second;
+    for (CounterCache* c : dirty_counters_) {
+      const std::string& key = *c->key;
+      CounterCache& cc = *c;
       for (const auto& [bucket, delta] : cc.pending) {
         Stmt up(prep("INSERT INTO counters(key, bucket, n) VALUES(?,?,?) "
                      "ON CONFLICT(key, bucket) DO UPDATE SET n = n + excluded.n"));
@@ -643,10 +656,11 @@ class SqliteStore final : public OutboundStore {
         break;
       }
     }
-    for (const auto& key : dirty_sets_) {
+    for (SetCache* c : dirty_sets_) {
       if (!ok)
         break;
-      SetCache& sc = sets_.find(key)->second;
+      const std::string& key = *c->key;
+      SetCache& sc = *c;
       if (sc.prune_pending) {
         Stmt del(prep("DELETE FROM members WHERE key=? AND seen<?"));
         del.bind(1, key).bind(2, sc.prune_below);
@@ -661,10 +675,11 @@ class SqliteStore final : public OutboundStore {
       if (!ok)
         what = "flush members";
     }
-    for (const auto& key : dirty_values_) {
+    for (ValueCache* c : dirty_values_) {
       if (!ok)
         break;
-      ValueCache& vc = values_.find(key)->second;
+      const std::string& key = *c->key;
+      ValueCache& vc = *c;
       if (!vc.value)
         continue;
       Stmt q(prep("INSERT OR REPLACE INTO kv(key, value) VALUES(?,?)"));
@@ -682,18 +697,20 @@ class SqliteStore final : public OutboundStore {
       (void)exec("ROLLBACK");
       return s;
     }
-    for (const auto& key : dirty_counters_) {
-      CounterCache& cc = counters_.find(key)->second;
-      cc.pending.clear();
-      cc.prune_pending = false;
+    for (CounterCache* cc : dirty_counters_) {
+      cc->pending.clear();
+      cc->prune_pending = false;
+      cc->queued = false;
     }
-    for (const auto& key : dirty_sets_) {
-      SetCache& sc = sets_.find(key)->second;
-      sc.pending.clear();
-      sc.prune_pending = false;
+    for (SetCache* sc : dirty_sets_) {
+      sc->pending.clear();
+      sc->prune_pending = false;
+      sc->queued = false;
     }
-    for (const auto& key : dirty_values_)
-      values_.find(key)->second.pending = false;
+    for (ValueCache* vc : dirty_values_) {
+      vc->pending = false;
+      vc->queued = false;
+    }
     dirty_counters_.clear();
     dirty_sets_.clear();
     dirty_values_.clear();
@@ -801,7 +818,9 @@ class SqliteStore final : public OutboundStore {
   StrMap<CounterCache> counters_;
   StrMap<SetCache> sets_;
   StrMap<ValueCache> values_;
-  StrSet dirty_counters_, dirty_sets_, dirty_values_;
+  std::vector<CounterCache*> dirty_counters_;
+  std::vector<SetCache*> dirty_sets_;
+  std::vector<ValueCache*> dirty_values_;
   std::unordered_map<std::string, std::optional<AccountStatus>> status_cache_;
 };
 
