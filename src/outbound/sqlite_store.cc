@@ -337,8 +337,9 @@ class SqliteStore final : public OutboundStore {
       cc.pending.add(bucket, delta);
       if (keep_from > cc.prune_below) {
         // The file's DELETE only when a bucket this process knows of expired (most calls
-        // expire nothing; a DELETE per dirty key per flush almost always deleted nothing). Buckets another process wrote since this key was loaded stay until a
-        // later prune: harmless, every read is bounded by bucket.
+        // expire nothing; a DELETE per dirty key per flush almost always deleted nothing). Buckets
+        // another process wrote since this key was loaded stay until a later prune: harmless, every
+        // read is bounded by bucket.
         if (cc.buckets.erase_below(keep_from))
           cc.prune_pending = true;
         cc.pending.erase_below(keep_from);
