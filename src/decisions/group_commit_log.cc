@@ -12,6 +12,8 @@
 // Thread-safety: record()/flush()/query()/expire()/stats() from any thread. The inner log is
 // written only by the writer thread; query()/expire() call it from the caller's thread (the
 // SQLite backend serialises calls on its own mutex).
+#include <pthread.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -156,6 +158,7 @@ class GroupCommit final : public GroupCommitLog {
 
  private:
   void run() {
+    pthread_setname_np(pthread_self(), "dlog-commit");  // top -H, bench/outbound per thread
     std::unique_lock lock(mu_);
     std::vector<Decision> batch;
     int backoff_ms = 10;

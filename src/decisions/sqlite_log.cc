@@ -25,6 +25,7 @@
 #include "decisions/decisions.h"
 #include "decisions/normalize.h"
 #include "decisions/sqlite_log_internal.h"
+#include "sqlite/wal_buffer_vfs.h"
 
 namespace mailsift::decisions {
 namespace {
@@ -94,7 +95,10 @@ double finite(double v) {
   return std::clamp(v, -DBL_MAX, DBL_MAX);
 }
 
+// Empty lists (most outbound decisions: no symbols, no errors) skip building a JSON value.
 std::string encode_symbols(const std::vector<SymbolHit>& symbols) {
+  if (symbols.empty())
+    return "[]";
   nlohmann::json j = nlohmann::json::array();
   for (const SymbolHit& s : symbols)
     j.push_back(nlohmann::json::array({s.name, finite(s.score)}));
@@ -114,6 +118,8 @@ std::vector<SymbolHit> decode_symbols(const std::string& text) {
 }
 
 std::string encode_strings(const std::vector<std::string>& v) {
+  if (v.empty())
+    return "[]";
   return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -258,7 +264,8 @@ class SqliteLog final : public DecisionLog {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (options_.create)
       flags |= SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+    // WAL frames of a commit go out in one write (sqlite/wal_buffer_vfs.h; nullptr = default).
+    int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, sqlite::wal_buffer_vfs_name());
     if (rc != SQLITE_OK)
       return fail(rc, "open");
     sqlite3_extended_result_codes(db_, 1);

@@ -4,7 +4,8 @@
 // Layout (PRAGMA user_version = schema version, forward-only migrations):
 //   status(subject PK, level, reason, changed_at, changed_by, reversible)
 //   counters(key, bucket, n)  PK(key, bucket)      bucketed sliding-window counters
-//   members(key, member, seen) PK(key, member)     time-stamped sets; index (key, seen)
+//   members(key, member, seen) PK(key, member)     time-stamped sets (schema 2: no index on
+//                                                  (key, seen))
 //   kv(key PK, value)                              opaque values (EWMA baselines)
 //   alerts(id, time_ms, subject, kind, score, detail)
 // WAL journal, synchronous=NORMAL (counters may lose the last commits on power loss, which only
@@ -25,10 +26,12 @@
 //    lenient, as with synchronous=NORMAL). A failed flush keeps the changes in memory and
 //    retries at the next tick; the next write call returns the error once (kTemporary: the
 //    caller tempfails, never a silent accept). The CLI sees counters up to flush_ms late.
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -39,8 +42,10 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "outbound/store.h"
+#include "sqlite/wal_buffer_vfs.h"
 
 namespace mailsift::outbound {
 namespace {
@@ -60,6 +65,15 @@ CREATE TABLE alerts(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NU
                     subject TEXT NOT NULL, kind TEXT NOT NULL, score REAL NOT NULL,
                     detail TEXT NOT NULL);
 CREATE INDEX alerts_subject ON alerts(subject, time_ms);
+)sql",
+    // 2: no (key, seen) index on members. Why: every flush upserts the recipient-set rows of
+    // thousands of distinct keys, and each refreshed `seen` also moved that row's index entry
+    // (a second scattered B-tree write per recipient and scope; bench/outbound,
+    // docs/outbound.md). The expiry DELETE and count(*) scan one key's PK range instead: a set
+    // holds at most one scope's distinct recipients of a day (networks of 180 days). Members
+    // stay text: `mailsift migrate` copies them to Redis, where they are looked up by text.
+    R"sql(
+DROP INDEX IF EXISTS members_seen;
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -115,16 +129,62 @@ struct SvHash {
 };
 template <typename T>
 using StrMap = std::unordered_map<std::string, T, SvHash, std::equal_to<>>;
-using StrSet = std::unordered_set<std::string, SvHash, std::equal_to<>>;
 constexpr auto kEvictAfter = std::chrono::minutes(10);
 
+// (bucket, n) sorted by bucket in one vector. Buckets arrive in time order, so an add appends
+// or updates one of the last entries, a sum walks contiguous memory and expiry erases a prefix
+// (std::map's node per bucket, and sums chasing up to 144 of them per recipient, were a tenth
+// of the replay thread in bench/outbound).
+class Buckets {
+ public:
+  using Entry = std::pair<int64_t, int64_t>;
+  void add(int64_t bucket, int64_t delta) {
+    auto it = lower(bucket);
+    if (it != v_.end() && it->first == bucket)
+      it->second += delta;
+    else
+      v_.insert(it, {bucket, delta});
+  }
+  // Drops buckets < keep_from; true when there were any.
+  bool erase_below(int64_t keep_from) {
+    auto it = lower(keep_from);
+    if (it == v_.begin())
+      return false;
+    v_.erase(v_.begin(), it);
+    return true;
+  }
+  int64_t sum(int64_t first, int64_t last) const {
+    int64_t total = 0;
+    for (auto it = lower(first); it != v_.end() && it->first <= last; ++it)
+      total += it->second;
+    return total;
+  }
+  bool empty() const { return v_.empty(); }
+  void clear() { v_.clear(); }
+  std::vector<Entry>::const_iterator begin() const { return v_.begin(); }
+  std::vector<Entry>::const_iterator end() const { return v_.end(); }
+
+ private:
+  std::vector<Entry>::const_iterator lower(int64_t bucket) const {
+    return std::lower_bound(v_.begin(), v_.end(), bucket,
+                            [](const Entry& e, int64_t b) { return e.first < b; });
+  }
+  std::vector<Entry>::iterator lower(int64_t bucket) {
+    return std::lower_bound(v_.begin(), v_.end(), bucket,
+                            [](const Entry& e, int64_t b) { return e.first < b; });
+  }
+  std::vector<Entry> v_;
+};
+
 struct CounterCache {
-  std::map<int64_t, int64_t> buckets;   // what this process believes (file + own deltas)
-  std::map<int64_t, int64_t> pending;   // deltas not yet written
+  Buckets buckets;                      // what this process believes (file + own deltas)
+  Buckets pending;                      // deltas not yet written
   int64_t prune_below = INT64_MIN;      // pending DELETE of older buckets
   bool prune_pending = false;
   SteadyClock::time_point used;
-  bool dirty() const { return !pending.empty() || prune_pending; }
+  const std::string* key = nullptr;  // the map node's key (node keys do not move)
+  bool queued = false;               // in the flusher's dirty list
+  bool dirty() const { return queued || !pending.empty() || prune_pending; }
 };
 
 struct SetCache {
@@ -136,14 +196,18 @@ struct SetCache {
   int64_t prune_below = INT64_MIN;
   bool prune_pending = false;
   SteadyClock::time_point used;
-  bool dirty() const { return !pending.empty() || prune_pending; }
+  const std::string* key = nullptr;  // the map node's key (node keys do not move)
+  bool queued = false;               // in the flusher's dirty list
+  bool dirty() const { return queued || !pending.empty() || prune_pending; }
 };
 
 struct ValueCache {
   std::optional<std::string> value;
   bool pending = false;
   SteadyClock::time_point used;
-  bool dirty() const { return pending; }
+  const std::string* key = nullptr;
+  bool queued = false;
+  bool dirty() const { return queued || pending; }
 };
 
 class SqliteStore final : public OutboundStore {
@@ -169,7 +233,7 @@ class SqliteStore final : public OutboundStore {
     auto s = std::unique_ptr<SqliteStore>(new SqliteStore);
     int rc = sqlite3_open_v2(path.c_str(), &s->db_,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+                             sqlite::wal_buffer_vfs_name());  // WAL frames in one write per commit
     if (rc != SQLITE_OK)
       return Error::temporary(fmt::format("outbound store {}: {}", path, sqlite3_errstr(rc)));
     sqlite3_busy_timeout(s->db_, busy_ms);
@@ -269,15 +333,19 @@ class SqliteStore final : public OutboundStore {
       if (!c)
         return c.error();
       CounterCache& cc = **c;
-      cc.buckets[bucket] += delta;
-      cc.pending[bucket] += delta;
+      cc.buckets.add(bucket, delta);
+      cc.pending.add(bucket, delta);
       if (keep_from > cc.prune_below) {
-        cc.buckets.erase(cc.buckets.begin(), cc.buckets.lower_bound(keep_from));
-        cc.pending.erase(cc.pending.begin(), cc.pending.lower_bound(keep_from));
+        // The file's DELETE only when a bucket this process knows of expired (most calls
+        // expire nothing; a DELETE per dirty key per flush almost always deleted nothing). Buckets
+        // another process wrote since this key was loaded stay until a later prune: harmless, every
+        // read is bounded by bucket.
+        if (cc.buckets.erase_below(keep_from))
+          cc.prune_pending = true;
+        cc.pending.erase_below(keep_from);
         cc.prune_below = keep_from;
-        cc.prune_pending = true;
       }
-      mark_dirty(dirty_counters_, key);
+      mark_dirty(dirty_counters_, &cc);
       return Ok{};
     }
     if (auto s = exec("BEGIN IMMEDIATE"); !s)
@@ -305,11 +373,7 @@ class SqliteStore final : public OutboundStore {
       auto c = counter(key);
       if (!c)
         return c.error();
-      int64_t sum = 0;
-      const auto& b = (*c)->buckets;
-      for (auto it = b.lower_bound(first); it != b.end() && it->first <= last; ++it)
-        sum += it->second;
-      return sum;
+      return (*c)->buckets.sum(first, last);
     }
     Stmt q(prep("SELECT coalesce(sum(n), 0) FROM counters WHERE key=? AND bucket>=? AND "
                 "bucket<=?"));
@@ -330,15 +394,16 @@ class SqliteStore final : public OutboundStore {
         return c.error();
       SetCache& sc = **c;
       if (keep_since_ms > sc.prune_below) {
+        // As for counters: the file's DELETE only when a member expired here.
         while (!sc.by_time.empty() && sc.by_time.begin()->first < keep_since_ms) {
           auto old = sc.seen.find(sc.by_time.begin()->second);
           sc.pending.erase(sc.by_time.begin()->second);
           sc.by_time.erase(sc.by_time.begin());
           if (old != sc.seen.end())
             sc.seen.erase(old);
+          sc.prune_pending = true;
         }
         sc.prune_below = keep_since_ms;
-        sc.prune_pending = true;
       }
       auto it = sc.seen.find(member);
       const bool fresh = it == sc.seen.end();
@@ -351,7 +416,7 @@ class SqliteStore final : public OutboundStore {
         sc.by_time.emplace(now_ms, it->first);
       }
       sc.pending.insert(it->first);
-      mark_dirty(dirty_sets_, key);
+      mark_dirty(dirty_sets_, &sc);
       return fresh;
     }
     if (auto s = exec("BEGIN IMMEDIATE"); !s)
@@ -439,7 +504,7 @@ class SqliteStore final : public OutboundStore {
         return v.error();
       (*v)->value = std::string(value_text);
       (*v)->pending = true;
-      mark_dirty(dirty_values_, key);
+      mark_dirty(dirty_values_, *v);
       return Ok{};
     }
     Stmt q(prep("INSERT OR REPLACE INTO kv(key, value) VALUES(?,?)"));
@@ -502,10 +567,14 @@ class SqliteStore final : public OutboundStore {
     return std::optional<std::string>(q.text(0));
   }
 
-  // Looks up before inserting so that an already dirty key costs no allocation.
-  static void mark_dirty(StrSet& dirty, std::string_view key) {
-    if (!dirty.contains(key))
-      dirty.emplace(key);
+  // The flusher's dirty lists hold the cache entries themselves (a dirty entry is never
+  // evicted), so neither marking nor flushing hashes or copies a key again.
+  template <typename Cache>
+  static void mark_dirty(std::vector<Cache*>& dirty, Cache* c) {
+    if (!c->queued) {
+      c->queued = true;
+      dirty.push_back(c);
+    }
   }
 
   // Cache entries, loaded from the file on first use.
@@ -517,10 +586,11 @@ class SqliteStore final : public OutboundStore {
       q.bind(1, key);
       int rc;
       while ((rc = q.step()) == SQLITE_ROW)
-        cc.buckets[q.i64(0)] = q.i64(1);
+        cc.buckets.add(q.i64(0), q.i64(1));
       if (rc != SQLITE_DONE)
         return err("load counters");
       it = counters_.emplace(std::string(key), std::move(cc)).first;
+      it->second.key = &it->first;
     }
     it->second.used = SteadyClock::now();
     return &it->second;
@@ -540,6 +610,7 @@ class SqliteStore final : public OutboundStore {
       if (rc != SQLITE_DONE)
         return err("load members");
       it = sets_.emplace(std::string(key), std::move(sc)).first;
+      it->second.key = &it->first;
     }
     it->second.used = SteadyClock::now();
     return &it->second;
@@ -551,6 +622,7 @@ class SqliteStore final : public OutboundStore {
       if (!v)
         return v.error();
       it = values_.emplace(std::string(key), ValueCache{std::move(v).value(), false, {}}).first;
+      it->second.key = &it->first;
     }
     it->second.used = SteadyClock::now();
     return &it->second;
@@ -565,8 +637,9 @@ class SqliteStore final : public OutboundStore {
       return s;
     bool ok = true;
     const char* what = "flush";
-    for (const auto& key : dirty_counters_) {
-      CounterCache& cc = counters_.find(key)->second;
+    for (CounterCache* c : dirty_counters_) {
+      const std::string& key = *c->key;
+      CounterCache& cc = *c;
       for (const auto& [bucket, delta] : cc.pending) {
         Stmt up(prep("INSERT INTO counters(key, bucket, n) VALUES(?,?,?) "
                      "ON CONFLICT(key, bucket) DO UPDATE SET n = n + excluded.n"));
@@ -583,10 +656,11 @@ class SqliteStore final : public OutboundStore {
         break;
       }
     }
-    for (const auto& key : dirty_sets_) {
+    for (SetCache* c : dirty_sets_) {
       if (!ok)
         break;
-      SetCache& sc = sets_.find(key)->second;
+      const std::string& key = *c->key;
+      SetCache& sc = *c;
       if (sc.prune_pending) {
         Stmt del(prep("DELETE FROM members WHERE key=? AND seen<?"));
         del.bind(1, key).bind(2, sc.prune_below);
@@ -601,10 +675,11 @@ class SqliteStore final : public OutboundStore {
       if (!ok)
         what = "flush members";
     }
-    for (const auto& key : dirty_values_) {
+    for (ValueCache* c : dirty_values_) {
       if (!ok)
         break;
-      ValueCache& vc = values_.find(key)->second;
+      const std::string& key = *c->key;
+      ValueCache& vc = *c;
       if (!vc.value)
         continue;
       Stmt q(prep("INSERT OR REPLACE INTO kv(key, value) VALUES(?,?)"));
@@ -622,18 +697,20 @@ class SqliteStore final : public OutboundStore {
       (void)exec("ROLLBACK");
       return s;
     }
-    for (const auto& key : dirty_counters_) {
-      CounterCache& cc = counters_.find(key)->second;
-      cc.pending.clear();
-      cc.prune_pending = false;
+    for (CounterCache* cc : dirty_counters_) {
+      cc->pending.clear();
+      cc->prune_pending = false;
+      cc->queued = false;
     }
-    for (const auto& key : dirty_sets_) {
-      SetCache& sc = sets_.find(key)->second;
-      sc.pending.clear();
-      sc.prune_pending = false;
+    for (SetCache* sc : dirty_sets_) {
+      sc->pending.clear();
+      sc->prune_pending = false;
+      sc->queued = false;
     }
-    for (const auto& key : dirty_values_)
-      values_.find(key)->second.pending = false;
+    for (ValueCache* vc : dirty_values_) {
+      vc->pending = false;
+      vc->queued = false;
+    }
     dirty_counters_.clear();
     dirty_sets_.clear();
     dirty_values_.clear();
@@ -652,6 +729,7 @@ class SqliteStore final : public OutboundStore {
   }
 
   void flush_loop() {
+    pthread_setname_np(pthread_self(), "ob-flush");  // top -H, per-thread CPU in bench/outbound
     std::unique_lock lock(mu_);
     auto last_evict = SteadyClock::now();
     while (!stopping_) {
@@ -740,7 +818,9 @@ class SqliteStore final : public OutboundStore {
   StrMap<CounterCache> counters_;
   StrMap<SetCache> sets_;
   StrMap<ValueCache> values_;
-  StrSet dirty_counters_, dirty_sets_, dirty_values_;
+  std::vector<CounterCache*> dirty_counters_;
+  std::vector<SetCache*> dirty_sets_;
+  std::vector<ValueCache*> dirty_values_;
   std::unordered_map<std::string, std::optional<AccountStatus>> status_cache_;
 };
 

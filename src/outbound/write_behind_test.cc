@@ -131,5 +131,67 @@ TEST_F(WriteBehindTest, FailedFlushIsReportedOnceAndRetriedWithoutLoss) {
   EXPECT_TRUE(eventually([&] { return *(*direct)->sum_counts("k", 1, 1) == expected; }));
 }
 
+// Schema 1 had a (key, seen) index on set members; opening such a file drops it (schema 2) and
+// every set answers as before, in both modes.
+TEST_F(WriteBehindTest, SchemaOneSetsAnswerAsBeforeWithoutTheSeenIndex) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+CREATE TABLE status(subject TEXT PRIMARY KEY, level INTEGER NOT NULL, reason TEXT NOT NULL,
+                    changed_at INTEGER NOT NULL, changed_by TEXT NOT NULL,
+                    reversible INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE counters(key TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL,
+                      PRIMARY KEY(key, bucket)) WITHOUT ROWID;
+CREATE TABLE members(key TEXT NOT NULL, member TEXT NOT NULL, seen INTEGER NOT NULL,
+                     PRIMARY KEY(key, member)) WITHOUT ROWID;
+CREATE INDEX members_seen ON members(key, seen);
+CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE alerts(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL,
+                    subject TEXT NOT NULL, kind TEXT NOT NULL, score REAL NOT NULL,
+                    detail TEXT NOT NULL);
+CREATE INDEX alerts_subject ON alerts(subject, time_ms);
+INSERT INTO members VALUES('rcpt1d:user:a@x', 'b@y', 1000), ('rcpt1d:user:a@x', 'c@y', 3000),
+                          ('rcpt1d:domain:x', 'b@y', 3000), ('nets:user:a@x', '10.0.0.0/24', 5);
+INSERT INTO counters VALUES('msg1m:user:a@x', 7, 4);
+PRAGMA user_version=1;
+)sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+  for (int flush_ms : {0, kFlushMs}) {
+    auto st = open_sqlite_store(path(), 5000, flush_ms);
+    ASSERT_TRUE(st.ok()) << st.error().describe();
+    OutboundStore& s = **st;
+    EXPECT_TRUE(*s.has_member("rcpt1d:user:a@x", "b@y", 1000));
+    EXPECT_FALSE(*s.has_member("rcpt1d:user:a@x", "b@y", 1001));
+    EXPECT_TRUE(*s.has_member("rcpt1d:user:a@x", "c@y", 0));
+    EXPECT_FALSE(*s.has_member("rcpt1d:user:a@x", "d@y", 0));
+    EXPECT_EQ(*s.count_members("rcpt1d:user:a@x", 0), 2);
+    EXPECT_EQ(*s.count_members("rcpt1d:user:a@x", 2000), 1);
+    EXPECT_EQ(*s.count_members("rcpt1d:domain:x", 0), 1);
+    EXPECT_EQ(*s.count_members("nets:user:a@x", 0), 1);
+    EXPECT_EQ(*s.sum_counts("msg1m:user:a@x", 0, 10), 4);
+  }
+  auto st = open_sqlite_store(path());
+  ASSERT_TRUE(st.ok());
+  EXPECT_FALSE(*(*st)->touch_member("nets:user:a@x", "10.0.0.0/24", 10, 0));  // already known
+  EXPECT_TRUE(*(*st)->touch_member("nets:user:a@x", "10.0.1.0/24", 10, 0));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  auto scalar = [&](const char* sql) {
+    sqlite3_stmt* q = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &q, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(q), SQLITE_ROW);
+    const int64_t v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+  };
+  EXPECT_EQ(scalar("PRAGMA user_version"), 2);
+  EXPECT_EQ(scalar("SELECT count(*) FROM sqlite_schema WHERE name='members_seen'"), 0);
+  EXPECT_EQ(scalar("SELECT count(*) FROM members"), 5);  // text members kept (mailsift migrate)
+  sqlite3_close(db);
+}
+
 }  // namespace
 }  // namespace mailsift::outbound
