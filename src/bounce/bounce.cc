@@ -596,8 +596,11 @@ std::string classification_text(const std::string& diagnostic, std::string_view 
 // `lead` is the whole human-readable text when the report has a single recipient (else empty):
 // an MTA's fixed explanation often stands above the address line ("The user(s) account is
 // disabled." then "<a@b>: 550 user unknown"), and it is about that one recipient.
+// `bare_in_list`: nothing was said about this recipient, its line is the bare address in a list
+// the notice introduces ("... failed permanently:").
 void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
-                      std::string_view context, std::string_view lead = {}) {
+                      std::string_view context, std::string_view lead = {},
+                      bool bare_in_list = false) {
   if (std::string reply, command; transcript_error(r.diagnostic, &reply, &command)) {
     r.diagnostic = std::move(reply);
     if (r.command.empty())
@@ -661,6 +664,11 @@ void finish_recipient(Recipient& r, const Report& rep, const Vendor* vendor,
         (r.reason == "onhold" || r.reason == "undefined"))
       r.reason = std::string(vendor->default_reason);
   }
+  // A bare listed address whose introduction told the classifier nothing either: unsure, so
+  // `undefined`, not `onhold` (Sisimai has no diagnostic there). Not applied to an explicit
+  // status, which is information.
+  if (bare_in_list && r.reason == "onhold" && !r.status_explicit)
+    r.reason = "undefined";
   if (r.status.empty()) {
     // No code anywhere: Sisimai's pseudo code names the reason (SMTP/Status.pm code()). It is
     // temporary (4.0.9xx) when the reply code says so or, without one, the text calls the
@@ -1208,8 +1216,9 @@ Result<Report> parse(std::string_view raw) {
     Recipient r;
     r.address = tr.address;
     r.diagnostic = collapse(tr.block);
-    std::string own_line = notice_line_error(section, tr.address);
-    if (vendor && vendor->notice_only && !own_line.empty()) {
+    std::string own_line =
+        vendor && vendor->notice_only ? notice_line_error(section, tr.address) : std::string();
+    if (!own_line.empty()) {
       // "address: error" is the whole report for this recipient (vendors.h notice_only).
       r.diagnostic = std::move(own_line);
     } else if (found.size() == 1) {
@@ -1228,19 +1237,10 @@ Result<Report> parse(std::string_view raw) {
   bool lead_counts = rep.recipients.size() == 1 && !(vendor && vendor->notice_only);
   for (size_t i = 0; i < rep.recipients.size(); ++i) {
     Recipient& r = rep.recipients[i];
-    finish_recipient(r, rep, vendor, {}, lead_counts ? section : std::string_view{});
-    // Nothing was said about this recipient: its line is the bare address in a list the notice
-    // introduces ("... failed permanently:"), and that wording told the classifier nothing
-    // either. Unsure, so `undefined`, not `onhold` (Sisimai has no diagnostic there). Not applied
-    // to an explicit status, which is information, nor when text above the address is not such
-    // an introduction (Lotus Notes writes the reason above the address).
-    if (r.reason == "onhold" && !r.status_explicit && i < found.size() &&
-        says_nothing_but(found[i].block, r.address) && introduces_list(section, r.address)) {
-      r.reason = "undefined";
-      r.status = pseudo_status(r.reason, !r.status.empty() && r.status[0] == '4');
-      r.hard_bounce = is_hard_bounce(r.reason, r.status);
-      r.advice = advise(r, rep);
-    }
+    // Lotus Notes writes the reason above the address: only a list introduction counts.
+    bool bare_in_list = i < found.size() && says_nothing_but(found[i].block, r.address) &&
+                        introduces_list(section, r.address);
+    finish_recipient(r, rep, vendor, {}, lead_counts ? section : std::string_view{}, bare_in_list);
   }
   return rep;
 }

@@ -12,9 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bounce/bounce.h"
-#include "dns/cares_resolver.h"
 #include "doctor/bounce_checks.h"
-#include "doctor/clusters.h"
 #include "doctor/doctor.h"
 #include "mime/message.h"
 
@@ -136,28 +134,14 @@ int run_bounce_command(const BounceOptions& o, const Config& config, std::ostrea
   }
   // --live: the doctor's resolver and clusters (an empty set when no clusters file: SPF and DKIM
   // then say they could not be checked, DMARC and PTR still are).
-  std::unique_ptr<dns::Resolver> resolver;
-  doctor::Clusters clusters;
+  doctor::LiveSetup live;
   if (o.live) {
-    if (const std::string& file = config.get_string("doctor.clusters_file"); !file.empty()) {
-      auto loaded = doctor::load_clusters_file(file);
-      if (!loaded) {
-        err << "mailsift: bounce --live: " << loaded.error().describe() << "\n";
-        return 2;
-      }
-      clusters = std::move(loaded).value();
-    }
-    auto dns_options = doctor::resolver_options(config);
-    if (!dns_options) {
-      err << "mailsift: bounce --live: " << dns_options.error().describe() << "\n";
+    auto opened = doctor::open_live(config, /*clusters_required=*/false);
+    if (!opened) {
+      err << "mailsift: bounce --live: " << opened.error().describe() << "\n";
       return 2;
     }
-    auto created = dns::CaresResolver::create(*dns_options);
-    if (!created) {
-      err << "mailsift: bounce --live: " << created.error().describe() << "\n";
-      return 2;
-    }
-    resolver = std::move(created).value();
+    live = std::move(opened).value();
   } else if (!o.cluster.empty()) {
     err << "mailsift bounce: --cluster needs --live\n";
     return 2;
@@ -230,8 +214,8 @@ int run_bounce_command(const BounceOptions& o, const Config& config, std::ostrea
         err << fmt::format("mailsift: {}: {}\n", label, rep.error().describe());
       continue;
     }
-    if (resolver)
-      doctor::run_bounce_checks(*rep, *resolver, clusters, o.cluster);
+    if (live.resolver)
+      doctor::run_bounce_checks(*rep, *live.resolver, live.clusters, o.cluster);
     sum.add(*rep);
     if (batch && o.summary_only)
       continue;

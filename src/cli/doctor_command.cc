@@ -2,7 +2,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include "dns/cares_resolver.h"
 #include "doctor/doctor.h"
 
 namespace mailsift::cli {
@@ -19,29 +18,14 @@ CLI::App* add_doctor_command(CLI::App& app, DoctorOptions& options) {
 
 int run_doctor_command(const DoctorOptions& options, const Config& config, std::ostream& out,
                        std::ostream& err) {
-  const std::string& file = config.get_string("doctor.clusters_file");
-  if (file.empty()) {
-    err << "mailsift: doctor: set doctor.clusters_file (see docs/doctor.md)\n";
-    return 2;
-  }
-  auto clusters = doctor::load_clusters_file(file);
-  if (!clusters) {
-    err << "mailsift: doctor: " << clusters.error().describe() << "\n";
-    return 2;
-  }
-  auto dns_options = doctor::resolver_options(config);
-  if (!dns_options) {
-    err << "mailsift: doctor: " << dns_options.error().describe() << "\n";
-    return 2;
-  }
-  auto resolver = dns::CaresResolver::create(*dns_options);
-  if (!resolver) {
-    err << "mailsift: doctor: " << resolver.error().describe() << "\n";
-    return resolver.error().kind == ErrorKind::kTemporary ? 3 : 2;
+  auto live = doctor::open_live(config, /*clusters_required=*/true);
+  if (!live) {
+    err << "mailsift: doctor: " << live.error().describe() << "\n";
+    return live.error().kind == ErrorKind::kTemporary ? 3 : 2;
   }
   doctor::Options o;
   o.cluster = options.cluster;
-  auto report = doctor::diagnose(**resolver, *clusters, options.domain, o);
+  auto report = doctor::diagnose(*live->resolver, live->clusters, options.domain, o);
   if (options.json)
     out << doctor::render_json(report) << "\n";
   else

@@ -780,4 +780,24 @@ Result<dns::CaresOptions> resolver_options(const Config& config) {
   return o;
 }
 
+Result<LiveSetup> open_live(const Config& config, bool clusters_required) {
+  LiveSetup setup;
+  if (const std::string& file = config.get_string("doctor.clusters_file"); !file.empty()) {
+    auto loaded = load_clusters_file(file);
+    if (!loaded)
+      return loaded.error();
+    setup.clusters = std::move(loaded).value();
+  } else if (clusters_required) {
+    return Error::config("set doctor.clusters_file (see docs/doctor.md)");
+  }
+  auto options = resolver_options(config);
+  if (!options)
+    return options.error();
+  auto created = dns::CaresResolver::create(*options);
+  if (!created)
+    return created.error();
+  setup.resolver = std::move(created).value();
+  return setup;
+}
+
 }  // namespace mailsift::doctor

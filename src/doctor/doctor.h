@@ -13,6 +13,7 @@
 // --cluster name is a finding (fail), as is a domain whose MX matches no cluster.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,15 @@ Report diagnose(dns::Resolver& resolver, const Clusters& clusters, std::string_v
 // Human text (several lines, ends with "status: ...") and one JSON object (no newline).
 // The doctor's resolver settings: dns.* with doctor.dns_servers, when set, replacing the servers.
 Result<dns::CaresOptions> resolver_options(const Config& config);
+
+// What the CLI's live checks (`mailsift doctor`, `mailsift bounce --live`) run on: the clusters
+// file (doctor.clusters_file) and a c-ares resolver with resolver_options(). With
+// clusters_required, an unset clusters file is a config error; otherwise the set is empty.
+struct LiveSetup {
+  Clusters clusters;
+  std::unique_ptr<dns::Resolver> resolver;
+};
+Result<LiveSetup> open_live(const Config& config, bool clusters_required);
 
 std::string render_text(const Report& r);
 std::string render_json(const Report& r);
