@@ -84,8 +84,10 @@ const std::vector<ParamSpec>& all_params() {
        "unix:/path. Point it at the primary (or a Sentinel/Cluster-aware proxy)."},
       {"redis.timeout_ms", T::kInt, "200", 1, 60000,
        "Connect timeout and per-command timeout for Redis, in milliseconds."},
-      {"redis.pool_size", T::kInt, "4", 1, 1024,
-       "Redis connections kept per process; a call waits up to redis.timeout_ms for one."},
+      {"redis.pool_size", T::kInt, "0", 0, 1024,
+       "Redis connections kept per process (opened on demand); a call waits up to "
+       "redis.timeout_ms for one. 0 means one per server worker thread (server.threads) plus "
+       "one for background work, so a scan never waits for a connection."},
       {"redis.prefix", T::kString, "ms:", 0, 0,
        "Prefix of every Redis key (several installations can share one server)."},
       // Local mirror of large scopes (docs/fleet.md "Local mirror of large scopes").
