@@ -618,7 +618,7 @@ class PostgresLog final : public decisions::DecisionLog {
       return seen.error();
     if (PQntuples(seen->get()) > 0)
       return Ok{};
-    auto ins = c.exec(fmt::format("INSERT INTO decisions({}) VALUES({})", kDecisionColumns,
+    auto ins = c.exec(fmt::format("INSERT INTO decisions({}) VALUES{}", kDecisionColumns,
                                   placeholders(0, 1, kDecisionCols)),
                       decision_row(d), until);
     if (!ins.ok())
