@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# bench/pg_log_bench.sh — what the PostgreSQL decision log's record_batch costs, per way of
+# writing a batch (bench/pg_log_bench.cc): decisions/s, PostgreSQL server CPU and client CPU per
+# decision. Starts a private PostgreSQL (Debian package, 127.0.0.1, private port, temp dir, fsync
+# off as bench/fleet: round trips and CPU, not the disk), runs the modes interleaved ROUNDS times
+# (the machine is shared: interleaving spreads the noise over every mode), stops the server.
+#
+# Environment: PG_BENCH_ROUNDS (3), PG_BENCH_DECISIONS (20000), PG_BENCH_BATCHES ("256 32"),
+# PG_BENCH_MODES ("per_decision arrays values").
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
+
+ROUNDS="${PG_BENCH_ROUNDS:-3}"
+DECISIONS="${PG_BENCH_DECISIONS:-20000}"
+BATCHES="${PG_BENCH_BATCHES:-256 32}"
+MODES="${PG_BENCH_MODES:-per_decision arrays values}"
+
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+[[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL server missing: apt-get install postgresql"
+BENCH="$(build_dir release)/src/fleet/pg_log_bench"
+if [[ "${MAILSIFT_BENCH_NO_BUILD:-0}" != 1 ]]; then
+  "$MAILSIFT_ROOT/scripts/build.sh" release pg_log_bench >&2 || die "cannot build pg_log_bench"
+fi
+[[ -x "$BENCH" ]] || die "no pg_log_bench at $BENCH"
+AS_PG=()
+[[ "$(id -u)" = 0 ]] && AS_PG=(runuser -u postgres --)
+
+# Under /tmp, where the postgres user can reach it.
+srv="$(mktemp -d /tmp/mailsift-pg-log-bench.XXXXXX)"
+chmod 755 "$srv"
+cleanup() {
+  [[ -f "$srv/data/postmaster.pid" ]] &&
+    "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$srv/data" -m fast -w stop >/dev/null 2>&1
+  rm -rf "$srv"
+}
+trap cleanup EXIT
+[[ "$(id -u)" = 0 ]] && chown postgres: "$srv"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"${AS_PG[@]}" "$PG_BIN/initdb" -D "$srv/data" -A trust -U postgres -E UTF8 --locale=C --no-sync \
+  >"$srv/initdb.log" 2>&1 || die "initdb failed: $(tail "$srv/initdb.log")"
+"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$srv/data" -l "$srv/server.log" -w -t 60 \
+  -o "-p $port -k $srv -c listen_addresses=127.0.0.1 -c fsync=off" start \
+  >"$srv/pg_ctl.log" 2>&1 || die "PostgreSQL did not start: $(tail "$srv/pg_ctl.log")"
+postmaster="$(head -1 "$srv/data/postmaster.pid")"
+dsn="host=127.0.0.1 port=$port user=postgres dbname=postgres"
+
+echo "# commit $(git -C "$MAILSIFT_ROOT" rev-parse --short HEAD), $(date -u +%FT%TZ), $(nproc) cores," \
+  "load $(cut -d' ' -f1-3 /proc/loadavg), postgres $("$PG_BIN/postgres" --version | awk '{print $3}') (fsync off)"
+for round in $(seq 1 "$ROUNDS"); do
+  for batch in $BATCHES; do
+    for mode in $MODES; do
+      "$BENCH" --dsn "$dsn" --postmaster "$postmaster" --mode "$mode" --batch "$batch" \
+        --decisions "$DECISIONS" --schema "r${round}_${mode}_${batch}" | sed "s/^/round=$round /"
+    done
+  done
+done
