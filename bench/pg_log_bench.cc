@@ -2,7 +2,8 @@
 // PostgreSQL server and in this client, for each way of writing a batch (PostgresOptions::
 // BatchWrite). Run by bench/pg_log_bench.sh, which starts a private PostgreSQL; by hand:
 //
-//   pg_log_bench --dsn DSN --postmaster PID [--mode arrays|values|per_decision]
+//   pg_log_bench --dsn DSN --postmaster PID [--mode arrays|values|per_decision|
+//                arrays_prepared|values_prepared]
 //                [--decisions N] [--batch B] [--schema S]
 //
 // One thread writes N decisions (1–3 recipients, field sizes like real mail) in batches of B
@@ -157,7 +158,7 @@ int main(int argc, char** argv) {
   if (dsn.empty() || postmaster <= 0 || n <= 0 || batch <= 0) {
     std::fprintf(stderr,
                  "usage: pg_log_bench --dsn DSN --postmaster PID [--mode arrays|values|"
-                 "per_decision] [--decisions N] [--batch B] [--schema S]\n");
+                 "per_decision|arrays_prepared|values_prepared] [--decisions N] [--batch B] [--schema S]\n");
     return 2;
   }
   PostgresOptions o;
@@ -169,7 +170,11 @@ int main(int argc, char** argv) {
     o.batch_write = PostgresOptions::BatchWrite::kArrays;
   else if (mode == "values")
     o.batch_write = PostgresOptions::BatchWrite::kValues;
-  else if (mode == "per_decision")
+  else if (mode == "arrays_prepared" || mode == "values_prepared") {
+    o.batch_write = mode == "arrays_prepared" ? PostgresOptions::BatchWrite::kArrays
+                                              : PostgresOptions::BatchWrite::kValues;
+    o.prepare_batch_statements = true;
+  } else if (mode == "per_decision")
     o.batch_write = PostgresOptions::BatchWrite::kPerDecision;
   else {
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());

@@ -6,7 +6,9 @@
 # (the machine is shared: interleaving spreads the noise over every mode), stops the server.
 #
 # Environment: PG_BENCH_ROUNDS (3), PG_BENCH_DECISIONS (20000), PG_BENCH_BATCHES ("256 32"),
-# PG_BENCH_MODES ("per_decision arrays values").
+# PG_BENCH_MODES ("per_decision arrays values"; also arrays_prepared, values_prepared),
+# PG_BENCH_STATEMENTS=1: load pg_stat_statements and print, after each run, where the server's
+# time went per statement (calls, plan and execution ms; itself costs some server CPU).
 set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
@@ -36,14 +38,19 @@ cleanup() {
 }
 trap cleanup EXIT
 [[ "$(id -u)" = 0 ]] && chown postgres: "$srv"
+extra=""
+[[ "${PG_BENCH_STATEMENTS:-0}" = 1 ]] &&
+  extra="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "${AS_PG[@]}" "$PG_BIN/initdb" -D "$srv/data" -A trust -U postgres -E UTF8 --locale=C --no-sync \
   >"$srv/initdb.log" 2>&1 || die "initdb failed: $(tail "$srv/initdb.log")"
 "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$srv/data" -l "$srv/server.log" -w -t 60 \
-  -o "-p $port -k $srv -c listen_addresses=127.0.0.1 -c fsync=off" start \
+  -o "-p $port -k $srv -c listen_addresses=127.0.0.1 -c fsync=off $extra" start \
   >"$srv/pg_ctl.log" 2>&1 || die "PostgreSQL did not start: $(tail "$srv/pg_ctl.log")"
 postmaster="$(head -1 "$srv/data/postmaster.pid")"
 dsn="host=127.0.0.1 port=$port user=postgres dbname=postgres"
+psql_q() { "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAq -c "$1"; }
+[[ -n "$extra" ]] && psql_q "CREATE EXTENSION pg_stat_statements" >/dev/null
 
 echo "# commit $(git -C "$MAILSIFT_ROOT" rev-parse --short HEAD), $(date -u +%FT%TZ), $(nproc) cores," \
   "load $(cut -d' ' -f1-3 /proc/loadavg), postgres $("$PG_BIN/postgres" --version | awk '{print $3}') (fsync off)"
@@ -52,6 +59,13 @@ for round in $(seq 1 "$ROUNDS"); do
     for mode in $MODES; do
       "$BENCH" --dsn "$dsn" --postmaster "$postmaster" --mode "$mode" --batch "$batch" \
         --decisions "$DECISIONS" --schema "r${round}_${mode}_${batch}" | sed "s/^/round=$round /"
+      if [[ -n "$extra" ]]; then
+        psql_q "SELECT format('    %8s calls %9s ms plan %9s ms exec  %s', calls,
+                  round(total_plan_time::numeric, 1), round(total_exec_time::numeric, 1),
+                  left(regexp_replace(query, '\s+', ' ', 'g'), 90))
+                FROM pg_stat_statements ORDER BY total_plan_time + total_exec_time DESC LIMIT 8"
+        psql_q "SELECT pg_stat_statements_reset()" >/dev/null
+      fi
     done
   done
 done

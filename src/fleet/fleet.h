@@ -79,6 +79,9 @@ struct PostgresOptions {
   //   kPerDecision  record()'s 4 statements per decision (the write path before this option)
   enum class BatchWrite { kArrays, kValues, kPerDecision };
   BatchWrite batch_write = BatchWrite::kArrays;
+  // kArrays/kValues' lock and existing-id statements (and kArrays' INSERTs, whose text is
+  // constant) as named prepared statements of each pooled connection.
+  bool prepare_batch_statements = false;
 };
 
 Result<std::unique_ptr<decisions::DecisionLog>> open_postgres_log(const PostgresOptions& options);

@@ -665,14 +665,16 @@ class PostgresLog final : public decisions::DecisionLog {
     const Param id_param = std::move(id_array).done();
     // Every id's lock in one statement, in hash order: a deterministic order across nodes (no
     // lock cycle between two overlapping batches). The same locks record() takes.
-    if (auto r = c.exec(
+    if (auto r = batch_exec(
+            c, "ms_batch_lock",
             "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT "
             "hashtextextended(x, 0) AS h FROM unnest($1::text[]) AS x ORDER BY 1) AS s",
             {id_param}, until);
         !r.ok())
       return r.error();
-    auto seen = c.exec("SELECT DISTINCT id FROM decisions WHERE id = ANY($1::text[])", {id_param},
-                       until);
+    auto seen = batch_exec(c, "ms_batch_seen",
+                           "SELECT DISTINCT id FROM decisions WHERE id = ANY($1::text[])",
+                           {id_param}, until);
     if (!seen.ok())
       return seen.error();
     std::unordered_set<std::string> skip;
@@ -698,6 +700,16 @@ class PostgresLog final : public decisions::DecisionLog {
                        recipient_rows, until);
   }
 
+  // A batch statement whose text never changes: a named prepared statement of the connection
+  // when options_.prepare_batch_statements (parse and plan once per connection), else unnamed.
+  Result<pg::PgResult> batch_exec(pg::Connection& c, const std::string& name,
+                                  const std::string& sql, const std::vector<Param>& params,
+                                  pg::Clock::time_point until) {
+    if (options_.prepare_batch_statements)
+      return c.exec_prepared(name, sql, params, until);
+    return c.exec(sql, params, until);
+  }
+
   // rows into table: one INSERT ... unnest(arrays) (kArrays), or multi-row VALUES in chunks that
   // stay under the parameter limit (kValues).
   Status insert_rows(pg::Connection& c, const char* table, const char* columns,
@@ -715,7 +727,8 @@ class PostgresLog final : public decisions::DecisionLog {
       params.reserve(cols);
       for (ArrayLiteral& a : arrays)
         params.push_back(std::move(a).done());
-      auto r = c.exec(unnest_insert(table, columns, types), params, until);
+      auto r = batch_exec(c, std::string("ms_batch_") + table, unnest_insert(table, columns, types),
+                          params, until);
       return r.ok() ? Status(Ok{}) : Status(r.error());
     }
     const size_t per_statement = kMaxParams / cols;
