@@ -2,8 +2,7 @@
 // PostgreSQL server and in this client, for each way of writing a batch (PostgresOptions::
 // BatchWrite). Run by bench/pg_log_bench.sh, which starts a private PostgreSQL; by hand:
 //
-//   pg_log_bench --dsn DSN --postmaster PID [--mode arrays|values|per_decision|
-//                arrays_prepared|values_prepared]
+//   pg_log_bench --dsn DSN --postmaster PID [--mode arrays|per_decision]
 //                [--decisions N] [--batch B] [--schema S]
 //
 // One thread writes N decisions (1–3 recipients, field sizes like real mail) in batches of B
@@ -14,10 +13,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <dirent.h>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -157,8 +156,8 @@ int main(int argc, char** argv) {
   }
   if (dsn.empty() || postmaster <= 0 || n <= 0 || batch <= 0) {
     std::fprintf(stderr,
-                 "usage: pg_log_bench --dsn DSN --postmaster PID [--mode arrays|values|"
-                 "per_decision|arrays_prepared|values_prepared] [--decisions N] [--batch B] [--schema S]\n");
+                 "usage: pg_log_bench --dsn DSN --postmaster PID [--mode arrays|per_decision] "
+                 "[--decisions N] [--batch B] [--schema S]\n");
     return 2;
   }
   PostgresOptions o;
@@ -168,13 +167,7 @@ int main(int argc, char** argv) {
   o.pool_size = 1;
   if (mode == "arrays")
     o.batch_write = PostgresOptions::BatchWrite::kArrays;
-  else if (mode == "values")
-    o.batch_write = PostgresOptions::BatchWrite::kValues;
-  else if (mode == "arrays_prepared" || mode == "values_prepared") {
-    o.batch_write = mode == "arrays_prepared" ? PostgresOptions::BatchWrite::kArrays
-                                              : PostgresOptions::BatchWrite::kValues;
-    o.prepare_batch_statements = true;
-  } else if (mode == "per_decision")
+  else if (mode == "per_decision")
     o.batch_write = PostgresOptions::BatchWrite::kPerDecision;
   else {
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
@@ -205,8 +198,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  const double wall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
   const double srv = server_cpu(postmaster) - srv0, cli = client_cpu() - cli0;
   std::printf(
       "mode=%-12s batch=%-4lld decisions=%lld  %8.0f decisions/s  server %6.1f us/decision  "

@@ -6,7 +6,7 @@
 # (the machine is shared: interleaving spreads the noise over every mode), stops the server.
 #
 # Environment: PG_BENCH_ROUNDS (3), PG_BENCH_DECISIONS (20000), PG_BENCH_BATCHES ("256 32"),
-# PG_BENCH_MODES ("per_decision arrays values"; also arrays_prepared, values_prepared),
+# PG_BENCH_MODES ("per_decision arrays": the write path before and since the batch statements),
 # PG_BENCH_STATEMENTS=1: load pg_stat_statements and print, after each run, where the server's
 # time went per statement (calls, plan and execution ms; itself costs some server CPU).
 set -euo pipefail
@@ -16,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
 ROUNDS="${PG_BENCH_ROUNDS:-3}"
 DECISIONS="${PG_BENCH_DECISIONS:-20000}"
 BATCHES="${PG_BENCH_BATCHES:-256 32}"
-MODES="${PG_BENCH_MODES:-per_decision arrays values}"
+MODES="${PG_BENCH_MODES:-per_decision arrays}"
 
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 [[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL server missing: apt-get install postgresql"

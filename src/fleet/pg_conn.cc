@@ -100,60 +100,18 @@ Connection::~Connection() {
   PQfinish(conn_);
 }
 
-namespace {
-std::vector<const char*> values_of(const std::vector<Param>& params) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const Param& p : params)
-    values.push_back(p ? p->c_str() : nullptr);
-  return values;
-}
-}  // namespace
-
 Result<PgResult> Connection::exec(const std::string& sql, const std::vector<Param>& params,
                                   Clock::time_point deadline) {
-  const std::vector<const char*> values = values_of(params);
-  return run(
-      [&] {
-        return params.empty()
-                   ? PQsendQuery(conn_, sql.c_str())
-                   : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()),
-                                       nullptr, values.data(), nullptr, nullptr, 0);
-      },
-      deadline);
-}
-
-Result<PgResult> Connection::exec_prepared(const std::string& name, const std::string& sql,
-                                           const std::vector<Param>& params,
-                                           Clock::time_point deadline) {
-  if (!prepared_.count(name)) {
-    // Protocol-level Parse: not transactional, so it survives a rollback of the caller's
-    // transaction; it is only recorded once the server accepted it.
-    auto p = run(
-        [&] {
-          return PQsendPrepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()),
-                               nullptr);
-        },
-        deadline);
-    if (!p.ok())
-      return p.error();
-    prepared_.insert(name);
-  }
-  const std::vector<const char*> values = values_of(params);
-  return run(
-      [&] {
-        return PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(params.size()),
-                                   values.data(), nullptr, nullptr, 0);
-      },
-      deadline);
-}
-
-template <typename Send>
-Result<PgResult> Connection::run(Send&& send, Clock::time_point deadline) {
   sqlstate_.clear();
   if (broken())
     return Error::temporary("postgres: connection lost");
-  int sent = send();
+  std::vector<const char*> values;
+  for (const Param& p : params)
+    values.push_back(p ? p->c_str() : nullptr);
+  int sent = params.empty()
+                 ? PQsendQuery(conn_, sql.c_str())
+                 : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                     values.data(), nullptr, nullptr, 0);
   if (!sent) {
     broken_ = true;
     return Error::temporary("postgres: send: " + trim(PQerrorMessage(conn_)));

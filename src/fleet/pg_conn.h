@@ -19,7 +19,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,22 +56,14 @@ class Connection {
   Result<PgResult> exec(const std::string& sql, Clock::time_point deadline) {
     return exec(sql, {}, deadline);
   }
-  // One statement as a named prepared statement of this connection: prepared (parsed) on its
-  // first use here, then only bound and run. A new connection (reconnect) prepares again.
-  Result<PgResult> exec_prepared(const std::string& name, const std::string& sql,
-                                 const std::vector<Param>& params, Clock::time_point deadline);
   const std::string& last_sqlstate() const { return sqlstate_; }
   bool broken() const { return broken_ || PQstatus(conn_) != CONNECTION_OK; }
   void mark_broken() { broken_ = true; }
 
  private:
-  // Sends with send() (one PQsend* call), then waits for and collects the results.
-  template <typename Send>
-  Result<PgResult> run(Send&& send, Clock::time_point deadline);
   PGconn* conn_;
   bool broken_ = false;
   std::string sqlstate_;
-  std::set<std::string> prepared_;  // statement names prepared on this connection
 };
 
 class Pool;

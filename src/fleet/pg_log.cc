@@ -223,16 +223,16 @@ class ArrayLiteral {
 constexpr const char* kDecisionColumns =
     "id, time_ms, node, direction, queue_id, message_id, client_ip, helo, mail_from, auth_user, "
     "subject, digest, elapsed_us, errors, sender_key, message_id_key, ip_key, direction_key";
-constexpr const char* kDecisionTypes[] = {"text", "bigint", "text", "text", "text", "text",
-                                          "text", "text",   "text", "text", "text", "text",
-                                          "bigint", "text", "text", "text", "text", "text"};
+constexpr const char* kDecisionTypes[] = {"text",   "bigint", "text", "text", "text", "text",
+                                          "text",   "text",   "text", "text", "text", "text",
+                                          "bigint", "text",   "text", "text", "text", "text"};
 constexpr size_t kDecisionCols = std::size(kDecisionTypes);
 constexpr const char* kRecipientColumns =
     "decision_id, time_ms, idx, address, user_id, domain, reseller, score, action, smtp_reply, "
     "stage, policy_source, symbols, address_key, user_key, domain_key, action_key";
 constexpr const char* kRecipientTypes[] = {
-    "text", "bigint", "integer", "text", "text", "text", "text", "double precision", "text",
-    "text", "text",   "text",    "text", "text", "text", "text", "text"};
+    "text", "bigint", "integer", "text", "text", "text", "text", "double precision", "text", "text",
+    "text", "text",   "text",    "text", "text", "text", "text"};
 constexpr size_t kRecipientCols = std::size(kRecipientTypes);
 
 std::vector<Param> decision_row(const Decision& d) {
@@ -279,15 +279,13 @@ std::vector<Param> recipient_row(const Decision& d, size_t i) {
 
 // "INSERT INTO table(columns) SELECT * FROM unnest($1::type[], ...)": one statement, one array
 // parameter per column, whatever the number of rows (no parameter limit, constant SQL text).
-std::string unnest_insert(const char* table, const char* columns, std::span<const char* const> types) {
+std::string unnest_insert(const char* table, const char* columns,
+                          std::span<const char* const> types) {
   std::string sql = fmt::format("INSERT INTO {}({}) SELECT * FROM unnest(", table, columns);
   for (size_t k = 0; k < types.size(); ++k)
     sql += fmt::format("{}${}::{}[]", k ? "," : "", k + 1, types[k]);
   return sql + ")";
 }
-
-// PostgreSQL's bind message counts parameters in 16 bits.
-constexpr size_t kMaxParams = 65535;
 
 const char* cell(const PGresult* r, int row, int col) {
   return PQgetvalue(r, row, col);
@@ -348,7 +346,7 @@ class PostgresLog final : public decisions::DecisionLog {
         if (Status p = ensure_partition(c, d.time_unix_ms, until); !p.ok())
           return p;
       Status st = pg::transaction(c, until, [&]() -> Status {
-        if (options_.batch_write != PostgresOptions::BatchWrite::kPerDecision)
+        if (options_.batch_write == PostgresOptions::BatchWrite::kArrays)
           return insert_batch(c, ds, until);
         for (const Decision& d : ds)
           if (Status one = insert_body(c, d, until); !one.ok())
@@ -619,7 +617,7 @@ class PostgresLog final : public decisions::DecisionLog {
     if (PQntuples(seen->get()) > 0)
       return Ok{};
     auto ins = c.exec(fmt::format("INSERT INTO decisions({}) VALUES{}", kDecisionColumns,
-                                  placeholders(0, 1, kDecisionCols)),
+                                  placeholders(1, kDecisionCols)),
                       decision_row(d), until);
     if (!ins.ok())
       return ins.error();
@@ -628,22 +626,23 @@ class PostgresLog final : public decisions::DecisionLog {
       for (size_t i = 0; i < d.recipients.size(); ++i)
         for (Param& p : recipient_row(d, i))
           params.push_back(std::move(p));
-      auto rr = c.exec(fmt::format("INSERT INTO decision_recipients({}) VALUES{}", kRecipientColumns,
-                                   placeholders(0, d.recipients.size(), kRecipientCols)),
-                       params, until);
+      auto rr =
+          c.exec(fmt::format("INSERT INTO decision_recipients({}) VALUES{}", kRecipientColumns,
+                             placeholders(d.recipients.size(), kRecipientCols)),
+                 params, until);
       if (!rr.ok())
         return rr.error();
     }
     return Ok{};
   }
 
-  // "($first+1,...,$first+cols),(...)" for rows rows.
-  static std::string placeholders(size_t first, size_t rows, size_t cols) {
+  // "($1,...,$cols),(...)" for rows rows.
+  static std::string placeholders(size_t rows, size_t cols) {
     std::string out;
     for (size_t r = 0; r < rows; ++r) {
       out += r ? ",(" : "(";
       for (size_t k = 0; k < cols; ++k)
-        out += fmt::format("{}${}", k ? "," : "", first + r * cols + k + 1);
+        out += fmt::format("{}${}", k ? "," : "", r * cols + k + 1);
       out += ")";
     }
     return out;
@@ -665,16 +664,13 @@ class PostgresLog final : public decisions::DecisionLog {
     const Param id_param = std::move(id_array).done();
     // Every id's lock in one statement, in hash order: a deterministic order across nodes (no
     // lock cycle between two overlapping batches). The same locks record() takes.
-    if (auto r = batch_exec(
-            c, "ms_batch_lock",
-            "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT "
-            "hashtextextended(x, 0) AS h FROM unnest($1::text[]) AS x ORDER BY 1) AS s",
-            {id_param}, until);
+    if (auto r = c.exec("SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT "
+                        "hashtextextended(x, 0) AS h FROM unnest($1::text[]) AS x ORDER BY 1) AS s",
+                        {id_param}, until);
         !r.ok())
       return r.error();
-    auto seen = batch_exec(c, "ms_batch_seen",
-                           "SELECT DISTINCT id FROM decisions WHERE id = ANY($1::text[])",
-                           {id_param}, until);
+    auto seen =
+        c.exec("SELECT DISTINCT id FROM decisions WHERE id = ANY($1::text[])", {id_param}, until);
     if (!seen.ok())
       return seen.error();
     std::unordered_set<std::string> skip;
@@ -696,54 +692,29 @@ class PostgresLog final : public decisions::DecisionLog {
     if (Status s = insert_rows(c, "decisions", kDecisionColumns, kDecisionTypes, rows, until);
         !s.ok())
       return s;
-    return insert_rows(c, "decision_recipients", kRecipientColumns, kRecipientTypes,
-                       recipient_rows, until);
+    return insert_rows(c, "decision_recipients", kRecipientColumns, kRecipientTypes, recipient_rows,
+                       until);
   }
 
-  // A batch statement whose text never changes: a named prepared statement of the connection
-  // when options_.prepare_batch_statements (parse and plan once per connection), else unnamed.
-  Result<pg::PgResult> batch_exec(pg::Connection& c, const std::string& name,
-                                  const std::string& sql, const std::vector<Param>& params,
-                                  pg::Clock::time_point until) {
-    if (options_.prepare_batch_statements)
-      return c.exec_prepared(name, sql, params, until);
-    return c.exec(sql, params, until);
-  }
-
-  // rows into table: one INSERT ... unnest(arrays) (kArrays), or multi-row VALUES in chunks that
-  // stay under the parameter limit (kValues).
+  // rows into table in one INSERT ... SELECT FROM unnest(one array per column): constant SQL
+  // text, no parameter limit (multi-row VALUES, chunked under 65,535 parameters, cost up to 2x
+  // the server CPU in bench/pg_log_bench: docs/fleet.md).
   Status insert_rows(pg::Connection& c, const char* table, const char* columns,
-                     std::span<const char* const> types, const std::vector<std::vector<Param>>& rows,
-                     pg::Clock::time_point until) {
+                     std::span<const char* const> types,
+                     const std::vector<std::vector<Param>>& rows, pg::Clock::time_point until) {
     if (rows.empty())
       return Ok{};
-    const size_t cols = types.size();
-    if (options_.batch_write == PostgresOptions::BatchWrite::kArrays) {
-      std::vector<ArrayLiteral> arrays(cols);
-      for (const auto& row : rows)
-        for (size_t k = 0; k < cols; ++k)
-          arrays[k].add(*row[k]);
-      std::vector<Param> params;
-      params.reserve(cols);
-      for (ArrayLiteral& a : arrays)
-        params.push_back(std::move(a).done());
-      auto r = batch_exec(c, std::string("ms_batch_") + table, unnest_insert(table, columns, types),
-                          params, until);
-      return r.ok() ? Status(Ok{}) : Status(r.error());
-    }
-    const size_t per_statement = kMaxParams / cols;
-    for (size_t first = 0; first < rows.size(); first += per_statement) {
-      const size_t n = std::min(per_statement, rows.size() - first);
-      std::vector<Param> params;
-      params.reserve(n * cols);
-      for (size_t i = first; i < first + n; ++i)
-        params.insert(params.end(), rows[i].begin(), rows[i].end());
-      auto r = c.exec(
-          fmt::format("INSERT INTO {}({}) VALUES{}", table, columns, placeholders(0, n, cols)),
-          params, until);
-      if (!r.ok())
-        return r.error();
-    }
+    std::vector<ArrayLiteral> arrays(types.size());
+    for (const auto& row : rows)
+      for (size_t k = 0; k < types.size(); ++k)
+        arrays[k].add(*row[k]);
+    std::vector<Param> params;
+    params.reserve(types.size());
+    for (ArrayLiteral& a : arrays)
+      params.push_back(std::move(a).done());
+    auto r = c.exec(unnest_insert(table, columns, types), params, until);
+    if (!r.ok())
+      return r.error();
     return Ok{};
   }
 
