@@ -3,13 +3,14 @@
 // BatchWrite). Run by bench/pg_log_bench.sh, which starts a private PostgreSQL; by hand:
 //
 //   pg_log_bench --dsn DSN --postmaster PID [--mode arrays|per_decision]
-//                [--decisions N] [--batch B] [--schema S]
+//                [--decisions N] [--batch B] [--schema S] [--no-analyze]
 //
 // One thread writes N decisions (1–3 recipients, field sizes like real mail) in batches of B
 // through record_batch, as the group-commit writer does. Server CPU = utime + stime of the
 // postmaster and its children from /proc (plus cutime + cstime of the postmaster, so backends
 // that exit count too), sampled before and after; client CPU = getrusage(RUSAGE_SELF). The
-// partition and the connection are made by a warm-up batch outside the measurement.
+// partition and the connection are made by a warm-up batch outside the measurement, then the
+// tables are ANALYZEd (steady state; --no-analyze: a partition autovacuum has not analyzed yet).
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <libpq-fe.h>
 
 #include "decisions/decisions.h"
 #include "fleet/fleet.h"
@@ -135,8 +137,19 @@ int main(int argc, char** argv) {
   std::string dsn, mode = "arrays", schema;
   long postmaster = 0;
   int64_t n = 20000, batch = 256;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
+  bool analyze = true;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string k = argv[i];
+    if (k == "--no-analyze") {
+      analyze = false;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n", k.c_str());
+      return 2;
+    }
+    const std::string v = argv[i + 1];
     if (k == "--dsn")
       dsn = v;
     else if (k == "--postmaster")
@@ -157,7 +170,7 @@ int main(int argc, char** argv) {
   if (dsn.empty() || postmaster <= 0 || n <= 0 || batch <= 0) {
     std::fprintf(stderr,
                  "usage: pg_log_bench --dsn DSN --postmaster PID [--mode arrays|per_decision] "
-                 "[--decisions N] [--batch B] [--schema S]\n");
+                 "[--decisions N] [--batch B] [--schema S] [--no-analyze]\n");
     return 2;
   }
   PostgresOptions o;
@@ -189,6 +202,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "warm-up: %s\n", s.error().describe().c_str());
     return 1;
   }
+  // Statistics, as autovacuum gives a partition within its first minute: without them the
+  // planner guesses 0.5 % of the rows per id and scans the whole partition for the existing-id
+  // check (both modes). --no-analyze measures that first minute.
+  if (analyze) {
+    PGconn* c = PQconnectdb(dsn.c_str());
+    PGresult* r = PQexec(
+        c, fmt::format("ANALYZE \"{0}\".decisions, \"{0}\".decision_recipients", o.schema).c_str());
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+      std::fprintf(stderr, "ANALYZE: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    if (!ok)
+      return 1;
+  }
   const double srv0 = server_cpu(postmaster), cli0 = client_cpu();
   const auto w0 = std::chrono::steady_clock::now();
   for (int64_t first = 0; first < n; first += batch) {
@@ -202,8 +230,8 @@ int main(int argc, char** argv) {
   const double srv = server_cpu(postmaster) - srv0, cli = client_cpu() - cli0;
   std::printf(
       "mode=%-12s batch=%-4lld decisions=%lld  %8.0f decisions/s  server %6.1f us/decision  "
-      "client %5.1f us/decision\n",
+      "client %5.1f us/decision%s\n",
       mode.c_str(), static_cast<long long>(batch), static_cast<long long>(n), n / wall,
-      srv * 1e6 / n, cli * 1e6 / n);
+      srv * 1e6 / n, cli * 1e6 / n, analyze ? "" : "  (no ANALYZE)");
   return 0;
 }

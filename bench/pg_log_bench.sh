@@ -7,6 +7,7 @@
 #
 # Environment: PG_BENCH_ROUNDS (3), PG_BENCH_DECISIONS (20000), PG_BENCH_BATCHES ("256 32"),
 # PG_BENCH_MODES ("per_decision arrays": the write path before and since the batch statements),
+# PG_BENCH_ARGS: extra pg_log_bench options (e.g. --no-analyze),
 # PG_BENCH_STATEMENTS=1: load pg_stat_statements and print, after each run, where the server's
 # time went per statement (calls, plan and execution ms; itself costs some server CPU).
 set -euo pipefail
@@ -57,8 +58,9 @@ echo "# commit $(git -C "$MAILSIFT_ROOT" rev-parse --short HEAD), $(date -u +%FT
 for round in $(seq 1 "$ROUNDS"); do
   for batch in $BATCHES; do
     for mode in $MODES; do
+      # shellcheck disable=SC2086  # PG_BENCH_ARGS is split on purpose
       "$BENCH" --dsn "$dsn" --postmaster "$postmaster" --mode "$mode" --batch "$batch" \
-        --decisions "$DECISIONS" --schema "r${round}_${mode}_${batch}" | sed "s/^/round=$round /"
+        --decisions "$DECISIONS" --schema "r${round}_${mode}_${batch}" ${PG_BENCH_ARGS:-} | sed "s/^/round=$round /"
       if [[ -n "$extra" ]]; then
         psql_q "SELECT format('    %8s calls %9s ms plan %9s ms exec  %s', calls,
                   round(total_plan_time::numeric, 1), round(total_exec_time::numeric, 1),
