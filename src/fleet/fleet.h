@@ -70,6 +70,16 @@ struct PostgresOptions {
   std::string schema = "mailsift";
   // Partition span of the decision log (days per partition; 1 = daily).
   int partition_days = 1;
+  // How the decision log's record_batch writes a batch (one transaction either way). Not a
+  // config parameter: mailsiftd always uses the default; kPerDecision (the write path before
+  // the batch statements) exists for bench/pg_log_bench.cc's comparison and for the test that
+  // checks both write identical rows.
+  //   kArrays       a constant 4 statements per batch: the advisory locks of all its ids, the ids
+  //                 already there, INSERT ... SELECT FROM unnest(column arrays) for the decisions,
+  //                 the same for the recipients
+  //   kPerDecision  record()'s 4 statements per decision
+  enum class BatchWrite { kArrays, kPerDecision };
+  BatchWrite batch_write = BatchWrite::kArrays;
 };
 
 Result<std::unique_ptr<decisions::DecisionLog>> open_postgres_log(const PostgresOptions& options);

@@ -12,13 +12,17 @@
 // partition gets them): (key, time_ms) for each query field, and id.
 //
 // record() is one transaction: an advisory lock on the id makes "record twice" idempotent across
-// nodes, then the decision and its recipients are inserted.
+// nodes, then the decision and its recipients are inserted. record_batch() is one transaction of
+// a constant 4 statements whatever the batch size: the advisory locks of all its ids (sorted, so
+// two nodes writing overlapping batches cannot deadlock), the ids already there, then every new
+// decision in one INSERT ... SELECT FROM unnest(column arrays) and every recipient in another.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -195,6 +199,94 @@ std::string array_literal(const std::vector<std::string>& items) {
   return out + "}";
 }
 
+// Builds a PostgreSQL array literal one element at a time (every element quoted, so text with
+// braces, commas, spaces or the word NULL stays literal; numbers parse from quoted text too).
+class ArrayLiteral {
+ public:
+  void add(const std::string& v) {
+    out_ += out_.size() > 1 ? ",\"" : "\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\')
+        out_ += '\\';
+      out_ += c;
+    }
+    out_ += '"';
+  }
+  std::string done() && { return std::move(out_) + "}"; }
+
+ private:
+  std::string out_ = "{";
+};
+
+// The columns of one decisions row and one decision_recipients row, in the order of these lists
+// and of the parameters decision_row() / recipient_row() return; shared by every write path.
+constexpr const char* kDecisionColumns =
+    "id, time_ms, node, direction, queue_id, message_id, client_ip, helo, mail_from, auth_user, "
+    "subject, digest, elapsed_us, errors, sender_key, message_id_key, ip_key, direction_key";
+constexpr const char* kDecisionTypes[] = {"text",   "bigint", "text", "text", "text", "text",
+                                          "text",   "text",   "text", "text", "text", "text",
+                                          "bigint", "text",   "text", "text", "text", "text"};
+constexpr size_t kDecisionCols = std::size(kDecisionTypes);
+constexpr const char* kRecipientColumns =
+    "decision_id, time_ms, idx, address, user_id, domain, reseller, score, action, smtp_reply, "
+    "stage, policy_source, symbols, address_key, user_key, domain_key, action_key";
+constexpr const char* kRecipientTypes[] = {
+    "text", "bigint", "integer", "text", "text", "text", "text", "double precision", "text", "text",
+    "text", "text",   "text",    "text", "text", "text", "text"};
+constexpr size_t kRecipientCols = std::size(kRecipientTypes);
+
+std::vector<Param> decision_row(const Decision& d) {
+  return {text(d.id),
+          num(d.time_unix_ms),
+          text(d.node),
+          text(d.direction),
+          text(d.queue_id),
+          text(d.message_id),
+          text(d.client_ip),
+          text(d.helo),
+          text(d.mail_from),
+          text(d.auth_user),
+          text(d.subject),
+          text(d.digest),
+          num(d.elapsed_us),
+          text(encode_strings(d.errors)),
+          text(decisions::address_key(d.mail_from)),
+          text(decisions::message_id_key(d.message_id)),
+          text(decisions::ip_key(d.client_ip)),
+          text(decisions::word_key(d.direction))};
+}
+
+std::vector<Param> recipient_row(const Decision& d, size_t i) {
+  const RecipientDecision& r = d.recipients[i];
+  return {text(d.id),
+          num(d.time_unix_ms),
+          num(static_cast<int64_t>(i)),
+          text(r.address),
+          text(r.user),
+          text(r.domain),
+          text(r.reseller),
+          real(r.score),
+          text(r.action),
+          text(r.smtp_reply),
+          text(r.stage),
+          text(r.policy_source),
+          text(encode_symbols(r.symbols)),
+          text(decisions::address_key(r.address)),
+          text(decisions::user_key(r.user)),
+          text(decisions::domain_key(r.domain)),
+          text(decisions::word_key(r.action))};
+}
+
+// "INSERT INTO table(columns) SELECT * FROM unnest($1::type[], ...)": one statement, one array
+// parameter per column, whatever the number of rows (no parameter limit, constant SQL text).
+std::string unnest_insert(const char* table, const char* columns,
+                          std::span<const char* const> types) {
+  std::string sql = fmt::format("INSERT INTO {}({}) SELECT * FROM unnest(", table, columns);
+  for (size_t k = 0; k < types.size(); ++k)
+    sql += fmt::format("{}${}::{}[]", k ? "," : "", k + 1, types[k]);
+  return sql + ")";
+}
+
 const char* cell(const PGresult* r, int row, int col) {
   return PQgetvalue(r, row, col);
 }
@@ -254,6 +346,8 @@ class PostgresLog final : public decisions::DecisionLog {
         if (Status p = ensure_partition(c, d.time_unix_ms, until); !p.ok())
           return p;
       Status st = pg::transaction(c, until, [&]() -> Status {
+        if (options_.batch_write == PostgresOptions::BatchWrite::kArrays)
+          return insert_batch(c, ds, until);
         for (const Decision& d : ds)
           if (Status one = insert_body(c, d, until); !one.ok())
             return one;
@@ -522,55 +616,105 @@ class PostgresLog final : public decisions::DecisionLog {
       return seen.error();
     if (PQntuples(seen->get()) > 0)
       return Ok{};
-    auto ins = c.exec(
-        "INSERT INTO decisions(id, time_ms, node, direction, queue_id, message_id, client_ip, "
-        "helo, mail_from, auth_user, subject, digest, elapsed_us, errors, sender_key, "
-        "message_id_key, ip_key, direction_key) "
-        "VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
-        {text(d.id), num(d.time_unix_ms), text(d.node), text(d.direction), text(d.queue_id),
-         text(d.message_id), text(d.client_ip), text(d.helo), text(d.mail_from), text(d.auth_user),
-         text(d.subject), text(d.digest), num(d.elapsed_us), text(encode_strings(d.errors)),
-         text(decisions::address_key(d.mail_from)), text(decisions::message_id_key(d.message_id)),
-         text(decisions::ip_key(d.client_ip)), text(decisions::word_key(d.direction))},
-        until);
+    auto ins = c.exec(fmt::format("INSERT INTO decisions({}) VALUES{}", kDecisionColumns,
+                                  placeholders(1, kDecisionCols)),
+                      decision_row(d), until);
     if (!ins.ok())
       return ins.error();
     if (!d.recipients.empty()) {
-      std::string sql =
-          "INSERT INTO decision_recipients(decision_id, time_ms, idx, address, user_id, domain, "
-          "reseller, score, action, smtp_reply, stage, policy_source, symbols, address_key, "
-          "user_key, domain_key, action_key) VALUES";
       std::vector<Param> params;
-      for (size_t i = 0; i < d.recipients.size(); ++i) {
-        const RecipientDecision& r = d.recipients[i];
-        sql += i ? ",(" : "(";
-        const Param row[] = {text(d.id),
-                             num(d.time_unix_ms),
-                             num(static_cast<int64_t>(i)),
-                             text(r.address),
-                             text(r.user),
-                             text(r.domain),
-                             text(r.reseller),
-                             real(r.score),
-                             text(r.action),
-                             text(r.smtp_reply),
-                             text(r.stage),
-                             text(r.policy_source),
-                             text(encode_symbols(r.symbols)),
-                             text(decisions::address_key(r.address)),
-                             text(decisions::user_key(r.user)),
-                             text(decisions::domain_key(r.domain)),
-                             text(decisions::word_key(r.action))};
-        for (size_t k = 0; k < std::size(row); ++k) {
-          params.push_back(row[k]);
-          sql += fmt::format("{}${}", k ? "," : "", params.size());
-        }
-        sql += ")";
-      }
-      auto rr = c.exec(sql, params, until);
+      for (size_t i = 0; i < d.recipients.size(); ++i)
+        for (Param& p : recipient_row(d, i))
+          params.push_back(std::move(p));
+      auto rr =
+          c.exec(fmt::format("INSERT INTO decision_recipients({}) VALUES{}", kRecipientColumns,
+                             placeholders(d.recipients.size(), kRecipientCols)),
+                 params, until);
       if (!rr.ok())
         return rr.error();
     }
+    return Ok{};
+  }
+
+  // "($1,...,$cols),(...)" for rows rows.
+  static std::string placeholders(size_t rows, size_t cols) {
+    std::string out;
+    for (size_t r = 0; r < rows; ++r) {
+      out += r ? ",(" : "(";
+      for (size_t k = 0; k < cols; ++k)
+        out += fmt::format("{}${}", k ? "," : "", r * cols + k + 1);
+      out += ")";
+    }
+    return out;
+  }
+
+  // A whole batch inside the caller's transaction, in a constant number of statements. Same
+  // outcome as insert_body() per decision in order: an id already in the table, or seen earlier
+  // in the batch, is skipped (the first one wins).
+  Status insert_batch(pg::Connection& c, std::span<const Decision> ds,
+                      pg::Clock::time_point until) {
+    // Ids as stored (valid_utf8), so two raw ids that store the same are one id here too.
+    std::vector<std::string> ids;
+    ids.reserve(ds.size());
+    ArrayLiteral id_array;
+    for (const Decision& d : ds) {
+      ids.push_back(pg::valid_utf8(d.id));
+      id_array.add(ids.back());
+    }
+    const Param id_param = std::move(id_array).done();
+    // Every id's lock in one statement, in hash order: a deterministic order across nodes (no
+    // lock cycle between two overlapping batches). The same locks record() takes.
+    if (auto r = c.exec("SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT "
+                        "hashtextextended(x, 0) AS h FROM unnest($1::text[]) AS x ORDER BY 1) AS s",
+                        {id_param}, until);
+        !r.ok())
+      return r.error();
+    auto seen =
+        c.exec("SELECT DISTINCT id FROM decisions WHERE id = ANY($1::text[])", {id_param}, until);
+    if (!seen.ok())
+      return seen.error();
+    std::unordered_set<std::string> skip;
+    for (int i = 0; i < PQntuples(seen->get()); ++i)
+      skip.insert(cell(seen->get(), i, 0));
+    std::vector<const Decision*> fresh;
+    for (size_t i = 0; i < ds.size(); ++i)
+      if (skip.insert(ids[i]).second)  // not there, and not earlier in the batch
+        fresh.push_back(&ds[i]);
+    if (fresh.empty())
+      return Ok{};
+    std::vector<std::vector<Param>> rows, recipient_rows;
+    rows.reserve(fresh.size());
+    for (const Decision* d : fresh) {
+      rows.push_back(decision_row(*d));
+      for (size_t i = 0; i < d->recipients.size(); ++i)
+        recipient_rows.push_back(recipient_row(*d, i));
+    }
+    if (Status s = insert_rows(c, "decisions", kDecisionColumns, kDecisionTypes, rows, until);
+        !s.ok())
+      return s;
+    return insert_rows(c, "decision_recipients", kRecipientColumns, kRecipientTypes, recipient_rows,
+                       until);
+  }
+
+  // rows into table in one INSERT ... SELECT FROM unnest(one array per column): constant SQL
+  // text, no parameter limit (multi-row VALUES, chunked under 65,535 parameters, cost up to 2x
+  // the server CPU in bench/pg_log_bench: docs/fleet.md).
+  Status insert_rows(pg::Connection& c, const char* table, const char* columns,
+                     std::span<const char* const> types,
+                     const std::vector<std::vector<Param>>& rows, pg::Clock::time_point until) {
+    if (rows.empty())
+      return Ok{};
+    std::vector<ArrayLiteral> arrays(types.size());
+    for (const auto& row : rows)
+      for (size_t k = 0; k < types.size(); ++k)
+        arrays[k].add(*row[k]);
+    std::vector<Param> params;
+    params.reserve(types.size());
+    for (ArrayLiteral& a : arrays)
+      params.push_back(std::move(a).done());
+    auto r = c.exec(unnest_insert(table, columns, types), params, until);
+    if (!r.ok())
+      return r.error();
     return Ok{};
   }
 
