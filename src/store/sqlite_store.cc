@@ -42,6 +42,7 @@
 
 #include <fmt/format.h>
 
+#include "core/sort_unique.h"
 #include "store/le_blob.h"
 #include "store/snapshot_image.h"
 #include "store/store.h"
@@ -185,13 +186,16 @@ struct FuzzyCache {
       for (uint64_t b : sorted_unique(it->second.bands))
         loaded.emplace_back(b, &it->second);
     }
-    std::sort(loaded.begin(), loaded.end());
+    // By band only, stably (SQL row order within a band); lookups compare bands only.
+    radix_sort_by_key(loaded);
   }
+
+  static bool band_less(const Entry& e, uint64_t b) { return e.first < b; }
 
   // f(record) for every live record in band b; a record is in a band at most once.
   template <typename F>
   void for_each_in_band(uint64_t b, F&& f) const {
-    auto first = std::lower_bound(loaded.begin(), loaded.end(), Entry{b, nullptr});
+    auto first = std::lower_bound(loaded.begin(), loaded.end(), b, band_less);
     for (auto it = first; it != loaded.end() && it->first == b; ++it) {
       if (it->second)
         f(it->second);
@@ -215,7 +219,7 @@ struct FuzzyCache {
       return;
     const FuzzyRecord* doomed = &it->second;
     for (uint64_t b : sorted_unique(doomed->bands)) {
-      auto first = std::lower_bound(loaded.begin(), loaded.end(), Entry{b, nullptr});
+      auto first = std::lower_bound(loaded.begin(), loaded.end(), b, band_less);
       for (auto e = first; e != loaded.end() && e->first == b; ++e) {
         if (e->second == doomed)
           e->second = nullptr;
