@@ -181,8 +181,9 @@ struct FuzzyCache {
     loaded.reserve(n);
     for (FuzzyRecord& r : rows) {
       FuzzyKey key{r.message_digest, r.reporter};
-      auto [it, fresh] = records.insert_or_assign(std::move(key), std::move(r));
-      (void)fresh;  // the SQL key is unique: never a replacement
+      // Rows arrive ORDER BY digest, reporter: the end is the right place (no key comparisons
+      // down the tree). The SQL key is unique: never a replacement.
+      auto it = records.insert_or_assign(records.end(), std::move(key), std::move(r));
       for (uint64_t b : sorted_unique(it->second.bands))
         loaded.emplace_back(b, &it->second);
     }
