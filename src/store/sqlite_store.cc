@@ -174,20 +174,28 @@ struct FuzzyCache {
   // Records added after the load (few: reports arriving while this process runs).
   std::unordered_multimap<uint64_t, const FuzzyRecord*> added;
 
-  void load(std::vector<FuzzyRecord> rows) {
+  // One row read from SQL. Rows arrive ORDER BY digest, reporter, so the map's end is the right
+  // place (no key comparisons down the tree); the SQL key is unique.
+  void add_loaded(FuzzyRecord r) {
+    FuzzyKey key{r.message_digest, r.reporter};
+    records.emplace_hint(records.end(), std::move(key), std::move(r));
+  }
+
+  // After the last row: the band index of every record, ordered by band (lookups compare bands
+  // only; the order of records within a band does not change any answer).
+  void index_loaded() {
     size_t n = 0;
-    for (const FuzzyRecord& r : rows)
+    for (const auto& [key, r] : records)
       n += r.bands.size();
     loaded.reserve(n);
-    for (FuzzyRecord& r : rows) {
-      FuzzyKey key{r.message_digest, r.reporter};
-      // Rows arrive ORDER BY digest, reporter: the end is the right place (no key comparisons
-      // down the tree). The SQL key is unique: never a replacement.
-      auto it = records.insert_or_assign(records.end(), std::move(key), std::move(r));
-      for (uint64_t b : sorted_unique(it->second.bands))
-        loaded.emplace_back(b, &it->second);
+    std::vector<uint64_t> bands;
+    for (const auto& [key, r] : records) {
+      bands.assign(r.bands.begin(), r.bands.end());
+      std::sort(bands.begin(), bands.end());
+      bands.erase(std::unique(bands.begin(), bands.end()), bands.end());
+      for (uint64_t b : bands)
+        loaded.emplace_back(b, &r);
     }
-    // By band only, stably (SQL row order within a band); lookups compare bands only.
     radix_sort_by_key(loaded);
   }
 
@@ -988,17 +996,19 @@ class SqliteStore final : public Store {
     Use u(*stmts_.at("fuzzy_load"));
     u.i64(1, sid);
     int rc;
-    std::vector<FuzzyRecord> rows;
+    // Straight into the cache's map: no vector of rows to grow, copy and free (on a machine
+    // where page faults are dear, touching that memory cost more than the copying).
     while ((rc = u.step()) == SQLITE_ROW) {
-      FuzzyRecord& r = rows.emplace_back();
+      FuzzyRecord r;
       r.message_digest = u.col_text(0);
       r.reporter = u.col_text(1);
       r.cls = u.col_i64(2) == 0 ? Class::kHam : Class::kSpam;
       r.bands = u.col_blob<uint64_t>(3);
       r.signature = u.col_blob<uint32_t>(4);
       r.added_unix = u.col_i64(5);
+      cache.add_loaded(std::move(r));
     }
-    cache.load(std::move(rows));
+    cache.index_loaded();
     Status s = rc == SQLITE_DONE ? Status(Ok{}) : Status(fail(rc, "fuzzy load"));
     if (s)
       s = step_done("commit");
