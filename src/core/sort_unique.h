@@ -51,8 +51,8 @@ inline void sort_unique(std::vector<uint64_t>& v) {
 // bucket, ordered by insertion; a crowded bucket (keys crafted to share their top bits) goes
 // to std::sort, so the worst case is O(n log n). No buffer the size of the input: on a machine
 // where a page fault is expensive, a second 1.5 MB array cost more than the sort.
-template <typename T>
-void radix_sort_by_key(std::vector<std::pair<uint64_t, T>>& v) {
+template <typename T, typename Alloc>
+void radix_sort_by_key(std::vector<std::pair<uint64_t, T>, Alloc>& v) {
   auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
   if (v.size() < 128) {
     std::sort(v.begin(), v.end(), by_key);
