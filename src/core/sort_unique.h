@@ -4,7 +4,7 @@
 // fuzzy/). An LSD radix sort (6 passes of 11 bits) is ~3x faster than std::sort for the
 // 500-1500 hashes of a message. radix_sort_by_key orders (hash, payload) pairs in place by one
 // bucket pass on the top bits (the near-duplicate band index in src/store, ~96k pairs at
-// start-up: ~15x fewer instructions than std::sort). Failure semantics: none beyond std::bad_alloc.
+// start-up: ~12x fewer instructions than std::sort). Failure semantics: none beyond std::bad_alloc.
 #pragma once
 
 #include <algorithm>
