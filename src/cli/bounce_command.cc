@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bounce/bounce.h"
+#include "core/file.h"
 #include "doctor/bounce_checks.h"
 #include "doctor/doctor.h"
 #include "mime/message.h"
@@ -39,17 +40,13 @@ bool read_file(const std::string& path, std::string& bytes, std::string& why) {
     bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     return true;
   }
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    why = "is a directory";
+  auto read = mailsift::read_whole_file(path);
+  if (!read) {
+    // The caller prints "mailsift: PATH: WHY"; keep its two short reasons.
+    why = read.error().message == path + " is a directory" ? "is a directory" : "cannot read";
     return false;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    why = "cannot read";
-    return false;
-  }
-  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  bytes = std::move(*read);
   return true;
 }
 

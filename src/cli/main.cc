@@ -33,6 +33,7 @@
 #include "cli/log_command.h"
 #include "cli/migrate_command.h"
 #include "core/config.h"
+#include "core/file.h"
 #include "rules/rules.h"
 #include "scan/engine.h"
 #include "fleet/fleet.h"
@@ -59,38 +60,11 @@ Result<std::string> read_input(const std::string& path) {
   if (path == "-") {
     bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-      return Error::permanent(fmt::format("{} is a directory", path));
-    }
-    // One open, one fstat, one read into a buffer of the right size: reading through
-    // istreambuf_iterator cost more CPU than parsing the message.
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Error::permanent(fmt::format("cannot read {}: {}", path, std::strerror(errno)));
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && st.st_size > 0) bytes.reserve(static_cast<size_t>(st.st_size));
-    char chunk[65536];
-    for (;;) {
-      // Straight into the string when it has room (the common case: size known from fstat).
-      const size_t have = bytes.size(), room = bytes.capacity() - have;
-      ssize_t n;
-      if (room > 0) {
-        bytes.resize(bytes.capacity());
-        n = ::read(fd, bytes.data() + have, room);
-        bytes.resize(have + (n > 0 ? static_cast<size_t>(n) : 0));
-      } else {
-        n = ::read(fd, chunk, sizeof chunk);
-        if (n > 0) bytes.append(chunk, static_cast<size_t>(n));
-      }
-      if (n == 0) break;
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const int err = errno;
-        ::close(fd);
-        return Error::permanent(fmt::format("error reading {}: {}", path, std::strerror(err)));
-      }
-    }
-    ::close(fd);
+    // One open, one fstat, one read (src/core/file.h): istreambuf_iterator cost more CPU than
+    // parsing the message.
+    auto read = mailsift::read_whole_file(path);
+    if (!read) return read.error();
+    bytes = std::move(*read);
   }
   if (bytes.empty()) return Error::malformed(fmt::format("{} is empty", path));
   return bytes;

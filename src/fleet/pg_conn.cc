@@ -213,7 +213,8 @@ Result<std::unique_ptr<Connection>> Pool::connect() {
   const auto until = deadline();
   PGconn* raw = PQconnectStart(dsn_.c_str());
   if (!raw)
-    return Error::temporary("postgres: out of memory");
+    return Error::temporary("postgres: cannot start a connection (out of memory, or libpq.so.5 "
+                            "could not be loaded)");
   auto conn = std::make_unique<Connection>(raw);
   if (PQstatus(raw) == CONNECTION_BAD)
     return Error::temporary("postgres: connect: " + trim(PQerrorMessage(raw)));

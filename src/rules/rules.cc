@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/file.h"
 #include "rules/rule_file.h"
 
 namespace mailsift::rules {
@@ -334,12 +335,10 @@ Result<DbPtr> compile_db(const std::vector<uint32_t>& rule_ids, const std::vecto
     XXH128_hash_t h = XXH3_128bits_digest(st);
     XXH3_freeState(st);
     cache_file = fmt::format("{}/{:016x}{:016x}.hsdb", dir, h.high64, h.low64);
-    std::ifstream in(cache_file, std::ios::binary);
-    if (in) {
-      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // A missing, damaged or foreign cache file just means compiling again.
+    if (auto bytes = read_whole_file(cache_file); bytes) {
       hs_database_t* cached = nullptr;
-      // A damaged or foreign cache file just means compiling again.
-      if (hs_deserialize_database(bytes.data(), bytes.size(), &cached) == HS_SUCCESS) {
+      if (hs_deserialize_database(bytes->data(), bytes->size(), &cached) == HS_SUCCESS) {
         return DbPtr(cached);
       }
     }
@@ -488,13 +487,10 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::load_string(std::string_view tex
 }
 
 Result<std::shared_ptr<const RuleSet>> RuleSet::load_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Error::config(fmt::format("cannot read rule file {}", path));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad())
-    return Error::config(fmt::format("error reading rule file {}", path));
-  return load_string(text, path);
+  auto text = read_whole_file(path);
+  if (!text)  // a rule file the operator named is configuration: kConfig, not kPermanent
+    return Error::config(fmt::format("rule file: {}", text.error().message));
+  return load_string(*text, path);
 }
 
 size_t RuleSet::size() const {

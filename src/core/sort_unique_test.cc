@@ -1,0 +1,81 @@
+#include "core/sort_unique.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <utility>
+#include <vector>
+
+namespace mailsift {
+namespace {
+
+using Pairs = std::vector<std::pair<uint64_t, int>>;
+
+// Equal keys may come out in any order, so the check is: keys ascending, and the same pairs
+// as the input (the payload is the input position, so nothing was lost or duplicated).
+void expect_sorted_permutation(const Pairs& in, const Pairs& out) {
+  ASSERT_EQ(in.size(), out.size());
+  for (size_t i = 1; i < out.size(); ++i)
+    ASSERT_LE(out[i - 1].first, out[i].first) << "at " << i;
+  Pairs a = in, b = out;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  EXPECT_EQ(a, b);
+}
+
+Pairs with_positions(const std::vector<uint64_t>& keys) {
+  Pairs v;
+  for (size_t i = 0; i < keys.size(); ++i)
+    v.emplace_back(keys[i], static_cast<int>(i));
+  return v;
+}
+
+TEST(RadixSortByKey, SortsSpreadKeysWithDuplicates) {
+  std::mt19937_64 rng(7);
+  for (size_t n : {0, 1, 127, 128, 1000, 100000}) {
+    std::vector<uint64_t> keys;
+    for (size_t i = 0; i < n; ++i)
+      keys.push_back(i % 4 == 3 && i > 0 ? keys[rng() % i] : rng());  // a quarter repeats
+    const Pairs in = with_positions(keys);
+    Pairs v = in;
+    radix_sort_by_key(v);
+    expect_sorted_permutation(in, v);
+    Pairs again = in;  // the same input gives the same order
+    radix_sort_by_key(again);
+    EXPECT_EQ(again, v) << "n=" << n;
+  }
+}
+
+TEST(RadixSortByKey, KeysSharingTheirTopBitsStillSort) {
+  // Every key in one bucket (the crowded-bucket path), and small keys (all top bits zero).
+  std::mt19937_64 rng(11);
+  std::vector<uint64_t> same_top, small;
+  for (int i = 0; i < 5000; ++i) {
+    same_top.push_back((uint64_t{0xABCD} << 48) | (rng() & 0xffff));
+    small.push_back(rng() % 3000);
+  }
+  for (const auto& keys : {same_top, small}) {
+    const Pairs in = with_positions(keys);
+    Pairs v = in;
+    radix_sort_by_key(v);
+    expect_sorted_permutation(in, v);
+  }
+}
+
+TEST(SortUnique, SortsAndDropsDuplicates) {
+  std::mt19937_64 rng(3);
+  for (size_t n : {0, 5, 127, 128, 5000}) {
+    std::vector<uint64_t> v;
+    for (size_t i = 0; i < n; ++i)
+      v.push_back(rng() % (n / 2 + 1));
+    std::vector<uint64_t> want = v;
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    sort_unique(v);
+    EXPECT_EQ(v, want) << "n=" << n;
+  }
+}
+
+}  // namespace
+}  // namespace mailsift
