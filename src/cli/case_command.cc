@@ -47,17 +47,12 @@ Result<Stores> open_stores(const Config& config, const std::string& data_dir, bo
   Stores s;
   const std::filesystem::path dir(data_dir);
   std::error_code ec;
-  s.log_path = (dir / decisions::kDecisionsFileName).string();
-  if (std::filesystem::exists(s.log_path, ec)) {
-    decisions::SqliteLogOptions o;
-    o.create = false;
-    auto log = decisions::open_sqlite_log(s.log_path, o);
-    if (!log)
-      return log.error();
-    s.log = std::move(log).value();
-  } else if (need_log) {
+  auto log = fleet::open_configured_log_for_reading(config, data_dir, &s.log_path);
+  if (!log)
+    return log.error();
+  s.log = std::move(log).value();
+  if (!s.log && need_log)
     s.log = decisions::make_memory_log();  // empty: the answer says what was searched
-  }
   auto tenants = fleet::open_configured_tenant_store(config, dir.string());
   if (!tenants)
     return tenants.error();

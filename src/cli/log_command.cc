@@ -14,6 +14,7 @@
 #include "decisions/decision_json.h"
 #include "decisions/decisions.h"
 #include "decisions/timezone.h"
+#include "fleet/fleet.h"
 
 namespace mailsift::cli {
 namespace {
@@ -241,8 +242,8 @@ void add_log_options(CLI::App& cmd, LogOptions& o) {
   cmd.add_flag("--json", o.json, "One JSON object per decision per line");
 }
 
-int run_log_command(const LogOptions& o, const std::string& data_dir, std::ostream& out,
-                    std::ostream& err) {
+int run_log_command(const LogOptions& o, const Config& config, const std::string& data_dir,
+                    std::ostream& out, std::ostream& err) {
   auto zone = dec::canonical_zone_name(o.tz);
   if (!zone) {
     err << "mailsift: --tz: " << zone.error().message << "\n";
@@ -270,23 +271,20 @@ int run_log_command(const LogOptions& o, const std::string& data_dir, std::ostre
   // One more than asked, to say whether the list was cut.
   q.limit = o.limit == 0 ? 0 : o.limit + 1;
 
-  const std::string path = (std::filesystem::path(data_dir) / dec::kDecisionsFileName).string();
+  std::string where;
+  auto log = fleet::open_configured_log_for_reading(config, data_dir, &where);
+  if (!log) {
+    err << "mailsift: " << log.error().describe() << "\n";
+    return log.error().kind == ErrorKind::kTemporary ? kExitTemporary : kExitUsage;
+  }
   std::vector<dec::Decision> found;
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  if (!*log) {
     err << fmt::format(
-        "mailsift: no decision log at {} (nothing recorded yet, or wrong "
-        "--data-dir)\n",
-        path);
+        "mailsift: no decision log at {} (nothing recorded yet, or wrong --data-dir or "
+        "decisions.backend)\n",
+        where);
   } else {
-    dec::SqliteLogOptions options;
-    options.create = false;
-    auto log = dec::open_sqlite_log(path, options);
-    if (!log) {
-      err << "mailsift: " << log.error().describe() << "\n";
-      return log.error().kind == ErrorKind::kTemporary ? kExitTemporary : kExitUsage;
-    }
-    auto result = (*log)->query(q);
+    auto result = (**log).query(q);
     if (!result) {
       err << "mailsift: " << result.error().describe() << "\n";
       return result.error().kind == ErrorKind::kTemporary ? kExitTemporary : kExitUsage;

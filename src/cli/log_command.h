@@ -15,6 +15,8 @@
 #include <ostream>
 #include <string>
 
+#include "core/config.h"
+
 namespace CLI {
 class App;
 }
@@ -34,8 +36,9 @@ struct LogOptions {
 // Registers the options on the `log` subcommand, bound to `options`.
 void add_log_options(CLI::App& command, LogOptions& options);
 
-// Runs the search against <data_dir>/decisions.db; returns the process exit code.
-int run_log_command(const LogOptions& options, const std::string& data_dir, std::ostream& out,
-                    std::ostream& err);
+// Runs the search against the configured decision log (decisions.backend: <data_dir>/decisions.db
+// or the fleet's PostgreSQL log); returns the process exit code.
+int run_log_command(const LogOptions& options, const Config& config, const std::string& data_dir,
+                    std::ostream& out, std::ostream& err);
 
 }  // namespace mailsift::cli

@@ -234,7 +234,7 @@ int main(int argc, char** argv) {
   if (migrate_cmd->parsed())
     return mailsift::cli::run_migrate_command(migrate_options, config, std::cout, std::cerr);
   if (data_dir.empty()) data_dir = "/var/lib/mailsift";
-  if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, data_dir, std::cout, std::cerr);
+  if (log_cmd->parsed()) return mailsift::cli::run_log_command(log_options, config, data_dir, std::cout, std::cerr);
   if (account_cmd->parsed())
     return mailsift::cli::run_account_command(account_options, config, data_dir, std::cout, std::cerr);
   if (case_cmd->parsed())

@@ -79,6 +79,33 @@ Result<std::unique_ptr<decisions::DecisionLog>> open_configured_log(const Config
                        "' (sqlite, memory, postgres)");
 }
 
+Result<std::unique_ptr<decisions::DecisionLog>> open_configured_log_for_reading(
+    const Config& config, const std::string& data_dir, std::string* where) {
+  const std::string& backend = config.get_string("decisions.backend");
+  if (backend == "postgres") {
+    PostgresOptions o = postgres_options(config);
+    *where = "PostgreSQL schema " + o.schema;
+    return open_postgres_log(o);
+  }
+  if (backend == "sqlite") {
+    const std::string path =
+        (std::filesystem::path(data_dir) / decisions::kDecisionsFileName).string();
+    *where = path;
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+      return std::unique_ptr<decisions::DecisionLog>();
+    decisions::SqliteLogOptions o;
+    o.create = false;
+    return decisions::open_sqlite_log(path, o);
+  }
+  if (backend == "memory") {
+    *where = "a memory log (decisions.backend = memory: kept inside mailsiftd only)";
+    return std::unique_ptr<decisions::DecisionLog>();
+  }
+  return Error::config("decisions.backend: unknown backend '" + backend +
+                       "' (sqlite, memory, postgres)");
+}
+
 Result<std::unique_ptr<outbound::OutboundStore>> open_configured_outbound_store(
     const Config& config, const std::string& data_dir) {
   const std::string& backend = config.get_string("outbound.store.backend");

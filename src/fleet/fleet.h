@@ -38,8 +38,8 @@ struct RedisOptions {
   // ("g:", "r:acme", "d:example.com") whose learned state each node keeps in memory, current to
   // the scope's change stream at every prefetch. Empty: no mirror.
   std::vector<std::string> mirror_scopes = {"g:"};
-  int mirror_stream_max = 2000;             // XADD MAXLEN ~ of a mirrored scope's change stream
-  int64_t mirror_max_tokens = 5'000'000;    // a scope with more token fields is not mirrored
+  int mirror_stream_max = 2000;           // XADD MAXLEN ~ of a mirrored scope's change stream
+  int64_t mirror_max_tokens = 5'000'000;  // a scope with more token fields is not mirrored
 };
 
 // What the Redis store's mirrors did (zero for any other store, or a wrapped one).
@@ -102,6 +102,12 @@ Result<std::unique_ptr<store::Store>> open_configured_store(const Config& config
                                                             const std::string& data_dir);
 Result<std::unique_ptr<decisions::DecisionLog>> open_configured_log(const Config& config,
                                                                     const std::string& data_dir);
+// The configured decision log for the support CLI (`mailsift log`, `mailsift case`): the SQLite
+// file in data_dir only if it exists (never created; nullptr and *where = its path when it does
+// not), the shared PostgreSQL log for decisions.backend = postgres (*where = its schema), nullptr
+// for memory (a daemon's memory log is not readable from outside).
+Result<std::unique_ptr<decisions::DecisionLog>> open_configured_log_for_reading(
+    const Config& config, const std::string& data_dir, std::string* where);
 // outbound.store.backend = sqlite (outbound.file in data_dir, group commit
 // outbound.store.flush_ms) | memory | redis (redis.*). kConfig for an unknown backend.
 Result<std::unique_ptr<outbound::OutboundStore>> open_configured_outbound_store(

@@ -6,7 +6,8 @@
 #   (a) a "mark as spam" report through node A raises node B's score of the next similar message;
 #   (b) outbound.user.messages_per_hour = 3 holds across both policy listeners (requests
 #       alternate A/B; the 4th and 5th are refused by the limit rule wherever they land);
-#   (c) GET /api/v1/case on either node lists decisions made by both nodes;
+#   (c) GET /api/v1/case on either node, and `mailsift log` with either node's configuration,
+#       list decisions made by both nodes;
 #   (d) an account disabled with `mailsift account` (node-b's config) is refused by node-a's
 #       listener and shown by node-a's case lookup.
 # Usage: two_nodes.sh /path/to/mailsiftd /path/to/mailsift
@@ -139,6 +140,21 @@ for n in a b; do
 done
 check "both nodes answer the same decisions" \
   test "$(py "$IDS" <"$WORK/case-a.json")" = "$(py "$IDS" <"$WORK/case-b.json")"
+# The CLI's search (`mailsift log`) with either node's configuration reads the same shared log:
+# every decision of the window, from both nodes, the same on both.
+LOGCOUNT='import json,sys; ds=[json.loads(l) for l in sys.stdin if l.strip()]; print(" ".join("%s/%s:%d" % (n, w, sum(1 for d in ds if d["node"] == n and d["direction"] == w)) for n in ("node-a", "node-b") for w in ("inbound", "outbound")))'
+for n in a b; do
+  "$MAILSIFT" --config "$WORK/node-$n.toml" log --at "$AT" --window 30m --limit 0 --json \
+    >"$WORK/log-$n.jsonl"
+  check "mailsift log with node-$n's config exits 0" test $? = 0
+  GOT=$(python3 -c "$LOGCOUNT" <"$WORK/log-$n.jsonl")
+  echo "mailsift log with node-$n's config: $GOT"
+  check "mailsift log with node-$n's config sees both nodes' decisions" \
+    test "$GOT" = "node-a/inbound:1 node-a/outbound:3 node-b/inbound:3 node-b/outbound:2"
+done
+check "mailsift log: the same decisions with either node's config" \
+  cmp -s <(python3 -c 'import json,sys; print(sorted(json.loads(l)["id"] for l in sys.stdin))' <"$WORK/log-a.jsonl") \
+  <(python3 -c 'import json,sys; print(sorted(json.loads(l)["id"] for l in sys.stdin))' <"$WORK/log-b.jsonl")
 CODE=$(curl -s -o /dev/null -w '%{http_code}' -G -H "Authorization: Bearer $(cat "$WORK/node-a.key")" \
   --data-urlencode "user=bob@acme.test" --data-urlencode "at=$AT" "$B/api/v1/case")
 check "node-a's key is unknown to node-b (API keys are per node)" test "$CODE" = 401
