@@ -57,8 +57,15 @@ Result<Stores> open_stores(const Config& config, const std::string& data_dir, bo
   if (!tenants)
     return tenants.error();
   s.tenants = std::move(tenants).value();
+  // A fleet's account statuses and counters are on Redis (outbound.store.backend); the embedded
+  // file only when it exists (a node without the policy listener has none).
   const auto opath = dir / config.get_string("outbound.file");
-  if (std::filesystem::exists(opath, ec)) {
+  if (config.get_string("outbound.store.backend") == "redis") {
+    auto os = fleet::open_configured_outbound_store(config, dir.string());
+    if (!os)
+      return os.error();
+    s.outbound = std::move(os).value();
+  } else if (std::filesystem::exists(opath, ec)) {
     auto os = outbound::open_sqlite_store(opath.string());
     if (!os)
       return os.error();

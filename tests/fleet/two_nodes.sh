@@ -169,6 +169,19 @@ check "node-a refuses bob: sending disabled" grep -q "5.7.1 Sending disabled for
 ACCOUNT=$(case_json "$A" "$WORK/node-a.key" | py '[c["answer"] for c in d["checks"] if c["name"] == "account"][0]')
 echo "node-a case lookup, account check: $ACCOUNT"
 check "node-a's case lookup shows the status" grep -q "bob@acme.test is sending_disabled .*: phished" <<<"$ACCOUNT"
+# The CLI's case lookup with node-a's configuration: the shared log and the shared status.
+"$MAILSIFT" --config "$WORK/node-a.toml" case --reseller acme --user bob@acme.test --at "$AT" \
+  --tz UTC --window 30m --json >"$WORK/case-cli.json"
+check "mailsift case (node-a's config) exits 0" test $? = 0
+GOT=$(py "$COUNT" <"$WORK/case-cli.json")
+echo "mailsift case with node-a's config: $GOT"
+# Request 6 (refused above) is node-a's fourth outbound decision.
+check "mailsift case sees both nodes' decisions" \
+  test "$GOT" = "node-a/inbound:1 node-a/outbound:4 node-b/inbound:3 node-b/outbound:2"
+ACCOUNT=$(py '[c["answer"] for c in d["checks"] if c["name"] == "account"][0]' <"$WORK/case-cli.json")
+echo "mailsift case, account check: $ACCOUNT"
+check "mailsift case shows the status set through node-b" \
+  grep -q "bob@acme.test is sending_disabled .*: phished" <<<"$ACCOUNT"
 
 echo "two nodes: $passed passed, $failed failed"
 [ "$failed" = 0 ]
