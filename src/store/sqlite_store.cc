@@ -25,7 +25,6 @@
 //
 // Thread-safety: one connection, one mutex; calls are serialised.
 #include <sqlite3.h>
-#include <sys/mman.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -44,6 +43,7 @@
 
 #include <fmt/format.h>
 
+#include "core/huge_pages.h"
 #include "core/sort_unique.h"
 #include "store/le_blob.h"
 #include "store/snapshot_image.h"
@@ -167,31 +167,17 @@ struct Snapshot {
   uint64_t last_used = 0;
 };
 
-// Allocator for the near-duplicate band index: an array of 1 MiB or more is 2 MiB-aligned and
-// marked for transparent huge pages (as TokenTable's slots are). Filling the ~1.5 MB index of the
-// corpus store took ~375 page faults with 4 KiB pages, and a fault costs ~17 us on the
-// virtualised benchmark machine; with a huge page it is one.
+// Allocator for the near-duplicate band index: an array of 1 MiB or more on huge pages
+// (core/huge_pages.h). Filling the ~1.5 MB index of the corpus store took ~375 page faults with
+// 4 KiB pages; with a huge page it is one.
 template <typename T>
 struct HugePageAllocator {
   using value_type = T;
   HugePageAllocator() = default;
   template <typename U>
   HugePageAllocator(const HugePageAllocator<U>&) {}  // NOLINT: rebinding is implicit
-  static constexpr size_t kHuge = size_t{2} << 20;
   T* allocate(size_t n) {
-    size_t bytes = n * sizeof(T);
-    if (bytes < (size_t{1} << 20)) {
-      void* p = std::malloc(bytes);
-      if (!p)
-        throw std::bad_alloc();
-      return static_cast<T*>(p);
-    }
-    bytes = (bytes + kHuge - 1) / kHuge * kHuge;
-    void* p = std::aligned_alloc(kHuge, bytes);
-    if (!p)
-      throw std::bad_alloc();
-    ::madvise(p, bytes, MADV_HUGEPAGE);
-    return static_cast<T*>(p);
+    return static_cast<T*>(allocate_maybe_huge(n * sizeof(T), alignof(T), size_t{1} << 20));
   }
   void deallocate(T* p, size_t) { std::free(p); }
   template <typename U>
@@ -228,8 +214,7 @@ struct FuzzyCache {
     std::vector<uint64_t> bands;
     for (const auto& [key, r] : records) {
       bands.assign(r.bands.begin(), r.bands.end());
-      std::sort(bands.begin(), bands.end());
-      bands.erase(std::unique(bands.begin(), bands.end()), bands.end());
+      sort_unique(bands);
       for (uint64_t b : bands)
         loaded.emplace_back(b, &r);
     }

@@ -10,8 +10,6 @@
 // at the store boundary catch it). Not thread-safe; the owning store serialises access.
 #pragma once
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +19,7 @@
 #include <span>
 #include <utility>
 
+#include "core/huge_pages.h"
 #include "store/store.h"
 
 namespace mailsift::store {
@@ -192,16 +191,8 @@ class TokenTable {
    public:
     Slots() = default;
     explicit Slots(size_t n, bool clear = true) : n_(n) {
-      constexpr size_t kHuge = size_t{2} << 20;
-      size_t bytes = n * sizeof(Slot);
-      size_t align = bytes >= kHuge ? kHuge : alignof(Slot);
-      bytes = (bytes + align - 1) / align * align;
-      void* p = std::aligned_alloc(align, bytes);
-      if (!p)
-        throw std::bad_alloc();
-      if (align == kHuge)
-        madvise(p, bytes, MADV_HUGEPAGE);
-      data_.reset(static_cast<Slot*>(p));
+      data_.reset(
+          static_cast<Slot*>(allocate_maybe_huge(n * sizeof(Slot), alignof(Slot), kHugePageBytes)));
       if (clear) {
         for (size_t i = 0; i < n; ++i)
           data_[i] = Slot{kEmpty, 0, 0};
