@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <toml++/toml.h>
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
+#include <thread>
 
 namespace mailsift {
 namespace {
@@ -55,8 +57,10 @@ Result<std::string> canonical_value(const ParamSpec& spec, std::string_view text
       return fmt::format("{}", v);
     }
     case ParamType::kBool:
-      if (s == "true" || s == "1" || s == "yes" || s == "on") return std::string("true");
-      if (s == "false" || s == "0" || s == "no" || s == "off") return std::string("false");
+      if (s == "true" || s == "1" || s == "yes" || s == "on")
+        return std::string("true");
+      if (s == "false" || s == "0" || s == "no" || s == "off")
+        return std::string("false");
       return Error::config(fmt::format("{}: '{}' is not a boolean", spec.name, s));
     case ParamType::kString:
       return s;
@@ -78,10 +82,12 @@ const ParamSpec& require(std::string_view name) {
 // Flattens a TOML table into dotted keys, converting leaves to text.
 Status flatten(const toml::table& table, const std::string& prefix, Config& out) {
   for (const auto& [key, node] : table) {
-    std::string name = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    std::string name =
+        prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
     if (const auto* sub = node.as_table()) {
       Status st = flatten(*sub, name, out);
-      if (!st) return st;
+      if (!st)
+        return st;
       continue;
     }
     std::string text;
@@ -97,15 +103,18 @@ Status flatten(const toml::table& table, const std::string& prefix, Config& out)
       return Error::config(fmt::format("{}: unsupported value type", name));
     }
     const ParamSpec* spec = find_param(name);
-    if (spec == nullptr) return Error::config(fmt::format("unknown parameter '{}'", name));
+    if (spec == nullptr)
+      return Error::config(fmt::format("unknown parameter '{}'", name));
     if (spec->type == ParamType::kString && !node.is_string()) {
       return Error::config(fmt::format("{}: expected a string", name));
     }
     if (spec->type != ParamType::kString && node.is_string()) {
-      return Error::config(fmt::format("{}: expected a {}, got a string", name, type_name(spec->type)));
+      return Error::config(
+          fmt::format("{}: expected a {}, got a string", name, type_name(spec->type)));
     }
     Status st = out.set(name, text);
-    if (!st) return st;
+    if (!st)
+      return st;
   }
   return Ok{};
 }
@@ -113,7 +122,8 @@ Status flatten(const toml::table& table, const std::string& prefix, Config& out)
 std::string toml_quote(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
+    if (c == '"' || c == '\\')
+      out += '\\';
     out += c;
   }
   return out + "\"";
@@ -123,7 +133,8 @@ std::string toml_quote(std::string_view s) {
 
 const ParamSpec* find_param(std::string_view name) {
   for (const auto& p : all_params()) {
-    if (p.name == name) return &p;
+    if (p.name == name)
+      return &p;
   }
   return nullptr;
 }
@@ -141,9 +152,11 @@ Config::Config() {
 
 Status Config::set(std::string_view name, std::string_view value_text) {
   const ParamSpec* spec = find_param(name);
-  if (spec == nullptr) return Error::config(fmt::format("unknown parameter '{}'", name));
+  if (spec == nullptr)
+    return Error::config(fmt::format("unknown parameter '{}'", name));
   auto canon = canonical_value(*spec, value_text);
-  if (!canon) return canon.error();
+  if (!canon)
+    return canon.error();
   values_[std::string(name)] = std::move(canon).value();
   return Ok{};
 }
@@ -153,45 +166,52 @@ Result<Config> Config::load_string(std::string_view toml_text) {
   try {
     toml::table table = toml::parse(toml_text);
     Status st = flatten(table, "", cfg);
-    if (!st) return st.error();
+    if (!st)
+      return st.error();
   } catch (const toml::parse_error& e) {
-    return Error::config(fmt::format("TOML error at line {}: {}", e.source().begin.line,
-                                     e.description()));
+    return Error::config(
+        fmt::format("TOML error at line {}: {}", e.source().begin.line, e.description()));
   }
   return cfg;
 }
 
 Result<Config> Config::load_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error::config(fmt::format("cannot read config file '{}'", path));
+  if (!in)
+    return Error::config(fmt::format("cannot read config file '{}'", path));
   std::stringstream ss;
   ss << in.rdbuf();
   auto cfg = load_string(ss.str());
-  if (!cfg) return Error::config(fmt::format("{}: {}", path, cfg.error().message));
+  if (!cfg)
+    return Error::config(fmt::format("{}: {}", path, cfg.error().message));
   return cfg;
 }
 
 int64_t Config::get_int(std::string_view name) const {
   const auto& spec = require(name);
-  if (spec.type != ParamType::kInt) std::abort();
+  if (spec.type != ParamType::kInt)
+    std::abort();
   return std::stoll(values_.find(name)->second);
 }
 
 double Config::get_double(std::string_view name) const {
   const auto& spec = require(name);
-  if (spec.type != ParamType::kDouble) std::abort();
+  if (spec.type != ParamType::kDouble)
+    std::abort();
   return std::strtod(values_.find(name)->second.c_str(), nullptr);
 }
 
 bool Config::get_bool(std::string_view name) const {
   const auto& spec = require(name);
-  if (spec.type != ParamType::kBool) std::abort();
+  if (spec.type != ParamType::kBool)
+    std::abort();
   return values_.find(name)->second == "true";
 }
 
 const std::string& Config::get_string(std::string_view name) const {
   const auto& spec = require(name);
-  if (spec.type != ParamType::kString) std::abort();
+  if (spec.type != ParamType::kString)
+    std::abort();
   return values_.find(name)->second;
 }
 
@@ -204,9 +224,9 @@ std::string Config::dump_toml() const {
     if (p.type == ParamType::kInt || p.type == ParamType::kDouble) {
       out += fmt::format(", {} .. {}", p.min, p.max);
     }
-    out += fmt::format(", default {})\n", p.type == ParamType::kString
-                                              ? toml_quote(p.default_value)
-                                              : std::string(p.default_value));
+    out +=
+        fmt::format(", default {})\n", p.type == ParamType::kString ? toml_quote(p.default_value)
+                                                                    : std::string(p.default_value));
     out += fmt::format("{} = {}\n", p.name, p.type == ParamType::kString ? toml_quote(v) : v);
   }
   return out;
@@ -228,6 +248,13 @@ std::string render_config_markdown() {
                        p.default_value, bounds, p.description);
   }
   return out;
+}
+
+int server_threads(const Config& config) {
+  const int64_t configured = config.get_int("server.threads");
+  if (configured > 0)
+    return static_cast<int>(configured);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace mailsift

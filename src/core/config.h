@@ -60,4 +60,8 @@ class Config {
 // Markdown reference of the table (docs/config.md).
 std::string render_config_markdown();
 
+// server.threads resolved: 0 means one per CPU core (at least 1). Shared by mailsiftd and the
+// pools sized after its threads (redis.pool_size = 0).
+int server_threads(const Config& config);
+
 }  // namespace mailsift

@@ -1,7 +1,5 @@
 // Backend choice from configuration: see fleet.h.
-#include <algorithm>
 #include <filesystem>
-#include <thread>
 
 #include "fleet/fleet.h"
 #include "fleet/resilient.h"
@@ -13,13 +11,8 @@ RedisOptions redis_options(const Config& config) {
   o.address = config.get_string("redis.address");
   o.timeout_ms = static_cast<int>(config.get_int("redis.timeout_ms"));
   o.pool_size = static_cast<int>(config.get_int("redis.pool_size"));
-  if (o.pool_size == 0) {
-    // Fewer connections than scanning threads made scans queue for one (docs/fleet.md).
-    int threads = static_cast<int>(config.get_int("server.threads"));
-    if (threads == 0)
-      threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    o.pool_size = threads + 1;
-  }
+  if (o.pool_size == 0)  // fewer connections than scanning threads made scans queue for one
+    o.pool_size = server_threads(config) + 1;
   o.prefix = config.get_string("redis.prefix");
   o.mirror_scopes.clear();
   const std::string& scopes = config.get_string("redis.mirror_scopes");

@@ -28,9 +28,9 @@
 #include "doctor/doctor.h"
 #include "doctor/doctor_api.h"
 #endif
+#include "fleet/degraded_check.h"
 #include "fleet/fleet.h"
 #include "fleet/fleet_tenant.h"
-#include "fleet/degraded_check.h"
 #include "fleet/resilient.h"
 #include "ipwatch/api.h"
 #include "ipwatch/map_server.h"
@@ -456,9 +456,7 @@ int main(int argc, char** argv) {
   }
   daemon.install(std::move(first).value());
 
-  int64_t threads = config.get_int("server.threads");
-  if (threads <= 0)
-    threads = std::max(1u, std::thread::hardware_concurrency());
+  const int64_t threads = server_threads(config);
 
   asio::io_context io(static_cast<int>(threads));
   asio::thread_pool scan_pool(static_cast<size_t>(threads));
@@ -606,8 +604,8 @@ int main(int argc, char** argv) {
           },
           [](std::string_view level, std::string_view fields) { log_line(level, fields); });
       if (auto st = ipwatch_monitor->load(); !st)
-        log_line("error", fmt::format("event=ipwatch_load_failed {}",
-                                      kv("error", st.error().describe())));
+        log_line("error",
+                 fmt::format("event=ipwatch_load_failed {}", kv("error", st.error().describe())));
       if (!iopts->map_listen.empty()) {
         mailsift::ipwatch::MapServerOptions mopts;
         mopts.listen = iopts->map_listen;
@@ -862,13 +860,13 @@ int main(int argc, char** argv) {
         return mailsift::ipwatch::IpwatchApi::Access::kUnknown;
       };
 #ifdef MAILSIFT_WITH_TENANT
-      ipwatch_auth = [ts = tenant_store.get()](std::string_view key)
-          -> Result<mailsift::ipwatch::IpwatchApi::Access> {
+      ipwatch_auth = [ts = tenant_store.get()](
+                         std::string_view key) -> Result<mailsift::ipwatch::IpwatchApi::Access> {
         using Access = mailsift::ipwatch::IpwatchApi::Access;
         auto who = mailsift::tenant::authenticate(*ts, key);
         if (!who)
           return who.error().kind == mailsift::ErrorKind::kTemporary ? Result<Access>(who.error())
-                                                                      : Access::kUnknown;
+                                                                     : Access::kUnknown;
         return who->role == mailsift::tenant::Role::kAdmin ? Access::kAdmin : Access::kNotAdmin;
       };
 #endif
