@@ -297,9 +297,8 @@ std::string rows_of(const std::string& schema, const std::string& table, const s
 
 TEST(PostgresBatch, IdAlreadyInTheTableIsSkipped) {
   SKIP_WITHOUT_POSTGRES();
-  const BatchWrite mode = BatchWrite::kArrays;
-  const std::string schema = fmt::format("batch_seen_{}", mode_name(mode));
-  auto log = open_mode(schema, mode);
+  const std::string schema = "batch_seen";
+  auto log = open_mode(schema, BatchWrite::kArrays);
   ASSERT_TRUE(log.ok()) << log.error().describe();
   const Decision old = rich("old", kT0, 2);
   ASSERT_TRUE((*log)->record(old).ok());
@@ -318,9 +317,8 @@ TEST(PostgresBatch, IdAlreadyInTheTableIsSkipped) {
 
 TEST(PostgresBatch, SameIdTwiceInOneBatchIsWrittenOnce) {
   SKIP_WITHOUT_POSTGRES();
-  const BatchWrite mode = BatchWrite::kArrays;
-  const std::string schema = fmt::format("batch_dup_{}", mode_name(mode));
-  auto log = open_mode(schema, mode);
+  const std::string schema = "batch_dup";
+  auto log = open_mode(schema, BatchWrite::kArrays);
   ASSERT_TRUE(log.ok()) << log.error().describe();
   const std::vector<Decision> batch = {rich("a", kT0, 2), rich("b", kT0 + 1, 1),
                                        rich("a", kT0 + 7, 3, "second"), rich("b", kT0, 0, "x")};
@@ -338,9 +336,8 @@ TEST(PostgresBatch, SameIdTwiceInOneBatchIsWrittenOnce) {
 
 TEST(PostgresBatch, BatchSpanningTwoPartitions) {
   SKIP_WITHOUT_POSTGRES();
-  const BatchWrite mode = BatchWrite::kArrays;
-  const std::string schema = fmt::format("batch_parts_{}", mode_name(mode));
-  auto log = open_mode(schema, mode);
+  const std::string schema = "batch_parts";
+  auto log = open_mode(schema, BatchWrite::kArrays);
   ASSERT_TRUE(log.ok()) << log.error().describe();
   std::vector<Decision> batch;
   for (int i = 0; i < 6; ++i)
@@ -411,9 +408,8 @@ TEST(PostgresBatch, LargeBatchBeyondTheParameterLimit) {
   std::vector<Decision> batch;
   for (int i = 0; i < kN; ++i)
     batch.push_back(rich(fmt::format("big-{:05}", i), kT0 + i, 1 + i % 3));
-  const BatchWrite mode = BatchWrite::kArrays;
-  const std::string schema = fmt::format("batch_big_{}", mode_name(mode));
-  auto log = open_mode(schema, mode);
+  const std::string schema = "batch_big";
+  auto log = open_mode(schema, BatchWrite::kArrays);
   ASSERT_TRUE(log.ok()) << log.error().describe();
   ASSERT_TRUE((*log)->record_batch(batch).ok());
   EXPECT_EQ(sql_value("SELECT count(*) FROM " + schema + ".decisions"), std::to_string(kN));
@@ -460,10 +456,9 @@ TEST(PostgresBatch, EveryModeWritesTheSameRows) {
 // deadlock (the batch takes its locks sorted; in batch order the two would wait on each other).
 TEST(PostgresBatch, TwoNodesOverlappingBatchesConcurrently) {
   SKIP_WITHOUT_POSTGRES();
-  const BatchWrite mode = BatchWrite::kArrays;
-  const std::string schema = fmt::format("batch_race_{}", mode_name(mode));
-  auto a = open_mode(schema, mode);
-  auto b = open_mode(schema, mode);
+  const std::string schema = "batch_race";
+  auto a = open_mode(schema, BatchWrite::kArrays);
+  auto b = open_mode(schema, BatchWrite::kArrays);
   ASSERT_TRUE(a.ok() && b.ok());
   constexpr int kRounds = 8, kPerRound = 200;
   std::atomic<int> failures{0};
