@@ -112,6 +112,15 @@ const std::vector<ParamSpec>& all_params() {
        "PostgreSQL schema holding mailsift's tables (created if missing; migrated on start)."},
       {"postgres.partition_days", T::kInt, "1", 1, 366,
        "Width in days of each time partition of the PostgreSQL decision log."},
+      {"postgres.replica_poll_ms", T::kInt, "1000", 0, 600000,
+       "mailsiftd with tenant.backend / feedback.backend = postgres keeps the tables every scan "
+       "reads (tenants, policies, lists; users' corrections) in memory and reads the other "
+       "nodes' changes from a change table this often, so a scan makes no PostgreSQL round "
+       "trip; another node's change is seen up to this late (its own at once). 0 = no replica: "
+       "every read goes to PostgreSQL (tenant.cache_ms applies). docs/fleet-tenants.md."},
+      {"postgres.changes_retention_s", T::kInt, "86400", 60, 31536000,
+       "Rows of the replicas' change tables are deleted after this many seconds; a node that "
+       "could not read them for half of it reloads its replicas in full."},
       // Faults of the fleet servers (docs/fleet.md "Faults and degraded mode").
       {"fleet.replay", T::kBool, "true", 0, 0,
        "Queue learning and decision-log writes durably (fleet.replay_file) while Redis or "

@@ -5,6 +5,7 @@
 //                    trusted, signature bigint[], UNIQUE(user_id, digest, kind))
 //   feedback_report_bands(band, report_id)   LSH bands of untrusted spam reports (campaigns)
 //   feedback_reporters / feedback_senders / feedback_corrections / feedback_consent
+//   feedback_changes(xid, at, topic, key)  corrections changes, for the replica (pg_changes.h)
 // Bands (uint64) are stored as bigint with the same bits, like pg_store.cc's tokens.
 //
 // commit_report is one transaction: the report is inserted with ON CONFLICT DO NOTHING, so the
@@ -17,6 +18,7 @@
 #include <set>
 
 #include "fleet/fleet_tenant.h"
+#include "fleet/pg_changes.h"
 #include "fleet/pg_conn.h"
 #include "fleet/pg_migrate.h"
 
@@ -50,6 +52,27 @@ CREATE TABLE feedback_corrections(user_id text PRIMARY KEY, missed_spam bigint N
   false_positive bigint NOT NULL);
 CREATE TABLE feedback_consent(user_id text PRIMARY KEY, state smallint NOT NULL,
   at_ms bigint NOT NULL);
+)sql",
+    // 1 -> 2: the change feed the corrections replica follows (pg_changes.h,
+    // feedback_replica.cc): the user of every changed feedback_corrections row.
+    R"sql(
+CREATE TABLE feedback_changes(xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  at timestamptz NOT NULL DEFAULT now(), topic text NOT NULL, key text NOT NULL);
+CREATE INDEX feedback_changes_xid ON feedback_changes(xid);
+CREATE INDEX feedback_changes_at ON feedback_changes(at);
+CREATE FUNCTION feedback_note_correction() RETURNS trigger LANGUAGE plpgsql
+  SET search_path FROM CURRENT AS $$
+BEGIN
+  IF TG_OP <> 'DELETE' THEN
+    INSERT INTO feedback_changes(topic, key) VALUES ('corrections', NEW.user_id);
+  END IF;
+  IF TG_OP <> 'INSERT' AND (TG_OP = 'DELETE' OR OLD.user_id <> NEW.user_id) THEN
+    INSERT INTO feedback_changes(topic, key) VALUES ('corrections', OLD.user_id);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER feedback_corrections_changes AFTER INSERT OR UPDATE OR DELETE
+  ON feedback_corrections FOR EACH ROW EXECUTE FUNCTION feedback_note_correction();
 )sql",
 };
 
@@ -101,7 +124,7 @@ std::vector<uint32_t> parse_u32_array(const char* s) {
   return out;
 }
 
-class PostgresFeedbackStore final : public feedback::FeedbackStore {
+class PostgresFeedbackStore final : public ReplicableFeedbackStore {
  public:
   explicit PostgresFeedbackStore(const PostgresOptions& o)
       : options_(o), pool_(o.dsn, o.schema, o.timeout_ms, o.pool_size) {}
@@ -308,6 +331,35 @@ class PostgresFeedbackStore final : public feedback::FeedbackStore {
     });
   }
 
+  Result<CorrectionsImage> load_corrections() override {
+    auto lease = pool_.checkout();
+    if (!lease)
+      return lease.error();
+    pg::Connection& c = **lease;
+    CorrectionsImage image;
+    Status s = pg::read_only_snapshot(c, pool_.deadline(), [&]() -> Status {
+      auto xmin = pg::snapshot_xmin(c, pool_.deadline());
+      if (!xmin)
+        return xmin.error();
+      image.cursor.from = *xmin;
+      return pg::for_each_row(
+          c, "SELECT user_id, missed_spam, false_positive FROM feedback_corrections", 20000, pool_,
+          [&](const PGresult* r, int i) {
+            image.users.emplace_back(cell(r, i, 0),
+                                     Corrections{cell_i64(r, i, 1), cell_i64(r, i, 2)});
+          });
+    });
+    if (!s.ok())
+      return s.error();
+    return image;
+  }
+  Result<std::vector<ChangedKey>> changes(FeedCursor& cursor) override {
+    return pg::read_changes(pool_, "feedback_changes", cursor);
+  }
+  Status prune_changes(int64_t older_than_s) override {
+    return pg::prune_changes(pool_, "feedback_changes", older_than_s);
+  }
+
  private:
   Result<pg::PgResult> run(const std::string& sql, const std::vector<Param>& params) {
     auto lease = pool_.checkout();
@@ -326,7 +378,7 @@ int postgres_feedback_schema_version() {
   return static_cast<int>(std::size(kMigrations));
 }
 
-Result<std::unique_ptr<feedback::FeedbackStore>> open_postgres_feedback_store(
+Result<std::unique_ptr<ReplicableFeedbackStore>> open_postgres_replicable_feedback_store(
     const PostgresOptions& options) {
   if (options.timeout_ms <= 0 || options.pool_size <= 0)
     return Error::config("postgres: timeout_ms and pool_size must be positive");
@@ -335,7 +387,15 @@ Result<std::unique_ptr<feedback::FeedbackStore>> open_postgres_feedback_store(
   auto s = std::make_unique<PostgresFeedbackStore>(options);
   if (Status m = s->migrate(); !m.ok())
     return m.error();
-  return std::unique_ptr<feedback::FeedbackStore>(std::move(s));
+  return std::unique_ptr<ReplicableFeedbackStore>(std::move(s));
+}
+
+Result<std::unique_ptr<feedback::FeedbackStore>> open_postgres_feedback_store(
+    const PostgresOptions& options) {
+  auto s = open_postgres_replicable_feedback_store(options);
+  if (!s)
+    return s.error();
+  return std::unique_ptr<feedback::FeedbackStore>(std::move(s).value());
 }
 
 }  // namespace mailsift::fleet

@@ -95,6 +95,53 @@ MAILSIFT_FEEDBACK_CONFORMANCE(
               options_for(g_pg->dsn(), schema_for(dir, "fb_", true)));
         }}));
 
+// The replicas (postgres.replica_poll_ms) pass the same suites: a node's own writes are seen
+// at once. poll_ms = 0: no background thread; other nodes' changes arrive at poll().
+ReplicaOptions manual_replica() {
+  ReplicaOptions r;
+  r.poll_ms = 0;
+  return r;
+}
+Result<std::unique_ptr<tenant::TenantStore>> tenant_replica(const std::string& dir, bool fresh) {
+  if (!g_pg)
+    return Error::temporary("no PostgreSQL server: " + g_missing);
+  auto source = open_postgres_replicable_tenant_store(
+      options_for(g_pg->dsn(), schema_for(dir, "tr_", fresh)));
+  if (!source)
+    return source.error();
+  auto replica = replicate_tenant_store(std::move(source).value(), manual_replica());
+  if (!replica)
+    return replica.error();
+  return std::unique_ptr<tenant::TenantStore>(std::move(replica).value());
+}
+MAILSIFT_TENANT_CONFORMANCE(
+    PostgresReplica,
+    (tenant::testing::BackendFactory{
+        "postgres_replica", [](const std::string& dir) { return tenant_replica(dir, true); },
+        // A restart's replica would load what the first one wrote;
+        // a direct handle is what sees the first one's LATER writes at
+        // once (a replica sees them at its poll: PgReplica tests).
+        [](const std::string& dir) -> Result<std::unique_ptr<tenant::TenantStore>> {
+          return open_postgres_tenant_store(
+              options_for(g_pg->dsn(), schema_for(dir, "tr_", false)));
+        }}));
+MAILSIFT_FEEDBACK_CONFORMANCE(
+    PostgresReplica,
+    (feedback::testing::StoreFactory{
+        "postgres_replica",
+        [](const std::string& dir) -> Result<std::unique_ptr<feedback::FeedbackStore>> {
+          if (!g_pg)
+            return Error::temporary("no PostgreSQL server: " + g_missing);
+          auto source = open_postgres_replicable_feedback_store(
+              options_for(g_pg->dsn(), schema_for(dir, "fr_", true)));
+          if (!source)
+            return source.error();
+          auto replica = replicate_feedback_store(std::move(source).value(), manual_replica());
+          if (!replica)
+            return replica.error();
+          return std::unique_ptr<feedback::FeedbackStore>(std::move(replica).value());
+        }}));
+
 // Direct SQL for inspection.
 std::string sql_value(const std::string& sql) {
   return g_pg->query_value(sql);
@@ -312,6 +359,207 @@ TEST(PgTenantFaults, KilledAndRestartedServerIsTemporaryThenRecovers) {
   ASSERT_TRUE(c.ok()) << c.error().describe();
   EXPECT_EQ(*c, feedback::Consent::kDeclined);
   EXPECT_EQ(f.report_counts("u@acme.test")->first, 0);
+}
+
+// ---- Replicas ---------------------------------------------------------------------------
+
+struct ReplicaNodes {
+  std::unique_ptr<tenant::TenantStore> a;  // node A reads and writes PostgreSQL directly
+  std::unique_ptr<TenantReplica> b;        // node B: the scan path's replica
+  std::unique_ptr<feedback::FeedbackStore> fa;
+  std::unique_ptr<FeedbackReplica> fb;
+};
+ReplicaNodes replica_nodes(const std::string& schema, ReplicaOptions ro = manual_replica()) {
+  ReplicaNodes n;
+  const auto o = options_for(g_pg->dsn(), schema);
+  n.a = std::move(open_postgres_tenant_store(o).value());
+  n.b = std::move(
+      replicate_tenant_store(std::move(open_postgres_replicable_tenant_store(o).value()), ro)
+          .value());
+  n.fa = std::move(open_postgres_feedback_store(o).value());
+  n.fb = std::move(
+      replicate_feedback_store(std::move(open_postgres_replicable_feedback_store(o).value()), ro)
+          .value());
+  return n;
+}
+
+// B answers from memory: another node's writes (and removals, which cascade through triggers)
+// appear at B's next poll, B's own writes at once; a user's corrections likewise.
+TEST(PgReplica, OtherNodesChangesArriveAtThePollOwnWritesAtOnce) {
+  REQUIRE_POSTGRES();
+  auto n = replica_nodes("replica_nodes");
+  const tenant::Clock clock = [] { return int64_t{1'800'000'000}; };
+  ASSERT_TRUE(tenant::add_reseller(*n.a, clock, "acme", "").ok());
+  ASSERT_TRUE(tenant::add_domain(*n.a, clock, "acme.test", "acme").ok());
+  ASSERT_TRUE(tenant::add_user(*n.a, clock, "bob@acme.test").ok());
+  ASSERT_TRUE(tenant::add_list_entry(*n.a, clock, tenant::Level::kDomain, "acme.test",
+                                     tenant::ListKind::kBlock, "spammer@bad.test", "test", "",
+                                     std::nullopt)
+                  .ok());
+  tenant::PolicyOverrides reject;
+  reject.spam_action = tenant::SpamAction::kReject;
+  ASSERT_TRUE(n.a->set_policy(tenant::Level::kDomain, "acme.test", reject).ok());
+  tenant::SenderFacts facts;
+  facts.address = "spammer@bad.test";
+  const tenant::PolicyDefaults defaults;
+
+  EXPECT_FALSE(n.b->get_user("bob@acme.test")->has_value());  // not polled yet: memory only
+  ASSERT_TRUE(n.b->poll().ok());
+  EXPECT_TRUE(n.b->get_user("bob@acme.test")->has_value());
+  EXPECT_EQ(tenant::match(*n.b, "bob@acme.test", facts, clock())->verdict(),
+            std::optional<tenant::ListKind>(tenant::ListKind::kBlock));
+  auto policy = tenant::effective_policy(*n.b, defaults, "bob@acme.test");
+  ASSERT_TRUE(policy.ok());
+  EXPECT_EQ(policy->spam_action.value, tenant::SpamAction::kReject);
+  EXPECT_EQ(policy->spam_action.from.describe(), "domain:acme.test");
+  EXPECT_GE(n.b->stats().changes_applied, 5);
+
+  // B's own write: seen by B at once, by A (PostgreSQL) too.
+  auto allow =
+      tenant::add_list_entry(*n.b, clock, tenant::Level::kUser, "bob@acme.test",
+                             tenant::ListKind::kAllow, "friend@ok.test", "test", "", std::nullopt);
+  ASSERT_TRUE(allow.ok());
+  EXPECT_EQ(n.b->list_entries(tenant::Level::kUser, "bob@acme.test")->size(), 1u);
+  EXPECT_EQ(n.a->list_entries(tenant::Level::kUser, "bob@acme.test")->size(), 1u);
+  ASSERT_TRUE(*n.b->remove_list_entry(allow->id));
+  EXPECT_TRUE(n.b->list_entries(tenant::Level::kUser, "bob@acme.test")->empty());
+
+  // A removes the domain: its user, list entries and policy go from B at the next poll.
+  ASSERT_TRUE(n.a->remove_tenant(tenant::Level::kDomain, "acme.test")->has_value());
+  EXPECT_TRUE(n.b->get_domain("acme.test")->has_value());
+  ASSERT_TRUE(n.b->poll().ok());
+  EXPECT_FALSE(n.b->get_domain("acme.test")->has_value());
+  EXPECT_FALSE(n.b->get_user("bob@acme.test")->has_value());
+  EXPECT_TRUE(n.b->list_entries(tenant::Level::kDomain, "acme.test")->empty());
+  EXPECT_TRUE(n.b->get_policy(tenant::Level::kDomain, "acme.test")->empty());
+  EXPECT_TRUE(n.b->get_reseller("acme")->has_value());
+
+  // Corrections (the threshold shift's input): A's report reaches B at its poll.
+  feedback::ReportRecord rep;
+  rep.user = "bob@acme.test";
+  rep.digest = "d1";
+  feedback::ReportEffects fx;
+  fx.missed_spam = 1;
+  ASSERT_TRUE(*n.fa->commit_report(rep, fx));
+  EXPECT_EQ(n.fb->corrections("bob@acme.test")->missed_spam, 0);
+  ASSERT_TRUE(n.fb->poll().ok());
+  EXPECT_EQ(n.fb->corrections("bob@acme.test")->missed_spam, 1);
+  rep.digest = "d2";
+  fx = {};
+  fx.false_positive = 1;
+  ASSERT_TRUE(*n.fb->commit_report(rep, fx));  // B's own: at once
+  EXPECT_EQ(n.fb->corrections("bob@acme.test")->false_positive, 1);
+  ASSERT_TRUE(n.fa->forget_user("bob@acme.test").ok());
+  ASSERT_TRUE(n.fb->poll().ok());
+  EXPECT_EQ(n.fb->corrections("bob@acme.test")->missed_spam, 0);
+  EXPECT_EQ(n.fb->corrections("bob@acme.test")->false_positive, 0);
+}
+
+// A transaction that began writing before another one but commits after it is not skipped: the
+// feed reads by transaction id below the snapshot's xmin, not by a sequence (pg_changes.h).
+TEST(PgReplica, AChangeCommittedLateIsNotSkipped) {
+  REQUIRE_POSTGRES();
+  auto n = replica_nodes("replica_late");
+  const tenant::Clock clock = [] { return int64_t{1'800'000'000}; };
+  ASSERT_TRUE(tenant::add_reseller(*n.a, clock, "acme", "").ok());
+  ASSERT_TRUE(n.b->poll().ok());
+  PGconn* late = PQconnectdb(g_pg->dsn().c_str());
+  ASSERT_EQ(PQstatus(late), CONNECTION_OK);
+  auto sql = [&](const char* q) {
+    PGresult* r = PQexec(late, q);
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+  };
+  ASSERT_TRUE(sql("BEGIN"));
+  ASSERT_TRUE(
+      sql("INSERT INTO replica_late.tenant_policies(level, id, spam_score) "
+          "VALUES(1, 'acme', 9)"));
+  // Meanwhile another node commits a change, and B polls.
+  ASSERT_TRUE(tenant::add_domain(*n.a, clock, "acme.test", "acme").ok());
+  ASSERT_TRUE(n.b->poll().ok());
+  ASSERT_TRUE(sql("COMMIT"));
+  PQfinish(late);
+  ASSERT_TRUE(n.b->poll().ok());
+  EXPECT_EQ(n.b->get_policy(tenant::Level::kReseller, "acme")->spam_score, std::optional(9.0));
+  EXPECT_TRUE(n.b->get_domain("acme.test")->has_value());
+}
+
+// Feed rows older than the retention are pruned; a node that could not read the feed for half
+// the retention reloads in full instead of trusting a window that may have been pruned.
+TEST(PgReplica, PrunedFeedAndAStaleNodeReloads) {
+  REQUIRE_POSTGRES();
+  std::atomic<int64_t> now{1'000'000};
+  ReplicaOptions ro = manual_replica();
+  ro.retention_s = 60;
+  ro.now_ms = [&] { return now.load(); };
+  auto n = replica_nodes("replica_prune", ro);
+  const tenant::Clock clock = [] { return int64_t{1'800'000'000}; };
+  ASSERT_TRUE(tenant::add_reseller(*n.a, clock, "acme", "").ok());
+  ASSERT_TRUE(n.b->poll().ok());
+  EXPECT_EQ(n.b->stats().reloads, 0);
+  ASSERT_NE(sql_value("SELECT count(*) FROM replica_prune.tenant_changes"), "0");
+  ASSERT_EQ(sql_value("UPDATE replica_prune.tenant_changes SET at = now() - interval '2 minutes' "
+                      "RETURNING 1"),
+            "1");
+  ASSERT_TRUE(tenant::add_reseller(*n.a, clock, "globex", "").ok());
+  now += 61'000;  // also past the once-a-minute prune spacing
+  ASSERT_TRUE(n.b->poll().ok());
+  EXPECT_EQ(n.b->stats().reloads, 1);  // 61 s without a poll > retention / 2
+  EXPECT_TRUE(n.b->get_reseller("globex")->has_value());
+  EXPECT_EQ(sql_value("SELECT count(*) FROM replica_prune.tenant_changes"), "1");
+}
+
+// While PostgreSQL is down the replica keeps answering the scan path from its image (that is
+// the point: no round trip), polls fail as kTemporary and are counted, and it follows again
+// after the restart.
+TEST(PgReplicaFaults, ServesTheScanPathWhilePostgresIsDown) {
+  REQUIRE_POSTGRES();
+  PostgresServer server;  // our own: this test kills it
+  ASSERT_TRUE(server.start()) << server.reason();
+  // As in the test above: acknowledged writes must survive the SIGKILL.
+  auto o = options_for(server.dsn() + " options='-c synchronous_commit=on'", "replica_down");
+  o.timeout_ms = 500;
+  auto a = open_postgres_tenant_store(o);
+  ASSERT_TRUE(a.ok());
+  const tenant::Clock clock = [] { return int64_t{1'800'000'000}; };
+  ASSERT_TRUE(tenant::add_reseller(**a, clock, "acme", "").ok());
+  ASSERT_TRUE(tenant::add_domain(**a, clock, "acme.test", "acme").ok());
+  ASSERT_TRUE(tenant::add_list_entry(**a, clock, tenant::Level::kDomain, "acme.test",
+                                     tenant::ListKind::kBlock, "bad.test", "test", "", std::nullopt)
+                  .ok());
+  auto b = replicate_tenant_store(std::move(open_postgres_replicable_tenant_store(o).value()),
+                                  manual_replica());
+  ASSERT_TRUE(b.ok()) << b.error().describe();
+  server.kill();
+  tenant::SenderFacts facts;
+  facts.address = "x@bad.test";
+  auto m = tenant::match(**b, "bob@acme.test", facts, clock());
+  ASSERT_TRUE(m.ok()) << m.error().describe();
+  EXPECT_EQ(m->verdict(), std::optional<tenant::ListKind>(tenant::ListKind::kBlock));
+  EXPECT_TRUE(tenant::effective_policy(**b, tenant::PolicyDefaults{}, "bob@acme.test").ok());
+  auto polled = (*b)->poll();
+  ASSERT_FALSE(polled.ok());
+  EXPECT_EQ(polled.error().kind, ErrorKind::kTemporary);
+  EXPECT_EQ((*b)->stats().poll_errors, 1);
+  auto write = (*b)->add_reseller({"globex", "", 2});
+  ASSERT_FALSE(write.ok());
+  EXPECT_EQ(write.error().kind, ErrorKind::kTemporary);
+  ASSERT_TRUE(server.restart()) << server.reason();
+  // Each pooled connection finds out it is broken on its next use (pool_size 2): retries.
+  auto retried = [](auto call) {
+    for (int i = 0; i < 3; ++i) {
+      auto r = call();
+      if (r.ok())
+        return true;
+      std::cerr << "retry " << i << ": " << r.error().describe() << "\n";
+    }
+    return false;
+  };
+  ASSERT_TRUE(retried([&] { return (*b)->poll(); }));
+  ASSERT_TRUE(retried([&] { return tenant::add_user(**a, clock, "bob@acme.test"); }));
+  ASSERT_TRUE((*b)->poll().ok());
+  EXPECT_TRUE((*b)->get_user("bob@acme.test")->has_value());
 }
 
 }  // namespace

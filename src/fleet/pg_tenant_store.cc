@@ -4,6 +4,7 @@
 //   tenant_resellers(id PK)  tenant_domains(name PK, reseller FK)  tenant_users(address PK,
 //   domain FK)  tenant_policies(level, id PK)  tenant_list_entries(id bigserial, UNIQUE(level,
 //   owner, kind, type, value))  tenant_api_keys(hash PK)
+//   tenant_changes(xid, at, topic, key)  filled by row triggers; the feed replicas read
 // Text keys are COLLATE "C" so listings sort bytewise like SQLite, whatever the database locale.
 //
 // Every call is one statement (or one transaction for remove_tenant) on a pooled connection; no
@@ -19,6 +20,7 @@
 #include <cmath>
 
 #include "fleet/fleet_tenant.h"
+#include "fleet/pg_changes.h"
 #include "fleet/pg_conn.h"
 #include "fleet/pg_migrate.h"
 
@@ -57,6 +59,42 @@ CREATE TABLE tenant_list_entries(id bigserial PRIMARY KEY, level smallint NOT NU
 CREATE TABLE tenant_api_keys(hash text COLLATE "C" PRIMARY KEY, role text NOT NULL,
   reseller text COLLATE "C" NOT NULL, label text NOT NULL, created_at bigint NOT NULL);
 CREATE INDEX tenant_api_keys_reseller ON tenant_api_keys(reseller);
+)sql",
+    // 1 -> 2: the change feed replicas follow (pg_changes.h, tenant_replica.cc). One row per
+    // changed row of the tables the scan path reads: topic and key (the key of a policy or list
+    // is "<level>:<id>"), the writer's transaction id. API keys are not replicated.
+    R"sql(
+CREATE TABLE tenant_changes(xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  at timestamptz NOT NULL DEFAULT now(), topic text NOT NULL, key text COLLATE "C" NOT NULL);
+CREATE INDEX tenant_changes_xid ON tenant_changes(xid);
+CREATE INDEX tenant_changes_at ON tenant_changes(at);
+-- TG_ARGV: topic, key column, optional level column (prefixed to the key). An UPDATE that
+-- moves a row to another key notes both keys.
+CREATE FUNCTION tenant_note_change() RETURNS trigger LANGUAGE plpgsql
+  SET search_path FROM CURRENT AS $$
+DECLARE
+  keys text[] := '{}';
+  r jsonb;
+BEGIN
+  FOREACH r IN ARRAY ARRAY[CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
+                           CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END] LOOP
+    CONTINUE WHEN r IS NULL;
+    keys := keys || (CASE WHEN TG_NARGS > 2 THEN (r->>TG_ARGV[2]) || ':' ELSE '' END
+                     || (r->>TG_ARGV[1]));
+  END LOOP;
+  INSERT INTO tenant_changes(topic, key) SELECT DISTINCT TG_ARGV[0], k FROM unnest(keys) k;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER tenant_resellers_changes AFTER INSERT OR UPDATE OR DELETE ON tenant_resellers
+  FOR EACH ROW EXECUTE FUNCTION tenant_note_change('reseller', 'id');
+CREATE TRIGGER tenant_domains_changes AFTER INSERT OR UPDATE OR DELETE ON tenant_domains
+  FOR EACH ROW EXECUTE FUNCTION tenant_note_change('domain', 'name');
+CREATE TRIGGER tenant_users_changes AFTER INSERT OR UPDATE OR DELETE ON tenant_users
+  FOR EACH ROW EXECUTE FUNCTION tenant_note_change('user', 'address');
+CREATE TRIGGER tenant_policies_changes AFTER INSERT OR UPDATE OR DELETE ON tenant_policies
+  FOR EACH ROW EXECUTE FUNCTION tenant_note_change('policy', 'id', 'level');
+CREATE TRIGGER tenant_list_entries_changes AFTER INSERT OR UPDATE OR DELETE
+  ON tenant_list_entries FOR EACH ROW EXECUTE FUNCTION tenant_note_change('list', 'owner', 'level');
 )sql",
 };
 
@@ -108,6 +146,19 @@ ListEntry read_entry(const PGresult* r, int i) {
     e.expires_at = cell_i64(r, i, 9);
   return e;
 }
+// Columns spam_action, spam_score, reject_score, learning_enabled from column `first` on.
+PolicyOverrides read_policy(const PGresult* r, int i, int first) {
+  PolicyOverrides p;
+  if (!is_null(r, i, first))
+    p.spam_action = tenant::spam_action_from_string(cell(r, i, first));
+  if (!is_null(r, i, first + 1))
+    p.spam_score = std::strtod(cell(r, i, first + 1), nullptr);
+  if (!is_null(r, i, first + 2))
+    p.reject_score = std::strtod(cell(r, i, first + 2), nullptr);
+  if (!is_null(r, i, first + 3))
+    p.learning_enabled = std::string_view(cell(r, i, first + 3)) == "t";
+  return p;
+}
 ApiKeyRecord read_key(const PGresult* r, int i) {
   return ApiKeyRecord{cell(r, i, 0),
                       std::string_view(cell(r, i, 1)) == "admin" ? Role::kAdmin : Role::kReseller,
@@ -134,7 +185,7 @@ std::optional<OwnerTable> owner_table(Level level) {
   return std::nullopt;
 }
 
-class PostgresTenantStore final : public tenant::TenantStore {
+class PostgresTenantStore final : public ReplicableTenantStore {
  public:
   explicit PostgresTenantStore(const PostgresOptions& o)
       : options_(o), pool_(o.dsn, o.schema, o.timeout_ms, o.pool_size) {}
@@ -207,18 +258,8 @@ class PostgresTenantStore final : public tenant::TenantStore {
     auto r = one<PolicyOverrides>(
         "SELECT spam_action, spam_score, reject_score, learning_enabled FROM tenant_policies "
         "WHERE level=$1 AND id=$2",
-        {level_param(level), text(id)}, [](const PGresult* r, int i) {
-          PolicyOverrides p;
-          if (!is_null(r, i, 0))
-            p.spam_action = tenant::spam_action_from_string(cell(r, i, 0));
-          if (!is_null(r, i, 1))
-            p.spam_score = std::strtod(cell(r, i, 1), nullptr);
-          if (!is_null(r, i, 2))
-            p.reject_score = std::strtod(cell(r, i, 2), nullptr);
-          if (!is_null(r, i, 3))
-            p.learning_enabled = std::string_view(cell(r, i, 3)) == "t";
-          return p;
-        });
+        {level_param(level), text(id)},
+        [](const PGresult* r, int i) { return read_policy(r, i, 0); });
     if (!r)
       return r.error();
     return r->value_or(PolicyOverrides{});
@@ -342,6 +383,61 @@ class PostgresTenantStore final : public tenant::TenantStore {
     const auto until = pool_.deadline();
     // Nothing found: the transaction only took row locks, so committing it changes nothing.
     return pg::transaction(c, until, [&] { return remove_locked(c, level, id, until); });
+  }
+
+  // Every table in one REPEATABLE READ snapshot, and the feed position after it (pg_changes.h).
+  Result<TenantImage> load_image() override {
+    auto lease = pool_.checkout();
+    if (!lease)
+      return lease.error();
+    pg::Connection& c = **lease;
+    TenantImage image;
+    constexpr int kBatch = 20000;
+    Status s = pg::read_only_snapshot(c, pool_.deadline(), [&]() -> Status {
+      auto xmin = pg::snapshot_xmin(c, pool_.deadline());
+      if (!xmin)
+        return xmin.error();
+      image.cursor.from = *xmin;
+      Status st = pg::for_each_row(
+          c, "SELECT id, name, created_at FROM tenant_resellers", kBatch, pool_,
+          [&](const PGresult* r, int i) {
+            image.resellers.push_back({cell(r, i, 0), cell(r, i, 1), cell_i64(r, i, 2)});
+          });
+      if (st.ok())
+        st = pg::for_each_row(
+            c, "SELECT name, reseller, created_at FROM tenant_domains", kBatch, pool_,
+            [&](const PGresult* r, int i) {
+              image.domains.push_back({cell(r, i, 0), cell(r, i, 1), cell_i64(r, i, 2)});
+            });
+      if (st.ok())
+        st = pg::for_each_row(
+            c, "SELECT address, domain, created_at FROM tenant_users", kBatch, pool_,
+            [&](const PGresult* r, int i) {
+              image.users.push_back({cell(r, i, 0), cell(r, i, 1), cell_i64(r, i, 2)});
+            });
+      if (st.ok())
+        st = pg::for_each_row(c,
+                              "SELECT level, id, spam_action, spam_score, reject_score, "
+                              "learning_enabled FROM tenant_policies",
+                              kBatch, pool_, [&](const PGresult* r, int i) {
+                                image.policies.push_back({static_cast<Level>(cell_i64(r, i, 0)),
+                                                          cell(r, i, 1), read_policy(r, i, 2)});
+                              });
+      if (st.ok())
+        st = pg::for_each_row(
+            c, fmt::format("SELECT {} FROM tenant_list_entries ORDER BY id", kEntryColumns), kBatch,
+            pool_, [&](const PGresult* r, int i) { image.entries.push_back(read_entry(r, i)); });
+      return st;
+    });
+    if (!s.ok())
+      return s.error();
+    return image;
+  }
+  Result<std::vector<ChangedKey>> changes(FeedCursor& cursor) override {
+    return pg::read_changes(pool_, "tenant_changes", cursor);
+  }
+  Status prune_changes(int64_t older_than_s) override {
+    return pg::prune_changes(pool_, "tenant_changes", older_than_s);
   }
 
  private:
@@ -487,7 +583,7 @@ int postgres_tenant_schema_version() {
   return static_cast<int>(std::size(kMigrations));
 }
 
-Result<std::unique_ptr<tenant::TenantStore>> open_postgres_tenant_store(
+Result<std::unique_ptr<ReplicableTenantStore>> open_postgres_replicable_tenant_store(
     const PostgresOptions& options) {
   if (options.timeout_ms <= 0 || options.pool_size <= 0)
     return Error::config("postgres: timeout_ms and pool_size must be positive");
@@ -496,7 +592,15 @@ Result<std::unique_ptr<tenant::TenantStore>> open_postgres_tenant_store(
   auto s = std::make_unique<PostgresTenantStore>(options);
   if (Status m = s->migrate(); !m.ok())
     return m.error();
-  return std::unique_ptr<tenant::TenantStore>(std::move(s));
+  return std::unique_ptr<ReplicableTenantStore>(std::move(s));
+}
+
+Result<std::unique_ptr<tenant::TenantStore>> open_postgres_tenant_store(
+    const PostgresOptions& options) {
+  auto s = open_postgres_replicable_tenant_store(options);
+  if (!s)
+    return s.error();
+  return std::unique_ptr<tenant::TenantStore>(std::move(s).value());
 }
 
 }  // namespace mailsift::fleet

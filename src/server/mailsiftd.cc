@@ -422,7 +422,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<mailsift::tenant::TenantStore> tenant_store;
   {
     // tenant.backend: sqlite (default) or postgres (shared by a fleet; docs/fleet-tenants.md).
-    auto tenants = mailsift::fleet::open_configured_tenant_store(config, dir.string());
+    auto tenants = mailsift::fleet::open_configured_tenant_store(
+        config, dir.string(), mailsift::fleet::StoreUse::kScanPath);
     if (!tenants) {
       std::cerr << "mailsiftd: " << tenants.error().describe() << "\n";
       return tenants.error().kind == mailsift::ErrorKind::kTemporary ? 3 : kExitUsage;
@@ -433,7 +434,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<mailsift::feedback::FeedbackStore> feedback_store;
   {
     // feedback.backend: sqlite (default) or postgres (shared by a fleet).
-    auto fstore = mailsift::fleet::open_configured_feedback_store(config, dir.string());
+    auto fstore = mailsift::fleet::open_configured_feedback_store(
+        config, dir.string(), mailsift::fleet::StoreUse::kScanPath);
     if (!fstore) {
       std::cerr << "mailsiftd: feedback: " << fstore.error().describe() << "\n";
       return fstore.error().kind == mailsift::ErrorKind::kTemporary ? 3 : kExitUsage;

@@ -7,6 +7,8 @@
 #   (b) a block-list entry added through node-a's HTTP API decides node-b's next scan;
 #   (c) consent and a spam report taken by node-a are what node-b reports for the user;
 #   (d) the entry removed through node-b's API no longer decides node-a's scan.
+# Each node's scans read its in-memory replica of the tenant tables (postgres.replica_poll_ms),
+# so (b) and (d) wait for the other node's change to arrive, up to 5 s (it takes ~0.2 s).
 # Usage: two_nodes_tenants.sh /path/to/mailsiftd /path/to/mailsift
 # Exit: 0 pass, 1 fail, 77 skipped (server binaries missing; see servers.sh).
 set -uo pipefail
@@ -31,6 +33,7 @@ backend = "postgres"
 [postgres]
 dsn = "host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
 timeout_ms = 5000
+replica_poll_ms = 200
 EOF
 }
 node_conf node-a "$A_MILTER" "$A_HTTP"
@@ -83,7 +86,19 @@ ADDED=$(curl -fsS "${AUTH[@]}" -H 'Content-Type: application/json' \
   "$A/api/v1/lists")
 echo "added through node-a: $ADDED"
 ENTRY_ID=$(py 'd["id"]' <<<"$ADDED")
-AFTER=$(symbols "$B" 2)
+# eventually URL N PRESENT|ABSENT: scans (messages N, N+1, ...) until USER_BLOCK is present or
+# absent, for up to 5 s; prints the last symbols.
+eventually() {
+  local out n="$2"
+  for _ in $(seq 50); do
+    out=$(symbols "$1" "$n")
+    n=$((n + 1))
+    if grep -q USER_BLOCK <<<"$out"; then [ "$3" = PRESENT ] && break; else [ "$3" = ABSENT ] && break; fi
+    sleep 0.1
+  done
+  echo "$out"
+}
+AFTER=$(eventually "$B" 2 PRESENT)
 echo "node-b symbols before: $BEFORE"
 echo "node-b symbols after:  $AFTER"
 check "no block-list symbol on node-b before" bash -c "! grep -q 'USER_BLOCK' <<<'$BEFORE'"
@@ -100,7 +115,7 @@ check "node-b counts the report taken by node-a" test "$(py 'd["spam_reports"]' 
 # --- (d) removed on node-b, gone on node-a ----------------------------------------------------
 curl -fsS -X DELETE "${AUTH[@]}" "$B/api/v1/lists?id=$ENTRY_ID" >/dev/null
 check "the entry removed through node-b no longer decides node-a's scan" \
-  bash -c "! grep -q 'USER_BLOCK' <<<'$(symbols "$A" 4)'"
+  bash -c "! grep -q 'USER_BLOCK' <<<'$(eventually "$A" 100 ABSENT)'"
 
 echo "two nodes (tenants): $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,0 +1,549 @@
+// In-memory replicas of the tenant tables and the users' corrections (fleet_tenant.h,
+// docs/fleet-tenants.md "Replicas"). Why: with tenant.backend = feedback.backend = postgres a
+// scan otherwise reads PostgreSQL ~5 times (policy chain, list entries of three levels, the
+// threshold shift); a TTL cache still misses for every mailbox without mail in the TTL.
+//
+// How a change reaches memory: a write through this node re-reads the written key from the
+// source right after it (so the node sees its own writes at once); every other change arrives
+// through the source's change feed, whose keys are re-read the same way. Re-reading the current
+// value (instead of applying a delta) makes a change seen twice harmless, which the feed's
+// snapshot arithmetic relies on (pg_changes.h). All re-reads run under one mutex, in order, so
+// an older read can never overwrite a newer one in memory. Scans only take the image's shared
+// lock, never the re-read mutex, and never wait on PostgreSQL.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "fleet/fleet_tenant.h"
+
+namespace mailsift::fleet {
+namespace {
+
+using tenant::Level;
+
+std::function<int64_t()> steady_ms_or(std::function<int64_t()> now_ms) {
+  if (now_ms)
+    return now_ms;
+  return [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+}
+
+// The background thread of a replica: step() every poll_ms until destroyed.
+class PollLoop {
+ public:
+  PollLoop(int poll_ms, std::function<void()> step) {
+    if (poll_ms <= 0)
+      return;
+    thread_ = std::thread([this, poll_ms, step = std::move(step)] {
+      std::unique_lock lock(mu_);
+      while (!stop_) {
+        if (cv_.wait_for(lock, std::chrono::milliseconds(poll_ms), [this] { return stop_; }))
+          break;
+        lock.unlock();
+        step();
+        lock.lock();
+      }
+    });
+  }
+  ~PollLoop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// What both replicas share: the feed cursor, statistics, the reload rule and the error log.
+class FeedFollower {
+ public:
+  FeedFollower(const char* what, const ReplicaOptions& o)
+      : what_(what), options_(o), now_ms_(steady_ms_or(o.now_ms)) {}
+
+  // One poll: reload when the feed may have been pruned past us, else read and apply it.
+  // `reload` and `apply` run with the caller's re-read mutex held.
+  template <typename Reload, typename Read, typename Apply>
+  Status poll(Reload&& reload, Read&& read, Apply&& apply) {
+    const int64_t now = now_ms_();
+    Status s = Ok{};
+    if (now - last_ok_ms_ > options_.retention_s * 1000 / 2) {
+      s = reload();
+      if (s.ok())
+        ++stats_.reloads;
+    } else {
+      FeedCursor next = cursor_;
+      auto changed = read(next);
+      if (!changed) {
+        s = changed.error();
+      } else {
+        for (const ChangedKey& k : *changed) {
+          s = apply(k);
+          if (!s.ok())
+            break;  // the cursor stays: the whole window is read again next time
+        }
+        if (s.ok()) {
+          cursor_ = next;
+          stats_.changes_applied += static_cast<int64_t>(changed->size());
+        }
+      }
+    }
+    ++stats_.polls;
+    if (!s.ok()) {
+      ++stats_.poll_errors;
+      if (!failing_)
+        std::cerr << "mailsift: " << what_ << " replica: cannot follow PostgreSQL ("
+                  << s.error().describe() << "); serving the last image\n";
+      failing_ = true;
+      return s;
+    }
+    if (failing_)
+      std::cerr << "mailsift: " << what_ << " replica: following PostgreSQL again\n";
+    failing_ = false;
+    last_ok_ms_ = now;
+    stats_.last_ok_ms = now;
+    return Ok{};
+  }
+  // After a full load taken at now_ms().
+  void loaded(FeedCursor cursor) {
+    cursor_ = cursor;
+    last_ok_ms_ = now_ms_();
+    stats_.last_ok_ms = last_ok_ms_;
+  }
+  // Prunes the feed at most once a minute (every node does; the deletes are idempotent).
+  template <typename Prune>
+  void maybe_prune(Prune&& prune) {
+    const int64_t now = now_ms_();
+    if (now - last_prune_ms_ < 60'000 && last_prune_ms_ != 0)
+      return;
+    last_prune_ms_ = now;
+    (void)prune(options_.retention_s);
+  }
+  ReplicaStats stats() const { return stats_; }
+
+ private:
+  const char* what_;
+  ReplicaOptions options_;
+  std::function<int64_t()> now_ms_;
+  FeedCursor cursor_;
+  int64_t last_ok_ms_ = 0, last_prune_ms_ = 0;
+  bool failing_ = false;
+  ReplicaStats stats_;
+};
+
+std::string level_key(Level level, std::string_view id) {
+  std::string k = std::to_string(static_cast<int>(level));
+  k += ':';
+  k += id;
+  return k;
+}
+// "<level>:<id>" back to its parts; nullopt for a malformed key.
+std::optional<std::pair<Level, std::string>> parse_level_key(const std::string& key) {
+  const size_t colon = key.find(':');
+  if (colon != 1 || key[0] < '1' || key[0] > '3')
+    return std::nullopt;
+  return std::pair<Level, std::string>{static_cast<Level>(key[0] - '0'), key.substr(2)};
+}
+
+// ---- Tenants ------------------------------------------------------------------------------
+
+class TenantReplicaImpl final : public TenantReplica {
+ public:
+  TenantReplicaImpl(std::unique_ptr<ReplicableTenantStore> source, const ReplicaOptions& o)
+      : source_(std::move(source)), follower_("tenant", o) {}
+  ~TenantReplicaImpl() override { loop_.reset(); }
+
+  Status start(int poll_ms) {
+    {
+      std::lock_guard refresh(refresh_mu_);
+      if (Status s = reload_locked(); !s.ok())
+        return s;
+    }
+    loop_ = std::make_unique<PollLoop>(poll_ms, [this] { (void)poll(); });
+    return Ok{};
+  }
+
+  Status poll() override {
+    std::lock_guard refresh(refresh_mu_);
+    Status s = follower_.poll([this] { return reload_locked(); },
+                              [this](FeedCursor& c) { return source_->changes(c); },
+                              [this](const ChangedKey& k) { return refresh_locked(k); });
+    follower_.maybe_prune([this](int64_t s) { return source_->prune_changes(s); });
+    return s;
+  }
+  ReplicaStats stats() override {
+    std::lock_guard refresh(refresh_mu_);
+    return follower_.stats();
+  }
+
+  // -- The scan path: memory only.
+  Result<std::optional<tenant::Reseller>> get_reseller(std::string_view id) override {
+    std::shared_lock lock(image_mu_);
+    return find(resellers_, std::string(id));
+  }
+  Result<std::optional<tenant::Domain>> get_domain(std::string_view name) override {
+    std::shared_lock lock(image_mu_);
+    return find(domains_, std::string(name));
+  }
+  Result<std::optional<tenant::User>> get_user(std::string_view address) override {
+    std::shared_lock lock(image_mu_);
+    return find(users_, std::string(address));
+  }
+  Result<tenant::PolicyOverrides> get_policy(Level level, std::string_view id) override {
+    std::shared_lock lock(image_mu_);
+    return find(policies_, level_key(level, id)).value_or(tenant::PolicyOverrides{});
+  }
+  Result<std::vector<tenant::ListEntry>> list_entries(Level level,
+                                                      std::string_view owner) override {
+    std::shared_lock lock(image_mu_);
+    return find(entries_, level_key(level, owner)).value_or(std::vector<tenant::ListEntry>{});
+  }
+
+  // -- Writes: to the source, then the written keys are re-read.
+  Status add_reseller(const tenant::Reseller& r) override {
+    return then_refresh(source_->add_reseller(r), {{"reseller", r.id}});
+  }
+  Status add_domain(const tenant::Domain& d) override {
+    return then_refresh(source_->add_domain(d), {{"domain", d.name}});
+  }
+  Status add_user(const tenant::User& u) override {
+    return then_refresh(source_->add_user(u), {{"user", u.address}});
+  }
+  Status set_policy(Level level, std::string_view id, const tenant::PolicyOverrides& p) override {
+    return then_refresh(source_->set_policy(level, id, p), {{"policy", level_key(level, id)}});
+  }
+  Result<tenant::ListEntry> add_list_entry(const tenant::ListEntry& e) override {
+    return then_refresh(source_->add_list_entry(e), {{"list", level_key(e.level, e.owner)}});
+  }
+  Result<bool> remove_list_entry(int64_t id) override {
+    std::vector<ChangedKey> keys;
+    {
+      std::shared_lock lock(image_mu_);
+      if (auto it = entry_owner_.find(id); it != entry_owner_.end())
+        keys.push_back({"list", it->second});
+    }
+    // An entry this node has not seen yet (added elsewhere, not yet polled) is removed all the
+    // same; the feed then brings its owner's list.
+    return then_refresh(source_->remove_list_entry(id), std::move(keys));
+  }
+  Result<std::optional<tenant::Removal>> remove_tenant(Level level, std::string_view id) override {
+    auto removed = source_->remove_tenant(level, id);
+    if (removed && *removed) {
+      const tenant::Removal& r = **removed;
+      std::vector<ChangedKey> keys;
+      auto owner = [&](const char* topic, Level l, const std::string& who) {
+        keys.push_back({topic, who});
+        keys.push_back({"policy", level_key(l, who)});
+        keys.push_back({"list", level_key(l, who)});
+      };
+      if (r.level == Level::kReseller)
+        owner("reseller", Level::kReseller, r.id);
+      for (const auto& d : r.domains)
+        owner("domain", Level::kDomain, d);
+      for (const auto& u : r.users)
+        owner("user", Level::kUser, u);
+      refresh_now(keys);
+    }
+    return removed;
+  }
+
+  // -- Passed through: listings and API keys are not on the scan path, and API keys must take
+  // effect at the next request (tenant.h).
+  Result<std::vector<tenant::Reseller>> list_resellers() override {
+    return source_->list_resellers();
+  }
+  Result<std::vector<tenant::Domain>> list_domains(std::string_view reseller) override {
+    return source_->list_domains(reseller);
+  }
+  Result<std::vector<tenant::User>> list_users(std::string_view domain) override {
+    return source_->list_users(domain);
+  }
+  Result<std::optional<tenant::ListEntry>> get_list_entry(int64_t id) override {
+    return source_->get_list_entry(id);
+  }
+  Status add_api_key(const tenant::ApiKeyRecord& k) override { return source_->add_api_key(k); }
+  Result<std::optional<tenant::ApiKeyRecord>> find_api_key(std::string_view hash) override {
+    return source_->find_api_key(hash);
+  }
+  Result<std::vector<tenant::ApiKeyRecord>> list_api_keys(std::string_view reseller) override {
+    return source_->list_api_keys(reseller);
+  }
+  Result<bool> remove_api_key(std::string_view hash) override {
+    return source_->remove_api_key(hash);
+  }
+
+ private:
+  template <typename Map>
+  static std::optional<typename Map::mapped_type> find(const Map& m, const std::string& k) {
+    auto it = m.find(k);
+    if (it == m.end())
+      return std::nullopt;
+    return it->second;
+  }
+
+  // A write's keys are re-read whatever its result: a write that timed out may have committed.
+  template <typename R>
+  R then_refresh(R result, std::vector<ChangedKey> keys) {
+    refresh_now(keys);
+    return result;
+  }
+  void refresh_now(const std::vector<ChangedKey>& keys) {
+    std::lock_guard refresh(refresh_mu_);
+    for (const auto& k : keys)
+      (void)refresh_locked(k);  // on failure the feed brings the key again
+  }
+
+  Status reload_locked() {
+    auto image = source_->load_image();
+    if (!image)
+      return image.error();
+    decltype(resellers_) resellers;
+    decltype(domains_) domains;
+    decltype(users_) users;
+    decltype(policies_) policies;
+    decltype(entries_) entries;
+    decltype(entry_owner_) entry_owner;
+    for (auto& r : image->resellers)
+      resellers.emplace(r.id, std::move(r));
+    for (auto& d : image->domains)
+      domains.emplace(d.name, std::move(d));
+    users.reserve(image->users.size());
+    for (auto& u : image->users)
+      users.emplace(u.address, std::move(u));
+    for (auto& p : image->policies)
+      policies.emplace(level_key(p.level, p.id), p.overrides);
+    for (auto& e : image->entries) {  // by id, as list_entries() returns them
+      std::string k = level_key(e.level, e.owner);
+      entry_owner.emplace(e.id, k);
+      entries[k].push_back(std::move(e));
+    }
+    {
+      std::unique_lock lock(image_mu_);
+      resellers_.swap(resellers);
+      domains_.swap(domains);
+      users_.swap(users);
+      policies_.swap(policies);
+      entries_.swap(entries);
+      entry_owner_.swap(entry_owner);
+    }
+    follower_.loaded(image->cursor);
+    return Ok{};
+  }
+
+  // Re-reads one key from the source into memory. Unknown topics (a newer node's) are skipped.
+  Status refresh_locked(const ChangedKey& k) {
+    if (k.topic == "reseller")
+      return put(resellers_, k.key, source_->get_reseller(k.key));
+    if (k.topic == "domain")
+      return put(domains_, k.key, source_->get_domain(k.key));
+    if (k.topic == "user")
+      return put(users_, k.key, source_->get_user(k.key));
+    auto parsed = parse_level_key(k.key);
+    if (!parsed)
+      return Ok{};
+    const auto& [level, id] = *parsed;
+    if (k.topic == "policy") {
+      auto p = source_->get_policy(level, id);
+      if (!p)
+        return p.error();
+      std::unique_lock lock(image_mu_);
+      if (p->empty())
+        policies_.erase(k.key);
+      else
+        policies_[k.key] = *p;
+      return Ok{};
+    }
+    if (k.topic == "list") {
+      auto e = source_->list_entries(level, id);
+      if (!e)
+        return e.error();
+      std::unique_lock lock(image_mu_);
+      if (auto old = entries_.find(k.key); old != entries_.end())
+        for (const auto& x : old->second)
+          entry_owner_.erase(x.id);
+      for (const auto& x : *e)
+        entry_owner_[x.id] = k.key;
+      if (e->empty())
+        entries_.erase(k.key);
+      else
+        entries_[k.key] = std::move(*e);
+      return Ok{};
+    }
+    return Ok{};
+  }
+  template <typename Map, typename T>
+  Status put(Map& map, const std::string& key, Result<std::optional<T>> value) {
+    if (!value)
+      return value.error();
+    std::unique_lock lock(image_mu_);
+    if (*value)
+      map[key] = std::move(**value);
+    else
+      map.erase(key);
+    return Ok{};
+  }
+
+  std::unique_ptr<ReplicableTenantStore> source_;
+  std::mutex refresh_mu_;  // every re-read and reload, in order; guards follower_
+  FeedFollower follower_;
+  std::shared_mutex image_mu_;
+  std::unordered_map<std::string, tenant::Reseller> resellers_;
+  std::unordered_map<std::string, tenant::Domain> domains_;
+  std::unordered_map<std::string, tenant::User> users_;
+  std::unordered_map<std::string, tenant::PolicyOverrides> policies_;        // "<level>:<id>"
+  std::unordered_map<std::string, std::vector<tenant::ListEntry>> entries_;  // "<level>:<owner>"
+  std::unordered_map<int64_t, std::string> entry_owner_;  // entry id -> its entries_ key
+  std::unique_ptr<PollLoop> loop_;  // last: stopped before the members it uses go
+};
+
+// ---- Feedback corrections -----------------------------------------------------------------
+
+class FeedbackReplicaImpl final : public FeedbackReplica {
+ public:
+  FeedbackReplicaImpl(std::unique_ptr<ReplicableFeedbackStore> source, const ReplicaOptions& o)
+      : source_(std::move(source)), follower_("feedback", o) {}
+  ~FeedbackReplicaImpl() override { loop_.reset(); }
+
+  Status start(int poll_ms) {
+    {
+      std::lock_guard refresh(refresh_mu_);
+      if (Status s = reload_locked(); !s.ok())
+        return s;
+    }
+    loop_ = std::make_unique<PollLoop>(poll_ms, [this] { (void)poll(); });
+    return Ok{};
+  }
+  Status poll() override {
+    std::lock_guard refresh(refresh_mu_);
+    Status s = follower_.poll([this] { return reload_locked(); },
+                              [this](FeedCursor& c) { return source_->changes(c); },
+                              [this](const ChangedKey& k) { return refresh_locked(k); });
+    follower_.maybe_prune([this](int64_t s) { return source_->prune_changes(s); });
+    return s;
+  }
+  ReplicaStats stats() override {
+    std::lock_guard refresh(refresh_mu_);
+    return follower_.stats();
+  }
+
+  Result<feedback::Corrections> corrections(const std::string& user) override {
+    std::shared_lock lock(image_mu_);
+    auto it = corrections_.find(user);
+    return it == corrections_.end() ? feedback::Corrections{} : it->second;
+  }
+  Result<bool> commit_report(const feedback::ReportRecord& report,
+                             const feedback::ReportEffects& effects) override {
+    auto r = source_->commit_report(report, effects);
+    refresh_user(report.user);
+    return r;
+  }
+  Result<std::vector<feedback::ReportRecord>> forget_user(const std::string& user) override {
+    auto r = source_->forget_user(user);
+    refresh_user(user);
+    return r;
+  }
+
+  Result<bool> has_report(const std::string& user, const std::string& digest,
+                          feedback::Kind kind) override {
+    return source_->has_report(user, digest, kind);
+  }
+  Result<std::vector<feedback::ReportRecord>> campaign_candidates(
+      const std::vector<uint64_t>& bands, int64_t since_ms) override {
+    return source_->campaign_candidates(bands, since_ms);
+  }
+  Result<feedback::ReporterStats> reporter(const std::string& user) override {
+    return source_->reporter(user);
+  }
+  Result<feedback::SenderStats> sender(const std::string& user,
+                                       const std::string& sender) override {
+    return source_->sender(user, sender);
+  }
+  Result<std::pair<int64_t, int64_t>> report_counts(const std::string& user) override {
+    return source_->report_counts(user);
+  }
+  Result<feedback::Consent> consent(const std::string& user) override {
+    return source_->consent(user);
+  }
+  Status set_consent(const std::string& user, feedback::Consent consent, int64_t at_ms) override {
+    return source_->set_consent(user, consent, at_ms);
+  }
+
+ private:
+  void refresh_user(const std::string& user) {
+    std::lock_guard refresh(refresh_mu_);
+    (void)refresh_locked({"corrections", user});  // on failure the feed brings it again
+  }
+  Status reload_locked() {
+    auto image = source_->load_corrections();
+    if (!image)
+      return image.error();
+    std::unordered_map<std::string, feedback::Corrections> loaded;
+    loaded.reserve(image->users.size());
+    for (auto& [user, c] : image->users)
+      loaded.emplace(std::move(user), c);
+    {
+      std::unique_lock lock(image_mu_);
+      corrections_.swap(loaded);
+    }
+    follower_.loaded(image->cursor);
+    return Ok{};
+  }
+  Status refresh_locked(const ChangedKey& k) {
+    if (k.topic != "corrections")
+      return Ok{};
+    auto c = source_->corrections(k.key);
+    if (!c)
+      return c.error();
+    std::unique_lock lock(image_mu_);
+    if (c->missed_spam == 0 && c->false_positive == 0)
+      corrections_.erase(k.key);
+    else
+      corrections_[k.key] = *c;
+    return Ok{};
+  }
+
+  std::unique_ptr<ReplicableFeedbackStore> source_;
+  std::mutex refresh_mu_;
+  FeedFollower follower_;
+  std::shared_mutex image_mu_;
+  std::unordered_map<std::string, feedback::Corrections> corrections_;
+  std::unique_ptr<PollLoop> loop_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<TenantReplica>> replicate_tenant_store(
+    std::unique_ptr<ReplicableTenantStore> source, ReplicaOptions options) {
+  const int poll_ms = options.poll_ms;
+  auto r = std::make_unique<TenantReplicaImpl>(std::move(source), options);
+  if (Status s = r->start(poll_ms); !s.ok())
+    return s.error();
+  return std::unique_ptr<TenantReplica>(std::move(r));
+}
+
+Result<std::unique_ptr<FeedbackReplica>> replicate_feedback_store(
+    std::unique_ptr<ReplicableFeedbackStore> source, ReplicaOptions options) {
+  const int poll_ms = options.poll_ms;
+  auto r = std::make_unique<FeedbackReplicaImpl>(std::move(source), options);
+  if (Status s = r->start(poll_ms); !s.ok())
+    return s.error();
+  return std::unique_ptr<FeedbackReplica>(std::move(r));
+}
+
+}  // namespace mailsift::fleet
