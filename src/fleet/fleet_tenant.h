@@ -134,6 +134,11 @@ class FeedbackReplica : public feedback::FeedbackStore {
 Result<std::unique_ptr<FeedbackReplica>> replicate_feedback_store(
     std::unique_ptr<ReplicableFeedbackStore> source, ReplicaOptions options);
 
+// Prometheus text for the replicas among these stores (either may be null or not a replica):
+// mailsift_replica_{polls,poll_errors,changes_applied,reloads}_total and
+// mailsift_replica_last_ok_age_seconds, labelled replica="tenant"|"feedback". "" when none.
+std::string replica_metrics(tenant::TenantStore* tenants, feedback::FeedbackStore* feedback);
+
 // What the configured stores are opened for. kScanPath (mailsiftd): with a postgres backend and
 // postgres.replica_poll_ms > 0 the store is a replica; kDirect (CLI): every read goes to the
 // backend (a one-shot command would load the whole image for a few reads).

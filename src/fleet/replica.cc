@@ -10,6 +10,8 @@
 // snapshot arithmetic relies on (pg_changes.h). All re-reads run under one mutex, in order, so
 // an older read can never overwrite a newer one in memory. Scans only take the image's shared
 // lock, never the re-read mutex, and never wait on PostgreSQL.
+#include <malloc.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -163,6 +165,47 @@ std::optional<std::pair<Level, std::string>> parse_level_key(const std::string& 
 
 // ---- Tenants ------------------------------------------------------------------------------
 
+// The users (the bulk of a replica: one per mailbox), kept as address -> created_at: a user's
+// domain is the part of its address after the '@' (tenant.h), so it is not stored again; a row
+// whose stored domain differs (not written by mailsift) is kept whole beside them.
+class Users {
+ public:
+  void reserve(size_t n) { created_.reserve(n); }
+  void put(tenant::User u) {
+    if (u.domain == domain_of(u.address)) {
+      odd_.erase(u.address);
+      created_.insert_or_assign(std::move(u.address), u.created_at);
+    } else {
+      created_.erase(u.address);
+      std::string key = u.address;
+      odd_.insert_or_assign(std::move(key), std::move(u));
+    }
+  }
+  void erase(const std::string& address) {
+    created_.erase(address);
+    odd_.erase(address);
+  }
+  std::optional<tenant::User> get(const std::string& address) const {
+    if (auto it = created_.find(address); it != created_.end())
+      return tenant::User{address, std::string(domain_of(address)), it->second};
+    if (auto it = odd_.find(address); it != odd_.end())
+      return it->second;
+    return std::nullopt;
+  }
+  void swap(Users& o) {
+    created_.swap(o.created_);
+    odd_.swap(o.odd_);
+  }
+
+ private:
+  static std::string_view domain_of(std::string_view address) {
+    const size_t at = address.rfind('@');
+    return at == std::string_view::npos ? std::string_view() : address.substr(at + 1);
+  }
+  std::unordered_map<std::string, int64_t> created_;
+  std::unordered_map<std::string, tenant::User> odd_;
+};
+
 class TenantReplicaImpl final : public TenantReplica {
  public:
   TenantReplicaImpl(std::unique_ptr<ReplicableTenantStore> source, const ReplicaOptions& o)
@@ -203,7 +246,7 @@ class TenantReplicaImpl final : public TenantReplica {
   }
   Result<std::optional<tenant::User>> get_user(std::string_view address) override {
     std::shared_lock lock(image_mu_);
-    return find(users_, std::string(address));
+    return users_.get(std::string(address));
   }
   Result<tenant::PolicyOverrides> get_policy(Level level, std::string_view id) override {
     std::shared_lock lock(image_mu_);
@@ -310,25 +353,42 @@ class TenantReplicaImpl final : public TenantReplica {
   }
 
   Status reload_locked() {
+    const auto t0 = std::chrono::steady_clock::now();
     auto image = source_->load_image();
     if (!image)
       return image.error();
+    const auto t1 = std::chrono::steady_clock::now();
+    const size_t counts[] = {image->resellers.size(), image->domains.size(), image->users.size(),
+                             image->policies.size(), image->entries.size()};
+    install(std::move(image).value());
+    // The image's vectors were about as large as the maps built from them: give the pages back.
+    malloc_trim(0);
+    const auto ms = [](auto d) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+    };
+    std::cerr << "mailsift: tenant replica loaded: " << counts[0] << " resellers, " << counts[1]
+              << " domains, " << counts[2] << " users, " << counts[3] << " policies, "
+              << counts[4] << " list entries in " << ms(std::chrono::steady_clock::now() - t0)
+              << " ms (reading PostgreSQL " << ms(t1 - t0) << " ms)\n";
+    return Ok{};
+  }
+  void install(TenantImage image) {
     decltype(resellers_) resellers;
     decltype(domains_) domains;
     decltype(users_) users;
     decltype(policies_) policies;
     decltype(entries_) entries;
     decltype(entry_owner_) entry_owner;
-    for (auto& r : image->resellers)
+    for (auto& r : image.resellers)
       resellers.emplace(r.id, std::move(r));
-    for (auto& d : image->domains)
+    for (auto& d : image.domains)
       domains.emplace(d.name, std::move(d));
-    users.reserve(image->users.size());
-    for (auto& u : image->users)
-      users.emplace(u.address, std::move(u));
-    for (auto& p : image->policies)
+    users.reserve(image.users.size());
+    for (auto& u : image.users)
+      users.put(std::move(u));
+    for (auto& p : image.policies)
       policies.emplace(level_key(p.level, p.id), p.overrides);
-    for (auto& e : image->entries) {  // by id, as list_entries() returns them
+    for (auto& e : image.entries) {  // by id, as list_entries() returns them
       std::string k = level_key(e.level, e.owner);
       entry_owner.emplace(e.id, k);
       entries[k].push_back(std::move(e));
@@ -342,8 +402,7 @@ class TenantReplicaImpl final : public TenantReplica {
       entries_.swap(entries);
       entry_owner_.swap(entry_owner);
     }
-    follower_.loaded(image->cursor);
-    return Ok{};
+    follower_.loaded(image.cursor);
   }
 
   // Re-reads one key from the source into memory. Unknown topics (a newer node's) are skipped.
@@ -353,7 +412,17 @@ class TenantReplicaImpl final : public TenantReplica {
     if (k.topic == "domain")
       return put(domains_, k.key, source_->get_domain(k.key));
     if (k.topic == "user")
-      return put(users_, k.key, source_->get_user(k.key));
+    {
+      auto u = source_->get_user(k.key);
+      if (!u)
+        return u.error();
+      std::unique_lock lock(image_mu_);
+      if (*u)
+        users_.put(std::move(**u));
+      else
+        users_.erase(k.key);
+      return Ok{};
+    }
     auto parsed = parse_level_key(k.key);
     if (!parsed)
       return Ok{};
@@ -405,7 +474,7 @@ class TenantReplicaImpl final : public TenantReplica {
   std::shared_mutex image_mu_;
   std::unordered_map<std::string, tenant::Reseller> resellers_;
   std::unordered_map<std::string, tenant::Domain> domains_;
-  std::unordered_map<std::string, tenant::User> users_;
+  Users users_;
   std::unordered_map<std::string, tenant::PolicyOverrides> policies_;        // "<level>:<id>"
   std::unordered_map<std::string, std::vector<tenant::ListEntry>> entries_;  // "<level>:<owner>"
   std::unordered_map<int64_t, std::string> entry_owner_;  // entry id -> its entries_ key
@@ -527,6 +596,41 @@ class FeedbackReplicaImpl final : public FeedbackReplica {
 };
 
 }  // namespace
+
+std::string replica_metrics(tenant::TenantStore* tenants, feedback::FeedbackStore* feedback) {
+  std::vector<std::pair<const char*, ReplicaStats>> replicas;
+  if (auto* t = dynamic_cast<TenantReplica*>(tenants))
+    replicas.emplace_back("tenant", t->stats());
+  if (auto* f = dynamic_cast<FeedbackReplica*>(feedback))
+    replicas.emplace_back("feedback", f->stats());
+  if (replicas.empty())
+    return "";
+  const int64_t now = steady_ms_or(nullptr)();
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    for (const auto& [label, st] : replicas)
+      out += std::string(name) + "{replica=\"" + label + "\"} " + value(st) + "\n";
+  };
+  auto count = [](int64_t ReplicaStats::*field) {
+    return [field](const ReplicaStats& st) { return std::to_string(st.*field); };
+  };
+  family("mailsift_replica_polls_total", "counter", "Reads of the replica's change feed.",
+         count(&ReplicaStats::polls));
+  family("mailsift_replica_poll_errors_total", "counter",
+         "Feed reads that failed (PostgreSQL down or slow); the last image kept answering.",
+         count(&ReplicaStats::poll_errors));
+  family("mailsift_replica_changes_applied_total", "counter",
+         "Changed keys re-read from PostgreSQL into the replica.",
+         count(&ReplicaStats::changes_applied));
+  family("mailsift_replica_reloads_total", "counter",
+         "Full reloads after the feed was not read for half of postgres.changes_retention_s.",
+         count(&ReplicaStats::reloads));
+  family("mailsift_replica_last_ok_age_seconds", "gauge",
+         "Seconds since the replica last read its feed (how stale it may be).",
+         [now](const ReplicaStats& st) { return std::to_string((now - st.last_ok_ms) / 1000.0); });
+  return out;
+}
 
 Result<std::unique_ptr<TenantReplica>> replicate_tenant_store(
     std::unique_ptr<ReplicableTenantStore> source, ReplicaOptions options) {

@@ -496,6 +496,11 @@ int main(int argc, char** argv) {
     mailsift::fleet::Resilience* faults = fleet_faults.get();
     metrics.add_extra([faults] { return faults->metrics(); });
   }
+#ifdef MAILSIFT_WITH_TENANT
+  metrics.add_extra([tenants = tenant_store.get(), feedback = feedback_store.get()] {
+    return mailsift::fleet::replica_metrics(tenants, feedback);
+  });
+#endif
 #endif
 
   // Outbound policy delegation listener (docs/outbound.md): its own store file, the decision
