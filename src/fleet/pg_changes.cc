@@ -7,16 +7,16 @@
 
 namespace mailsift::fleet::pg {
 
-Status read_only_snapshot(Connection& c, Clock::time_point until,
-                          const std::function<Status()>& body) {
-  if (auto begin = c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", until); !begin.ok())
+Status read_only_snapshot(Connection& c, Pool& pool, const std::function<Status()>& body) {
+  if (auto begin = c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", pool.deadline());
+      !begin.ok())
     return begin.error();
   Status result = body();
   if (!result.ok()) {
-    (void)c.exec("ROLLBACK", until);
+    (void)c.exec("ROLLBACK", pool.deadline());
     return result;
   }
-  if (auto commit = c.exec("COMMIT", until); !commit.ok())
+  if (auto commit = c.exec("COMMIT", pool.deadline()); !commit.ok())
     return commit.error();
   return Ok{};
 }
@@ -56,7 +56,7 @@ Result<std::vector<ChangedKey>> read_changes(Pool& pool, const std::string& tabl
   Connection& c = **lease;
   std::set<ChangedKey> seen;
   uint64_t next = cursor.from;
-  Status s = read_only_snapshot(c, pool.deadline(), [&]() -> Status {
+  Status s = read_only_snapshot(c, pool, [&]() -> Status {
     auto xmin = snapshot_xmin(c, pool.deadline());
     if (!xmin)
       return xmin.error();

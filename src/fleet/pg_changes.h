@@ -27,9 +27,9 @@
 
 namespace mailsift::fleet::pg {
 
-// BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY on c, body(until), COMMIT (ROLLBACK on error).
-Status read_only_snapshot(Connection& c, Clock::time_point until,
-                          const std::function<Status()>& body);
+// BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY on c, body(), COMMIT (ROLLBACK on error).
+// Each statement gets its own pool.deadline(): a full load may take longer than one timeout.
+Status read_only_snapshot(Connection& c, Pool& pool, const std::function<Status()>& body);
 
 // Inside read_only_snapshot: the snapshot's xmin, where a feed read after a full load in this
 // snapshot starts.

@@ -37,8 +37,8 @@ bool is_temporary_sqlstate(const std::string& s) {
   if (s.size() != 5)
     return true;  // no SQLSTATE: a client-side/connection problem
   std::string cls = s.substr(0, 2);
-  return cls == "08" || cls == "53" || cls == "40" || cls == "57" || cls == "58" ||
-         s == "55P03" || s == "55006";
+  return cls == "08" || cls == "53" || cls == "40" || cls == "57" || cls == "58" || s == "55P03" ||
+         s == "55006";
 }
 
 std::string valid_utf8(std::string_view in) {
@@ -108,10 +108,9 @@ Result<PgResult> Connection::exec(const std::string& sql, const std::vector<Para
   std::vector<const char*> values;
   for (const Param& p : params)
     values.push_back(p ? p->c_str() : nullptr);
-  int sent = params.empty()
-                 ? PQsendQuery(conn_, sql.c_str())
-                 : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
-                                     values.data(), nullptr, nullptr, 0);
+  int sent = params.empty() ? PQsendQuery(conn_, sql.c_str())
+                            : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()),
+                                                nullptr, values.data(), nullptr, nullptr, 0);
   if (!sent) {
     broken_ = true;
     return Error::temporary("postgres: send: " + trim(PQerrorMessage(conn_)));
@@ -170,7 +169,9 @@ Result<PgResult> Connection::exec(const std::string& sql, const std::vector<Para
 }
 
 Pool::Pool(std::string dsn, std::string schema, int timeout_ms, int size)
-    : dsn_(std::move(dsn)), schema_(std::move(schema)), timeout_ms_(timeout_ms),
+    : dsn_(std::move(dsn)),
+      schema_(std::move(schema)),
+      timeout_ms_(timeout_ms),
       size_(std::max(1, size)) {}
 
 Result<Lease> Pool::checkout() {
@@ -213,8 +214,9 @@ Result<std::unique_ptr<Connection>> Pool::connect() {
   const auto until = deadline();
   PGconn* raw = PQconnectStart(dsn_.c_str());
   if (!raw)
-    return Error::temporary("postgres: cannot start a connection (out of memory, or libpq.so.5 "
-                            "could not be loaded)");
+    return Error::temporary(
+        "postgres: cannot start a connection (out of memory, or libpq.so.5 "
+        "could not be loaded)");
   auto conn = std::make_unique<Connection>(raw);
   if (PQstatus(raw) == CONNECTION_BAD)
     return Error::temporary("postgres: connect: " + trim(PQerrorMessage(raw)));

@@ -337,7 +337,7 @@ class PostgresFeedbackStore final : public ReplicableFeedbackStore {
       return lease.error();
     pg::Connection& c = **lease;
     CorrectionsImage image;
-    Status s = pg::read_only_snapshot(c, pool_.deadline(), [&]() -> Status {
+    Status s = pg::read_only_snapshot(c, pool_, [&]() -> Status {
       auto xmin = pg::snapshot_xmin(c, pool_.deadline());
       if (!xmin)
         return xmin.error();

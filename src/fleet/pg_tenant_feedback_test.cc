@@ -510,6 +510,31 @@ TEST(PgReplica, PrunedFeedAndAStaleNodeReloads) {
   EXPECT_EQ(sql_value("SELECT count(*) FROM replica_prune.tenant_changes"), "1");
 }
 
+// A full load may take longer than postgres.timeout_ms in total: each statement of the load
+// has its own deadline (the first version timed out at the COMMIT of a million-user load).
+TEST(PgReplica, ALoadLongerThanOneTimeoutCompletes) {
+  REQUIRE_POSTGRES();
+  auto o = options_for(g_pg->dsn(), "replica_big");
+  ASSERT_TRUE(open_postgres_tenant_store(o).ok());  // migrations
+  ASSERT_EQ(sql_value("INSERT INTO replica_big.tenant_resellers VALUES('acme', '', 0); "
+                      "INSERT INTO replica_big.tenant_domains VALUES('acme.test', 'acme', 0); "
+                      "INSERT INTO replica_big.tenant_users SELECT 'u' || i || '@acme.test', "
+                      "'acme.test', i FROM generate_series(1, 300000) i"),
+            "");
+  o.timeout_ms = 150;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto b = replicate_tenant_store(std::move(open_postgres_replicable_tenant_store(o).value()),
+                                  manual_replica());
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(b.ok()) << b.error().describe();
+  // Only meaningful if the load really outlasted one timeout (it takes ~1 s here).
+  EXPECT_GT(took, std::chrono::milliseconds(o.timeout_ms));
+  auto u = (*b)->get_user("u299999@acme.test");
+  ASSERT_TRUE(u.ok() && u->has_value());
+  EXPECT_EQ((*u)->domain, "acme.test");
+  EXPECT_EQ((*u)->created_at, 299999);
+}
+
 // While PostgreSQL is down the replica keeps answering the scan path from its image (that is
 // the point: no round trip), polls fail as kTemporary and are counted, and it follows again
 // after the restart.

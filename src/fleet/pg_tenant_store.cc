@@ -393,7 +393,7 @@ class PostgresTenantStore final : public ReplicableTenantStore {
     pg::Connection& c = **lease;
     TenantImage image;
     constexpr int kBatch = 20000;
-    Status s = pg::read_only_snapshot(c, pool_.deadline(), [&]() -> Status {
+    Status s = pg::read_only_snapshot(c, pool_, [&]() -> Status {
       auto xmin = pg::snapshot_xmin(c, pool_.deadline());
       if (!xmin)
         return xmin.error();

@@ -367,8 +367,8 @@ class TenantReplicaImpl final : public TenantReplica {
       return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
     };
     std::cerr << "mailsift: tenant replica loaded: " << counts[0] << " resellers, " << counts[1]
-              << " domains, " << counts[2] << " users, " << counts[3] << " policies, "
-              << counts[4] << " list entries in " << ms(std::chrono::steady_clock::now() - t0)
+              << " domains, " << counts[2] << " users, " << counts[3] << " policies, " << counts[4]
+              << " list entries in " << ms(std::chrono::steady_clock::now() - t0)
               << " ms (reading PostgreSQL " << ms(t1 - t0) << " ms)\n";
     return Ok{};
   }
@@ -411,8 +411,7 @@ class TenantReplicaImpl final : public TenantReplica {
       return put(resellers_, k.key, source_->get_reseller(k.key));
     if (k.topic == "domain")
       return put(domains_, k.key, source_->get_domain(k.key));
-    if (k.topic == "user")
-    {
+    if (k.topic == "user") {
       auto u = source_->get_user(k.key);
       if (!u)
         return u.error();
