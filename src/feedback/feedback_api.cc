@@ -1,6 +1,9 @@
 #include "feedback/feedback_api.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -190,9 +193,79 @@ http::ApiReply FeedbackApi::handle(const http::ApiCall& call) {
     }
   }
   auto r = service_.report(req);
+  if (!r && r.error().kind == ErrorKind::kTemporary && deferral_) {
+    if (Status queued = deferral_(req); queued.ok()) {
+      nlohmann::json j = {{"queued", true},
+                          {"kind", req.kind == Kind::kSpam ? "spam" : "ham"},
+                          {"user", req.user.user},
+                          {"note", "the feedback store is unavailable (" + r.error().message +
+                                       "); the report was queued and is applied when it is back"}};
+      return {202, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+    }
+  }
   if (!r)
     return error_reply(r.error());
   return {200, response_json(*r)};
+}
+
+std::string deferred_report_json(const Request& request) {
+  std::string b64(4 * ((request.raw.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                                reinterpret_cast<const unsigned char*>(request.raw.data()),
+                                static_cast<int>(request.raw.size()));
+  b64.resize(static_cast<size_t>(std::max(n, 0)));
+  nlohmann::json j = {{"user", request.user.user},
+                      {"domain", request.user.domain},
+                      {"reseller", request.user.reseller},
+                      {"kind", request.kind == Kind::kSpam ? "spam" : "ham"},
+                      {"raw_b64", b64}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<Request> deferred_report_from_json(std::string_view json) {
+  const nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return Error::malformed("deferred report: not a JSON object");
+  auto text = [&](const char* key) -> std::optional<std::string> {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_string())
+      return std::nullopt;
+    return it->get<std::string>();
+  };
+  const auto user = text("user"), domain = text("domain"), reseller = text("reseller"),
+             kind = text("kind"), raw = text("raw_b64");
+  if (!user || !domain || !reseller || !kind || !raw || user->empty() ||
+      (*kind != "spam" && *kind != "ham"))
+    return Error::malformed("deferred report: missing or bad fields");
+  Request r;
+  r.user.user = *user;
+  r.user.domain = *domain;
+  r.user.reseller = *reseller;
+  r.kind = *kind == "spam" ? Kind::kSpam : Kind::kHam;
+  // EVP_DecodeBlock: strict base64 of whole quanta; its length counts the padding's zero bytes.
+  if (raw->size() % 4 != 0)
+    return Error::malformed("deferred report: the message is not base64");
+  r.raw.resize(raw->size() / 4 * 3);
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(r.raw.data()),
+                                reinterpret_cast<const unsigned char*>(raw->data()),
+                                static_cast<int>(raw->size()));
+  if (n < 0)
+    return Error::malformed("deferred report: the message is not base64");
+  const size_t padding = raw->ends_with("==") ? 2 : raw->ends_with("=") ? 1 : 0;
+  r.raw.resize(static_cast<size_t>(n) - padding);
+  return r;
+}
+
+std::string deferred_report_id(const Request& request) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(request.raw.data()), request.raw.size(), md);
+  std::string id = request.user.user + (request.kind == Kind::kSpam ? " spam " : " ham ");
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char c : md) {
+    id += kHex[c >> 4];
+    id += kHex[c & 15];
+  }
+  return id;
 }
 
 }  // namespace mailsift::feedback

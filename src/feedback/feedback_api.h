@@ -15,6 +15,10 @@
 // {"error":{"kind","message"}} as the rest of the native API.
 #pragma once
 
+#include <functional>
+#include <string>
+#include <string_view>
+
 #include "decisions/decisions.h"
 #include "feedback/feedback.h"
 #include "feedback/rate_limit.h"
@@ -33,13 +37,27 @@ class FeedbackApi final : public http::ApiExtension {
   // when the client sends Authorization, per key; over the limit: 429 with Retry-After,
   // nothing processed. The limiter must outlive the API.
   void set_rate_limiter(RateLimiter* limiter) { limiter_ = limiter; }
+  // When a report fails with kTemporary (the feedback store is down), `deferral` may queue it
+  // durably to be applied later (mailsiftd: the fleet replay queue); Ok = queued, and the
+  // client gets 202 {"queued":true,...} instead of 503. Reports are idempotent by (user, digest,
+  // kind), so a report queued and also retried by the client counts once.
+  using Deferral = std::function<Status(const Request&)>;
+  void set_deferral(Deferral deferral) { deferral_ = std::move(deferral); }
 
  private:
   FeedbackService& service_;
   decisions::DecisionLog* log_;
   http::ApiExtension* next_;
   RateLimiter* limiter_ = nullptr;
+  Deferral deferral_;
 };
+
+// A report request as a replay queue keeps it: JSON {user, domain, reseller, kind, raw_b64}
+// (the message base64: it may hold any bytes), and back (kMalformed for anything else).
+std::string deferred_report_json(const Request& request);
+Result<Request> deferred_report_from_json(std::string_view json);
+// The queue's de-duplication key of a report: user, kind and the SHA-256 of the message.
+std::string deferred_report_id(const Request& request);
 
 std::string response_json(const Response& r);
 std::string user_state_json(const UserState& s);

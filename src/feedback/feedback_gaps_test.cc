@@ -221,6 +221,79 @@ TEST_F(Learning, LookupFailureFailsTheReportAndCountsNothing) {
 
 // ---- ARF relay: queue while the relay is down -------------------------------------------------
 
+// A store whose every call fails temporarily (PostgreSQL down).
+class DownStore final : public FeedbackStore {
+ public:
+  static Error down() { return Error::temporary("postgres: connection refused"); }
+  Result<bool> has_report(const std::string&, const std::string&, Kind) override { return down(); }
+  Result<bool> commit_report(const ReportRecord&, const ReportEffects&) override { return down(); }
+  Result<std::vector<ReportRecord>> campaign_candidates(const std::vector<uint64_t>&,
+                                                        int64_t) override {
+    return down();
+  }
+  Result<ReporterStats> reporter(const std::string&) override { return down(); }
+  Result<SenderStats> sender(const std::string&, const std::string&) override { return down(); }
+  Result<Corrections> corrections(const std::string&) override { return down(); }
+  Result<std::pair<int64_t, int64_t>> report_counts(const std::string&) override { return down(); }
+  Result<Consent> consent(const std::string&) override { return down(); }
+  Status set_consent(const std::string&, Consent, int64_t) override { return down(); }
+  Result<std::vector<ReportRecord>> forget_user(const std::string&) override { return down(); }
+};
+
+// The feedback store down: without a deferral the client gets 503 (retry); with one the report
+// is handed over (202 "queued"), and what was queued replays into the same report.
+TEST(DeferredReport, QueuedWith202WhenTheStoreIsDownAndRoundTripsExactly) {
+  DownStore down;
+  CountingLearner learner;
+  FeedbackService service(Options{}, down, learner, nullptr, nullptr, [] { return int64_t{1}; });
+  FeedbackApi api(service, nullptr, nullptr);
+  const std::vector<std::pair<std::string, std::string>> query{{"user", "bob@acme.test"},
+                                                               {"domain", "acme.test"}};
+  const std::string body = msg(1);
+  http::ApiCall call{"POST", "/api/v1/report/spam", query, "", body, "", ""};
+  EXPECT_EQ(api.handle(call).status, 503);
+  std::vector<Request> queued;
+  api.set_deferral([&](const Request& r) -> Status {
+    queued.push_back(r);
+    return Ok{};
+  });
+  auto reply = api.handle(call);
+  EXPECT_EQ(reply.status, 202);
+  EXPECT_EQ(json::parse(reply.body)["queued"], true);
+  ASSERT_EQ(queued.size(), 1u);
+  EXPECT_TRUE(learner.learned.empty());  // nothing was half-done before the failure
+  // A queue that refuses (full): the original 503.
+  api.set_deferral([](const Request&) -> Status { return Error::temporary("queue full"); });
+  EXPECT_EQ(api.handle(call).status, 503);
+
+  // Every byte value and every padding length survive the queue's JSON.
+  for (size_t len = 0; len < 260; len += 1 + len / 3) {
+    Request r = queued[0];
+    r.raw.clear();
+    for (size_t i = 0; i < len; ++i)
+      r.raw.push_back(static_cast<char>(i * 37 + 11));
+    r.kind = len % 2 ? Kind::kHam : Kind::kSpam;
+    auto back = deferred_report_from_json(deferred_report_json(r));
+    ASSERT_TRUE(back.ok()) << back.error().describe();
+    EXPECT_EQ(back->raw, r.raw) << len;
+    EXPECT_EQ(back->kind, r.kind);
+    EXPECT_EQ(back->user.user, "bob@acme.test");
+    EXPECT_EQ(back->user.domain, "acme.test");
+  }
+  EXPECT_EQ(deferred_report_id(queued[0]), deferred_report_id(queued[0]));
+  Request other = queued[0];
+  other.kind = Kind::kHam;
+  EXPECT_NE(deferred_report_id(other), deferred_report_id(queued[0]));
+  for (const char* bad :
+       {"", "[]", "{}", R"({"user":"u","domain":"","reseller":"","kind":"spam","raw_b64":"abc"})",
+        R"({"user":"u","domain":"","reseller":"","kind":"maybe","raw_b64":""})",
+        R"({"user":"","domain":"","reseller":"","kind":"spam","raw_b64":""})"}) {
+    auto r = deferred_report_from_json(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::kMalformed) << bad;
+  }
+}
+
 TEST(ArfRelay, ReplyLines) {
   bool more = false;
   auto r = parse_smtp_reply_line("250-sink.invalid\r\n", &more);

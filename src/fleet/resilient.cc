@@ -147,6 +147,16 @@ struct Resilience::Target {
   std::unique_ptr<decisions::DecisionLog> dlog;
   std::atomic<uint64_t> degraded_reads{0};
   std::atomic<uint64_t> queued_writes{0};
+  // A deferred target (add_deferred_target): entries applied by this function once it is set.
+  bool deferred = false;
+  std::mutex apply_mu;
+  ApplyFn custom_apply;
+  bool ready() {
+    if (!deferred)
+      return true;
+    std::lock_guard lock(apply_mu);
+    return static_cast<bool>(custom_apply);
+  }
 
   // A write: direct when the server is usable and nothing is queued before it; otherwise (or
   // when it fails temporarily) queued. Returns Ok when applied or durably queued.
@@ -204,6 +214,14 @@ struct Resilience::Target {
 };
 
 Status Resilience::Target::apply(const ReplayItem& item) {
+  if (deferred) {
+    // Held during the call: set_apply(nullptr) then waits for it, so the owner of the function
+    // can go away safely after clearing it.
+    std::lock_guard lock(apply_mu);
+    if (!custom_apply)
+      return Error::temporary(queue_target + ": nothing applies its entries yet");
+    return custom_apply(item);
+  }
   nlohmann::json j = nlohmann::json::parse(item.payload, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return Error::malformed("replay payload is not a JSON object");
@@ -510,9 +528,43 @@ std::unique_ptr<decisions::DecisionLog> Resilience::wrap_log(
   return std::make_unique<ResilientLog>(t);
 }
 
+void Resilience::add_deferred_target(const std::string& queue_target, const std::string& server) {
+  auto t = add_target(queue_target.c_str(), server);
+  t->deferred = true;
+}
+
+void Resilience::set_apply(const std::string& queue_target, ApplyFn apply) {
+  for (const auto& t : targets_)
+    if (t->deferred && t->queue_target == queue_target) {
+      std::lock_guard lock(t->apply_mu);
+      t->custom_apply = std::move(apply);
+    }
+}
+
+Status Resilience::defer(const std::string& queue_target, const ReplayItem& item) {
+  for (const auto& t : targets_) {
+    if (!t->deferred || t->queue_target != queue_target)
+      continue;
+    if (!opt_.replay)
+      return Error::temporary("fleet.replay is off: " + queue_target + " not queued");
+    Status q = queue_->append(queue_target, {item}, opt_.now());
+    if (!q) {
+      opt_.log("fleet_replay_refused",
+               fmt::format("{}: {} NOT queued ({})", queue_target, item.kind, q.error().message));
+      return q;
+    }
+    t->queued_writes.fetch_add(1);
+    cv_.notify_all();
+    return Ok{};
+  }
+  return Error::config("no deferred replay target " + queue_target);
+}
+
 size_t Resilience::replay_once() {
   size_t applied = 0;
   for (const auto& t : targets_) {
+    if (!t->ready())
+      continue;
     while (queue_->pending(t->queue_target) > 0) {
       if (!t->breaker->allow())
         break;
@@ -606,7 +658,8 @@ Result<std::unique_ptr<Resilience>> wrap_for_faults(const Config& config,
   const std::string& sb = config.get_string("store.backend");
   const bool wrap_store = sb == "redis" || sb == "postgres";
   const bool wrap_log = config.get_string("decisions.backend") == "postgres";
-  if (!wrap_store && !wrap_log)
+  const bool defer_feedback = config.get_string("feedback.backend") == "postgres";
+  if (!wrap_store && !wrap_log && !defer_feedback)
     return std::unique_ptr<Resilience>();
   ResilienceOptions o;
   o.replay = config.get_bool("fleet.replay");
@@ -622,6 +675,8 @@ Result<std::unique_ptr<Resilience>> wrap_for_faults(const Config& config,
     store = (*r)->wrap_store(std::move(store), sb);
   if (wrap_log)
     log = (*r)->wrap_log(std::move(log), "postgres");
+  if (defer_feedback)
+    (*r)->add_deferred_target("feedback", "postgres");
   (*r)->start();
   return r;
 }

@@ -90,6 +90,17 @@ class Resilience {
                                            const std::string& server);
   std::unique_ptr<decisions::DecisionLog> wrap_log(std::unique_ptr<decisions::DecisionLog> inner,
                                                    const std::string& server);
+  // A queue target whose entries another module applies: mailsiftd's feedback reports taken
+  // while the feedback store's PostgreSQL is down (docs/fleet-tenants.md). Add before start();
+  // set_apply() may come later (its entries wait until then); set_apply(nullptr) waits for an
+  // apply in progress, so call it before what the function uses is destroyed. `server` names the
+  // breaker shared with the other targets on that server.
+  using ApplyFn = std::function<Status(const ReplayItem&)>;
+  void add_deferred_target(const std::string& queue_target, const std::string& server);
+  void set_apply(const std::string& queue_target, ApplyFn apply);
+  // Queues one item for a deferred target. Ok = durable; kTemporary when fleet.replay is off or
+  // the queue is full (the caller reports its original failure); kConfig for an unknown target.
+  Status defer(const std::string& queue_target, const ReplayItem& item);
   void start();  // the background replayer
   // One replay pass over every target (tests, and the replayer's loop): applies queued entries
   // in order until the queue is empty or the server fails. Returns entries applied.
@@ -115,7 +126,8 @@ class Resilience {
 
 // mailsiftd's set-up: when store.backend / decisions.backend is a shared server (redis,
 // postgres), wraps it (queue file fleet.replay_file in data_dir, fleet.* knobs) and starts the
-// replayer; embedded backends are left as they are (nullptr returned).
+// replayer; with feedback.backend = postgres it adds the deferred target "feedback" (mailsiftd
+// sets its apply); embedded backends are left as they are (nullptr when nothing is shared).
 Result<std::unique_ptr<Resilience>> wrap_for_faults(const Config& config,
                                                     const std::string& data_dir,
                                                     std::unique_ptr<store::Store>& store,

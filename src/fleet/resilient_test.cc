@@ -354,6 +354,57 @@ TEST_F(ResilientTest, FullQueueRefusesWithTheOriginalError) {
   EXPECT_NE((*r)->metrics().find("mailsift_fleet_replay_refused_total 1"), std::string::npos);
 }
 
+// A deferred target (mailsiftd's feedback reports): items wait until an apply function is
+// set, the same item queued twice is kept once, a temporary failure keeps it queued, a
+// permanent one moves it to replay_dead, and set_apply(nullptr) stops the applying.
+TEST_F(ResilientTest, DeferredTargetAppliesOnceWhenSetAndKeepsOnTemporaryFailure) {
+  auto r = Resilience::create(options());
+  ASSERT_TRUE(r);
+  Resilience& res = **r;
+  EXPECT_EQ(res.defer("feedback", {"a", "report", "{}"}).error().kind, ErrorKind::kConfig);
+  res.add_deferred_target("feedback", "postgres");
+  ASSERT_TRUE(res.defer("feedback", {"a", "report", "1"}));
+  ASSERT_TRUE(res.defer("feedback", {"a", "report", "1"}));  // the same report again
+  ASSERT_TRUE(res.defer("feedback", {"b", "report", "2"}));
+  ASSERT_TRUE(res.defer("feedback", {"c", "report", "bad"}));
+  EXPECT_EQ(res.queue().pending("feedback"), 3u);
+  EXPECT_EQ(res.replay_once(), 0u);  // nothing applies them yet
+  EXPECT_EQ(res.queue().pending("feedback"), 3u);
+
+  std::vector<std::string> applied;
+  bool down = true;
+  res.set_apply("feedback", [&](const ReplayItem& item) -> Status {
+    if (item.payload == "bad")
+      return Error::malformed("not a report");
+    if (down)
+      return Error::temporary("postgres: connection refused");
+    applied.push_back(item.payload);
+    return Ok{};
+  });
+  EXPECT_EQ(res.replay_once(), 0u);  // still down: kept, in order
+  EXPECT_EQ(res.queue().pending("feedback"), 3u);
+  down = false;
+  now_ms_ += 2000;  // past the breaker's window
+  EXPECT_EQ(res.replay_once(), 2u);
+  EXPECT_EQ(applied, (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(res.queue().pending("feedback"), 0u);
+  EXPECT_EQ(res.queue().stats().dead, 1u);
+
+  ASSERT_TRUE(res.defer("feedback", {"d", "report", "3"}));
+  res.set_apply("feedback", nullptr);
+  EXPECT_EQ(res.replay_once(), 0u);
+  EXPECT_EQ(res.queue().pending("feedback"), 1u);
+
+  auto off = Resilience::create([&] {
+    auto o = options(/*replay=*/false);
+    o.queue_path = (dir_ / "off.db").string();
+    return o;
+  }());
+  ASSERT_TRUE(off);
+  (*off)->add_deferred_target("feedback", "postgres");
+  EXPECT_EQ((*off)->defer("feedback", {"e", "report", "4"}).error().kind, ErrorKind::kTemporary);
+}
+
 TEST_F(ResilientTest, FuzzyRecordsRoundTripThroughTheQueue) {
   auto mem = store::make_memory_store();
   Switch sw;

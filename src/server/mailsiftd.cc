@@ -672,6 +672,16 @@ int main(int argc, char** argv) {
   std::unique_ptr<mailsift::feedback::SenderLists> feedback_lists;
   std::unique_ptr<mailsift::feedback::FeedbackService> feedback_service;
   std::unique_ptr<mailsift::feedback::FeedbackApi> feedback_api;
+  // Reports queued while the feedback store's PostgreSQL was down are applied through
+  // feedback_service by the fleet replayer; cleared (waiting for an apply in progress) before
+  // feedback_service goes away.
+  struct ClearFeedbackReplay {
+    mailsift::fleet::Resilience* faults = nullptr;
+    ~ClearFeedbackReplay() {
+      if (faults)
+        faults->set_apply("feedback", nullptr);
+    }
+  } clear_feedback_replay;
   // Report storms and ARF delivery to the partner's relay (docs/feedback.md).
   std::unique_ptr<mailsift::feedback::RateLimiter> feedback_limiter;
   std::unique_ptr<mailsift::feedback::ArfRelay> arf_relay;
@@ -762,6 +772,31 @@ int main(int argc, char** argv) {
     feedback_api = std::make_unique<mailsift::feedback::FeedbackApi>(
         *feedback_service, log_owner.get(), hopts.handler.extension);
     hopts.handler.extension = feedback_api.get();
+    if (fleet_faults && config.get_string("feedback.backend") == "postgres") {
+      // feedback.backend = postgres: a report taken while PostgreSQL is down is queued durably
+      // and applied when it is back (docs/fleet-tenants.md "Faults").
+      mailsift::fleet::Resilience* faults = fleet_faults.get();
+      feedback_api->set_deferral([faults](const mailsift::feedback::Request& r) {
+        mailsift::fleet::ReplayItem item;
+        item.event_id = mailsift::feedback::deferred_report_id(r);
+        item.kind = "report";
+        item.payload = mailsift::feedback::deferred_report_json(r);
+        return faults->defer("feedback", item);
+      });
+      faults->set_apply("feedback",
+                        [svc = feedback_service.get()](
+                            const mailsift::fleet::ReplayItem& item) -> mailsift::Status {
+                          auto request =
+                              mailsift::feedback::deferred_report_from_json(item.payload);
+                          if (!request)
+                            return request.error();  // never applicable: kept in replay_dead
+                          auto applied = svc->report(*request);
+                          if (!applied)
+                            return applied.error();
+                          return mailsift::Ok{};
+                        });
+      clear_feedback_replay.faults = faults;
+    }
     {  // Rate limits, tenant "learning enabled", ARF relay (docs/feedback.md, docs/tenants.md).
       auto ms_now = [] {
         return std::chrono::duration_cast<std::chrono::milliseconds>(
