@@ -52,6 +52,8 @@ struct RedisMirrorStats {
   size_t scopes_ready = 0, token_fields = 0, records = 0, memory_bytes = 0;
 };
 RedisMirrorStats redis_mirror_stats(const store::Store& store);
+// Prometheus text of those (mailsift_redis_mirror_*); "" when `store` is not the Redis store.
+std::string redis_mirror_metrics(const store::Store& store);
 
 Result<std::unique_ptr<store::Store>> open_redis_store(const RedisOptions& options);
 

@@ -939,6 +939,33 @@ RedisMirrorStats redis_mirror_stats(const store::Store& store) {
   return {};
 }
 
+std::string redis_mirror_metrics(const store::Store& store) {
+  if (dynamic_cast<const RedisStore*>(&store) == nullptr)
+    return "";
+  const RedisMirrorStats st = redis_mirror_stats(store);
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help, uint64_t v) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, v);
+  };
+  family("mailsift_redis_mirror_loads_total", "counter",
+         "Full loads of mirrored scopes (first use and reloads).", st.loads);
+  family("mailsift_redis_mirror_reloads_total", "counter",
+         "Mirrors dropped and reloaded (stream trimmed past them, missing, or a bad entry).",
+         st.reloads);
+  family("mailsift_redis_mirror_load_failures_total", "counter",
+         "Mirror loads that failed (server error, scope over redis.mirror_max_tokens).",
+         st.load_failures);
+  family("mailsift_redis_mirror_entries_applied_total", "counter",
+         "Change-stream entries applied to the mirrors.", st.entries_applied);
+  family("mailsift_redis_mirror_served_total", "counter",
+         "Scope reads of a scan answered from a mirror.", st.served);
+  family("mailsift_redis_mirror_scopes_ready", "gauge", "Mirrored scopes loaded now.",
+         st.scopes_ready);
+  family("mailsift_redis_mirror_memory_bytes", "gauge", "Memory held by the mirrors.",
+         st.memory_bytes);
+  return out;
+}
+
 Result<std::unique_ptr<store::Store>> open_redis_store(const RedisOptions& options) {
   auto address = parse_address(options.address);
   if (!address.ok())

@@ -393,6 +393,8 @@ int main(int argc, char** argv) {
   // Faults of the fleet servers (docs/fleet.md "Faults and degraded mode"): Redis/PostgreSQL
   // calls go through a circuit breaker; while a server is down scans use local state only
   // (FLEET_DEGRADED) and writes are queued durably (fleet.replay_file) and replayed later.
+  // The store itself, before any fault wrapper: its Redis mirror statistics go to /metrics.
+  const mailsift::store::Store* unwrapped_store = store->get();
   std::unique_ptr<mailsift::fleet::Resilience> fleet_faults;
   {
     auto wrapped = mailsift::fleet::wrap_for_faults(
@@ -496,6 +498,8 @@ int main(int argc, char** argv) {
     mailsift::fleet::Resilience* faults = fleet_faults.get();
     metrics.add_extra([faults] { return faults->metrics(); });
   }
+  metrics.add_extra(
+      [unwrapped_store] { return mailsift::fleet::redis_mirror_metrics(*unwrapped_store); });
 #ifdef MAILSIFT_WITH_TENANT
   metrics.add_extra([tenants = tenant_store.get(), feedback = feedback_store.get()] {
     return mailsift::fleet::replica_metrics(tenants, feedback);

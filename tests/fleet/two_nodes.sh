@@ -183,5 +183,10 @@ echo "mailsift case, account check: $ACCOUNT"
 check "mailsift case shows the status set through node-b" \
   grep -q "bob@acme.test is sending_disabled .*: phished" <<<"$ACCOUNT"
 
+# The global scope's local mirror (redis.mirror_scopes, default "g:") on /metrics.
+MIRROR=$(curl -fsS "$B/metrics" | awk '$1 == "mailsift_redis_mirror_served_total" {print $2}')
+echo "node-b: scope reads served by the mirror: ${MIRROR:-none}"
+check "node-b's /metrics counts scope reads its mirror served" test "${MIRROR:-0}" -gt 0
+
 echo "two nodes: $passed passed, $failed failed"
 [ "$failed" = 0 ]
