@@ -77,5 +77,23 @@ TEST(SortUnique, SortsAndDropsDuplicates) {
   }
 }
 
+TEST(SortUnique, HashesSharingTheirTopBitsStillSort) {
+  // Every hash in one bucket (the crowded-bucket path), small values (top bits all zero), and
+  // a bucket of exactly-equal hashes.
+  std::mt19937_64 rng(5);
+  std::vector<uint64_t> same_top, small, equal(3000, 42);
+  for (int i = 0; i < 5000; ++i) {
+    same_top.push_back((uint64_t{0xABCD} << 48) | (rng() & 0xffff));
+    small.push_back(rng() % 3000);
+  }
+  for (std::vector<uint64_t> v : {same_top, small, equal}) {
+    std::vector<uint64_t> want = v;
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    sort_unique(v);
+    EXPECT_EQ(v, want);
+  }
+}
+
 }  // namespace
 }  // namespace mailsift
