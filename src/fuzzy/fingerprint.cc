@@ -21,6 +21,30 @@ bool is_word(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
+// Punctuation trimmed off the ends of a raw token.
+bool is_opening(char c) {
+  return c == '<' || c == '(' || c == '[' || c == '{' || c == '"' || c == '\'';
+}
+bool is_closing(char c) {
+  switch (c) {
+    case '>':
+    case ')':
+    case ']':
+    case '}':
+    case '"':
+    case '\'':
+    case '.':
+    case ',':
+    case ';':
+    case ':':
+    case '!':
+    case '?':
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Emits normalised words, collapsing runs of placeholders; stops after kMaxWords.
 template <typename Emit>
 class WordSink {
@@ -28,15 +52,11 @@ class WordSink {
   explicit WordSink(Emit& emit) : emit_(emit) {}
   bool full() const { return count_ >= kMaxWords; }
 
-  // One run of word characters.
-  void word(std::string_view w) {
+  // One run of word characters; digit and hex say whether it has a digit and whether it is
+  // all hex digits (found while words() scanned it).
+  void word(std::string_view w, bool digit, bool hex) {
     if (w.empty() || full())
       return;
-    bool digit = false, hex = true;
-    for (unsigned char c : w) {
-      digit |= (c >= '0' && c <= '9');
-      hex &= (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-    }
     if (digit || w.size() > 24 || (hex && w.size() >= 12)) {
       placeholder();
       return;
@@ -73,9 +93,16 @@ class WordSink {
         ++i;
       }
       size_t start = i;
-      while (i < s.size() && is_word(static_cast<unsigned char>(s[i])))
-        ++i;
-      word(s.substr(start, i - start));
+      bool digit = false, hex = true;
+      for (; i < s.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (!is_word(c))
+          break;
+        const bool is_digit = c >= '0' && c <= '9';
+        digit |= is_digit;
+        hex &= is_digit || (c >= 'a' && c <= 'f');
+      }
+      word(s.substr(start, i - start), digit, hex);
     }
   }
 
@@ -99,7 +126,7 @@ class WordSink {
 
   // A whole text: whitespace-separated raw tokens, each a URL, an address or plain words.
   void text(std::string_view t) {
-    std::string token;
+    std::string token;  // the lower-cased raw token; grows only, so no copy call per token
     size_t i = 0;
     while (i < t.size() && !full()) {
       while (i < t.size() && is_space(static_cast<unsigned char>(t[i])))
@@ -109,13 +136,15 @@ class WordSink {
         ++i;
       if (i == start)
         break;
-      token.assign(t.substr(start, i - start));
-      for (char& c : token)
-        c = ascii_lower(c);
-      std::string_view tok = token;
-      while (!tok.empty() && std::string_view("<([{\"'").find(tok.front()) != tok.npos)
+      const size_t n = i - start;
+      if (token.size() < n)
+        token.resize(n);
+      for (size_t j = 0; j < n; ++j)
+        token[j] = ascii_lower(t[start + j]);
+      std::string_view tok(token.data(), n);
+      while (!tok.empty() && is_opening(tok.front()))
         tok.remove_prefix(1);
-      while (!tok.empty() && std::string_view(">)]}\"'.,;:!?").find(tok.back()) != tok.npos)
+      while (!tok.empty() && is_closing(tok.back()))
         tok.remove_suffix(1);
       if (tok.find("://") != tok.npos || tok.substr(0, 4) == "www.") {
         url(tok);
@@ -145,20 +174,23 @@ uint64_t splitmix64(uint64_t& state) {
 // Collects shingle hashes from a stream of words.
 class Shingler {
  public:
-  explicit Shingler(size_t k) : k_(std::max<size_t>(1, k)) {}
+  explicit Shingler(size_t k) : k_(std::max<size_t>(1, k)), window_(k_) {}
   void operator()(std::string_view w) {
-    window_.push_back(XXH3_64bits(w.data(), w.size()));
-    if (window_.size() > k_)
-      window_.erase(window_.begin());
-    if (window_.size() == k_) {
-      hashes_.push_back(XXH3_64bits(window_.data(), window_.size() * sizeof(uint64_t)));
+    const uint64_t h = XXH3_64bits(w.data(), w.size());
+    if (filled_ < k_) {
+      window_[filled_++] = h;
+    } else {  // slide by one: k is a handful of words
+      std::copy(window_.begin() + 1, window_.end(), window_.begin());
+      window_.back() = h;
     }
+    if (filled_ == k_)
+      hashes_.push_back(XXH3_64bits(window_.data(), k_ * sizeof(uint64_t)));
     ++words_;
   }
   // Fewer words than one shingle still make one (tiny) shingle.
   std::vector<uint64_t> finish() {
     if (words_ > 0 && words_ < k_) {
-      hashes_.push_back(XXH3_64bits(window_.data(), window_.size() * sizeof(uint64_t)));
+      hashes_.push_back(XXH3_64bits(window_.data(), filled_ * sizeof(uint64_t)));
     }
     sort_unique(hashes_);
     return std::move(hashes_);
@@ -167,7 +199,8 @@ class Shingler {
  private:
   size_t k_;
   size_t words_ = 0;
-  std::vector<uint64_t> window_;
+  size_t filled_ = 0;             // words in window_, up to k_
+  std::vector<uint64_t> window_;  // the last k_ word hashes, oldest first
   std::vector<uint64_t> hashes_;
 };
 
