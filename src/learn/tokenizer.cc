@@ -113,27 +113,20 @@ class Emitter {
           std::vector<std::pair<uint64_t, std::string>>* named)
       : opt_(opt), out_(out), named_(named) {}
 
+  // The feature is the hash of prefix + text.
   uint64_t emit(std::string_view prefix, std::string_view text) {
-    buf_.assign(prefix);
-    buf_.append(text);
-    uint64_t h = XXH3_64bits(buf_.data(), buf_.size());
-    out_->push_back(h);
-    if (named_)
-      named_->emplace_back(h, buf_);
-    return h;
+    char* p = feature_buffer(prefix.size() + text.size());
+    p = std::copy(prefix.begin(), prefix.end(), p);  // (memcpy of an empty view is UB)
+    std::copy(text.begin(), text.end(), p);
+    return finish(prefix.size() + text.size());
   }
   // emit(prefix, lower-cased text) without a temporary string.
   uint64_t emit_lower(std::string_view prefix, std::string_view text) {
-    buf_.assign(prefix);
-    size_t start = buf_.size();
-    buf_.append(text);
-    for (size_t i = start; i < buf_.size(); ++i)
-      buf_[i] = ascii_lower(buf_[i]);
-    uint64_t h = XXH3_64bits(buf_.data(), buf_.size());
-    out_->push_back(h);
-    if (named_)
-      named_->emplace_back(h, buf_);
-    return h;
+    char* p = feature_buffer(prefix.size() + text.size());
+    p = std::copy(prefix.begin(), prefix.end(), p);
+    for (size_t i = 0; i < text.size(); ++i)
+      p[i] = ascii_lower(text[i]);
+    return finish(prefix.size() + text.size());
   }
   void emit2(std::string_view prefix, std::string_view a, std::string_view b) {
     tmp_.assign(a);
@@ -152,6 +145,21 @@ class Emitter {
   const FeatureOptions& opt() const { return opt_; }
 
  private:
+  // buf_ only grows, so composing a feature is two copies into it, without std::string's
+  // assign/append bookkeeping (most of a feature's cost on short words).
+  char* feature_buffer(size_t n) {
+    if (buf_.size() < n)
+      buf_.resize(std::max(n, 2 * buf_.size()));
+    return buf_.data();
+  }
+  uint64_t finish(size_t n) {
+    uint64_t h = XXH3_64bits(buf_.data(), n);
+    out_->push_back(h);
+    if (named_)
+      named_->emplace_back(h, std::string(buf_.data(), n));
+    return h;
+  }
+
   const FeatureOptions& opt_;
   std::vector<uint64_t>* out_;
   std::vector<std::pair<uint64_t, std::string>>* named_;
@@ -189,24 +197,26 @@ class WordStream {
       return true;
     }
     ++count_;
-    word_.assign(raw);
     size_t upper = 0, lower = 0, digits = 0;
-    for (char& ch : word_) {
-      if (ch >= 'A' && ch <= 'Z') {
-        ++upper;
-        ch = static_cast<char>(ch + 32);
-      } else if (ch >= 'a' && ch <= 'z') {
-        ++lower;
-      } else if (is_digit(static_cast<unsigned char>(ch))) {
-        ++digits;
-      }
+    for (char ch : raw) {
+      upper += ch >= 'A' && ch <= 'Z';
+      lower += ch >= 'a' && ch <= 'z';
+      digits += is_digit(static_cast<unsigned char>(ch));
     }
-    // Long digit strings (phone numbers, ids) are unique noise; keep only their length.
-    if (digits == word_.size() && word_.size() > 6)
-      word_ = "#" + std::to_string(word_.size());
-    if (opt.caps_signal && upper >= 3 && lower == 0)
-      em_.emit(caps_prefix_, word_);
-    uint64_t h = em_.emit(prefix_, word_);
+    // The word is raw lower-cased; emit_lower hashes it without a copy. The copy in word_ is
+    // made only when features are being named.
+    uint64_t h;
+    if (digits == raw.size() && raw.size() > 6) {
+      // Long digit strings (phone numbers, ids) are unique noise; keep only their length.
+      word_ = "#" + std::to_string(raw.size());
+      h = em_.emit(prefix_, word_);
+    } else {
+      if (opt.caps_signal && upper >= 3 && lower == 0)
+        em_.emit_lower(caps_prefix_, raw);
+      h = em_.emit_lower(prefix_, raw);
+      if (em_.naming())
+        word_ = lower_copy(raw);
+    }
     size_t window = opt.osb_window;
     if (window >= 2) {
       for (size_t d = 1; d < window && d <= filled_; ++d) {
