@@ -2,6 +2,9 @@
 #include "fuzzy/fingerprint.h"
 #include "core/ascii.h"
 
+// Inlined (same algorithm and version as libxxhash): the per-word hashes are of a few bytes,
+// where the library call and its length dispatch are most of the cost.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <algorithm>
