@@ -705,8 +705,8 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
   }
 }
 
-bool transit_header(std::string_view name) {
-  std::string lname = lower_copy(name);
+// lname: the header name lower-cased.
+bool transit_header(std::string_view lname) {
   return lname == "received" || lname == "return-path" || lname == "delivered-to" ||
          lname == "x-original-to" || lname.rfind("x-spam", 0) == 0 ||
          lname.rfind("x-mailsift", 0) == 0 || lname == "authentication-results" ||
@@ -792,25 +792,31 @@ std::string message_digest(const mime::Message& msg) {
   std::string line;
   if (!msg.parts.empty()) {
     for (const mime::Header& h : msg.parts[0].headers) {
-      if (transit_header(h.name))
-        continue;
       // Name lower-cased, value whitespace-collapsed: refolding in transit does not matter.
-      line = lower_copy(h.name);
+      // Built in one reused buffer, a run of non-blank bytes at a time.
+      line.resize(h.name.size());
+      for (size_t i = 0; i < h.name.size(); ++i)
+        line[i] = ascii_lower(h.name[i]);
+      if (transit_header(line))
+        continue;
       line += ':';
-      bool space = true;
-      for (char c : h.raw_value) {
-        bool ws = c == ' ' || c == '\t' || c == '\r' || c == '\n';
-        if (ws) {
-          if (!space)
-            line += ' ';
-          space = true;
-        } else {
-          line += c;
-          space = false;
-        }
+      std::string_view v = h.raw_value;
+      auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+      size_t i = 0;
+      bool first = true;
+      while (i < v.size()) {
+        while (i < v.size() && blank(v[i]))
+          ++i;
+        size_t start = i;
+        while (i < v.size() && !blank(v[i]))
+          ++i;
+        if (i == start)
+          break;
+        if (!first)
+          line += ' ';
+        first = false;
+        line.append(v.data() + start, i - start);
       }
-      while (!line.empty() && line.back() == ' ')
-        line.pop_back();
       line += '\n';
       sha.update(line.data(), line.size());
     }
