@@ -519,14 +519,16 @@ void tokenize_headers(Emitter& em, const mime::Message& msg) {
   const auto& headers = msg.parts[0].headers;
   size_t received = 0, to_count = 0;
   std::string from_domain, reply_domain;
-  std::string lname;
+  std::string lname, prefix;  // reused for every header
   size_t header_index = 0;
   for (const mime::Header& h : headers) {
     if (++header_index > 200)
       break;
     if (h.name.empty() || h.name.size() > 40)
       continue;
-    lname = lower_copy(h.name);
+    lname.resize(h.name.size());
+    for (size_t i = 0; i < h.name.size(); ++i)
+      lname[i] = ascii_lower(h.name[i]);
     // Our own verdict headers must never feed back into learning.
     if (lname.rfind("x-spam", 0) == 0 || lname.rfind("x-mailsift", 0) == 0)
       continue;
@@ -597,18 +599,14 @@ void tokenize_headers(Emitter& em, const mime::Message& msg) {
       em.emit2(kHeader, "cs:", msg.parts[0].charset);
     } else if (opt.transit_headers && (lname == "return-path" || lname == "delivered-to" ||
                                        lname == "references" || lname == "in-reply-to")) {
-      std::string prefix(kHeader);
-      prefix += lname;
-      prefix += ':';
+      prefix.assign(kHeader).append(lname).push_back(':');
       tokenize_plain(em, prefix, value, opt.max_header_words);
     } else if (lname == "references" || lname == "in-reply-to" || lname == "dkim-signature" ||
                lname == "domainkey-signature" || lname == "x-original-to" ||
                lname == "delivered-to" || lname == "return-path") {
       // Identifiers / signatures / transit: presence (above) is the useful part.
     } else {
-      std::string prefix(kHeader);
-      prefix += lname;
-      prefix += ':';
+      prefix.assign(kHeader).append(lname).push_back(':');
       tokenize_plain(em, prefix, value, opt.max_header_words);
     }
   }
