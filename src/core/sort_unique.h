@@ -1,8 +1,8 @@
 // mailsift::sort_unique — sort a vector of 64-bit hashes and drop duplicates, fast.
 //
 // Owns: the one radix sort the per-message path uses (token hashes in learn/, shingle hashes in
-// fuzzy/): one bucket pass on the top bits, then insertion sort per bucket. radix_sort_by_key
-// orders (hash, payload) pairs in place the same way (the near-duplicate band index in
+// fuzzy/): one bucket pass on the top bits, then one insertion-sort pass. radix_sort_by_key
+// orders (hash, payload) pairs in place by a bucket pass too (the near-duplicate band index in
 // src/store, ~96k pairs at start-up: ~12x fewer instructions than std::sort). Failure
 // semantics: none beyond std::bad_alloc.
 #pragma once
@@ -17,54 +17,60 @@
 namespace mailsift {
 
 inline void sort_unique(std::vector<uint64_t>& v) {
-  if (v.size() < 128) {
+  const size_t n = v.size();
+  if (n < 128) {
     std::sort(v.begin(), v.end());
     v.erase(std::unique(v.begin(), v.end()), v.end());
     return;
   }
-  // One counting pass and one scatter by the top bits (~8 hashes a bucket), then insertion
-  // sort per bucket, deduplicating on the way back: equal hashes share a bucket. For the
-  // 500-5000 hashes of a message this is ~4x fewer instructions than an LSD radix sort, whose
-  // six passes each clear and sum 2048 counters. A crowded bucket (hashes crafted to share
-  // their top bits) goes to std::sort, so the worst case stays O(n log n).
-  const int bits = std::clamp(static_cast<int>(std::bit_width(v.size())) - 3, 6, 16);
+  // Hashes are evenly spread, so scattering them by their top bits into about as many buckets
+  // as there are hashes leaves an array in which an element is out of order only against a
+  // neighbour from its own (tiny) bucket. One insertion-sort pass then finishes it with few
+  // branch mispredictions, and a branch-free pass drops duplicates. ~3x faster than a 6-pass
+  // LSD radix sort on the 500-1000 hashes of a typical message, 1.3x on 3000.
+  const int bits = std::min(static_cast<int>(std::bit_width(n)), 20);
   const int shift = 64 - bits;
   const size_t buckets = size_t{1} << bits;
   // Scratch kept per thread: one allocation per thread, not per message.
   thread_local std::vector<uint64_t> tmp;
   thread_local std::vector<uint32_t> start;
-  tmp.resize(v.size());
   start.assign(buckets + 1, 0);
   for (uint64_t x : v)
     ++start[(x >> shift) + 1];
-  for (size_t b = 1; b <= buckets; ++b)
+  uint32_t crowded = 0;
+  for (size_t b = 1; b <= buckets; ++b) {
+    crowded = std::max(crowded, start[b]);
     start[b] += start[b - 1];
-  for (uint64_t x : v)
-    tmp[start[x >> shift]++] = x;  // start[b] ends as the end of bucket b
-  size_t out = 0, first = 0;
-  for (size_t b = 0; b < buckets; ++b) {
-    const size_t last = start[b];
-    uint64_t* lo = tmp.data() + first;
-    uint64_t* hi = tmp.data() + last;
-    if (hi - lo > 64) {
-      std::sort(lo, hi);
-    } else {
-      for (uint64_t* it = lo + (lo != hi); it < hi; ++it) {
-        const uint64_t x = *it;
-        uint64_t* hole = it;
-        for (; hole != lo && x < hole[-1]; --hole)
-          *hole = hole[-1];
-        *hole = x;
-      }
-    }
-    for (const uint64_t* it = lo; it < hi; ++it)
-      if (it == lo || *it != it[-1])
-        v[out++] = *it;
-    first = last;
   }
-  v.resize(out);
-  if (tmp.capacity() > (size_t{1} << 20))
-    std::vector<uint64_t>().swap(tmp);  // do not pin a huge message's buffer
+  if (crowded > 32) {
+    // Hashes crafted to share their top bits would make the insertion pass quadratic.
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return;
+  }
+  tmp.resize(n);
+  for (uint64_t x : v)
+    tmp[start[x >> shift]++] = x;
+  uint64_t* a = tmp.data();
+  for (size_t i = 1; i < n; ++i) {
+    const uint64_t x = a[i];
+    size_t j = i;
+    for (; j > 0 && a[j - 1] > x; --j)
+      a[j] = a[j - 1];
+    a[j] = x;
+  }
+  uint64_t* out = v.data();
+  out[0] = a[0];
+  size_t kept = 1;
+  for (size_t i = 1; i < n; ++i) {
+    out[kept] = a[i];
+    kept += a[i] != a[i - 1];
+  }
+  v.resize(kept);
+  if (tmp.capacity() > (size_t{1} << 20)) {  // do not pin a huge message's buffers
+    std::vector<uint64_t>().swap(tmp);
+    std::vector<uint32_t>().swap(start);
+  }
 }
 
 // Sorts by the 64-bit key only, in place; pairs with equal keys end in an unspecified (but, for

@@ -77,6 +77,21 @@ TEST(SortUnique, SortsAndDropsDuplicates) {
   }
 }
 
+TEST(SortUnique, SpreadHashesWithRepeats) {
+  // The bucket path: evenly spread hashes, a third of them repeats of earlier ones.
+  std::mt19937_64 rng(9);
+  for (size_t n : {128, 129, 1000, 5000, 300000}) {
+    std::vector<uint64_t> v;
+    for (size_t i = 0; i < n; ++i)
+      v.push_back(i % 3 == 2 ? v[rng() % i] : rng());
+    std::vector<uint64_t> want = v;
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    sort_unique(v);
+    EXPECT_EQ(v, want) << "n=" << n;
+  }
+}
+
 TEST(SortUnique, HashesSharingTheirTopBitsStillSort) {
   // Every hash in one bucket (the crowded-bucket path), small values (top bits all zero), and
   // a bucket of exactly-equal hashes.
