@@ -80,7 +80,7 @@ TEST(SortUnique, SortsAndDropsDuplicates) {
 TEST(SortUnique, SpreadHashesWithRepeats) {
   // The bucket path: evenly spread hashes, a third of them repeats of earlier ones.
   std::mt19937_64 rng(9);
-  for (size_t n : {128, 129, 1000, 5000, 300000}) {
+  for (size_t n : {16, 17, 100, 128, 1000, 5000, 300000}) {
     std::vector<uint64_t> v;
     for (size_t i = 0; i < n; ++i)
       v.push_back(i % 3 == 2 ? v[rng() % i] : rng());
@@ -90,6 +90,17 @@ TEST(SortUnique, SpreadHashesWithRepeats) {
     sort_unique(v);
     EXPECT_EQ(v, want) << "n=" << n;
   }
+}
+
+TEST(SortUnique, InterleavedRepeatsOfHashesSharingABucket) {
+  // Thousands of copies of two hashes with the same top bits, the larger first: the insertion
+  // pass would move every smaller copy past all larger ones; the move budget hands over to
+  // std::sort.
+  std::vector<uint64_t> v;
+  for (int i = 0; i < 4000; ++i)
+    v.push_back(i % 2 ? 0x1234'0000'0000'0001 : 0x1234'0000'0000'0002);
+  sort_unique(v);
+  EXPECT_EQ(v, (std::vector<uint64_t>{0x1234'0000'0000'0001, 0x1234'0000'0000'0002}));
 }
 
 TEST(SortUnique, HashesSharingTheirTopBitsStillSort) {
