@@ -177,23 +177,21 @@ uint64_t splitmix64(uint64_t& state) {
 // Collects shingle hashes from a stream of words.
 class Shingler {
  public:
-  explicit Shingler(size_t k) : k_(std::max<size_t>(1, k)), window_(k_) {}
+  explicit Shingler(size_t k) : k_(std::max<size_t>(1, k)), ring_(2 * k_) {}
   void operator()(std::string_view w) {
     const uint64_t h = XXH3_64bits(w.data(), w.size());
-    if (filled_ < k_) {
-      window_[filled_++] = h;
-    } else {  // slide by one: k is a handful of words
-      std::copy(window_.begin() + 1, window_.end(), window_.begin());
-      window_.back() = h;
-    }
-    if (filled_ == k_)
-      hashes_.push_back(XXH3_64bits(window_.data(), k_ * sizeof(uint64_t)));
+    // Each hash is stored twice, k apart, so the last k words are always the contiguous
+    // ring_[next_, next_ + k), oldest first: nothing is moved as the window slides.
+    ring_[next_] = ring_[next_ + k_] = h;
+    next_ = next_ + 1 == k_ ? 0 : next_ + 1;
     ++words_;
+    if (words_ >= k_)
+      hashes_.push_back(XXH3_64bits(ring_.data() + next_, k_ * sizeof(uint64_t)));
   }
   // Fewer words than one shingle still make one (tiny) shingle.
   std::vector<uint64_t> finish() {
     if (words_ > 0 && words_ < k_) {
-      hashes_.push_back(XXH3_64bits(window_.data(), filled_ * sizeof(uint64_t)));
+      hashes_.push_back(XXH3_64bits(ring_.data(), words_ * sizeof(uint64_t)));
     }
     sort_unique(hashes_);
     return std::move(hashes_);
@@ -202,8 +200,8 @@ class Shingler {
  private:
   size_t k_;
   size_t words_ = 0;
-  size_t filled_ = 0;             // words in window_, up to k_
-  std::vector<uint64_t> window_;  // the last k_ word hashes, oldest first
+  size_t next_ = 0;             // where the next word's hash goes, in [0, k)
+  std::vector<uint64_t> ring_;  // 2k slots: the last k word hashes, each twice
   std::vector<uint64_t> hashes_;
 };
 
