@@ -48,6 +48,16 @@ bool is_closing(char c) {
   }
 }
 
+// s.find_first_of(set) for a set of a few characters: std::string_view's version makes a
+// memchr call on the set for every byte of s.
+size_t find_any(std::string_view s, std::string_view set) {
+  for (size_t i = 0; i < s.size(); ++i)
+    for (char c : set)
+      if (s[i] == c)
+        return i;
+  return std::string_view::npos;
+}
+
 // Emits normalised words, collapsing runs of placeholders; stops after kMaxWords.
 template <typename Emit>
 class WordSink {
@@ -113,7 +123,7 @@ class WordSink {
   void url(std::string_view u) {
     if (size_t scheme = u.find("://"); scheme != std::string_view::npos)
       u.remove_prefix(scheme + 3);
-    size_t host_end = u.find_first_of("/?#");
+    size_t host_end = find_any(u, "/?#");
     std::string_view host = u.substr(0, host_end);
     std::string_view rest = host_end == std::string_view::npos ? "" : u.substr(host_end);
     if (size_t at = host.rfind('@'); at != std::string_view::npos)
@@ -123,7 +133,7 @@ class WordSink {
     // Host labels are words; one with a digit is a placeholder (per-recipient tracking
     // subdomains are common).
     words(host);
-    size_t cut = rest.find_first_of("?#");
+    size_t cut = find_any(rest, "?#");
     words(rest.substr(0, cut));
   }
 
