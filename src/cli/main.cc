@@ -36,6 +36,7 @@
 #include "core/file.h"
 #include "rules/rules.h"
 #include "scan/engine.h"
+#include "scan/verdict_json.h"
 #include "fleet/fleet.h"
 #include "ipwatch/ipwatch_cli.h"
 #include "store/store.h"
@@ -90,31 +91,6 @@ void report_error(bool json, const std::string& path, const Error& e) {
   } else {
     std::cerr << fmt::format("mailsift: {}: {}\n", path, e.describe());
   }
-}
-
-nlohmann::json verdict_json(const std::string& path, const scan::Verdict& v) {
-  nlohmann::json symbols = nlohmann::json::array();
-  for (const auto& s : v.symbols) {
-    nlohmann::json j = {{"name", s.name}, {"score", s.score}, {"description", s.description}};
-    if (!s.detail.empty()) j["detail"] = s.detail;
-    symbols.push_back(std::move(j));
-  }
-  nlohmann::json errors = nlohmann::json::array();
-  for (const auto& e : v.errors) {
-    errors.push_back({{"kind", mailsift::to_string(e.kind)}, {"message", e.message}});
-  }
-  return {{"path", path},
-          {"score", v.score},
-          {"required_score", v.required_score},
-          {"action", scan::to_string(v.action)},
-          {"is_spam", v.is_spam()},
-          {"spam_probability",
-           v.spam_probability ? nlohmann::json(*v.spam_probability) : nlohmann::json(nullptr)},
-          {"symbols", std::move(symbols)},
-          {"facts", v.facts},
-          {"errors", std::move(errors)},
-          {"digest", v.digest},
-          {"elapsed_us", v.elapsed_us}};
 }
 
 struct TenantOptions {
@@ -269,6 +245,7 @@ int main(int argc, char** argv) {
 
   Totals totals;
   if (scan_cmd->parsed()) {
+    std::string line;
     for (const auto& path : files) {
       auto raw = read_input(path);
       if (!raw) {
@@ -284,7 +261,10 @@ int main(int argc, char** argv) {
       }
       for (const auto& e : verdict->errors) totals.count(e);
       if (json) {
-        std::cout << verdict_json(path, *verdict).dump() << "\n";
+        line.clear();
+        scan::append_verdict_json(line, path, *verdict);  // one buffer for every line
+        line.push_back('\n');
+        std::cout << line;
       } else {
         std::cout << path << ":\n" << verdict->explain();
       }

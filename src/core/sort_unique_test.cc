@@ -77,5 +77,49 @@ TEST(SortUnique, SortsAndDropsDuplicates) {
   }
 }
 
+TEST(SortUnique, SpreadHashesWithRepeats) {
+  // The bucket path: evenly spread hashes, a third of them repeats of earlier ones.
+  std::mt19937_64 rng(9);
+  for (size_t n : {16, 17, 100, 128, 1000, 5000, 300000}) {
+    std::vector<uint64_t> v;
+    for (size_t i = 0; i < n; ++i)
+      v.push_back(i % 3 == 2 ? v[rng() % i] : rng());
+    std::vector<uint64_t> want = v;
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    sort_unique(v);
+    EXPECT_EQ(v, want) << "n=" << n;
+  }
+}
+
+TEST(SortUnique, InterleavedRepeatsOfHashesSharingABucket) {
+  // Thousands of copies of two hashes with the same top bits, the larger first: the insertion
+  // pass would move every smaller copy past all larger ones; the move budget hands over to
+  // std::sort.
+  std::vector<uint64_t> v;
+  for (int i = 0; i < 4000; ++i)
+    v.push_back(i % 2 ? 0x1234'0000'0000'0001 : 0x1234'0000'0000'0002);
+  sort_unique(v);
+  EXPECT_EQ(v, (std::vector<uint64_t>{0x1234'0000'0000'0001, 0x1234'0000'0000'0002}));
+}
+
+TEST(SortUnique, HashesSharingTheirTopBitsStillSort) {
+  // Every hash in one bucket (the crowded-bucket path), small values (top bits all zero), and
+  // a bucket of exactly-equal hashes.
+  std::mt19937_64 rng(5);
+  std::vector<uint64_t> same_top, small, equal(3000, 42);
+  for (int i = 0; i < 5000; ++i) {
+    same_top.push_back((uint64_t{0xABCD} << 48) | (rng() & 0xffff));
+    small.push_back(rng() % 3000);
+  }
+  for (std::vector<uint64_t> v : {same_top, small, equal}) {
+    std::vector<uint64_t> want = v;
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    sort_unique(v);
+    EXPECT_EQ(v, want);
+  }
+}
+
 }  // namespace
 }  // namespace mailsift

@@ -278,6 +278,19 @@ TEST(Tokenizer, DigestIgnoresTransitHeaders) {
   EXPECT_EQ(message_digest(a->msg).size(), 64u);
 }
 
+// The digest keys learned messages in every store, so its bytes must never change: pinned on
+// header values with folding, tabs, inner "x: y", leading/trailing blanks and an empty value.
+TEST(Tokenizer, DigestIsPinned) {
+  auto m = make_message({{"SUBJECT", "  Re:\tmeeting:  at\r\n   noon  "},
+                         {"From", "Bob <bob@example.com>"},
+                         {"X-Empty", ""},
+                         {"Return-Path", "<x@y.z>"},
+                         {"X-Blank", " \t\r\n "}},
+                        {"body"}, {}, "line one  \r\n\r\n\r\nline two\t\r\n\r\n");
+  EXPECT_EQ(message_digest(m->msg),
+            "8d0e806e309ebea277d917a274cff8fce55543b6edbe4bbb66748ba4f4587115");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Synthetic feature vectors: spam draws from tokens 1..200, ham from 1001..1200, both share
 // 5001..5100 (neutral). Deterministic RNG.

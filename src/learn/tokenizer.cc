@@ -1,9 +1,13 @@
 #include "learn/tokenizer.h"
 
 #include <openssl/evp.h>
+// Inlined (same algorithm and version as libxxhash): the per-word hashes are of a few bytes,
+// where the library call and its length dispatch are most of the cost.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstring>
 #include <iterator>
@@ -41,8 +45,15 @@ constexpr std::string_view kTagValue = "tv:";     // HTML attribute value words
 constexpr std::string_view kHtmlComment = "hc:";  // HTML comment words
 constexpr uint64_t kPairSeed = 0x05b1a7e5u;       // OSB pair hash seed (pairs of word hashes)
 
+// A table: the word scan tests every byte of every text, and one load beats four range tests.
+constexpr std::array<bool, 256> kWordByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+  return t;
+}();
 bool is_word_byte(unsigned char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+  return kWordByte[c];
 }
 bool is_digit(unsigned char c) {
   return c >= '0' && c <= '9';
@@ -113,27 +124,20 @@ class Emitter {
           std::vector<std::pair<uint64_t, std::string>>* named)
       : opt_(opt), out_(out), named_(named) {}
 
+  // The feature is the hash of prefix + text.
   uint64_t emit(std::string_view prefix, std::string_view text) {
-    buf_.assign(prefix);
-    buf_.append(text);
-    uint64_t h = XXH3_64bits(buf_.data(), buf_.size());
-    out_->push_back(h);
-    if (named_)
-      named_->emplace_back(h, buf_);
-    return h;
+    char* p = feature_buffer(prefix.size() + text.size());
+    p = std::copy(prefix.begin(), prefix.end(), p);  // (memcpy of an empty view is UB)
+    std::copy(text.begin(), text.end(), p);
+    return finish(prefix.size() + text.size());
   }
   // emit(prefix, lower-cased text) without a temporary string.
   uint64_t emit_lower(std::string_view prefix, std::string_view text) {
-    buf_.assign(prefix);
-    size_t start = buf_.size();
-    buf_.append(text);
-    for (size_t i = start; i < buf_.size(); ++i)
-      buf_[i] = ascii_lower(buf_[i]);
-    uint64_t h = XXH3_64bits(buf_.data(), buf_.size());
-    out_->push_back(h);
-    if (named_)
-      named_->emplace_back(h, buf_);
-    return h;
+    char* p = feature_buffer(prefix.size() + text.size());
+    p = std::copy(prefix.begin(), prefix.end(), p);
+    for (size_t i = 0; i < text.size(); ++i)
+      p[i] = ascii_lower(text[i]);
+    return finish(prefix.size() + text.size());
   }
   void emit2(std::string_view prefix, std::string_view a, std::string_view b) {
     tmp_.assign(a);
@@ -152,6 +156,21 @@ class Emitter {
   const FeatureOptions& opt() const { return opt_; }
 
  private:
+  // buf_ only grows, so composing a feature is two copies into it, without std::string's
+  // assign/append bookkeeping (most of a feature's cost on short words).
+  char* feature_buffer(size_t n) {
+    if (buf_.size() < n)
+      buf_.resize(std::max(n, 2 * buf_.size()));
+    return buf_.data();
+  }
+  uint64_t finish(size_t n) {
+    uint64_t h = XXH3_64bits(buf_.data(), n);
+    out_->push_back(h);
+    if (named_)
+      named_->emplace_back(h, std::string(buf_.data(), n));
+    return h;
+  }
+
   const FeatureOptions& opt_;
   std::vector<uint64_t>* out_;
   std::vector<std::pair<uint64_t, std::string>>* named_;
@@ -189,24 +208,26 @@ class WordStream {
       return true;
     }
     ++count_;
-    word_.assign(raw);
     size_t upper = 0, lower = 0, digits = 0;
-    for (char& ch : word_) {
-      if (ch >= 'A' && ch <= 'Z') {
-        ++upper;
-        ch = static_cast<char>(ch + 32);
-      } else if (ch >= 'a' && ch <= 'z') {
-        ++lower;
-      } else if (is_digit(static_cast<unsigned char>(ch))) {
-        ++digits;
-      }
+    for (char ch : raw) {
+      upper += ch >= 'A' && ch <= 'Z';
+      lower += ch >= 'a' && ch <= 'z';
+      digits += is_digit(static_cast<unsigned char>(ch));
     }
-    // Long digit strings (phone numbers, ids) are unique noise; keep only their length.
-    if (digits == word_.size() && word_.size() > 6)
-      word_ = "#" + std::to_string(word_.size());
-    if (opt.caps_signal && upper >= 3 && lower == 0)
-      em_.emit(caps_prefix_, word_);
-    uint64_t h = em_.emit(prefix_, word_);
+    // The word is raw lower-cased; emit_lower hashes it without a copy. The copy in word_ is
+    // made only when features are being named.
+    uint64_t h;
+    if (digits == raw.size() && raw.size() > 6) {
+      // Long digit strings (phone numbers, ids) are unique noise; keep only their length.
+      word_ = "#" + std::to_string(raw.size());
+      h = em_.emit(prefix_, word_);
+    } else {
+      if (opt.caps_signal && upper >= 3 && lower == 0)
+        em_.emit_lower(caps_prefix_, raw);
+      h = em_.emit_lower(prefix_, raw);
+      if (em_.naming())
+        word_ = lower_copy(raw);
+    }
     size_t window = opt.osb_window;
     if (window >= 2) {
       for (size_t d = 1; d < window && d <= filled_; ++d) {
@@ -498,14 +519,16 @@ void tokenize_headers(Emitter& em, const mime::Message& msg) {
   const auto& headers = msg.parts[0].headers;
   size_t received = 0, to_count = 0;
   std::string from_domain, reply_domain;
-  std::string lname;
+  std::string lname, prefix;  // reused for every header
   size_t header_index = 0;
   for (const mime::Header& h : headers) {
     if (++header_index > 200)
       break;
     if (h.name.empty() || h.name.size() > 40)
       continue;
-    lname = lower_copy(h.name);
+    lname.resize(h.name.size());
+    for (size_t i = 0; i < h.name.size(); ++i)
+      lname[i] = ascii_lower(h.name[i]);
     // Our own verdict headers must never feed back into learning.
     if (lname.rfind("x-spam", 0) == 0 || lname.rfind("x-mailsift", 0) == 0)
       continue;
@@ -576,18 +599,14 @@ void tokenize_headers(Emitter& em, const mime::Message& msg) {
       em.emit2(kHeader, "cs:", msg.parts[0].charset);
     } else if (opt.transit_headers && (lname == "return-path" || lname == "delivered-to" ||
                                        lname == "references" || lname == "in-reply-to")) {
-      std::string prefix(kHeader);
-      prefix += lname;
-      prefix += ':';
+      prefix.assign(kHeader).append(lname).push_back(':');
       tokenize_plain(em, prefix, value, opt.max_header_words);
     } else if (lname == "references" || lname == "in-reply-to" || lname == "dkim-signature" ||
                lname == "domainkey-signature" || lname == "x-original-to" ||
                lname == "delivered-to" || lname == "return-path") {
       // Identifiers / signatures / transit: presence (above) is the useful part.
     } else {
-      std::string prefix(kHeader);
-      prefix += lname;
-      prefix += ':';
+      prefix.assign(kHeader).append(lname).push_back(':');
       tokenize_plain(em, prefix, value, opt.max_header_words);
     }
   }
@@ -684,8 +703,8 @@ void extract(const mime::Message& msg, const FeatureOptions& opt, Emitter& em) {
   }
 }
 
-bool transit_header(std::string_view name) {
-  std::string lname = lower_copy(name);
+// lname: the header name lower-cased.
+bool transit_header(std::string_view lname) {
   return lname == "received" || lname == "return-path" || lname == "delivered-to" ||
          lname == "x-original-to" || lname.rfind("x-spam", 0) == 0 ||
          lname.rfind("x-mailsift", 0) == 0 || lname == "authentication-results" ||
@@ -771,25 +790,31 @@ std::string message_digest(const mime::Message& msg) {
   std::string line;
   if (!msg.parts.empty()) {
     for (const mime::Header& h : msg.parts[0].headers) {
-      if (transit_header(h.name))
-        continue;
       // Name lower-cased, value whitespace-collapsed: refolding in transit does not matter.
-      line = lower_copy(h.name);
+      // Built in one reused buffer, a run of non-blank bytes at a time.
+      line.resize(h.name.size());
+      for (size_t i = 0; i < h.name.size(); ++i)
+        line[i] = ascii_lower(h.name[i]);
+      if (transit_header(line))
+        continue;
       line += ':';
-      bool space = true;
-      for (char c : h.raw_value) {
-        bool ws = c == ' ' || c == '\t' || c == '\r' || c == '\n';
-        if (ws) {
-          if (!space)
-            line += ' ';
-          space = true;
-        } else {
-          line += c;
-          space = false;
-        }
+      std::string_view v = h.raw_value;
+      auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+      size_t i = 0;
+      bool first = true;
+      while (i < v.size()) {
+        while (i < v.size() && blank(v[i]))
+          ++i;
+        size_t start = i;
+        while (i < v.size() && !blank(v[i]))
+          ++i;
+        if (i == start)
+          break;
+        if (!first)
+          line += ' ';
+        first = false;
+        line.append(v.data() + start, i - start);
       }
-      while (!line.empty() && line.back() == ' ')
-        line.pop_back();
       line += '\n';
       sha.update(line.data(), line.size());
     }
