@@ -40,6 +40,7 @@
 
 #include <fmt/format.h>
 
+#include "core/prometheus.h"
 #include "fleet/fleet.h"
 #include "fleet/redis_client.h"
 #include "fleet/redis_mirror.h"
@@ -945,7 +946,7 @@ std::string redis_mirror_metrics(const store::Store& store) {
   const RedisMirrorStats st = redis_mirror_stats(store);
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help, uint64_t v) {
-    out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, v);
+    out += prometheus_family(name, type, help, v);
   };
   family("mailsift_redis_mirror_loads_total", "counter",
          "Full loads of mirrored scopes (first use and reloads).", st.loads);

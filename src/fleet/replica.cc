@@ -73,30 +73,55 @@ class PollLoop {
   std::thread thread_;
 };
 
-// What both replicas share: the feed cursor, statistics, the reload rule and the error log.
+// What both replicas share: the re-read mutex, the feed cursor, the reload rule, statistics, the
+// error log and the background loop. The replica supplies what is specific to its tables.
 class FeedFollower {
  public:
-  FeedFollower(const char* what, const ReplicaOptions& o)
-      : what_(what), options_(o), now_ms_(steady_ms_or(o.now_ms)) {}
+  struct Hooks {
+    std::function<Result<FeedCursor>()> reload;  // full load into memory; the cursor after it
+    std::function<Result<std::vector<ChangedKey>>(FeedCursor&)> read;  // the source's feed
+    std::function<Status(const ChangedKey&)> apply;                    // re-read one key
+    std::function<Status(int64_t older_than_s)> prune;
+  };
+  FeedFollower(const char* what, const ReplicaOptions& o, Hooks hooks)
+      : what_(what), options_(o), now_ms_(steady_ms_or(o.now_ms)), hooks_(std::move(hooks)) {}
+  // The owner calls stop() first in its destructor: the loop uses the owner's members.
+  void stop() { loop_.reset(); }
+
+  // The first full load (its failure is the open's error), then the loop every poll_ms.
+  Status start() {
+    {
+      std::lock_guard lock(mu_);
+      auto cursor = hooks_.reload();
+      if (!cursor)
+        return cursor.error();
+      loaded(*cursor);
+    }
+    loop_ = std::make_unique<PollLoop>(options_.poll_ms, [this] { (void)poll(); });
+    return Ok{};
+  }
 
   // One poll: reload when the feed may have been pruned past us, else read and apply it.
-  // `reload` and `apply` run with the caller's re-read mutex held.
-  template <typename Reload, typename Read, typename Apply>
-  Status poll(Reload&& reload, Read&& read, Apply&& apply) {
+  Status poll() {
+    std::lock_guard lock(mu_);
     const int64_t now = now_ms_();
     Status s = Ok{};
     if (now - last_ok_ms_ > options_.retention_s * 1000 / 2) {
-      s = reload();
-      if (s.ok())
+      auto cursor = hooks_.reload();
+      if (cursor) {
+        loaded(*cursor);
         ++stats_.reloads;
+      } else {
+        s = cursor.error();
+      }
     } else {
       FeedCursor next = cursor_;
-      auto changed = read(next);
+      auto changed = hooks_.read(next);
       if (!changed) {
         s = changed.error();
       } else {
         for (const ChangedKey& k : *changed) {
-          s = apply(k);
+          s = hooks_.apply(k);
           if (!s.ok())
             break;  // the cursor stays: the whole window is read again next time
         }
@@ -106,6 +131,7 @@ class FeedFollower {
         }
       }
     }
+    maybe_prune(now);
     ++stats_.polls;
     if (!s.ok()) {
       ++stats_.poll_errors;
@@ -122,31 +148,45 @@ class FeedFollower {
     stats_.last_ok_ms = now;
     return Ok{};
   }
-  // After a full load taken at now_ms().
+
+  // A node's own write: its keys re-read at once, in order with the feed's re-reads (so an
+  // older read never overwrites a newer one). A failure is left to the feed, which brings the
+  // key again.
+  void refresh(const std::vector<ChangedKey>& keys) {
+    std::lock_guard lock(mu_);
+    for (const auto& k : keys)
+      (void)hooks_.apply(k);
+  }
+
+  ReplicaStats stats() {
+    std::lock_guard lock(mu_);
+    return stats_;
+  }
+
+ private:
   void loaded(FeedCursor cursor) {
     cursor_ = cursor;
     last_ok_ms_ = now_ms_();
     stats_.last_ok_ms = last_ok_ms_;
   }
   // Prunes the feed at most once a minute (every node does; the deletes are idempotent).
-  template <typename Prune>
-  void maybe_prune(Prune&& prune) {
-    const int64_t now = now_ms_();
+  void maybe_prune(int64_t now) {
     if (now - last_prune_ms_ < 60'000 && last_prune_ms_ != 0)
       return;
     last_prune_ms_ = now;
-    (void)prune(options_.retention_s);
+    (void)hooks_.prune(options_.retention_s);
   }
-  ReplicaStats stats() const { return stats_; }
 
- private:
   const char* what_;
   ReplicaOptions options_;
   std::function<int64_t()> now_ms_;
+  Hooks hooks_;
+  std::mutex mu_;  // every re-read and reload, in order; guards what follows
   FeedCursor cursor_;
   int64_t last_ok_ms_ = 0, last_prune_ms_ = 0;
   bool failing_ = false;
   ReplicaStats stats_;
+  std::unique_ptr<PollLoop> loop_;
 };
 
 std::string level_key(Level level, std::string_view id) {
@@ -209,31 +249,16 @@ class Users {
 class TenantReplicaImpl final : public TenantReplica {
  public:
   TenantReplicaImpl(std::unique_ptr<ReplicableTenantStore> source, const ReplicaOptions& o)
-      : source_(std::move(source)), follower_("tenant", o) {}
-  ~TenantReplicaImpl() override { loop_.reset(); }
+      : source_(std::move(source)),
+        feed_("tenant", o,
+              {[this] { return reload(); }, [this](FeedCursor& c) { return source_->changes(c); },
+               [this](const ChangedKey& k) { return refresh(k); },
+               [this](int64_t s) { return source_->prune_changes(s); }}) {}
+  ~TenantReplicaImpl() override { feed_.stop(); }
 
-  Status start(int poll_ms) {
-    {
-      std::lock_guard refresh(refresh_mu_);
-      if (Status s = reload_locked(); !s.ok())
-        return s;
-    }
-    loop_ = std::make_unique<PollLoop>(poll_ms, [this] { (void)poll(); });
-    return Ok{};
-  }
-
-  Status poll() override {
-    std::lock_guard refresh(refresh_mu_);
-    Status s = follower_.poll([this] { return reload_locked(); },
-                              [this](FeedCursor& c) { return source_->changes(c); },
-                              [this](const ChangedKey& k) { return refresh_locked(k); });
-    follower_.maybe_prune([this](int64_t s) { return source_->prune_changes(s); });
-    return s;
-  }
-  ReplicaStats stats() override {
-    std::lock_guard refresh(refresh_mu_);
-    return follower_.stats();
-  }
+  Status start() { return feed_.start(); }
+  Status poll() override { return feed_.poll(); }
+  ReplicaStats stats() override { return feed_.stats(); }
 
   // -- The scan path: memory only.
   Result<std::optional<tenant::Reseller>> get_reseller(std::string_view id) override {
@@ -283,7 +308,7 @@ class TenantReplicaImpl final : public TenantReplica {
     }
     // An entry this node has not seen yet (added elsewhere, not yet polled) is removed all the
     // same; the feed then brings its owner's list.
-    return then_refresh(source_->remove_list_entry(id), std::move(keys));
+    return then_refresh(source_->remove_list_entry(id), keys);
   }
   Result<std::optional<tenant::Removal>> remove_tenant(Level level, std::string_view id) override {
     auto removed = source_->remove_tenant(level, id);
@@ -301,7 +326,7 @@ class TenantReplicaImpl final : public TenantReplica {
         owner("domain", Level::kDomain, d);
       for (const auto& u : r.users)
         owner("user", Level::kUser, u);
-      refresh_now(keys);
+      feed_.refresh(keys);
     }
     return removed;
   }
@@ -342,17 +367,13 @@ class TenantReplicaImpl final : public TenantReplica {
 
   // A write's keys are re-read whatever its result: a write that timed out may have committed.
   template <typename R>
-  R then_refresh(R result, std::vector<ChangedKey> keys) {
-    refresh_now(keys);
+  R then_refresh(R result, const std::vector<ChangedKey>& keys) {
+    feed_.refresh(keys);
     return result;
   }
-  void refresh_now(const std::vector<ChangedKey>& keys) {
-    std::lock_guard refresh(refresh_mu_);
-    for (const auto& k : keys)
-      (void)refresh_locked(k);  // on failure the feed brings the key again
-  }
 
-  Status reload_locked() {
+  // The feed's hooks (called under its mutex).
+  Result<FeedCursor> reload() {
     const auto t0 = std::chrono::steady_clock::now();
     auto image = source_->load_image();
     if (!image)
@@ -360,6 +381,7 @@ class TenantReplicaImpl final : public TenantReplica {
     const auto t1 = std::chrono::steady_clock::now();
     const size_t counts[] = {image->resellers.size(), image->domains.size(), image->users.size(),
                              image->policies.size(), image->entries.size()};
+    const FeedCursor cursor = image->cursor;
     install(std::move(image).value());
     // The image's vectors were about as large as the maps built from them: give the pages back.
     malloc_trim(0);
@@ -370,7 +392,7 @@ class TenantReplicaImpl final : public TenantReplica {
               << " domains, " << counts[2] << " users, " << counts[3] << " policies, " << counts[4]
               << " list entries in " << ms(std::chrono::steady_clock::now() - t0)
               << " ms (reading PostgreSQL " << ms(t1 - t0) << " ms)\n";
-    return Ok{};
+    return cursor;
   }
   void install(TenantImage image) {
     decltype(resellers_) resellers;
@@ -402,11 +424,10 @@ class TenantReplicaImpl final : public TenantReplica {
       entries_.swap(entries);
       entry_owner_.swap(entry_owner);
     }
-    follower_.loaded(image.cursor);
   }
 
   // Re-reads one key from the source into memory. Unknown topics (a newer node's) are skipped.
-  Status refresh_locked(const ChangedKey& k) {
+  Status refresh(const ChangedKey& k) {
     if (k.topic == "reseller")
       return put(resellers_, k.key, source_->get_reseller(k.key));
     if (k.topic == "domain")
@@ -468,8 +489,7 @@ class TenantReplicaImpl final : public TenantReplica {
   }
 
   std::unique_ptr<ReplicableTenantStore> source_;
-  std::mutex refresh_mu_;  // every re-read and reload, in order; guards follower_
-  FeedFollower follower_;
+  FeedFollower feed_;
   std::shared_mutex image_mu_;
   std::unordered_map<std::string, tenant::Reseller> resellers_;
   std::unordered_map<std::string, tenant::Domain> domains_;
@@ -477,7 +497,6 @@ class TenantReplicaImpl final : public TenantReplica {
   std::unordered_map<std::string, tenant::PolicyOverrides> policies_;        // "<level>:<id>"
   std::unordered_map<std::string, std::vector<tenant::ListEntry>> entries_;  // "<level>:<owner>"
   std::unordered_map<int64_t, std::string> entry_owner_;  // entry id -> its entries_ key
-  std::unique_ptr<PollLoop> loop_;  // last: stopped before the members it uses go
 };
 
 // ---- Feedback corrections -----------------------------------------------------------------
@@ -485,30 +504,16 @@ class TenantReplicaImpl final : public TenantReplica {
 class FeedbackReplicaImpl final : public FeedbackReplica {
  public:
   FeedbackReplicaImpl(std::unique_ptr<ReplicableFeedbackStore> source, const ReplicaOptions& o)
-      : source_(std::move(source)), follower_("feedback", o) {}
-  ~FeedbackReplicaImpl() override { loop_.reset(); }
+      : source_(std::move(source)),
+        feed_("feedback", o,
+              {[this] { return reload(); }, [this](FeedCursor& c) { return source_->changes(c); },
+               [this](const ChangedKey& k) { return refresh(k); },
+               [this](int64_t s) { return source_->prune_changes(s); }}) {}
+  ~FeedbackReplicaImpl() override { feed_.stop(); }
 
-  Status start(int poll_ms) {
-    {
-      std::lock_guard refresh(refresh_mu_);
-      if (Status s = reload_locked(); !s.ok())
-        return s;
-    }
-    loop_ = std::make_unique<PollLoop>(poll_ms, [this] { (void)poll(); });
-    return Ok{};
-  }
-  Status poll() override {
-    std::lock_guard refresh(refresh_mu_);
-    Status s = follower_.poll([this] { return reload_locked(); },
-                              [this](FeedCursor& c) { return source_->changes(c); },
-                              [this](const ChangedKey& k) { return refresh_locked(k); });
-    follower_.maybe_prune([this](int64_t s) { return source_->prune_changes(s); });
-    return s;
-  }
-  ReplicaStats stats() override {
-    std::lock_guard refresh(refresh_mu_);
-    return follower_.stats();
-  }
+  Status start() { return feed_.start(); }
+  Status poll() override { return feed_.poll(); }
+  ReplicaStats stats() override { return feed_.stats(); }
 
   Result<feedback::Corrections> corrections(const std::string& user) override {
     std::shared_lock lock(image_mu_);
@@ -518,12 +523,12 @@ class FeedbackReplicaImpl final : public FeedbackReplica {
   Result<bool> commit_report(const feedback::ReportRecord& report,
                              const feedback::ReportEffects& effects) override {
     auto r = source_->commit_report(report, effects);
-    refresh_user(report.user);
+    feed_.refresh({{"corrections", report.user}});
     return r;
   }
   Result<std::vector<feedback::ReportRecord>> forget_user(const std::string& user) override {
     auto r = source_->forget_user(user);
-    refresh_user(user);
+    feed_.refresh({{"corrections", user}});
     return r;
   }
 
@@ -553,11 +558,8 @@ class FeedbackReplicaImpl final : public FeedbackReplica {
   }
 
  private:
-  void refresh_user(const std::string& user) {
-    std::lock_guard refresh(refresh_mu_);
-    (void)refresh_locked({"corrections", user});  // on failure the feed brings it again
-  }
-  Status reload_locked() {
+  // The feed's hooks (called under its mutex).
+  Result<FeedCursor> reload() {
     auto image = source_->load_corrections();
     if (!image)
       return image.error();
@@ -569,10 +571,9 @@ class FeedbackReplicaImpl final : public FeedbackReplica {
       std::unique_lock lock(image_mu_);
       corrections_.swap(loaded);
     }
-    follower_.loaded(image->cursor);
-    return Ok{};
+    return image->cursor;
   }
-  Status refresh_locked(const ChangedKey& k) {
+  Status refresh(const ChangedKey& k) {
     if (k.topic != "corrections")
       return Ok{};
     auto c = source_->corrections(k.key);
@@ -587,11 +588,9 @@ class FeedbackReplicaImpl final : public FeedbackReplica {
   }
 
   std::unique_ptr<ReplicableFeedbackStore> source_;
-  std::mutex refresh_mu_;
-  FeedFollower follower_;
+  FeedFollower feed_;
   std::shared_mutex image_mu_;
   std::unordered_map<std::string, feedback::Corrections> corrections_;
-  std::unique_ptr<PollLoop> loop_;
 };
 
 }  // namespace
@@ -633,18 +632,16 @@ std::string replica_metrics(tenant::TenantStore* tenants, feedback::FeedbackStor
 
 Result<std::unique_ptr<TenantReplica>> replicate_tenant_store(
     std::unique_ptr<ReplicableTenantStore> source, ReplicaOptions options) {
-  const int poll_ms = options.poll_ms;
   auto r = std::make_unique<TenantReplicaImpl>(std::move(source), options);
-  if (Status s = r->start(poll_ms); !s.ok())
+  if (Status s = r->start(); !s.ok())
     return s.error();
   return std::unique_ptr<TenantReplica>(std::move(r));
 }
 
 Result<std::unique_ptr<FeedbackReplica>> replicate_feedback_store(
     std::unique_ptr<ReplicableFeedbackStore> source, ReplicaOptions options) {
-  const int poll_ms = options.poll_ms;
   auto r = std::make_unique<FeedbackReplicaImpl>(std::move(source), options);
-  if (Status s = r->start(poll_ms); !s.ok())
+  if (Status s = r->start(); !s.ok())
     return s.error();
   return std::unique_ptr<FeedbackReplica>(std::move(r));
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/prometheus.h"
 #include "decisions/decision_json.h"
 
 namespace mailsift::fleet {
@@ -622,7 +623,7 @@ std::string Resilience::metrics() const {
   const ReplayQueueStats s = queue_->stats();
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help, uint64_t v) {
-    out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, v);
+    out += prometheus_family(name, type, help, v);
   };
   family("mailsift_fleet_replay_enqueued_total", "counter",
          "Writes queued durably while their server was down.", s.enqueued);

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/config.h"
+#include "core/prometheus.h"
 #include "decisions/decisions.h"
 #include "dkim/dkim.h"
 #include "dns/cares_resolver.h"
@@ -474,7 +475,7 @@ int main(int argc, char** argv) {
       const auto st = group_commit->stats();
       std::string out;
       auto counter = [&](const char* name, const char* help, uint64_t v) {
-        out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, v);
+        out += mailsift::prometheus_family(name, "counter", help, v);
       };
       counter("mailsift_decisions_queued_total", "Decisions accepted by the group-commit queue.",
               st.queued);
@@ -487,10 +488,8 @@ int main(int argc, char** argv) {
               st.write_errors);
       counter("mailsift_decision_queue_blocked_total",
               "Scans that waited for a full decision queue (back-pressure).", st.blocked);
-      out += fmt::format(
-          "# HELP mailsift_decisions_pending Decisions queued, not yet committed.\n"
-          "# TYPE mailsift_decisions_pending gauge\nmailsift_decisions_pending {}\n",
-          st.pending);
+      out += mailsift::prometheus_family("mailsift_decisions_pending", "gauge",
+                                         "Decisions queued, not yet committed.", st.pending);
       return out;
     });
   }
