@@ -28,8 +28,9 @@ std::string param(const http::ApiCall& call, std::string_view name) {
   return {};
 }
 
-// The limiter never holds a key's text, only a digest of it.
-std::string key_digest(std::string_view key) {
+// The first 128 bits of SHA-256 in hex: the limiter never holds a key's text, only this; a
+// queued report is known by it.
+std::string digest_hex(std::string_view key) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), md);
   static const char* hex = "0123456789abcdef";
@@ -153,7 +154,7 @@ http::ApiReply FeedbackApi::handle(const http::ApiCall& call) {
   }
   if (limiter_ && limiter_->enabled()) {
     if (!call.authorization.empty()) {
-      auto d = limiter_->take("key:" + key_digest(call.authorization));
+      auto d = limiter_->take("key:" + digest_hex(call.authorization));
       if (!d.allowed)
         return too_many("this API key", *limiter_, d.retry_after_s);
     }
@@ -257,15 +258,8 @@ Result<Request> deferred_report_from_json(std::string_view json) {
 }
 
 std::string deferred_report_id(const Request& request) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(request.raw.data()), request.raw.size(), md);
-  std::string id = request.user.user + (request.kind == Kind::kSpam ? " spam " : " ham ");
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char c : md) {
-    id += kHex[c >> 4];
-    id += kHex[c & 15];
-  }
-  return id;
+  return request.user.user + (request.kind == Kind::kSpam ? " spam " : " ham ") +
+         digest_hex(request.raw);
 }
 
 }  // namespace mailsift::feedback

@@ -56,7 +56,7 @@ class FeedbackApi final : public http::ApiExtension {
 // (the message base64: it may hold any bytes), and back (kMalformed for anything else).
 std::string deferred_report_json(const Request& request);
 Result<Request> deferred_report_from_json(std::string_view json);
-// The queue's de-duplication key of a report: user, kind and the SHA-256 of the message.
+// The queue's de-duplication key of a report: user, kind and a SHA-256 digest of the message.
 std::string deferred_report_id(const Request& request);
 
 std::string response_json(const Response& r);
