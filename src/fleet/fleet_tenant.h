@@ -5,12 +5,15 @@
 // node; and the factories that pick them from configuration. docs/fleet-tenants.md.
 //
 // Owns: the two backends (tables tenant_* / feedback_* in postgres.schema, each with its own
-// versioned forward-only migrations, run on open; pg_migrate.h) and tenant.backend /
-// feedback.backend.
+// versioned forward-only migrations, run on open; pg_migrate.h), tenant.backend /
+// feedback.backend, and mailsiftd's in-memory replicas of what a scan reads from them (kept
+// current from trigger-filled change tables, pg_changes.h; postgres.replica_poll_ms).
 //
 // Failure semantics: as fleet.h — a server down, refusing or slower than postgres.timeout_ms is
 // kTemporary (the next call reconnects), never an exception; a database migrated by a newer
-// mailsift is kConfig at open; the interfaces' kPermanent/kMalformed cases are unchanged.
+// mailsift is kConfig at open; the interfaces' kPermanent/kMalformed cases are unchanged. A
+// replica answers its reads from memory while PostgreSQL is down (polls fail, are counted and
+// logged); its writes fail as the backend's do.
 // Separate from fleet.h so that users of the learned store / decision log do not link the tenant
 // and feedback modules.
 #pragma once
